@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/turnout/turnout/core/api"
+	"github.com/turnout/turnout/core/dataplane"
+	"github.com/turnout/turnout/core/engine"
+	"github.com/turnout/turnout/core/filesource"
+	"github.com/turnout/turnout/core/gateway"
+	"github.com/turnout/turnout/core/metrics"
+	"github.com/turnout/turnout/core/routing"
+)
+
+// defaultGateways is served when no file is given: the README's example.
+//
+//go:embed defaults/gateways.yaml
+var defaultGateways []byte
+
+type serveFlags struct {
+	file           string
+	admin          string
+	bind           string
+	demo           bool
+	demoPort       int
+	resolve        []string
+	portRange      string
+	logLevel       string
+	logFormat      string
+	pprof          bool
+	drain          time.Duration
+	connectTimeout time.Duration
+	readTimeout    time.Duration
+	idleTimeout    time.Duration
+	timeout        time.Duration
+	retries        int
+}
+
+func newServeCommand() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve gateways from a file (or the built-in example)",
+		Long: `Serve the gateways of a Vamp gateway file: one gateway, a list, or a
+multi-document YAML stream. The file is read again on SIGHUP and whenever it
+changes; a file with an error is refused and the gateways in service keep
+serving. Without -f, the built-in example gateway (the README's) is served.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.file, "file", "f", "", "gateways file (YAML or JSON); default: the built-in example")
+	fl.StringVar(&f.admin, "admin", envOr("TURNOUT_ADMIN", "127.0.0.1:9880"), "admin listener address (/metrics, /healthz) [TURNOUT_ADMIN]")
+	fl.StringVar(&f.bind, "bind", "", "address gateway ports bind to (default all interfaces)")
+	fl.BoolVar(&f.demo, "demo", false, "start two demo backends on 127.0.0.1 and pin the example's VIP names to them")
+	fl.IntVar(&f.demoPort, "demo-port", 3001, "first port of the demo backends")
+	fl.StringArrayVar(&f.resolve, "resolve", nil, "pin a target to addresses, HOST:PORT=ADDR[,ADDR...] (repeatable)")
+	fl.StringVar(&f.portRange, "port-range", "8000-9999", "ports for gateways that give none")
+	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fl.BoolVar(&f.pprof, "pprof", false, "serve /debug/pprof on the admin listener")
+	fl.DurationVar(&f.drain, "drain-timeout", 30*time.Second, "how long removed ports and endpoints, and a shutdown, wait for requests in flight")
+	fl.DurationVar(&f.connectTimeout, "connect-timeout", 2*time.Second, "timeout for connecting to an endpoint")
+	fl.DurationVar(&f.readTimeout, "client-read-timeout", 30*time.Second, "time a client has to send a request")
+	fl.DurationVar(&f.idleTimeout, "client-idle-timeout", 90*time.Second, "idle keep-alive connections from clients are closed after this")
+	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "default per-request timeout of routes that set none")
+	fl.IntVar(&f.retries, "retries", 1, "default retries on another endpoint, for routes that set none")
+	return cmd
+}
+
+func serve(ctx context.Context, f serveFlags) error {
+	log, err := newLogger(f.logLevel, f.logFormat)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(log)
+	pins, err := parseResolve(f.resolve)
+	if err != nil {
+		return err
+	}
+	lo, hi, err := parseRange(f.portRange)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if f.demo {
+		demoPins, err := startDemo(ctx, f.demoPort, log)
+		if err != nil {
+			return err
+		}
+		for k, v := range demoPins {
+			if _, ok := pins[k]; !ok {
+				pins[k] = v
+			}
+		}
+	}
+
+	reg := metrics.NewRegistry()
+	dp := dataplane.New(dataplane.Options{
+		Address:        f.bind,
+		ConnectTimeout: f.connectTimeout,
+		ReadTimeout:    f.readTimeout,
+		IdleTimeout:    f.idleTimeout,
+		DrainTimeout:   f.drain,
+		Logger:         log,
+		Metrics:        reg,
+	})
+	reserved := map[int]string{}
+	if _, p, err := net.SplitHostPort(f.admin); err == nil {
+		if n, err := strconv.Atoi(p); err == nil && n > 0 {
+			reserved[n] = "the admin listener (--admin)"
+		}
+	}
+	eng := engine.New(dp, engine.Options{
+		PortRange: [2]int{lo, hi},
+		Resolve:   pins,
+		Reserved:  reserved,
+		Routing:   routing.Options{Timeout: f.timeout, Retries: f.retries},
+		Logger:    log,
+	})
+
+	apply := func(gws []*gateway.Gateway) error { return eng.Set(gws) }
+	if f.file != "" {
+		err = filesource.Load(f.file, apply)
+	} else {
+		var gws []*gateway.Gateway
+		if gws, err = gateway.Decode(defaultGateways, "built-in example"); err == nil {
+			err = apply(gws)
+		}
+	}
+	if err != nil {
+		_ = dp.Shutdown(context.Background())
+		return err
+	}
+
+	admin, err := api.Start(api.Options{Addr: f.admin, Registry: reg.Prometheus, Pprof: f.pprof, Logger: log,
+		Ready: func() error { return eng.LastError() }})
+	if err != nil {
+		_ = dp.Shutdown(context.Background())
+		return err
+	}
+	for _, g := range eng.Gateways() {
+		log.Info("gateway serving", "gateway", g.Name, "port", g.Port.Number, "protocol", g.Port.Protocol, "routes", len(g.Routes))
+	}
+	log.Info("turnout serving", "version", version, "admin", admin.Addr().String())
+
+	go eng.Run(ctx)
+	if f.file != "" {
+		go func() {
+			err := filesource.Watch(ctx, f.file, apply, func(err error) {
+				if err != nil {
+					reg.ConfigReloads.WithLabelValues("error").Inc()
+				} else {
+					reg.ConfigReloads.WithLabelValues("ok").Inc()
+				}
+			}, log)
+			if err != nil {
+				log.Error("cannot watch the gateways file; reload with SIGHUP is off too", "err", err)
+			}
+		}()
+	}
+
+	<-ctx.Done()
+	log.Info("shutting down", "drain_timeout", f.drain)
+	sctx, cancel := context.WithTimeout(context.Background(), f.drain)
+	defer cancel()
+	_ = admin.Shutdown(sctx)
+	if err := dp.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	o := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, o)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, o)), nil
+	}
+	return nil, fmt.Errorf("--log-format: want text or json, got %q", format)
+}
+
+// parseResolve reads --resolve HOST:PORT=ADDR[,ADDR...] pins.
+func parseResolve(specs []string) (map[string][]string, error) {
+	pins := map[string][]string{}
+	for _, s := range specs {
+		target, addrs, ok := strings.Cut(s, "=")
+		if _, _, err := net.SplitHostPort(target); !ok || err != nil || addrs == "" {
+			return nil, fmt.Errorf("--resolve %q: want HOST:PORT=ADDR[,ADDR...]", s)
+		}
+		for _, a := range strings.Split(addrs, ",") {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return nil, fmt.Errorf("--resolve %q: address %q: %w", s, a, err)
+			}
+			pins[target] = append(pins[target], a)
+		}
+	}
+	return pins, nil
+}
+
+func parseRange(s string) (int, int, error) {
+	a, b, ok := strings.Cut(s, "-")
+	lo, err1 := strconv.Atoi(a)
+	hi, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || lo < 1 || hi > 65535 || lo > hi {
+		return 0, 0, fmt.Errorf("--port-range %q: want FIRST-LAST, e.g. 8000-9999", s)
+	}
+	return lo, hi, nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,222 @@
+// Package engine turns desired gateways into routing tables: it assigns
+// ports, resolves static targets, builds a table off to the side and hands
+// it to the data plane in one swap. A gateway set that fails anywhere on the
+// way changes nothing: the last good table keeps serving.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/turnout/turnout/core/dataplane"
+	"github.com/turnout/turnout/core/gateway"
+	"github.com/turnout/turnout/core/routing"
+)
+
+// Options configure the engine.
+type Options struct {
+	// PortRange is where gateways without a port get one (inclusive).
+	PortRange [2]int
+	// DNSRefresh is how often DNS names of static targets are looked up
+	// again (default 30s).
+	DNSRefresh time.Duration
+	// Resolve pins "host:port" targets to addresses, like curl --resolve:
+	// for running the DC/OS examples on a laptop, and for tests.
+	Resolve map[string][]string
+	// Routing defaults for routes that set no timeout or retries.
+	Routing routing.Options
+	// Reserved ports no gateway may take, with what holds them (the
+	// admin listener's port, say).
+	Reserved map[int]string
+	Logger   *slog.Logger
+}
+
+// Engine owns the desired gateways and keeps the data plane's table in
+// line with them and with their resolved endpoints.
+type Engine struct {
+	dp   *dataplane.DataPlane
+	opts Options
+	log  *slog.Logger
+	res  *resolver
+
+	mu       sync.Mutex
+	gateways []*gateway.Gateway
+	assigned map[string]int // auto-assigned ports by gateway name, kept stable
+	gen      uint64
+	lastErr  error
+}
+
+// New creates an engine driving dp.
+func New(dp *dataplane.DataPlane, opts Options) *Engine {
+	if opts.DNSRefresh == 0 {
+		opts.DNSRefresh = 30 * time.Second
+	}
+	if opts.PortRange == [2]int{} {
+		opts.PortRange = [2]int{8000, 9999}
+	}
+	if opts.Routing.Timeout == 0 {
+		opts.Routing.Timeout = 60 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	e := &Engine{dp: dp, opts: opts, log: opts.Logger, assigned: map[string]int{}}
+	e.res = newResolver(opts.Resolve, opts.Logger)
+	e.res.changed = e.rebuild
+	return e
+}
+
+// Set replaces the desired gateways. It returns an error, and changes
+// nothing, when the set is invalid or its table cannot be put in service.
+func (e *Engine) Set(gws []*gateway.Gateway) error {
+	if err := gateway.ValidateSet(gws); err != nil {
+		return err
+	}
+	for _, g := range gws {
+		if what, ok := e.opts.Reserved[g.Port.Number]; ok {
+			return fmt.Errorf("gateway %q: port %d is reserved for %s", g.Name, g.Port.Number, what)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	assigned, err := e.assignPorts(gws)
+	if err != nil {
+		return err
+	}
+	if err := e.apply(gws); err != nil {
+		return err
+	}
+	e.gateways = gws
+	e.assigned = assigned
+	return nil
+}
+
+// Gateways returns the desired gateways in service, with assigned ports.
+func (e *Engine) Gateways() []*gateway.Gateway {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.gateways
+}
+
+// LastError is the error of the last table that failed to build or apply
+// after the gateways were accepted (nil when the last one succeeded).
+func (e *Engine) LastError() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.lastErr
+}
+
+// Run re-resolves DNS names until ctx ends.
+func (e *Engine) Run(ctx context.Context) {
+	t := time.NewTicker(e.opts.DNSRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			e.res.refresh()
+		}
+	}
+}
+
+// rebuild builds a new table for the same gateways (endpoints moved).
+func (e *Engine) rebuild() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.apply(e.gateways); err != nil {
+		e.log.Error("routing table rebuild failed; the previous table keeps serving", "err", err)
+	}
+}
+
+// apply builds and swaps in the table for gws. Called with e.mu held.
+func (e *Engine) apply(gws []*gateway.Gateway) error {
+	keep := map[string]bool{}
+	for _, g := range gws {
+		for _, r := range g.Routes {
+			if r.Target.Kind == gateway.Static {
+				keep[key(r.Target.Host, r.Target.Port)] = true
+			}
+		}
+	}
+	e.res.forget(keep)
+	t, err := routing.Build(routing.Input{
+		Gateways:   gws,
+		Addrs:      e.addrs,
+		Failed:     e.failed,
+		Endpoints:  e.dp.Endpoints(),
+		Metrics:    e.dp.Metrics(),
+		Options:    e.opts.Routing,
+		Generation: e.gen + 1,
+	})
+	if err == nil {
+		err = e.dp.Apply(t)
+	} else {
+		e.dp.Metrics().TableFailures.Inc()
+	}
+	e.lastErr = err
+	if err != nil {
+		return fmt.Errorf("put routing table in service: %w", err)
+	}
+	e.gen++
+	e.log.Info("routing table in service", "generation", e.gen, "gateways", len(gws))
+	return nil
+}
+
+func (e *Engine) addrs(t gateway.Target) []string {
+	if t.Kind != gateway.Static {
+		// Plugin targets (minuteman:, marathon:, ...) are resolved by
+		// backend plugins, which this build does not run yet.
+		return nil
+	}
+	return e.res.addrs(t.Host, t.Port)
+}
+
+func (e *Engine) failed(t gateway.Target) func() {
+	if t.Kind != gateway.Static {
+		return nil
+	}
+	return e.res.kick(t.Host, t.Port)
+}
+
+// assignPorts gives every gateway without a port one from the range:
+// the one it had before if it still has no port, else the lowest free.
+// The gateways are modified in place (they are the engine's from now on).
+func (e *Engine) assignPorts(gws []*gateway.Gateway) (map[string]int, error) {
+	used := map[int]bool{}
+	for _, g := range gws {
+		if g.Port.Number != 0 {
+			used[g.Port.Number] = true
+		}
+	}
+	assigned := map[string]int{}
+	var missing []*gateway.Gateway
+	for _, g := range gws {
+		if g.Port.Number != 0 {
+			continue
+		}
+		if p, ok := e.assigned[g.Name]; ok && !used[p] {
+			g.Port.Number = p
+			used[p] = true
+			assigned[g.Name] = p
+			continue
+		}
+		missing = append(missing, g)
+	}
+	next := e.opts.PortRange[0]
+	for _, g := range missing {
+		for next <= e.opts.PortRange[1] && (used[next] || e.opts.Reserved[next] != "") {
+			next++
+		}
+		if next > e.opts.PortRange[1] {
+			return nil, fmt.Errorf("gateway %q: no free port left in the gateway port range %d-%d", g.Name, e.opts.PortRange[0], e.opts.PortRange[1])
+		}
+		g.Port.Number = next
+		used[next] = true
+		assigned[g.Name] = next
+	}
+	return assigned, nil
+}

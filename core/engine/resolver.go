@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// resolver keeps the addresses of static "[host:port]" targets. IP
+// literals resolve to themselves; DNS names (the Minuteman VIP names of
+// DC/OS are DNS names) are looked up when first seen, every refresh
+// interval, and again soon after an endpoint of theirs fails, so a VIP
+// that moves is followed without a restart.
+type resolver struct {
+	lookup    func(ctx context.Context, host string) ([]netip.Addr, error)
+	overrides map[string][]string
+	timeout   time.Duration
+	log       *slog.Logger
+
+	mu      sync.Mutex
+	entries map[string]*dnsEntry // by "host:port"
+	changed func()
+}
+
+type dnsEntry struct {
+	host     string
+	port     int
+	addrs    []string
+	resolved time.Time
+	kicked   time.Time
+	inFlight bool
+}
+
+func newResolver(overrides map[string][]string, log *slog.Logger) *resolver {
+	return &resolver{
+		lookup: func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		},
+		overrides: overrides,
+		timeout:   2 * time.Second,
+		log:       log,
+		entries:   map[string]*dnsEntry{},
+	}
+}
+
+func key(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+
+// addrs returns the current addresses of host:port, resolving it now if it
+// was never resolved.
+func (r *resolver) addrs(host string, port int) []string {
+	k := key(host, port)
+	if a, ok := r.overrides[k]; ok {
+		return a
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return []string{netip.AddrPortFrom(ip, uint16(port)).String()}
+	}
+	r.mu.Lock()
+	e, ok := r.entries[k]
+	if !ok {
+		e = &dnsEntry{host: host, port: port}
+		r.entries[k] = e
+	}
+	fresh := !e.resolved.IsZero()
+	r.mu.Unlock()
+	if !fresh {
+		r.resolve(k)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return e.addrs
+}
+
+// resolve looks a name up and reports whether its addresses changed. A
+// failed lookup keeps the last addresses: a DNS hiccup must not empty a route.
+func (r *resolver) resolve(k string) bool {
+	r.mu.Lock()
+	e := r.entries[k]
+	if e == nil || e.inFlight {
+		r.mu.Unlock()
+		return false
+	}
+	e.inFlight = true
+	r.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	ips, err := r.lookup(ctx, e.host)
+	cancel()
+
+	var addrs []string
+	for _, ip := range ips {
+		addrs = append(addrs, netip.AddrPortFrom(ip.Unmap(), uint16(e.port)).String())
+	}
+	slices.Sort(addrs)
+	addrs = slices.Compact(addrs)
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e.inFlight = false
+	e.resolved = time.Now()
+	if err != nil {
+		r.log.Warn("cannot resolve route target; keeping its last addresses", "target", k, "err", err, "addresses", len(e.addrs))
+		return false
+	}
+	if slices.Equal(addrs, e.addrs) {
+		return false
+	}
+	r.log.Info("route target resolved", "target", k, "addresses", addrs)
+	e.addrs = addrs
+	return true
+}
+
+// refresh re-resolves every name and calls changed if any moved.
+func (r *resolver) refresh() {
+	r.mu.Lock()
+	keys := make([]string, 0, len(r.entries))
+	for k := range r.entries {
+		keys = append(keys, k)
+	}
+	r.mu.Unlock()
+	moved := false
+	for _, k := range keys {
+		if r.resolve(k) {
+			moved = true
+		}
+	}
+	if moved && r.changed != nil {
+		r.changed()
+	}
+}
+
+// kick re-resolves a name soon after one of its endpoints failed, at most
+// once a second per name. It never blocks the caller (the request path).
+func (r *resolver) kick(host string, port int) func() {
+	k := key(host, port)
+	if _, ok := r.overrides[k]; ok {
+		return nil
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	return func() {
+		r.mu.Lock()
+		e := r.entries[k]
+		if e == nil || e.inFlight || time.Since(e.kicked) < time.Second {
+			r.mu.Unlock()
+			return
+		}
+		e.kicked = time.Now()
+		r.mu.Unlock()
+		go func() {
+			if r.resolve(k) && r.changed != nil {
+				r.changed()
+			}
+		}()
+	}
+}
+
+// forget drops names no gateway uses any more.
+func (r *resolver) forget(keep map[string]bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k := range r.entries {
+		if !keep[k] {
+			delete(r.entries, k)
+		}
+	}
+}

@@ -1,0 +1,113 @@
+// Package gateway is Turnout's gateway artefact: Vamp's gateway format
+// (name, port, routes with weights and conditions, sticky, virtual hosts),
+// decoded from YAML or JSON and validated by Vamp's rules.
+package gateway
+
+import (
+	"time"
+
+	"github.com/turnout/turnout/core/condition"
+)
+
+// Protocol is what a gateway port speaks.
+type Protocol string
+
+const (
+	HTTP Protocol = "http"
+	TCP  Protocol = "tcp"
+)
+
+// Port is a gateway's listening port. Number 0 means "not given": the
+// engine assigns one from the configured gateway port range.
+type Port struct {
+	Number   int
+	Protocol Protocol
+}
+
+// Sticky is the gateway's session affinity.
+type Sticky string
+
+const (
+	StickyNone     Sticky = ""
+	StickyRoute    Sticky = "route"
+	StickyInstance Sticky = "instance"
+)
+
+// Balance is how a route spreads requests across its endpoints.
+type Balance string
+
+const (
+	BalanceDefault    Balance = "default" // round robin for http, least connections for tcp
+	BalanceRoundRobin Balance = "roundrobin"
+	BalanceLeastConn  Balance = "leastconn"
+)
+
+// Weight is a share of traffic in hundredths of a percent (basis points):
+// 10000 is 100%, 50 is 0.5%. Vamp's whole percents are multiples of 100.
+type Weight int
+
+// Full is 100%.
+const Full Weight = 10000
+
+// TargetKind says who resolves a route target to endpoints.
+type TargetKind string
+
+const (
+	// Static is "[host:port]", resolved by the core (DNS names re-resolved).
+	Static TargetKind = "static"
+)
+
+// Target is what a route key points at. For Static, Host and Port are set;
+// for every other kind (a backend plugin's scheme such as "minuteman",
+// "marathon-lb", "marathon", "consul"), Ref is the text after "scheme:".
+type Target struct {
+	Kind TargetKind
+	Host string
+	Port int
+	Ref  string
+}
+
+// Gateway is one validated gateway artefact.
+type Gateway struct {
+	Name         string
+	Port         Port
+	Sticky       Sticky
+	VirtualHosts []string
+	// Routes keep the order of the source document: condition_strength
+	// tries conditioned routes in that order.
+	Routes []Route
+	// Line is where the gateway starts in its source file (0 if unknown).
+	Line int
+}
+
+// Route is one route of a gateway, keyed by its target text.
+type Route struct {
+	// Name is the route key exactly as written, e.g. "[10.0.0.1:3000]".
+	Name   string
+	Target Target
+	// Weight is the route's share after Vamp's defaulting (even split when
+	// no route has a weight).
+	Weight Weight
+	// Condition is the source text of the condition ("" for none) and
+	// Match its compiled form (nil for none).
+	Condition string
+	Match     *condition.Matcher
+	// ConditionStrength is the share of condition-matching requests the
+	// route takes (default 100% when a condition is set, else 0).
+	ConditionStrength Weight
+	Rewrites          []Rewrite
+	Balance           Balance
+	// Timeout bounds one request to the route's endpoints (0 = engine default).
+	Timeout time.Duration
+	// Retries is how many other endpoints an idempotent request may be
+	// retried on after a connection failure (nil = engine default).
+	Retries *int
+}
+
+// Rewrite is Vamp's "path: NEW if COND": when Match matches, the request
+// path becomes Path, where "%[path]" stands for the original path.
+type Rewrite struct {
+	Path      string
+	Condition string
+	Match     *condition.Matcher
+}

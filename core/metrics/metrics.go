@@ -1,0 +1,197 @@
+// Package metrics holds Turnout's Prometheus collectors. Per-route and
+// per-gateway series are resolved once, when a routing table is built, so the
+// request path only touches pre-bound counters and histograms (atomic adds,
+// no label lookups, no locks).
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Status classes a response is counted under. ClassError is a request that
+// got no response from any endpoint (the gateway answered 502/503/504).
+const (
+	Class1xx = iota
+	Class2xx
+	Class3xx
+	Class4xx
+	Class5xx
+	ClassError
+	// ClassTCP is a TCP connection that reached an endpoint.
+	ClassTCP
+	numClasses
+)
+
+var classLabels = [numClasses]string{"1xx", "2xx", "3xx", "4xx", "5xx", "error", "tcp"}
+
+// Registry owns every Turnout collector. One per process; tests make their own.
+type Registry struct {
+	Prometheus *prometheus.Registry
+
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	errors      *prometheus.CounterVec
+	connections *prometheus.CounterVec
+	open        *prometheus.GaugeVec
+
+	// TableSwaps counts routing tables put in service.
+	TableSwaps prometheus.Counter
+	// TableFailures counts routing tables that failed to build or apply;
+	// the previous table kept serving each time.
+	TableFailures prometheus.Counter
+	// TableGeneration is the generation of the table in service.
+	TableGeneration prometheus.Gauge
+	// ConfigReloads counts configuration reloads by result (ok, error).
+	ConfigReloads *prometheus.CounterVec
+}
+
+// NewRegistry creates the collectors and registers them, together with the
+// Go runtime and process collectors, in a fresh Prometheus registry.
+func NewRegistry() *Registry {
+	r := &Registry{
+		Prometheus: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnout_requests_total",
+			Help: "Requests (HTTP) or connections (TCP) by gateway, route and response class.",
+		}, []string{"gateway", "route", "class"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "turnout_request_duration_seconds",
+			Help: "Time from a request's arrival to the end of its response headers (HTTP), or a connection's lifetime (TCP).",
+			// 250us to 10s: the hop itself costs tens of microseconds, backends milliseconds.
+			Buckets: []float64{.00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"gateway", "route"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnout_errors_total",
+			Help: "Failures talking to endpoints, by gateway, route and kind (connect, timeout, upstream, no_endpoint, retried).",
+		}, []string{"gateway", "route", "kind"}),
+		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnout_connections_total",
+			Help: "Client connections accepted by gateway.",
+		}, []string{"gateway"}),
+		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "turnout_open_connections",
+			Help: "Client connections currently open, by gateway.",
+		}, []string{"gateway"}),
+		TableSwaps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "turnout_table_swaps_total",
+			Help: "Routing tables put in service.",
+		}),
+		TableFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "turnout_table_failures_total",
+			Help: "Routing tables that failed to build or apply; the previous table kept serving.",
+		}),
+		TableGeneration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "turnout_table_generation",
+			Help: "Generation of the routing table in service.",
+		}),
+		ConfigReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnout_config_reloads_total",
+			Help: "Configuration file reloads by result.",
+		}, []string{"result"}),
+	}
+	r.Prometheus.MustRegister(r.requests, r.duration, r.errors, r.connections, r.open,
+		r.TableSwaps, r.TableFailures, r.TableGeneration, r.ConfigReloads,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
+}
+
+// Error kinds for Route.Error.
+const (
+	ErrConnect    = "connect"
+	ErrTimeout    = "timeout"
+	ErrUpstream   = "upstream"
+	ErrNoEndpoint = "no_endpoint"
+	ErrRetried    = "retried"
+)
+
+// Route is the set of series of one route, bound once per table build.
+type Route struct {
+	classes  [numClasses]prometheus.Counter
+	duration prometheus.Observer
+	errors   map[string]prometheus.Counter
+}
+
+// Route returns the pre-bound series of a route of a gateway.
+func (r *Registry) Route(gateway, route string) *Route {
+	m := &Route{
+		duration: r.duration.WithLabelValues(gateway, route),
+		errors:   make(map[string]prometheus.Counter, 5),
+	}
+	for i, c := range classLabels {
+		m.classes[i] = r.requests.WithLabelValues(gateway, route, c)
+	}
+	for _, k := range []string{ErrConnect, ErrTimeout, ErrUpstream, ErrNoEndpoint, ErrRetried} {
+		m.errors[k] = r.errors.WithLabelValues(gateway, route, k)
+	}
+	return m
+}
+
+// Observe counts one finished request with its status code (0 for none)
+// and how long it took.
+func (m *Route) Observe(status int, took time.Duration) {
+	m.classes[classOf(status)].Inc()
+	m.duration.Observe(took.Seconds())
+}
+
+// ObserveConn counts one finished TCP connection: ok when it reached an
+// endpoint, with its lifetime.
+func (m *Route) ObserveConn(ok bool, took time.Duration) {
+	if ok {
+		m.classes[ClassTCP].Inc()
+	} else {
+		m.classes[ClassError].Inc()
+	}
+	m.duration.Observe(took.Seconds())
+}
+
+// Error counts one failure of the given kind (one of the Err constants).
+func (m *Route) Error(kind string) { m.errors[kind].Inc() }
+
+func classOf(status int) int {
+	switch {
+	case status >= 100 && status < 600:
+		return status/100 - 1
+	default:
+		return ClassError
+	}
+}
+
+// Gateway is the set of per-gateway series.
+type Gateway struct {
+	Connections prometheus.Counter
+	Open        prometheus.Gauge
+	// NoRoute counts requests that found no route (no weights, no match,
+	// Host not served): answered by the gateway itself.
+	NoRoute *Route
+}
+
+// Gateway returns the pre-bound series of a gateway.
+func (r *Registry) Gateway(name string) *Gateway {
+	return &Gateway{
+		Connections: r.connections.WithLabelValues(name),
+		Open:        r.open.WithLabelValues(name),
+		NoRoute:     r.Route(name, ""),
+	}
+}
+
+// Forget deletes every series of a gateway that is no longer configured,
+// so removed gateways and routes do not linger on /metrics.
+func (r *Registry) Forget(gateway string) {
+	l := prometheus.Labels{"gateway": gateway}
+	r.requests.DeletePartialMatch(l)
+	r.duration.DeletePartialMatch(l)
+	r.errors.DeletePartialMatch(l)
+	r.connections.DeletePartialMatch(l)
+	r.open.DeletePartialMatch(l)
+}
+
+// ForgetRoute deletes the series of one removed route.
+func (r *Registry) ForgetRoute(gateway, route string) {
+	l := prometheus.Labels{"gateway": gateway, "route": route}
+	r.requests.DeletePartialMatch(l)
+	r.duration.DeletePartialMatch(l)
+	r.errors.DeletePartialMatch(l)
+}
