@@ -1,0 +1,492 @@
+package main
+
+// End-to-end tests: the real turnout binary, built once by TestMain, serving
+// real backends on 127.0.0.1. Each test writes a gateway file, starts the
+// binary on it and talks to it over real sockets.
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "turnout-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "turnout")
+	args := []string{"build", "-o", binary}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build turnout: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freePort returns a port that was free a moment ago on 127.0.0.1.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// backend is an HTTP server that names itself in its body and X-Backend.
+func backend(t *testing.T, name string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Backend", name)
+		io.WriteString(w, name)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// tcpBackend accepts connections and writes its name on each, then closes.
+func tcpBackend(t *testing.T, name string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(c, name)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+type turnout struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	admin string
+	file  string
+	logs  *syncBuffer
+}
+
+// start runs the binary on a gateway file and waits until /healthz says ok.
+func start(t *testing.T, gateways string, args ...string) *turnout {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "gateways.yaml")
+	if err := os.WriteFile(file, []byte(gateways), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	tt := &turnout{t: t, admin: admin, file: file, logs: &syncBuffer{}}
+	tt.cmd = exec.Command(binary, append([]string{"serve", "-f", file, "--admin", admin, "--bind", "127.0.0.1", "--log-level", "debug"}, args...)...)
+	tt.cmd.Stdout, tt.cmd.Stderr = tt.logs, tt.logs
+	if err := tt.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		tt.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- tt.cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			tt.cmd.Process.Kill()
+			<-done
+			t.Error("turnout did not stop within 10s of SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("turnout logs:\n%s", tt.logs.String())
+		}
+	})
+	eventually(t, 10*time.Second, "turnout to become healthy", func() bool {
+		resp, err := http.Get("http://" + admin + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return tt
+}
+
+// reload replaces the gateway file atomically and sends SIGHUP.
+func (tt *turnout) reload(gateways string) {
+	tt.t.Helper()
+	tmp := tt.file + ".tmp"
+	if err := os.WriteFile(tmp, []byte(gateways), 0o644); err != nil {
+		tt.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, tt.file); err != nil {
+		tt.t.Fatal(err)
+	}
+	tt.cmd.Process.Signal(syscall.SIGHUP)
+}
+
+func (tt *turnout) metrics() string {
+	resp, err := http.Get("http://" + tt.admin + "/metrics")
+	if err != nil {
+		tt.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func eventually(t *testing.T, within time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// split sends n requests with concurrency c and counts the X-Backend
+// answers. Every request must succeed.
+func split(t *testing.T, url string, n, c int, header http.Header) map[string]int {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c}, Timeout: 10 * time.Second}
+	var mu sync.Mutex
+	got := map[string]int{}
+	var wg sync.WaitGroup
+	errs := make(chan error, c)
+	per := n / c
+	for range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := map[string]int{}
+			for range per {
+				req, _ := http.NewRequest("GET", url, nil)
+				for k, v := range header {
+					req.Header[k] = v
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errs <- fmt.Errorf("status %d", resp.StatusCode)
+					return
+				}
+				local[resp.Header.Get("X-Backend")]++
+			}
+			mu.Lock()
+			for k, v := range local {
+				got[k] += v
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("request failed: %v", err)
+	}
+	return got
+}
+
+func within(t *testing.T, what string, got, total int, wantPct, tolerancePts float64) {
+	t.Helper()
+	pct := 100 * float64(got) / float64(total)
+	if pct < wantPct-tolerancePts || pct > wantPct+tolerancePts {
+		t.Errorf("%s: %.2f%% (%d of %d), want %.0f%% ± %.0f points", what, pct, got, total, wantPct, tolerancePts)
+	} else {
+		t.Logf("%s: %.2f%% (%d of %d)", what, pct, got, total)
+	}
+}
+
+// seed is the seed's seven-line gateway, verbatim but for the port, which
+// a test cannot assume free.
+func seed(port int, w1, w2 string) string {
+	return fmt.Sprintf(`name: simpleservice
+port: %d/http
+routes:
+  "[simple-service-1.0.0.marathon.l4lb.thisdcos.directory:3000]":
+    weight: %s
+  "[simple-service-1.1.0.marathon.l4lb.thisdcos.directory:3000]":
+    weight: %s
+`, port, w1, w2)
+}
+
+// seedPins points the seed's Minuteman names at two local backends.
+func seedPins(t *testing.T) []string {
+	v1, v2 := backend(t, "1.0.0"), backend(t, "1.1.0")
+	return []string{
+		"--resolve", "simple-service-1.0.0.marathon.l4lb.thisdcos.directory:3000=" + v1,
+		"--resolve", "simple-service-1.1.0.marathon.l4lb.thisdcos.directory:3000=" + v2,
+	}
+}
+
+func TestSeedGatewaySplitsByWeight(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	for _, tc := range []struct {
+		w1, w2 string
+		want1  float64
+	}{{"50%", "50%", 50}, {"90%", "10%", 90}} {
+		t.Run(tc.w1+"/"+tc.w2, func(t *testing.T) {
+			port := freePort(t)
+			start(t, seed(port, tc.w1, tc.w2), seedPins(t)...)
+			got := split(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 10000, 8, nil)
+			within(t, "1.0.0", got["1.0.0"], 10000, tc.want1, 2)
+			within(t, "1.1.0", got["1.1.0"], 10000, 100-tc.want1, 2)
+		})
+	}
+}
+
+func TestConditionStrengthEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	a, b := backend(t, "a"), backend(t, "b")
+	for _, tc := range []struct {
+		strength         string
+		firefoxToB, rest float64 // percent of each kind of request that reaches b
+	}{
+		// 100%: every Firefox request goes to b; the rest split 50/50.
+		{"100%", 100, 50},
+		// 50%: half of the Firefox requests go to b by the condition, the
+		// other half follow the weights (half of those to b): 75% in all.
+		{"50%", 75, 50},
+	} {
+		t.Run(tc.strength, func(t *testing.T) {
+			port := freePort(t)
+			start(t, fmt.Sprintf(`name: firefox
+port: %d/http
+routes:
+  "[%s]":
+    weight: 50%%
+  "[%s]":
+    weight: 50%%
+    condition: user-agent == Firefox
+    condition_strength: %s
+`, port, a, b, tc.strength))
+			url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+			ff := split(t, url, 4000, 8, http.Header{"User-Agent": {"Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"}})
+			within(t, "Firefox to b", ff["b"], 4000, tc.firefoxToB, 2)
+			other := split(t, url, 4000, 8, http.Header{"User-Agent": {"curl/8.5.0"}})
+			within(t, "others to b", other["b"], 4000, tc.rest, 2)
+		})
+	}
+}
+
+func TestStickyRouteKeepsAClientOnItsRoute(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	a, b := backend(t, "a"), backend(t, "b")
+	port := freePort(t)
+	doc := func(wa, wb string) string {
+		return fmt.Sprintf("name: sticky\nport: %d/http\nsticky: route\nroutes:\n  \"[%s]\":\n    weight: %s\n  \"[%s]\":\n    weight: %s\n", port, a, wa, b, wb)
+	}
+	tt := start(t, doc("50%", "50%"))
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+
+	clients := make([]*http.Client, 20)
+	first := make([]string, len(clients))
+	for i := range clients {
+		jar, _ := cookiejar.New(nil)
+		clients[i] = &http.Client{Jar: jar}
+		first[i] = get(t, clients[i], url)
+	}
+	counts := map[string]int{}
+	for _, f := range first {
+		counts[f]++
+	}
+	if counts["a"] == 0 || counts["b"] == 0 {
+		t.Fatalf("20 new clients all went to one route: %v", counts)
+	}
+	check := func(phase string) {
+		for i, c := range clients {
+			for range 20 {
+				if got := get(t, c, url); got != first[i] {
+					t.Fatalf("%s: client %d moved from %s to %s", phase, i, first[i], got)
+				}
+			}
+		}
+	}
+	check("same weights")
+	// Vamp's rule: a sticky client keeps its route even when its weight
+	// drops to zero; only new clients follow the new weights.
+	tt.reload(doc("100%", "0%"))
+	eventually(t, 5*time.Second, "reload", func() bool {
+		return get(t, &http.Client{}, url) == "a" && get(t, &http.Client{}, url) == "a"
+	})
+	check("after weights 100/0")
+}
+
+func get(t *testing.T, c *http.Client, url string) string {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+func TestTCPGatewaySplitsConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	a, b := tcpBackend(t, "a"), tcpBackend(t, "b")
+	port := freePort(t)
+	start(t, fmt.Sprintf("name: tcp\nport: %d/tcp\nroutes:\n  \"[%s]\":\n    weight: 70%%\n  \"[%s]\":\n    weight: 30%%\n", port, a, b))
+	got := map[string]int{}
+	const n = 2000
+	for range n {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, err := io.ReadAll(c)
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[string(name)]++
+	}
+	within(t, "connections to a", got["a"], n, 70, 2)
+	within(t, "connections to b", got["b"], n, 30, 2)
+}
+
+func TestBadFileIsRefusedAndOldGatewaysKeepServing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	a := backend(t, "a")
+	port := freePort(t)
+	good := fmt.Sprintf("name: g\nport: %d/http\nroutes:\n  \"[%s]\":\n    weight: 100%%\n", port, a)
+	tt := start(t, good)
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	get(t, http.DefaultClient, url)
+
+	tt.reload(fmt.Sprintf("name: g\nport: %d/http\nroutes:\n  \"[%s]\":\n    weight: 90%%\n", port, a))
+	eventually(t, 5*time.Second, "the refusal to be logged", func() bool {
+		return strings.Contains(tt.logs.String(), "total route weight must be 0% or 100%")
+	})
+	if got := get(t, http.DefaultClient, url); got != "a" {
+		t.Fatalf("after a bad reload: %q", got)
+	}
+	if m := tt.metrics(); !strings.Contains(m, `turnout_config_reloads_total{result="error"}`) {
+		t.Error("the failed reload is not counted in turnout_config_reloads_total")
+	}
+}
+
+func TestEmptyGatewayAnswers503NamingIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	port := freePort(t)
+	start(t, fmt.Sprintf("name: nothing-yet\nport: %d\n", port))
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || !strings.Contains(string(body), `"nothing-yet"`) {
+		t.Fatalf("got %d %q, want 503 naming the gateway", resp.StatusCode, body)
+	}
+}
+
+func TestMetricsPerRoute(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	a := backend(t, "a")
+	port := freePort(t)
+	tt := start(t, fmt.Sprintf("name: m\nport: %d/http\nroutes:\n  \"[%s]\": {}\n", port, a))
+	for range 5 {
+		get(t, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/", port))
+	}
+	m := tt.metrics()
+	route := fmt.Sprintf("[%s]", a)
+	for _, want := range []string{
+		fmt.Sprintf(`turnout_requests_total{class="2xx",gateway="m",route="%s"} 5`, route),
+		fmt.Sprintf(`turnout_request_duration_seconds_count{gateway="m",route="%s"} 5`, route),
+		`turnout_open_connections{gateway="m"}`,
+		`turnout_table_swaps_total 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+func TestServeRefusesABadFileAtStart(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(file, []byte("name: g\nport: 8080/udp\n"), 0o644)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, "serve", "-f", file, "--admin", "127.0.0.1:0").CombinedOutput()
+	if err == nil {
+		t.Fatalf("turnout serve accepted a bad file:\n%s", out)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	var last string
+	for sc.Scan() {
+		last = sc.Text()
+	}
+	if !strings.Contains(last, "bad.yaml:2") || !strings.Contains(last, "port") {
+		t.Fatalf("error does not name the file, line and field: %q", last)
+	}
+}

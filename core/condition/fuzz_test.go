@@ -1,0 +1,37 @@
+package condition
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzCompile: Compile never panics; errors are *SyntaxError with a position
+// inside the text; what compiles prints as text that compiles to the same
+// thing and matches the same requests.
+func FuzzCompile(f *testing.F) {
+	for _, tc := range validCases {
+		f.Add(tc.cond)
+	}
+	for _, tc := range invalidCases {
+		f.Add(tc.cond)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		m, err := Compile(src)
+		if err != nil {
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("Compile(%q): error %T is not a *SyntaxError: %v", src, err, err)
+			}
+			if se.Pos < 1 || se.Pos > utf8.RuneCountInString(src)+1 || se.Src != src {
+				t.Fatalf("Compile(%q): bad position or source in %+v", src, *se)
+			}
+			if msg := err.Error(); !strings.HasPrefix(msg, "position ") {
+				t.Fatalf("Compile(%q): odd message %q", src, msg)
+			}
+			return
+		}
+		checkRoundTrip(t, src, m)
+	})
+}

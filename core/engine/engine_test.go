@@ -1,0 +1,270 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/turnout/turnout/core/dataplane"
+	"github.com/turnout/turnout/core/gateway"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func backend(t *testing.T, name string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Backend", name)
+		io.WriteString(w, name)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+func newEngine(t *testing.T) (*Engine, *dataplane.DataPlane) {
+	t.Helper()
+	dp := dataplane.New(dataplane.Options{Address: "127.0.0.1", Logger: quiet(), DrainTimeout: 2 * time.Second})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		dp.Shutdown(ctx)
+	})
+	return New(dp, Options{Logger: quiet()}), dp
+}
+
+func decode(t testing.TB, doc string) []*gateway.Gateway {
+	t.Helper()
+	gws, err := gateway.Decode([]byte(doc), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gws
+}
+
+// TestNoRequestFailsWhileWeightsChange changes the weights 1,000 times
+// (and, every 100 changes, the set of routes itself) while clients keep
+// sending requests over keep-alive connections. Not one request may fail.
+func TestNoRequestFailsWhileWeightsChange(t *testing.T) {
+	a, b, c := backend(t, "a"), backend(t, "b"), backend(t, "c")
+	port := freePort(t)
+	eng, dp := newEngine(t)
+	doc := func(i int) string {
+		wa := (i * 37) % 101
+		s := fmt.Sprintf("name: g\nport: %d/http\nroutes:\n  \"[%s]\":\n    weight: %d%%\n  \"[%s]\":\n    weight: %d%%\n", port, a, wa, b, 100-wa)
+		if i%200 >= 100 { // a third route comes and goes: endpoints added and removed
+			s = fmt.Sprintf("name: g\nport: %d/http\nroutes:\n  \"[%s]\":\n    weight: %d%%\n  \"[%s]\":\n    weight: %d%%\n  \"[%s]\":\n    weight: 0%%\n", port, a, wa, b, 100-wa, c)
+		}
+		return s
+	}
+	if err := eng.Set(decode(t, doc(0))); err != nil {
+		t.Fatal(err)
+	}
+
+	stop := make(chan struct{})
+	var sent, failed atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}, Timeout: 10 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get(url)
+				sent.Add(1)
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if err == nil && resp.StatusCode != 200 {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+				}
+			}
+		}()
+	}
+	const changes = 1000
+	for i := 1; i <= changes; i++ {
+		if err := eng.Set(decode(t, doc(i))); err != nil {
+			t.Fatalf("change %d: %v", i, err)
+		}
+		if i%10 == 0 { // let requests interleave with the swaps
+			time.Sleep(time.Millisecond)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if got := dp.Table().Generation; got != changes+1 {
+		t.Errorf("table generation %d, want %d", got, changes+1)
+	}
+	t.Logf("%d requests across %d weight changes, %d failed", sent.Load(), changes, failed.Load())
+	if failed.Load() != 0 {
+		t.Fatalf("%d of %d requests failed; first: %v", failed.Load(), sent.Load(), firstErr.Load())
+	}
+	if sent.Load() < changes {
+		t.Fatalf("only %d requests were sent: the load did not overlap the changes", sent.Load())
+	}
+}
+
+// A set that fails to apply (its port is taken) changes nothing.
+func TestFailedApplyKeepsTheOldTable(t *testing.T) {
+	a := backend(t, "a")
+	eng, dp := newEngine(t)
+	port := freePort(t)
+	if err := eng.Set(decode(t, fmt.Sprintf("name: g\nport: %d\nroutes:\n  \"[%s]\": {}\n", port, a))); err != nil {
+		t.Fatal(err)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	busy := taken.Addr().(*net.TCPAddr).Port
+	err = eng.Set(decode(t, fmt.Sprintf("name: g\nport: %d\nroutes:\n  \"[%s]\": {}\n---\nname: h\nport: %d\n", port, a, busy)))
+	if err == nil {
+		t.Fatal("a gateway on a taken port was accepted")
+	}
+	if gen := dp.Table().Generation; gen != 1 {
+		t.Fatalf("generation %d after a failed apply, want 1", gen)
+	}
+	if len(eng.Gateways()) != 1 {
+		t.Fatalf("desired gateways changed by a failed apply: %d", len(eng.Gateways()))
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("old gateway answers %d", resp.StatusCode)
+	}
+}
+
+func TestPortsAreAssignedFromTheRangeAndKept(t *testing.T) {
+	dp := dataplane.New(dataplane.Options{Address: "127.0.0.1", Logger: quiet()})
+	defer dp.Shutdown(context.Background())
+	lo := freePort(t)
+	eng := New(dp, Options{Logger: quiet(), PortRange: [2]int{lo, lo + 1}, Reserved: map[int]string{lo: "the admin listener"}})
+	if err := eng.Set(decode(t, "name: x\n")); err != nil {
+		t.Fatal(err)
+	}
+	if p := eng.Gateways()[0].Port.Number; p != lo+1 {
+		t.Fatalf("assigned port %d, want %d (the first is reserved)", p, lo+1)
+	}
+	if err := eng.Set(decode(t, "name: y\n---\nname: x\n")); err == nil {
+		t.Fatal("range exhausted, want an error")
+	}
+	if err := eng.Set(decode(t, fmt.Sprintf("name: z\nport: %d\n", lo))); err == nil {
+		t.Fatal("a gateway took the reserved admin port")
+	}
+}
+
+// DNS names are looked up when first seen, again on refresh and after a
+// connect failure; a failed lookup keeps the last addresses. No traffic is
+// sent here: the test only reads the tables.
+func TestDNSNamesAreResolvedAndFollowed(t *testing.T) {
+	eng, dp := newEngine(t)
+	var mu sync.Mutex
+	answer, fail := []string{"10.0.0.1"}, false
+	lookups := 0
+	eng.res.lookup = func(_ context.Context, host string) ([]netip.Addr, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		lookups++
+		if fail {
+			return nil, fmt.Errorf("lookup %s: server misbehaving", host)
+		}
+		var out []netip.Addr
+		for _, a := range answer {
+			out = append(out, netip.MustParseAddr(a))
+		}
+		return out, nil
+	}
+	set := func(a []string, f bool) {
+		mu.Lock()
+		answer, fail = a, f
+		mu.Unlock()
+	}
+	port := freePort(t)
+	if err := eng.Set(decode(t, fmt.Sprintf("name: dns\nport: %d\nroutes:\n  \"[svc.marathon.l4lb.thisdcos.directory:80]\": {}\n", port))); err != nil {
+		t.Fatal(err)
+	}
+	endpoints := func() string {
+		var s []string
+		for _, e := range dp.Table().Gateway(port).Routes[0].Endpoints {
+			s = append(s, e.Addr)
+		}
+		return fmt.Sprint(s)
+	}
+	if got := endpoints(); got != "[10.0.0.1:80]" {
+		t.Fatalf("first resolution: %s", got)
+	}
+
+	set([]string{"10.0.0.3", "10.0.0.2"}, false)
+	eng.res.refresh()
+	if got := endpoints(); got != "[10.0.0.2:80 10.0.0.3:80]" {
+		t.Fatalf("after refresh: %s", got)
+	}
+	gen := dp.Table().Generation
+
+	set(nil, true)
+	eng.res.refresh()
+	if got := endpoints(); got != "[10.0.0.2:80 10.0.0.3:80]" || dp.Table().Generation != gen {
+		t.Fatalf("a failed lookup changed the table: %s", got)
+	}
+
+	// A connect failure asks for a fresh lookup, at most once a second.
+	set([]string{"10.0.0.4"}, false)
+	dp.Table().Gateway(port).Routes[0].Failed()
+	deadline := time.Now().Add(5 * time.Second)
+	for endpoints() != "[10.0.0.4:80]" {
+		if time.Now().After(deadline) {
+			t.Fatalf("failure hook did not re-resolve: %s", endpoints())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	before := lookups
+	mu.Unlock()
+	for range 100 {
+		dp.Table().Gateway(port).Routes[0].Failed()
+	}
+	mu.Lock()
+	after := lookups
+	mu.Unlock()
+	if after-before > 1 {
+		t.Fatalf("100 failures in a burst caused %d lookups, want at most 1", after-before)
+	}
+}

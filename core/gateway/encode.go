@@ -1,0 +1,155 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// MarshalYAML writes Vamp's serialised form, routes in order, so that a
+// GET's output can be PUT back.
+func (g *Gateway) MarshalYAML() (any, error) {
+	return g.node(), nil
+}
+
+// MarshalJSON writes the same document as MarshalYAML, in JSON. It is built
+// from the same ordered node tree because encoding/json sorts map keys and
+// route order matters (condition_strength tries routes in order).
+func (g *Gateway) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	if err := writeJSON(&b, g.node()); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// node is the gateway as an ordered YAML tree. Always written: name, port,
+// sticky (null for none, as Vamp did), virtual_hosts and routes, each route
+// with its weight; everything else only when set.
+func (g *Gateway) node() *yaml.Node {
+	m := mapping()
+	add(m, "name", str(g.Name))
+	add(m, "port", str(g.Port.String()))
+	if g.Sticky == StickyNone {
+		add(m, "sticky", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"})
+	} else {
+		add(m, "sticky", str(string(g.Sticky)))
+	}
+	hosts := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+	for _, h := range g.VirtualHosts {
+		hosts.Content = append(hosts.Content, str(h))
+	}
+	if len(hosts.Content) == 0 {
+		hosts.Style = yaml.FlowStyle
+	}
+	add(m, "virtual_hosts", hosts)
+	routes := mapping()
+	if len(g.Routes) == 0 {
+		routes.Style = yaml.FlowStyle
+	}
+	for i := range g.Routes {
+		add(routes, g.Routes[i].Name, g.Routes[i].node())
+	}
+	add(m, "routes", routes)
+	return m
+}
+
+// String is Vamp's serialised form, "8080/http".
+func (p Port) String() string {
+	proto := p.Protocol
+	if proto == "" {
+		proto = HTTP
+	}
+	return strconv.Itoa(p.Number) + "/" + string(proto)
+}
+
+func (r *Route) node() *yaml.Node {
+	m := mapping()
+	add(m, "weight", str(r.Weight.String()))
+	if r.Condition != "" {
+		add(m, "condition", str(r.Condition))
+		add(m, "condition_strength", str(r.ConditionStrength.String()))
+	}
+	if len(r.Rewrites) > 0 {
+		list := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		for _, rw := range r.Rewrites {
+			item := mapping()
+			add(item, "path", str(rw.Path+" if "+rw.Condition))
+			list.Content = append(list.Content, item)
+		}
+		add(m, "rewrites", list)
+	}
+	if r.Balance != "" && r.Balance != BalanceDefault {
+		add(m, "balance", str(string(r.Balance)))
+	}
+	if r.Timeout > 0 {
+		add(m, "timeout", str(r.Timeout.String()))
+	}
+	if r.Retries != nil {
+		add(m, "retries", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(*r.Retries)})
+	}
+	return m
+}
+
+func mapping() *yaml.Node { return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"} }
+
+// str is a string scalar; the !!str tag makes the encoder quote values that
+// would otherwise read back as numbers or booleans.
+func str(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+
+func add(m *yaml.Node, key string, v *yaml.Node) { m.Content = append(m.Content, str(key), v) }
+
+// writeJSON writes the trees node() builds: mappings, sequences, and
+// string, int and null scalars.
+func writeJSON(b *bytes.Buffer, n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.MappingNode:
+		b.WriteByte('{')
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeString(b, n.Content[i].Value)
+			b.WriteByte(':')
+			if err := writeJSON(b, n.Content[i+1]); err != nil {
+				return err
+			}
+		}
+		b.WriteByte('}')
+	case yaml.SequenceNode:
+		b.WriteByte('[')
+		for i, c := range n.Content {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := writeJSON(b, c); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!str":
+			writeString(b, n.Value)
+		case "!!int", "!!null":
+			b.WriteString(n.Value)
+		default:
+			return fmt.Errorf("cannot write a %s scalar as json", n.Tag)
+		}
+	default:
+		return fmt.Errorf("cannot write yaml node kind %d as json", n.Kind)
+	}
+	return nil
+}
+
+// writeString writes a JSON string without encoding/json's HTML escaping,
+// so conditions read as written ("&&", not "\u0026\u0026").
+func writeString(b *bytes.Buffer, s string) {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	b.Truncate(b.Len() - 1)
+}

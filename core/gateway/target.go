@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// The backend plugins' schemes (DESIGN.md section 2): a route key
+// "scheme:ref" is resolved by the plugin of that name.
+const (
+	Minuteman  TargetKind = "minuteman"
+	MarathonLB TargetKind = "marathon-lb"
+	Marathon   TargetKind = "marathon"
+	Consul     TargetKind = "consul"
+)
+
+// pluginKinds is every scheme a route key may start with, in the order the
+// error message lists them.
+var pluginKinds = []TargetKind{Minuteman, MarathonLB, Marathon, Consul}
+
+// errUnsupportedTarget names every form Turnout takes: Vamp's keys without
+// brackets were references to other gateways, deployments and clusters,
+// which have no meaning without Vamp's deployment model.
+var errUnsupportedTarget = errors.New(`use "[host:port]", "minuteman:/app:port", "marathon-lb:/app", "marathon:/app" or "consul:service" ` +
+	`(Vamp's gateway, deployment and cluster references are not supported by Turnout)`)
+
+// ParseTarget reads a route key: "[host:port]" (IPv6 as "[[::1]:80]") or
+// "scheme:ref" with one of the plugin schemes.
+func ParseTarget(key string) (Target, error) {
+	if strings.HasPrefix(key, "[") && strings.HasSuffix(key, "]") {
+		return parseStatic(key)
+	}
+	if scheme, ref, ok := strings.Cut(key, ":"); ok {
+		for _, k := range pluginKinds {
+			if scheme != string(k) {
+				continue
+			}
+			if strings.TrimSpace(ref) == "" {
+				return Target{}, fmt.Errorf("route target %q needs a reference after %q", key, scheme+":")
+			}
+			return Target{Kind: k, Ref: ref}, nil
+		}
+	}
+	return Target{}, fmt.Errorf("unsupported route target %q: %w", key, errUnsupportedTarget)
+}
+
+func parseStatic(key string) (Target, error) {
+	inner := key[1 : len(key)-1]
+	host, port, err := net.SplitHostPort(inner)
+	if err != nil {
+		var ae *net.AddrError
+		if errors.As(err, &ae) && ae.Err == "too many colons in address" {
+			return Target{}, fmt.Errorf("route target %q: write an IPv6 address in brackets, like \"[[::1]:80]\"", key)
+		}
+		return Target{}, fmt.Errorf("route target %q needs a port, like \"[host:port]\"", key)
+	}
+	if host == "" {
+		return Target{}, fmt.Errorf("route target %q needs a host, like \"[host:port]\"", key)
+	}
+	bracketed := strings.HasPrefix(inner, "[")
+	if a, err := netip.ParseAddr(host); err == nil {
+		if bracketed != a.Is6() {
+			return Target{}, fmt.Errorf("route target %q: only IPv6 addresses go in brackets", key)
+		}
+	} else if bracketed || !validHostname(host) {
+		return Target{}, fmt.Errorf("route target %q: invalid host %q", key, host)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return Target{}, fmt.Errorf("route target %q: port must be 1-65535, got %q", key, port)
+	}
+	return Target{Kind: Static, Host: host, Port: n}, nil
+}
+
+// validHostname accepts DNS names (one trailing dot allowed). Underscores are
+// allowed because DC/OS and Consul service names use them.
+func validHostname(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
