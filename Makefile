@@ -39,7 +39,7 @@ vet:
 	$(GO) vet $(PKGS)
 
 staticcheck:
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')

@@ -47,8 +47,17 @@ func (h *httpServer) upgrade(ctx *fasthttp.RequestCtx, g *routing.Gateway, d rou
 		return
 	}
 	w := bufio.NewWriter(backend)
-	if err := ctx.Request.Write(w); err == nil {
+	err := ctx.Request.Write(w)
+	if err == nil {
 		err = w.Flush()
+	}
+	if err != nil {
+		backend.Close()
+		r.Metrics.Error(metrics.ErrUpstream)
+		ctx.SetConnectionClose()
+		ctx.Error(errorBody(fasthttp.StatusBadGateway), fasthttp.StatusBadGateway)
+		r.Metrics.Observe(0, time.Since(start))
+		return
 	}
 	r.Metrics.Observe(fasthttp.StatusSwitchingProtocols, time.Since(start))
 	e.Begin()
