@@ -76,7 +76,7 @@ serving. Without -f, the built-in example gateway (the README's) is served.`,
 	fl.DurationVar(&f.connectTimeout, "connect-timeout", 2*time.Second, "timeout for connecting to an endpoint")
 	fl.DurationVar(&f.readTimeout, "client-read-timeout", 30*time.Second, "time a client has to send a request")
 	fl.DurationVar(&f.idleTimeout, "client-idle-timeout", 90*time.Second, "idle keep-alive connections from clients are closed after this")
-	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "default per-request timeout of routes that set none")
+	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "how long an endpoint may stay silent (before and within a response), for routes that set none")
 	fl.IntVar(&f.retries, "retries", 1, "default retries on another endpoint, for routes that set none")
 	return cmd
 }

@@ -29,8 +29,8 @@
 // # Semantics
 //
 // One rule for all string operands: == (=, is) is an exact comparison, has
-// (contains) a substring test, ~ an unanchored Go RE2 regexp compiled once by
-// Compile. Host and method compare ASCII case-insensitively (for == and has;
+// (contains) a substring test, ~ an unanchored Go RE2 regexp (package regexp
+// syntax and semantics, as regexp.Match). Host and method compare ASCII case-insensitively (for == and has;
 // a regexp sees the text as sent, use (?i) if needed); everything else is
 // case-sensitive. Specifically:
 //
@@ -59,7 +59,20 @@
 // HAProxy ACL, and its explicit "< acl >" form is rejected too, since nothing
 // downstream would understand it.
 //
-// The compiled matcher is a tree of and/or/not nodes over leaves, evaluated
-// with short-circuit: its cost is linear in the condition, unlike Vamp's
-// flattening into disjunctive normal form.
+// # Evaluation
+//
+// Compile parses into a tree of and/or/not nodes over comparisons, then
+// lowers the tree into a branching program: one instruction per comparison,
+// each with where to go on true and on false. Its size is linear in the
+// condition (Vamp flattened conditions into disjunctive normal form,
+// exponential in the operand count), it short-circuits like the tree, and
+// Match runs it in one loop without allocating. Operands of an and/or are
+// evaluated cheapest first (comparisons have no side effects, so only speed
+// changes); String keeps the order as written.
+//
+// Regular expressions are compiled into a DFA over classes of runes, which
+// costs one table lookup per input rune and never allocates. A pattern whose
+// DFA would exceed 16384 cells (states × classes), such as
+// "(a|b)*a(a|b){12}" or ".{1,300}", is left to package regexp, whose pooled
+// machines make allocation in Match rare but possible.
 package condition

@@ -32,6 +32,7 @@ func FuzzCompile(f *testing.F) {
 			}
 			return
 		}
+		checkProgram(t, src, m)
 		checkRoundTrip(t, src, m)
 	})
 }

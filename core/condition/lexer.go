@@ -83,7 +83,7 @@ func (s *scanner) keyword() (word string, end int) {
 	return s.src[s.off:end], end
 }
 
-// symbol reports whether the text at the cursor starts with op.
+// hasPrefix reports whether the text at the cursor starts with op.
 func (s *scanner) hasPrefix(op string) bool {
 	return len(s.src)-s.off >= len(op) && s.src[s.off:s.off+len(op)] == op
 }

@@ -2,59 +2,38 @@ package condition
 
 import (
 	"bytes"
-	"encoding/binary"
 	"net/netip"
+	"slices"
 )
 
 // Matcher is a compiled condition. It is immutable and safe for concurrent
 // use by any number of goroutines.
 type Matcher struct {
-	root node
-	src  string // normalised source, built once by Compile
+	root node    // the parsed tree, as written (String prints it)
+	prog []instr // the tree lowered for Match
+	src  string  // normalised source, built once by Compile
 }
-
-// Match reports whether r satisfies the condition. It does not allocate:
-// values were converted to []byte and regexps compiled by Compile.
-func (m *Matcher) Match(r Request) bool { return m.root.eval(r) }
 
 // String returns the normalised source: lower-case keywords, one canonical
 // spelling per comparison, single spaces, parentheses only where needed.
 // Compiling it again gives a matcher that behaves the same.
 func (m *Matcher) String() string { return m.src }
 
-// node is one vertex of the compiled tree. Evaluation short-circuits, so the
-// cost is linear in the size of the condition (no DNF flattening as in Vamp).
-type node interface {
-	eval(r Request) bool
-}
+// node is one vertex of the parsed tree: andNode, orNode, notNode or *leaf.
+type node interface{ isNode() }
 
 type andNode []node
 
-func (n andNode) eval(r Request) bool {
-	for _, k := range n {
-		if !k.eval(r) {
-			return false
-		}
-	}
-	return true
-}
-
 type orNode []node
-
-func (n orNode) eval(r Request) bool {
-	for _, k := range n {
-		if k.eval(r) {
-			return true
-		}
-	}
-	return false
-}
 
 // notNode only ever wraps an andNode or orNode: negating a leaf flips the
 // leaf's own flag instead.
 type notNode struct{ kid node }
 
-func (n notNode) eval(r Request) bool { return !n.kid.eval(r) }
+func (andNode) isNode() {}
+func (orNode) isNode()  {}
+func (notNode) isNode() {}
+func (*leaf) isNode()   {}
 
 // subject is the part of the request a leaf reads.
 type subject uint8
@@ -100,130 +79,184 @@ type leaf struct {
 	text     string // the value as displayed by String
 }
 
-func (l *leaf) eval(r Request) bool { return l.positive(r) != l.neg }
-
-func (l *leaf) positive(r Request) bool {
-	var v []byte
-	ok := true
-	switch l.subj {
-	case subjHost:
-		v = r.Host()
-		if !l.fullHost {
-			v = stripPort(v)
-		}
-	case subjUA:
-		v, ok = r.Header(userAgentHeader)
-	case subjHeader:
-		v, ok = r.Header(l.name)
-	case subjCookie:
-		v, ok = r.Cookie(l.name)
-	case subjPath:
-		v = r.Path()
-	case subjMethod:
-		v = r.Method()
-	case subjQuery:
-		v, ok = r.Query(l.name)
-	case subjSrc:
-		// A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d and a
-		// zone makes Prefix.Contains false; neither should defeat "src".
-		a := r.Source().Unmap().WithZone("")
-		return a.IsValid() && l.pfx.Contains(a)
-	}
-	if !ok {
-		return false
-	}
-	switch l.test {
-	case testPresent:
-		return true
-	case testEqual:
-		if l.fold {
-			return equalFold(v, l.val)
-		}
-		return bytes.Equal(v, l.val)
-	case testContains:
-		if l.fold {
-			return containsFold(v, l.val)
-		}
-		return bytes.Contains(v, l.val) && (l.also == nil || bytes.Contains(v, l.also))
-	case testRegexp:
-		return l.re.match(v)
-	}
-	return false
+// instr is a leaf of the lowered tree: a branching program in which each
+// leaf says where to go on true and on false. Lowering emits every leaf
+// once, so the program is as long as the condition (no DNF blow-up as in
+// Vamp), and evaluation short-circuits exactly as the tree would; but Match
+// runs it in one loop, without a call per node.
+type instr struct {
+	leaf
+	onTrue, onFalse int32 // next instruction, or accept or reject
 }
 
-// stripPort returns the host part of a Host header: "[::1]:80" gives
-// "[::1]", "a.example:8080" gives "a.example". A bare IPv6 address (several
-// colons, no brackets) is returned whole. The port is scanned from the end
-// because most Host headers have none and end in a letter.
-func stripPort(h []byte) []byte {
-	i := len(h) - 1
-	for i >= 0 && h[i] >= '0' && h[i] <= '9' {
-		i--
+const (
+	accept int32 = -1
+	reject int32 = -2
+)
+
+// Match reports whether r satisfies the condition. It does not allocate:
+// values were converted to []byte and regexps compiled by Compile.
+func (m *Matcher) Match(r Request) bool {
+	prog := m.prog
+	pc := int32(0)
+	for {
+		in := &prog[pc]
+		var v []byte
+		ok := true
+		switch in.subj {
+		case subjHost:
+			v = r.Host()
+			if !in.fullHost {
+				v = stripPort(v)
+			}
+		case subjUA:
+			v, ok = r.Header(userAgentHeader)
+		case subjHeader:
+			v, ok = r.Header(in.name)
+		case subjCookie:
+			v, ok = r.Cookie(in.name)
+		case subjPath:
+			v = r.Path()
+		case subjMethod:
+			v = r.Method()
+		case subjQuery:
+			v, ok = r.Query(in.name)
+		}
+		res := false
+		switch in.test {
+		case testPresent:
+			res = ok
+		case testEqual:
+			if in.fold {
+				res = ok && equalFold(v, in.val)
+			} else {
+				res = ok && string(v) == string(in.val)
+			}
+		case testContains:
+			if in.fold {
+				res = ok && containsFold(v, in.val)
+			} else {
+				res = ok && bytes.Contains(v, in.val) && (in.also == nil || bytes.Contains(v, in.also))
+			}
+		case testRegexp:
+			if ok {
+				if d := in.re.dfa; d != nil {
+					res = d.match(v)
+				} else {
+					res = in.re.re.Match(v)
+				}
+			}
+		case testPrefix:
+			// A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d and a
+			// zone makes Prefix.Contains false; neither should defeat "src".
+			a := r.Source().Unmap().WithZone("")
+			res = a.IsValid() && in.pfx.Contains(a)
+		}
+		next := in.onFalse
+		if res {
+			next = in.onTrue
+		}
+		if next < 0 {
+			return next == accept
+		}
+		pc = next
 	}
-	if i < 0 || h[i] != ':' {
-		return h
-	}
-	if i > 0 && h[i-1] == ']' || bytes.IndexByte(h[:i], ':') < 0 {
-		return h[:i]
-	}
-	return h
 }
 
-// containsFold is an ASCII case-insensitive bytes.Contains; sub is already
-// lower case. Hosts and methods are ASCII, and this never allocates.
-func containsFold(s, sub []byte) bool {
-	n := len(sub)
-	if n == 0 {
-		return true
-	}
-	for i := 0; i+n <= len(s); i++ {
-		j := 0
-		for j < n && lower(s[i+j]) == sub[j] {
-			j++
+// lowerTree compiles the tree into the branching program of Match.
+func lowerTree(root node) []instr {
+	var prog []instr
+	var gen func(n node, t, f int32)
+	gen = func(n node, t, f int32) {
+		switch n := n.(type) {
+		case *leaf:
+			in := instr{leaf: *n, onTrue: t, onFalse: f}
+			if n.neg {
+				in.onTrue, in.onFalse = f, t
+			}
+			prog = append(prog, in)
+		case notNode:
+			gen(n.kid, f, t)
+		case andNode:
+			kids := byCost(n)
+			for i, k := range kids {
+				if i == len(kids)-1 {
+					gen(k, t, f)
+				} else {
+					gen(k, int32(len(prog)+leaves(k)), f) // true: on to the next
+				}
+			}
+		case orNode:
+			kids := byCost(n)
+			for i, k := range kids {
+				if i == len(kids)-1 {
+					gen(k, t, f)
+				} else {
+					gen(k, t, int32(len(prog)+leaves(k))) // false: on to the next
+				}
+			}
 		}
-		if j == n {
-			return true
-		}
 	}
-	return false
+	gen(root, accept, reject)
+	return prog
 }
 
-// equalFold is an ASCII-only bytes.EqualFold: Unicode folding would let
-// "\u212a" (Kelvin sign) equal "k" in a host name. It compares eight bytes
-// at a time, after trying plain equality, the common case.
-func equalFold(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	if string(a) == string(b) {
-		return true
-	}
-	i := 0
-	for ; i+8 <= len(a); i += 8 {
-		if lower8(binary.LittleEndian.Uint64(a[i:])) != lower8(binary.LittleEndian.Uint64(b[i:])) {
-			return false
+func leaves(n node) int {
+	switch n := n.(type) {
+	case *leaf:
+		return 1
+	case notNode:
+		return leaves(n.kid)
+	case andNode:
+		c := 0
+		for _, k := range n {
+			c += leaves(k)
 		}
-	}
-	for ; i < len(a); i++ {
-		if lower(a[i]) != lower(b[i]) {
-			return false
+		return c
+	case orNode:
+		c := 0
+		for _, k := range n {
+			c += leaves(k)
 		}
+		return c
 	}
-	return true
+	return 0
 }
 
-// lower8 lower-cases the ASCII letters among eight bytes (SWAR): a byte's
-// high bit is set in upper when it is in 'A'..'Z', and 0x80>>2 is 0x20.
-func lower8(x uint64) uint64 {
-	const ones = 0x0101010101010101
-	h := x & (0x7f * ones) // no carry between bytes below
-	upper := (h + (0x80-'A')*ones) &^ (h + (0x80-'Z'-1)*ones) &^ x & (0x80 * ones)
-	return x | upper>>2
+// byCost returns the operands cheapest first. Leaves have no side effects,
+// so the order of evaluation cannot change the result, only how soon a
+// short-circuit happens; String keeps the order as written.
+func byCost(kids []node) []node {
+	kids = slices.Clone(kids)
+	slices.SortStableFunc(kids, func(a, b node) int { return cost(a) - cost(b) })
+	return kids
 }
 
-func lower(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
+// cost is a rough relative price of evaluating n.
+func cost(n node) int {
+	switch n := n.(type) {
+	case *leaf:
+		c := [...]int{subjHost: 3, subjUA: 4, subjHeader: 4, subjCookie: 3,
+			subjPath: 1, subjMethod: 1, subjQuery: 3, subjSrc: 1}[n.subj]
+		c += [...]int{testPresent: 0, testEqual: 1, testContains: 3, testRegexp: 8, testPrefix: 1}[n.test]
+		if n.subj == subjUA && n.test == testContains {
+			c += 3 // long value
+		}
+		return c
+	case notNode:
+		return cost(n.kid)
+	case andNode:
+		c := 0
+		for _, k := range n {
+			c += cost(k)
+		}
+		return c
+	case orNode:
+		c := 0
+		for _, k := range n {
+			c += cost(k)
+		}
+		return c
 	}
-	return c
+	return 0
 }

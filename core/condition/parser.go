@@ -1,7 +1,6 @@
 package condition
 
 import (
-	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -33,7 +32,7 @@ func Compile(src string) (*Matcher, error) {
 		}
 		return nil, e
 	}
-	return &Matcher{root: root, src: format(root)}, nil
+	return &Matcher{root: root, prog: lowerTree(root), src: format(root)}, nil
 }
 
 type parser struct {
@@ -354,63 +353,16 @@ func (p *parser) comparison(l *leaf, after string) (node, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.neg = neg
-	l.text = val
-	if kind == cmpRegexp {
-		re, err := compilePattern(val)
-		if err != nil {
-			e := p.failValue(valOff, val, "a valid regular expression", op)
-			e.msg = "invalid regular expression: " + strings.TrimPrefix(err.Error(), "error parsing regexp: ")
-			e.err = err
-			return nil, e
-		}
-		l.test, l.re = testRegexp, re
-		return l, nil
-	}
-	switch l.subj {
-	case subjSrc:
-		pfx, ok := parsePrefix(val)
-		if !ok {
-			return nil, p.failValue(valOff, val, "an IP address or CIDR prefix", op)
-		}
-		l.test, l.pfx, l.text = testPrefix, pfx, formatPrefix(pfx)
-		return l, nil
-	case subjUA:
-		// Vamp's user-agent comparison is always a substring match, with
-		// its two aliases (user-agents.yml) that are not plain substrings.
-		l.test, l.val = testContains, []byte(val)
-		switch val {
-		case "IE":
-			l.val = []byte("MSIE")
-		case "Safari":
-			l.also = []byte("Version")
-		}
-		return l, nil
-	case subjHost:
-		val = hostValue(val)
-		l.text = val
-		l.fullHost = string(stripPort([]byte(val))) != val
-		l.fold = true
-	case subjMethod:
-		l.fold = true
-	}
-	if kind == cmpEqual {
-		l.test = testEqual
-	} else {
-		l.test = testContains
-	}
-	l.val = []byte(val)
-	if l.fold && l.test == testContains {
-		l.val = []byte(strings.Map(asciiLower, val))
+	switch err := l.build(kind, neg, val); {
+	case err == errBadAddress:
+		return nil, p.failValue(valOff, val, "an IP address or CIDR prefix", op)
+	case err != nil:
+		e := p.failValue(valOff, val, "a valid regular expression", op)
+		e.msg = "invalid regular expression: " + strings.TrimPrefix(err.Error(), "error parsing regexp: ")
+		e.err = err
+		return nil, e
 	}
 	return l, nil
-}
-
-func asciiLower(r rune) rune {
-	if r >= 'A' && r <= 'Z' {
-		return r + 'a' - 'A'
-	}
-	return r
 }
 
 // value reads a bare or quoted value.
@@ -430,44 +382,6 @@ func (p *parser) value(after string) (string, error) {
 	}
 	p.s.off = end
 	return p.s.src[off:end], nil
-}
-
-// hostValue brackets a bare IPv6 address, because that is how it appears in
-// a Host header once the port is stripped.
-func hostValue(v string) string {
-	if a, err := netip.ParseAddr(v); err == nil && a.Is6() && a.Zone() == "" {
-		return "[" + v + "]"
-	}
-	return v
-}
-
-// parsePrefix accepts a CIDR prefix or a single address. IPv4-mapped IPv6
-// prefixes become IPv4 ones, to match the unmapped source address.
-func parsePrefix(v string) (netip.Prefix, bool) {
-	var pfx netip.Prefix
-	if strings.Contains(v, "/") {
-		var err error
-		if pfx, err = netip.ParsePrefix(v); err != nil {
-			return pfx, false
-		}
-	} else {
-		a, err := netip.ParseAddr(v)
-		if err != nil || a.Zone() != "" {
-			return pfx, false
-		}
-		pfx = netip.PrefixFrom(a, a.BitLen())
-	}
-	if a := pfx.Addr(); a.Is4In6() && pfx.Bits() >= 96 {
-		pfx = netip.PrefixFrom(a.Unmap(), pfx.Bits()-96)
-	}
-	return pfx.Masked(), true
-}
-
-func formatPrefix(p netip.Prefix) string {
-	if p.IsSingleIP() {
-		return p.Addr().String()
-	}
-	return p.String()
 }
 
 // negate returns the negation of n, folding it into a leaf or cancelling a

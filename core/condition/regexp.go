@@ -12,10 +12,10 @@ import (
 
 // pattern is a compiled "~" value. Go's regexp costs a few hundred ns per
 // Match even on short input (machine from a sync.Pool, NFA step per rune),
-// which alone would exceed the routing budget. So small patterns are also
-// compiled, once, into a DFA over rune classes: one table lookup per rune,
-// no allocation, no locks. Patterns the DFA does not handle (\b, (?m), too
-// many states) keep using re, which is always the reference semantics.
+// which alone would exceed the routing budget, and its pool may allocate.
+// So the pattern is also compiled, once, into a DFA over rune classes: one
+// table lookup per rune, no allocation, no locks. Only patterns whose DFA
+// would be too big keep using re, which is always the reference semantics.
 type pattern struct {
 	re  *regexp.Regexp
 	dfa *dfa // nil: use re
@@ -36,10 +36,11 @@ func (p *pattern) match(b []byte) bool {
 	return p.re.Match(b)
 }
 
-// Limits that keep a DFA small and cheap to build; beyond them, fall back.
+// Limits that keep a DFA small (at most 64 KiB of table) and cheap to
+// build; beyond them, fall back to regexp.
 const (
-	dfaMaxInsts   = 400
-	dfaMaxClasses = 255
+	dfaMaxInsts   = 500
+	dfaMaxClasses = 1 << 12
 	dfaMaxCells   = 1 << 14 // states × classes
 )
 
@@ -49,7 +50,7 @@ const (
 const (
 	dfaMatch      = 1 << 31 // a match has been seen: Match is true
 	dfaDead       = 1 << 30 // no match is possible any more
-	dfaMatchAtEnd = 1 << 29 // a match if the input ends here ($)
+	dfaMatchAtEnd = 1 << 29 // a match if the input ends here
 	dfaOffset     = dfaMatchAtEnd - 1
 )
 
@@ -57,8 +58,8 @@ const (
 // question as regexp.Match, over classes of runes that no instruction of
 // the program tells apart.
 type dfa struct {
-	ascii  [utf8.RuneSelf]uint8 // class of each ASCII rune
-	bounds []rune               // class i holds runes bounds[i] to bounds[i+1]-1
+	ascii  [utf8.RuneSelf]uint16 // class of each ASCII rune
+	bounds []rune                // class i holds runes bounds[i] to bounds[i+1]-1
 	nclass int
 	start  uint32   // cell of the initial state
 	trans  []uint32 // trans[row offset + class] is the next state's cell
@@ -107,7 +108,30 @@ func (d *dfa) match(b []byte) bool {
 	}
 }
 
-// buildDFA returns nil when the pattern is outside what the DFA handles.
+// A DFA state is a set of NFA instructions plus what the previous rune was,
+// as far as empty-width assertions care (syntax.EmptyOpContext): nothing
+// (start of text), a newline, a word character, or anything else. Assertions
+// (^ $ \A \z \b \B and their (?m) forms) also depend on the next rune, so
+// the subset construction keeps them pending in the set and resolves them
+// on the next transition, or at the end of input.
+const (
+	prevBegin   rune = -1
+	prevNewline rune = '\n'
+	prevWord    rune = 'a'
+	prevOther   rune = 0
+)
+
+func prevOf(r rune) rune {
+	switch {
+	case syntax.IsWordChar(r):
+		return prevWord
+	case r == '\n':
+		return prevNewline
+	}
+	return prevOther
+}
+
+// buildDFA returns nil when the DFA would exceed the limits.
 func buildDFA(expr string) *dfa {
 	re, err := syntax.Parse(expr, syntax.Perl) // the flags regexp.Compile uses
 	if err != nil {
@@ -121,16 +145,15 @@ func buildDFA(expr string) *dfa {
 	if !b.classes() {
 		return nil
 	}
-	// State 0 is the initial one: only there does ^ (BeginText) hold.
-	start := b.closure(nil, []uint32{uint32(prog.Start)}, true, false)
-	if _, ok := b.add(start, true); !ok {
+	b.restart = b.closure(nil, []uint32{uint32(prog.Start)}, 0, false)
+	if _, ok := b.add(slices.Clone(b.restart), prevBegin); !ok {
 		return nil
 	}
-	b.restart = b.closure(nil, []uint32{uint32(prog.Start)}, false, false)
 	var next []int // state ids; cells are filled in once all flags are known
 	for s := 0; s < len(b.sets); s++ {
 		for c := 0; c < b.d.nclass; c++ {
-			id, ok := b.add(b.step(b.sets[s], b.d.bounds[c]), false)
+			set, prev := b.step(s, b.d.bounds[c])
+			id, ok := b.add(set, prev)
 			if !ok {
 				return nil
 			}
@@ -149,10 +172,11 @@ func buildDFA(expr string) *dfa {
 type dfaBuilder struct {
 	prog    *syntax.Prog
 	d       dfa
-	sets    [][]uint32 // the NFA states of each DFA state: rune, match and pending-$ instructions
+	sets    [][]uint32 // NFA instructions of each DFA state: runes, match, pending assertions
+	prevs   []rune     // previous-rune category of each DFA state
 	flags   []uint32
 	ids     map[string]int
-	restart []uint32 // closure of the start outside position 0: unanchored search
+	restart []uint32 // closure of the start: the search is unanchored
 
 	// Scratch space of closure: seen[pc] == gen marks a visited instruction.
 	seen  []uint32
@@ -185,24 +209,25 @@ func runeRanges(in *syntax.Inst) []rune {
 }
 
 // classes splits the runes into classes at every range boundary of the
-// program, and rejects empty-width assertions other than ^ and $.
+// program; with assertions, also at newline and word characters, so that
+// every rune of a class has the same effect on them.
 func (b *dfaBuilder) classes() bool {
 	bounds := []rune{0}
+	addRanges := func(rs []rune) {
+		for j := 0; j+1 < len(rs); j += 2 {
+			bounds = append(bounds, rs[j])
+			if rs[j+1] < unicode.MaxRune {
+				bounds = append(bounds, rs[j+1]+1)
+			}
+		}
+	}
 	for i := range b.prog.Inst {
 		in := &b.prog.Inst[i]
 		switch in.Op {
 		case syntax.InstRune, syntax.InstRune1, syntax.InstRuneAny, syntax.InstRuneAnyNotNL:
-			rs := runeRanges(in)
-			for j := 0; j+1 < len(rs); j += 2 {
-				bounds = append(bounds, rs[j])
-				if rs[j+1] < unicode.MaxRune {
-					bounds = append(bounds, rs[j+1]+1)
-				}
-			}
+			addRanges(runeRanges(in))
 		case syntax.InstEmptyWidth:
-			if syntax.EmptyOp(in.Arg)&^(syntax.EmptyBeginText|syntax.EmptyEndText) != 0 {
-				return false
-			}
+			addRanges([]rune{'\n', '\n', '0', '9', 'A', 'Z', '_', '_', 'a', 'z'})
 		}
 	}
 	slices.Sort(bounds)
@@ -212,16 +237,15 @@ func (b *dfaBuilder) classes() bool {
 	}
 	b.d.bounds, b.d.nclass = bounds, len(bounds)
 	for r := rune(0); r < utf8.RuneSelf; r++ {
-		b.d.ascii[r] = uint8(b.d.search(r))
+		b.d.ascii[r] = uint16(b.d.search(r))
 	}
 	return true
 }
 
 // closure adds to set the instructions reachable from pcs without
-// consuming input. begin says whether ^ holds; end whether $ does. When it
-// does not, a $ instruction is kept in the set, pending, so that the end of
-// input can still satisfy it.
-func (b *dfaBuilder) closure(set []uint32, pcs []uint32, begin, end bool) []uint32 {
+// consuming input. With resolve, assertions are decided by ctx; without,
+// they are kept in the set, pending.
+func (b *dfaBuilder) closure(set []uint32, pcs []uint32, ctx syntax.EmptyOp, resolve bool) []uint32 {
 	if b.seen == nil {
 		b.seen = make([]uint32, len(b.prog.Inst))
 	}
@@ -242,15 +266,12 @@ func (b *dfaBuilder) closure(set []uint32, pcs []uint32, begin, end bool) []uint
 		case syntax.InstCapture, syntax.InstNop:
 			stack = append(stack, in.Out)
 		case syntax.InstEmptyWidth:
-			op := syntax.EmptyOp(in.Arg)
-			if op&syntax.EmptyBeginText != 0 && !begin {
-				continue
-			}
-			if op&syntax.EmptyEndText != 0 && !end {
+			switch {
+			case !resolve:
 				set = append(set, pc)
-				continue
+			case syntax.EmptyOp(in.Arg)&^ctx == 0:
+				stack = append(stack, in.Out)
 			}
-			stack = append(stack, in.Out)
 		case syntax.InstFail:
 		default: // runes and match
 			set = append(set, pc)
@@ -259,34 +280,61 @@ func (b *dfaBuilder) closure(set []uint32, pcs []uint32, begin, end bool) []uint
 	return set
 }
 
-// step returns the closure of the instructions that follow a rune of the
-// class represented by r, plus a fresh start: the search is unanchored.
-func (b *dfaBuilder) step(set []uint32, r rune) []uint32 {
-	var outs []uint32
+// resolve decides the pending assertions of set, given the previous and the
+// next rune (-1 at the end of input), and returns the instructions then
+// active: runes ready to consume the next rune, and possibly a match.
+func (b *dfaBuilder) resolve(set []uint32, prev, next rune) []uint32 {
+	ctx := syntax.EmptyOpContext(prev, next)
+	var out, pending []uint32
 	for _, pc := range set {
-		in := &b.prog.Inst[pc]
-		switch in.Op {
-		case syntax.InstRune, syntax.InstRune1, syntax.InstRuneAny, syntax.InstRuneAnyNotNL:
-			if in.MatchRune(r) {
-				outs = append(outs, in.Out)
-			}
+		if in := &b.prog.Inst[pc]; in.Op != syntax.InstEmptyWidth {
+			out = append(out, pc)
+		} else if syntax.EmptyOp(in.Arg)&^ctx == 0 {
+			pending = append(pending, in.Out)
 		}
 	}
-	return b.closure(slices.Clone(b.restart), outs, false, false)
+	return b.closure(out, pending, ctx, true)
 }
 
-// add returns the id of the DFA state for set, creating it if needed; ok is
-// false when the table would grow past its limit.
-func (b *dfaBuilder) add(set []uint32, initial bool) (id int, ok bool) {
+func (b *dfaBuilder) hasMatch(set []uint32) bool {
+	for _, pc := range set {
+		if b.prog.Inst[pc].Op == syntax.InstMatch {
+			return true
+		}
+	}
+	return false
+}
+
+// step returns the state after a rune of the class represented by r: the
+// instructions that follow it, plus a fresh start, since the search is
+// unanchored.
+func (b *dfaBuilder) step(s int, r rune) ([]uint32, rune) {
+	active := b.resolve(b.sets[s], b.prevs[s], r)
+	if b.hasMatch(active) { // a match ended just before r
+		return []uint32{active[slices.IndexFunc(active, func(pc uint32) bool {
+			return b.prog.Inst[pc].Op == syntax.InstMatch
+		})]}, prevOther
+	}
+	var outs []uint32
+	for _, pc := range active {
+		in := &b.prog.Inst[pc]
+		if in.Op != syntax.InstMatch && in.MatchRune(r) {
+			outs = append(outs, in.Out)
+		}
+	}
+	return b.closure(slices.Clone(b.restart), outs, 0, false), prevOf(r)
+}
+
+// add returns the id of the DFA state (set, prev), creating it if needed;
+// ok is false when the table would grow past its limit.
+func (b *dfaBuilder) add(set []uint32, prev rune) (id int, ok bool) {
 	slices.Sort(set)
 	set = slices.Compact(set)
 	var key strings.Builder
-	if initial {
-		key.WriteString("^")
-	}
+	key.WriteString(strconv.Itoa(int(prev)))
 	for _, pc := range set {
-		key.WriteString(strconv.FormatUint(uint64(pc), 36))
 		key.WriteByte(',')
+		key.WriteString(strconv.FormatUint(uint64(pc), 36))
 	}
 	if id, ok := b.ids[key.String()]; ok {
 		return id, true
@@ -297,27 +345,16 @@ func (b *dfaBuilder) add(set []uint32, initial bool) (id int, ok bool) {
 	}
 	b.ids[key.String()] = id
 	b.sets = append(b.sets, set)
-	b.flags = append(b.flags, b.flagsOf(set, initial))
+	b.prevs = append(b.prevs, prev)
+	var f uint32
+	switch {
+	case b.hasMatch(set):
+		f = dfaMatch
+	case len(set) == 0:
+		f = dfaDead
+	case b.hasMatch(b.resolve(set, prev, -1)):
+		f = dfaMatchAtEnd
+	}
+	b.flags = append(b.flags, f)
 	return id, true
-}
-
-func (b *dfaBuilder) flagsOf(set []uint32, initial bool) uint32 {
-	if len(set) == 0 {
-		return dfaDead
-	}
-	var pending []uint32
-	for _, pc := range set {
-		switch b.prog.Inst[pc].Op {
-		case syntax.InstMatch:
-			return dfaMatch
-		case syntax.InstEmptyWidth: // a pending $
-			pending = append(pending, b.prog.Inst[pc].Out)
-		}
-	}
-	for _, pc := range b.closure(nil, pending, initial, true) {
-		if b.prog.Inst[pc].Op == syntax.InstMatch {
-			return dfaMatchAtEnd
-		}
-	}
-	return 0
 }

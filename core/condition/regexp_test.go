@@ -1,7 +1,9 @@
 package condition
 
 import (
+	"math/rand/v2"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -11,6 +13,8 @@ var dfaPatterns = []string{
 	`a.b`, `a*`, `a+b+`, `(a|b)*c`, `x{2,3}`, `é+`, `[α-ω]+$`, `\x{FFFD}`, `[^\x00-\x7f]`,
 	`^(shop|api)\.`, `\d+\.\d+`, `[[:alpha:]]+`, `$^`, `^^a$$`, `(^|x)y`, `a(^|$)`,
 	`(?:a|^)b`, `a|`, `(?U)a+`, `\Aab\z`, `\QA.B\E`, `^.*$`, `(?s)^.*$`, `MSIE [6-8]\.`,
+	`\bword\b`, `\bMobile\b`, `\Ba\B`, `\b`, `\B`, `(?m)^a$`, `(?m)^b`, `(?m)a$`, `(?m)^$`,
+	`\b(a|é)\b`, `x\b\b`, `\pL+`, `\p{Greek}+$`, `(?i)\bCHROME\b`, `(?m)(^|\b)y`,
 }
 
 var dfaInputs = []string{
@@ -19,6 +23,8 @@ var dfaInputs = []string{
 	"group-c", "CHROME", "Chrome/120", "STRASSE", "straße", "STRAẞE", "\u212a", "K", "k", "é",
 	"éé", "αβγ", "xαβ", "\xff", "a\xffb", "\xef\xbf\xbd", "shop.example", "api.", "1.2",
 	"MSIE 7.0", "A.B", "A-B", "ab\n", "aaaa", "abab c", "xxx",
+	"word", "a word.", "swordfish", "Mobile Safari", "iPhone;Mobile/15E", "NotMobile", "b\na",
+	"a\nb\n", "\n\n", "x a y", "é", "xy z", " y", "a\n", "baab", "Chrome!", "chromebook",
 }
 
 // TestDFA checks the DFA against regexp, the reference, and that the
@@ -42,7 +48,7 @@ func TestDFA(t *testing.T) {
 }
 
 func TestDFAFallback(t *testing.T) {
-	for _, expr := range []string{`\bword\b`, `(?m)^a$`, `\B`, `\pL+`, `(a|b)*a(a|b){12}`} {
+	for _, expr := range []string{`(a|b)*a(a|b){12}`, `.{1,300}`, `\pL{20}`} {
 		p, err := compilePattern(expr)
 		if err != nil {
 			t.Fatal(err)
@@ -76,4 +82,50 @@ func FuzzRegexp(f *testing.F) {
 			t.Fatalf("dfa(%q).match(%q) = %v, regexp says %v", expr, in, got, want)
 		}
 	})
+}
+
+// TestDFARandom builds random patterns from fragments covering assertions,
+// classes, folding, repetition and alternation, and compares the DFA with
+// regexp on random inputs over a matching alphabet.
+func TestDFARandom(t *testing.T) {
+	frags := []string{"a", "b", "é", "K", `\n`, ".", "(?s:.)", "[a-c]", "[^a]", `\w`, `\W`, `\d`, `\s`,
+		"^", "$", `\A`, `\z`, `\b`, `\B`, "(?m:^)", "(?m:$)", "(?i:k)", "(?i:é)", `[α-ω]`, "x"}
+	ops := []string{"", "", "", "*", "+", "?", "{2}", "{0,2}", "*?"}
+	alphabet := []string{"a", "b", "é", "É", "K", "k", "\u212a", "\n", " ", "x", "1", "_", "-", "\xff"}
+	rng := rand.New(rand.NewPCG(7, 8))
+	built := 0
+	for range 3000 {
+		var sb strings.Builder
+		for range 1 + rng.IntN(5) {
+			switch rng.IntN(6) {
+			case 0:
+				sb.WriteString("(" + frags[rng.IntN(len(frags))] + "|" + frags[rng.IntN(len(frags))] + ")")
+			default:
+				sb.WriteString(frags[rng.IntN(len(frags))])
+			}
+			sb.WriteString(ops[rng.IntN(len(ops))])
+		}
+		expr := sb.String()
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			continue // e.g. a repeated assertion
+		}
+		d := buildDFA(expr)
+		if d == nil {
+			continue
+		}
+		built++
+		for range 20 {
+			var in strings.Builder
+			for range rng.IntN(8) {
+				in.WriteString(alphabet[rng.IntN(len(alphabet))])
+			}
+			if got, want := d.match([]byte(in.String())), re.MatchString(in.String()); got != want {
+				t.Fatalf("dfa(%q).match(%q) = %v, regexp says %v", expr, in.String(), got, want)
+			}
+		}
+	}
+	if built < 2000 {
+		t.Errorf("only %d of the random patterns got a DFA", built)
+	}
 }

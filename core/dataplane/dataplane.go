@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/metrics"
 	"github.com/turnout/turnout/core/routing"
@@ -293,28 +291,6 @@ func (d *DataPlane) track(c net.Conn, port int, set *connSet) net.Conn {
 		set.remove(w)
 	}
 	return w
-}
-
-func (d *DataPlane) newTransport(addr string) any {
-	dialer := &net.Dialer{Timeout: d.opts.ConnectTimeout, KeepAlive: 30 * time.Second}
-	return &fasthttp.HostClient{
-		Addr:                          addr,
-		Dial:                          func(a string) (net.Conn, error) { return dialer.Dial("tcp", a) },
-		MaxConns:                      4096,
-		MaxIdleConnDuration:           d.opts.UpstreamIdle,
-		ReadBufferSize:                d.opts.MaxHeaderBytes,
-		StreamResponseBody:            true,
-		NoDefaultUserAgentHeader:      true,
-		DisablePathNormalizing:        true,
-		DisableHeaderNamesNormalizing: false,
-		SecureErrorLogMessage:         true,
-	}
-}
-
-func closeTransport(t any) {
-	if hc, ok := t.(*fasthttp.HostClient); ok {
-		hc.CloseIdleConnections()
-	}
 }
 
 func sortedPorts(t *routing.Table) []int {

@@ -1,8 +1,11 @@
 package dataplane
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -65,16 +68,6 @@ func (h *httpServer) shutdown(deadline time.Time) {
 	h.conns.wait(deadline) // hijacked (WebSocket) and stuck connections
 }
 
-var (
-	headerXFF          = []byte("X-Forwarded-For")
-	headerXFProto      = []byte("X-Forwarded-Proto")
-	headerXFHost       = []byte("X-Forwarded-Host")
-	headerCacheControl = []byte("Cache-Control")
-	valueHTTP          = []byte("http")
-	valuePrivate       = []byte("private")
-	hopByHop           = []string{"Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Upgrade"}
-)
-
 // handle proxies one request. It loads the table once; everything it
 // decides comes from that generation, even if a newer one is swapped in
 // while it waits on the backend.
@@ -87,6 +80,12 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 		ctx.Error("turnout: no gateway on this port\n", fasthttp.StatusServiceUnavailable)
 		return
 	}
+	if !validHeaderNames(&ctx.Request.Header) {
+		ctx.SetConnectionClose()
+		ctx.Error("turnout: malformed header name\n", fasthttp.StatusBadRequest)
+		return
+	}
+	normaliseTarget(ctx)
 	req := (*request)(ctx)
 	if !g.ServesHost(ctx.Request.Header.Host()) {
 		h.reject(ctx, g, fasthttp.StatusNotFound, start)
@@ -104,7 +103,7 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 	}
 	if len(r.Rewrites) > 0 {
 		var buf [256]byte
-		if p, ok := r.RewritePath(buf[:0], req); ok {
+		if p, ok := r.RewritePath(buf[:0], req, ctx.Request.URI().PathOriginal()); ok {
 			ctx.Request.URI().SetPathBytes(p)
 		}
 	}
@@ -113,13 +112,24 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 		ctx.Request.Header.DelCookie(g.CookieName)
 	}
 	clientClose := ctx.Request.Header.ConnectionClose()
-	if ctx.Request.Header.ConnectionUpgrade() {
+	if ctx.Request.Header.ConnectionUpgrade() && len(ctx.Request.Header.PeekBytes(headerUpgrade)) > 0 {
 		h.upgrade(ctx, g, d, start)
 		return
 	}
-	prepareRequest(ctx)
+	cleanRequest(&ctx.Request.Header, false)
+	addForwarded(ctx)
 
+	var body *clientBody
+	if ctx.Request.IsBodyStream() {
+		body = &clientBody{r: ctx.RequestBodyStream()}
+		ctx.Request.SetBodyStream(body, ctx.Request.Header.ContentLength())
+	}
 	e, status := h.roundTrip(ctx, r, d.Endpoint)
+	if e == nil && body != nil && body.err != nil {
+		// The client's own body was malformed (a broken chunk): its fault,
+		// not the endpoint's, and the connection cannot be trusted further.
+		status = fasthttp.StatusBadRequest
+	}
 	if e == nil {
 		ctx.Response.Reset()
 		ctx.SetConnectionClose()
@@ -127,11 +137,7 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 		r.Metrics.Observe(0, time.Since(start))
 		return
 	}
-	resp := &ctx.Response.Header
-	resp.ResetConnectionClose()
-	for _, k := range hopByHop {
-		resp.Del(k)
-	}
+	cleanResponse(&ctx.Response.Header)
 	if clientClose {
 		ctx.SetConnectionClose()
 	}
@@ -165,6 +171,10 @@ func (h *httpServer) roundTrip(ctx *fasthttp.RequestCtx, r *routing.Route, pinne
 			return e, 0
 		}
 		kind, status, retriable := classify(err, &ctx.Request)
+		if kind == errClient {
+			// The client's own body was malformed: not the endpoint's fault.
+			return nil, status
+		}
 		r.Metrics.Error(kind)
 		if kind == metrics.ErrConnect {
 			e.Failed(time.Now().UnixNano(), h.dp.opts.EjectFor)
@@ -176,10 +186,10 @@ func (h *httpServer) roundTrip(ctx *fasthttp.RequestCtx, r *routing.Route, pinne
 		if !retriable || attempt >= r.Retries {
 			return nil, status
 		}
-		e = r.Pick(e)
-		if e != nil {
-			r.Metrics.Error(metrics.ErrRetried)
+		if e = r.Pick(e); e == nil {
+			return nil, status
 		}
+		r.Metrics.Error(metrics.ErrRetried)
 	}
 }
 
@@ -187,7 +197,10 @@ func (h *httpServer) roundTrip(ctx *fasthttp.RequestCtx, r *routing.Route, pinne
 // and whether another endpoint may be tried.
 func classify(err error, req *fasthttp.Request) (kind string, status int, retriable bool) {
 	var op *net.OpError
+	var chunk fasthttp.ErrBrokenChunk
 	switch {
+	case errors.As(err, &chunk) || errors.Is(err, errClientBody):
+		return errClient, fasthttp.StatusBadRequest, false
 	case errors.Is(err, fasthttp.ErrDialTimeout), errors.As(err, &op) && op.Op == "dial":
 		return metrics.ErrConnect, fasthttp.StatusBadGateway, true
 	case errors.Is(err, fasthttp.ErrNoFreeConns):
@@ -199,14 +212,53 @@ func classify(err error, req *fasthttp.Request) (kind string, status int, retria
 	return metrics.ErrUpstream, fasthttp.StatusBadGateway, idempotent && !req.IsBodyStream()
 }
 
+// clientBody passes a streamed request body through and remembers a read
+// error, which can only be the client's (the endpoint is written to, not
+// read from, while the body streams).
+type clientBody struct {
+	r   io.Reader
+	err error
+}
+
+var errClientBody = errors.New("malformed request body")
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+		return n, fmt.Errorf("%w: %w", errClientBody, err)
+	}
+	return n, err
+}
+
+// errClient marks a failure caused by the client's request, not counted
+// against the endpoint.
+const errClient = "client"
+
 func errorBody(status int) string {
 	switch status {
+	case fasthttp.StatusBadRequest:
+		return "turnout: malformed request body\n"
 	case fasthttp.StatusGatewayTimeout:
 		return "turnout: the endpoint did not answer in time\n"
 	case fasthttp.StatusServiceUnavailable:
 		return "turnout: no endpoint is available for this route\n"
 	default:
 		return "turnout: the endpoint could not be reached\n"
+	}
+}
+
+// normaliseTarget makes an absolute-form request target (GET http://h/p)
+// and the Host header agree, as RFC 9112 3.2.2 says: the target's host
+// wins. Otherwise virtual hosts would check one host and the endpoint see
+// another. The hop to the endpoint is plain HTTP whatever the scheme said.
+func normaliseTarget(ctx *fasthttp.RequestCtx) {
+	uri := ctx.Request.URI()
+	if host := uri.Host(); len(host) > 0 && !bytes.EqualFold(host, ctx.Request.Header.Host()) {
+		ctx.Request.Header.SetHostBytes(host)
+	}
+	if !bytes.Equal(uri.Scheme(), valueHTTP) {
+		uri.SetSchemeBytes(valueHTTP)
 	}
 }
 
@@ -217,65 +269,6 @@ func (h *httpServer) reject(ctx *fasthttp.RequestCtx, g *routing.Gateway, status
 	ctx.SetBody(g.NoRouteBody)
 	if g.Metrics != nil {
 		g.Metrics.NoRoute.Observe(status, time.Since(start))
-	}
-}
-
-// prepareRequest turns the client's request into the backend's: hop-by-hop
-// headers go, X-Forwarded-* come.
-func prepareRequest(ctx *fasthttp.RequestCtx) {
-	hdr := &ctx.Request.Header
-	if v := hdr.Peek("Connection"); len(v) > 0 {
-		removeConnectionTokens(hdr, v)
-	}
-	hdr.ResetConnectionClose()
-	hdr.Del("Connection")
-	for _, k := range hopByHop {
-		hdr.Del(k)
-	}
-	addForwarded(ctx)
-}
-
-func addForwarded(ctx *fasthttp.RequestCtx) {
-	hdr := &ctx.Request.Header
-	var buf [128]byte
-	v := buf[:0]
-	if prior := hdr.PeekBytes(headerXFF); len(prior) > 0 {
-		v = append(v, prior...)
-		v = append(v, ", "...)
-	}
-	v = (*request)(ctx).Source().AppendTo(v)
-	hdr.SetCanonical(headerXFF, v)
-	hdr.SetCanonical(headerXFProto, valueHTTP)
-	if len(hdr.PeekBytes(headerXFHost)) == 0 {
-		if host := hdr.Host(); len(host) > 0 {
-			hdr.SetCanonical(headerXFHost, host)
-		}
-	}
-}
-
-// removeConnectionTokens deletes the headers a Connection header names
-// (RFC 9110 7.6.1), other than keep-alive and close which fasthttp handles.
-func removeConnectionTokens(hdr *fasthttp.RequestHeader, v []byte) {
-	var names [8][32]byte
-	var lens [8]int
-	n := 0
-	for len(v) > 0 && n < len(names) {
-		i := 0
-		for i < len(v) && v[i] != ',' {
-			i++
-		}
-		tok := trimSpace(v[:i])
-		if len(tok) > 0 && len(tok) <= 32 && !equalFold(tok, "keep-alive") && !equalFold(tok, "close") && !equalFold(tok, "upgrade") {
-			lens[n] = copy(names[n][:], tok)
-			n++
-		}
-		if i == len(v) {
-			break
-		}
-		v = v[i+1:]
-	}
-	for i := range n {
-		hdr.DelBytes(names[i][:lens[i]])
 	}
 }
 
@@ -292,30 +285,4 @@ func (h *httpServer) setCookie(ctx *fasthttp.RequestCtx, g *routing.Gateway, r *
 	if len(ctx.Response.Header.PeekBytes(headerCacheControl)) == 0 {
 		ctx.Response.Header.SetCanonical(headerCacheControl, valuePrivate)
 	}
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }

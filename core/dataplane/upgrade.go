@@ -11,12 +11,15 @@ import (
 	"github.com/turnout/turnout/core/routing"
 )
 
-// upgrade tunnels a "Connection: Upgrade" request (WebSocket and the like):
-// it sends the request to an endpoint on a connection of its own and, from
-// then on, copies bytes both ways, so the endpoint's 101 answer and every
-// frame after it pass through untouched.
+// upgrade handles a "Connection: Upgrade" request (WebSocket and the like).
+// It sends the request to an endpoint on a connection of its own and reads
+// the answer's head. Only a 101 turns the exchange into a tunnel that
+// copies bytes both ways; any other answer is relayed as a normal response
+// that closes the client connection, so a refused upgrade can never leave
+// a raw pipe past the gateway's checks.
 func (h *httpServer) upgrade(ctx *fasthttp.RequestCtx, g *routing.Gateway, d routing.Decision, start time.Time) {
 	r := d.Route
+	cleanRequest(&ctx.Request.Header, true)
 	addForwarded(ctx)
 	e := d.Endpoint
 	if e == nil {
@@ -40,30 +43,75 @@ func (h *httpServer) upgrade(ctx *fasthttp.RequestCtx, g *routing.Gateway, d rou
 		}
 		e = r.Pick(e)
 	}
-	if backend == nil {
+	fail := func(kind string, status int) {
+		r.Metrics.Error(kind)
 		ctx.SetConnectionClose()
-		ctx.Error(errorBody(fasthttp.StatusBadGateway), fasthttp.StatusBadGateway)
+		ctx.Error(errorBody(status), status)
 		r.Metrics.Observe(0, time.Since(start))
+	}
+	if backend == nil {
+		fail(metrics.ErrNoEndpoint, fasthttp.StatusBadGateway)
 		return
 	}
+	// The handshake is bounded by the route's timeout; the tunnel is not.
+	backend.SetDeadline(time.Now().Add(r.Timeout))
 	w := bufio.NewWriter(backend)
 	err := ctx.Request.Write(w)
 	if err == nil {
 		err = w.Flush()
 	}
+	br := bufio.NewReader(backend)
+	var head fasthttp.ResponseHeader
+	if err == nil {
+		err = head.Read(br)
+	}
 	if err != nil {
 		backend.Close()
+		fail(metrics.ErrUpstream, fasthttp.StatusBadGateway)
+		return
+	}
+	if head.StatusCode() != fasthttp.StatusSwitchingProtocols {
+		h.refusedUpgrade(ctx, r, &head, br, backend, start)
+		return
+	}
+	backend.SetDeadline(time.Time{})
+	r.Metrics.Observe(fasthttp.StatusSwitchingProtocols, time.Since(start))
+	e.Begin()
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(client net.Conn) {
+		defer e.End()
+		// The 101 head, then whatever the endpoint sent right after it.
+		if _, err := client.Write(head.Header()); err != nil {
+			client.Close()
+			backend.Close()
+			return
+		}
+		if n := br.Buffered(); n > 0 {
+			b, _ := br.Peek(n)
+			if _, err := client.Write(b); err != nil {
+				client.Close()
+				backend.Close()
+				return
+			}
+		}
+		pipe(client, backend)
+	})
+}
+
+// refusedUpgrade relays an endpoint's non-101 answer to an upgrade request
+// and closes both connections after it.
+func (h *httpServer) refusedUpgrade(ctx *fasthttp.RequestCtx, r *routing.Route, head *fasthttp.ResponseHeader, br *bufio.Reader, backend net.Conn, start time.Time) {
+	defer backend.Close()
+	head.CopyTo(&ctx.Response.Header)
+	if err := ctx.Response.ReadBody(br, 4<<20); err != nil {
+		ctx.Response.Reset()
 		r.Metrics.Error(metrics.ErrUpstream)
 		ctx.SetConnectionClose()
 		ctx.Error(errorBody(fasthttp.StatusBadGateway), fasthttp.StatusBadGateway)
 		r.Metrics.Observe(0, time.Since(start))
 		return
 	}
-	r.Metrics.Observe(fasthttp.StatusSwitchingProtocols, time.Since(start))
-	e.Begin()
-	ctx.HijackSetNoResponse(true)
-	ctx.Hijack(func(client net.Conn) {
-		defer e.End()
-		pipe(client, backend)
-	})
+	cleanResponse(&ctx.Response.Header)
+	ctx.SetConnectionClose()
+	r.Metrics.Observe(ctx.Response.StatusCode(), time.Since(start))
 }

@@ -22,17 +22,18 @@ func compileRewrite(rw gateway.Rewrite) Rewrite {
 }
 
 // RewritePath appends the rewritten path for req to dst and reports
-// whether a rewrite applied (the first matching one wins).
-func (r *Route) RewritePath(dst []byte, req condition.Request) ([]byte, bool) {
+// whether a rewrite applied (the first matching one wins). Conditions see
+// the decoded path; "%[path]" inserts original, the path as the client
+// escaped it, so %2F or %3F never turn into separators on the way out.
+func (r *Route) RewritePath(dst []byte, req condition.Request, original []byte) ([]byte, bool) {
 	for i := range r.Rewrites {
 		rw := &r.Rewrites[i]
 		if rw.Match != nil && !rw.Match.Match(req) {
 			continue
 		}
-		path := req.Path()
 		for j, p := range rw.parts {
 			if j > 0 {
-				dst = append(dst, path...)
+				dst = append(dst, original...)
 			}
 			dst = append(dst, p...)
 		}

@@ -189,7 +189,7 @@ routes:
 		req  *fakeRequest
 		want string
 	}{
-		{beta, "[10.0.0.2:80]"},           // matches both; the first in order wins
+		{beta, "[10.0.0.2:80]"},             // matches both; the first in order wins
 		{ua("Chrome/120"), "[10.0.0.3:80]"}, // matches only the third
 		{ua("Firefox/121"), "[10.0.0.1:80]"},
 	} {
@@ -352,11 +352,11 @@ routes:
 	r := g.Routes[0]
 	req := ua("x")
 	req.path = []byte("/api/users")
-	if got, ok := r.RewritePath(nil, req); !ok || string(got) != "/v2/api/users" {
+	if got, ok := r.RewritePath(nil, req, req.path); !ok || string(got) != "/v2/api/users" {
 		t.Fatalf("rewrite: %q %v", got, ok)
 	}
 	req.path = []byte("/static/x")
-	if _, ok := r.RewritePath(nil, req); ok {
+	if _, ok := r.RewritePath(nil, req, req.path); ok {
 		t.Fatal("rewrite applied to a path its condition does not match")
 	}
 }
