@@ -492,3 +492,38 @@ func TestServeRefusesABadFileAtStart(t *testing.T) {
 		t.Fatalf("error does not name the file, line and field: %q", last)
 	}
 }
+
+// Editing the file is enough: no signal needed. The file is replaced the
+// way editors and config tools do it (write a temporary file, rename it).
+func TestFileChangeIsPickedUpWithoutSignal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	a, b := backend(t, "a"), backend(t, "b")
+	port := freePort(t)
+	doc := func(target string) string {
+		return fmt.Sprintf("name: g\nport: %d/http\nroutes:\n  \"[%s]\": {}\n", port, target)
+	}
+	tt := start(t, doc(a))
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	if got := get(t, http.DefaultClient, url); got != "a" {
+		t.Fatalf("got %q", got)
+	}
+	tmp := tt.file + ".new"
+	if err := os.WriteFile(tmp, []byte(doc(b)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, tt.file); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the edited file to be served", func() bool {
+		return get(t, http.DefaultClient, url) == "b"
+	})
+	// And an in-place write (truncate and write) too.
+	if err := os.WriteFile(tt.file, []byte(doc(a)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the rewritten file to be served", func() bool {
+		return get(t, http.DefaultClient, url) == "a"
+	})
+}

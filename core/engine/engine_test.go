@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -267,4 +268,104 @@ func TestDNSNamesAreResolvedAndFollowed(t *testing.T) {
 	if after-before > 1 {
 		t.Fatalf("100 failures in a burst caused %d lookups, want at most 1", after-before)
 	}
+}
+
+// A request in flight on an endpoint that a new table removes finishes
+// normally; new requests go to the endpoints of the new table.
+func TestRemovedEndpointDrainsInFlightRequests(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		io.WriteString(w, "slow")
+	})}
+	go slow.Serve(ln)
+	t.Cleanup(func() { slow.Close() })
+	fast := backend(t, "fast")
+
+	eng, dp := newEngine(t)
+	port := freePort(t)
+	doc := func(target string) []*gateway.Gateway {
+		return decode(t, fmt.Sprintf("name: g\nport: %d\nroutes:\n  \"[%s]\": {}\n", port, target))
+	}
+	if err := eng.Set(doc(ln.Addr().String())); err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	inFlight := make(chan string, 1)
+	go func() { inFlight <- body(t, url) }()
+	<-arrived
+
+	if err := eng.Set(doc(fast)); err != nil { // the slow endpoint is removed
+		t.Fatal(err)
+	}
+	if got := body(t, url); got != "fast" {
+		t.Fatalf("new request went to %q, want the new table's endpoint", got)
+	}
+	if n := dp.Endpoints().Len(); n != 2 {
+		t.Fatalf("%d endpoints known, want 2 (the removed one still draining)", n)
+	}
+	close(release)
+	if got := <-inFlight; got != "slow" {
+		t.Fatalf("in-flight request got %q, want it to finish on its endpoint", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for dp.Endpoints().Len() != 1 { // the sweeper closes it once drained
+		if time.Now().After(deadline) {
+			t.Fatalf("removed endpoint not closed after draining: %d endpoints", dp.Endpoints().Len())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Changing a gateway's protocol keeps its socket: a client connected to
+// the listening port before the change is served after it, by the new
+// protocol, and the port is never refused in between.
+func TestProtocolChangeKeepsTheSocket(t *testing.T) {
+	a := backend(t, "a")
+	eng, dp := newEngine(t)
+	port := freePort(t)
+	if err := eng.Set(decode(t, fmt.Sprintf("name: g\nport: %d/http\nroutes:\n  \"[%s]\": {}\n", port, a))); err != nil {
+		t.Fatal(err)
+	}
+	before := dp.Addr(port)
+	if err := eng.Set(decode(t, fmt.Sprintf("name: g\nport: %d/tcp\nroutes:\n  \"[%s]\": {}\n", port, a))); err != nil {
+		t.Fatal(err)
+	}
+	if after := dp.Addr(port); after != before {
+		t.Fatalf("listener replaced: %v then %v", before, after)
+	}
+	// Through the TCP gateway, an HTTP request still reaches the backend
+	// (bytes are relayed untouched), so the backend answers it.
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(resp), "\r\n\r\na") || strings.Contains(string(resp), "X-Forwarded-For") {
+		t.Fatalf("tcp gateway answer: %q", resp)
+	}
+}
+
+func body(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Error(err)
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

@@ -5,6 +5,7 @@
 package filesource
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,11 @@ func Load(path string, apply Apply) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read gateways: %w", err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		// Most likely caught half-written (truncated, not yet filled):
+		// taking it at its word would close every gateway.
+		return fmt.Errorf("%s: the file is empty; refusing to remove every gateway", path)
 	}
 	gws, err := gateway.Decode(data, path)
 	if err != nil {
