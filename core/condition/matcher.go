@@ -171,6 +171,9 @@ func lowerTree(root node) []instr {
 		switch n := n.(type) {
 		case *leaf:
 			in := instr{leaf: *n, onTrue: t, onFalse: f}
+			if in.subj == subjHeader {
+				in.name = canonicalHeader(in.name)
+			}
 			if n.neg {
 				in.onTrue, in.onFalse = f, t
 			}
@@ -259,4 +262,23 @@ func cost(n node) int {
 		return c
 	}
 	return 0
+}
+
+// canonicalHeader spells a header name the way HTTP servers store it
+// (each dash-separated word capitalised: "X-Vamp-Header"), so a Request can
+// find it by an exact comparison instead of a case-insensitive scan.
+func canonicalHeader(name []byte) []byte {
+	out := make([]byte, len(name))
+	upper := true
+	for i, c := range name {
+		switch {
+		case upper && 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		case !upper && 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		out[i] = c
+		upper = c == '-'
+	}
+	return out
 }

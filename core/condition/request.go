@@ -9,8 +9,12 @@ import "net/netip"
 type Request interface {
 	// Host is the Host header (or the :authority), port included if present.
 	Host() []byte
-	// Header returns the first value of the named header; name is matched
-	// case-insensitively. ok is false when the header is absent.
+	// Header returns the first value of the named header, which must be
+	// matched case-insensitively. The matcher always passes the name in
+	// canonical form ("X-Canary-Group": each dash-separated word
+	// capitalised), so an implementation whose headers are stored that way
+	// (fasthttp, net/http) can look it up without folding case. ok is false
+	// when the header is absent.
 	Header(name []byte) (value []byte, ok bool)
 	// Cookie returns the value of the named cookie (exact, case-sensitive
 	// name). ok is false when the cookie is absent.

@@ -19,8 +19,10 @@ func (r *request) ctx() *fasthttp.RequestCtx { return (*fasthttp.RequestCtx)(r) 
 
 func (r *request) Host() []byte { return r.ctx().Request.Header.Host() }
 
+// Header looks the name up as given: the matcher passes canonical names,
+// which is how fasthttp stores headers, so no copy or case folding is needed.
 func (r *request) Header(name []byte) ([]byte, bool) {
-	v := r.ctx().Request.Header.PeekBytes(name)
+	v := r.ctx().Request.Header.PeekCanonical(name)
 	return v, v != nil
 }
 

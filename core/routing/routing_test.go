@@ -24,14 +24,9 @@ type fakeRequest struct {
 func (r *fakeRequest) Host() []byte   { return r.host }
 func (r *fakeRequest) Path() []byte   { return r.path }
 func (r *fakeRequest) Method() []byte { return r.method }
-func (r *fakeRequest) Header(n []byte) ([]byte, bool) {
-	for _, kv := range r.headers {
-		if bytes.EqualFold(kv[0], n) {
-			return kv[1], true
-		}
-	}
-	return nil, false
-}
+// Header compares exactly: headers are stored, and asked for, in
+// canonical form, as in fasthttp.
+func (r *fakeRequest) Header(n []byte) ([]byte, bool) { return find(r.headers, n) }
 func (r *fakeRequest) Cookie(n []byte) ([]byte, bool) { return find(r.cookies, n) }
 func (r *fakeRequest) Query(n []byte) ([]byte, bool)  { return find(r.query, n) }
 func (r *fakeRequest) Source() netip.Addr             { return r.src }
