@@ -24,6 +24,7 @@ type fakeRequest struct {
 func (r *fakeRequest) Host() []byte   { return r.host }
 func (r *fakeRequest) Path() []byte   { return r.path }
 func (r *fakeRequest) Method() []byte { return r.method }
+
 // Header compares exactly: headers are stored, and asked for, in
 // canonical form, as in fasthttp.
 func (r *fakeRequest) Header(n []byte) ([]byte, bool) { return find(r.headers, n) }
