@@ -307,5 +307,8 @@ func sortedPorts(t *routing.Table) []int {
 type fasthttpLogger struct{ log *slog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
-	l.log.Debug(fmt.Sprintf(format, args...), "component", "http")
+	// Clients choose how often this runs: format only when it is shown.
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug(fmt.Sprintf(format, args...), "component", "http")
+	}
 }
