@@ -137,6 +137,20 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 		r.Metrics.Observe(0, time.Since(start))
 		return
 	}
+	if n := ctx.Response.Header.ContentLength(); n >= 0 && n <= bufferUpTo && ctx.Response.IsBodyStream() {
+		// A small body of known size is read now, which hands the endpoint
+		// connection back to the pool before the client is written to;
+		// bigger, chunked or close-delimited bodies keep streaming. A body
+		// cut short is a failed exchange, not a shorter valid response.
+		if len(ctx.Response.Body()) != n {
+			r.Metrics.Error(metrics.ErrUpstream)
+			ctx.Response.Reset()
+			ctx.SetConnectionClose()
+			ctx.Error(errorBody(fasthttp.StatusBadGateway), fasthttp.StatusBadGateway)
+			r.Metrics.Observe(0, time.Since(start))
+			return
+		}
+	}
 	cleanResponse(&ctx.Response.Header)
 	if clientClose {
 		ctx.SetConnectionClose()
@@ -146,6 +160,10 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 	}
 	r.Metrics.Observe(ctx.Response.StatusCode(), time.Since(start))
 }
+
+// bufferUpTo is the largest response body read into memory instead of
+// streamed.
+const bufferUpTo = 64 << 10
 
 // roundTrip sends the request to an endpoint of r, retrying on another
 // endpoint when that is safe: always after a failed connect (nothing was
