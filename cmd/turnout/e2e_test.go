@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/turnout/turnout/internal/testnet"
 )
 
 var binary string
@@ -41,33 +43,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// freePort returns a port that was free a moment ago on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// backend is an HTTP server that names itself in its body and X-Backend.
-func backend(t *testing.T, name string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Backend", name)
-		io.WriteString(w, name)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
 }
 
 // tcpBackend accepts connections and writes its name on each, then closes.
@@ -106,7 +81,7 @@ func start(t *testing.T, gateways string, args ...string) *turnout {
 	if err := os.WriteFile(file, []byte(gateways), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	admin := fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t))
 	tt := &turnout{t: t, admin: admin, file: file, logs: &syncBuffer{}}
 	tt.cmd = exec.Command(binary, append([]string{"serve", "-f", file, "--admin", admin, "--bind", "127.0.0.1", "--log-level", "debug"}, args...)...)
 	tt.cmd.Stdout, tt.cmd.Stderr = tt.logs, tt.logs
@@ -128,7 +103,7 @@ func start(t *testing.T, gateways string, args ...string) *turnout {
 			t.Logf("turnout logs:\n%s", tt.logs.String())
 		}
 	})
-	eventually(t, 10*time.Second, "turnout to become healthy", func() bool {
+	testnet.Eventually(t, 10*time.Second, "turnout to become healthy", func() bool {
 		resp, err := http.Get("http://" + admin + "/healthz")
 		if err != nil {
 			return false
@@ -160,17 +135,6 @@ func (tt *turnout) metrics() string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
-}
-
-func eventually(t *testing.T, within time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 type syncBuffer struct {
@@ -263,7 +227,7 @@ routes:
 
 // seedPins points the seed's Minuteman names at two local backends.
 func seedPins(t *testing.T) []string {
-	v1, v2 := backend(t, "1.0.0"), backend(t, "1.1.0")
+	v1, v2 := testnet.Backend(t, "1.0.0"), testnet.Backend(t, "1.1.0")
 	return []string{
 		"--resolve", "simple-service-1.0.0.marathon.l4lb.thisdcos.directory:3000=" + v1,
 		"--resolve", "simple-service-1.1.0.marathon.l4lb.thisdcos.directory:3000=" + v2,
@@ -279,7 +243,7 @@ func TestSeedGatewaySplitsByWeight(t *testing.T) {
 		want1  float64
 	}{{"50%", "50%", 50}, {"90%", "10%", 90}} {
 		t.Run(tc.w1+"/"+tc.w2, func(t *testing.T) {
-			port := freePort(t)
+			port := testnet.FreePort(t)
 			start(t, seed(port, tc.w1, tc.w2), seedPins(t)...)
 			got := split(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 10000, 8, nil)
 			within(t, "1.0.0", got["1.0.0"], 10000, tc.want1, 2)
@@ -292,7 +256,7 @@ func TestConditionStrengthEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	a, b := backend(t, "a"), backend(t, "b")
+	a, b := testnet.Backend(t, "a"), testnet.Backend(t, "b")
 	for _, tc := range []struct {
 		strength         string
 		firefoxToB, rest float64 // percent of each kind of request that reaches b
@@ -304,7 +268,7 @@ func TestConditionStrengthEndToEnd(t *testing.T) {
 		{"50%", 75, 50},
 	} {
 		t.Run(tc.strength, func(t *testing.T) {
-			port := freePort(t)
+			port := testnet.FreePort(t)
 			start(t, fmt.Sprintf(`name: firefox
 port: %d/http
 routes:
@@ -328,8 +292,8 @@ func TestStickyRouteKeepsAClientOnItsRoute(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	a, b := backend(t, "a"), backend(t, "b")
-	port := freePort(t)
+	a, b := testnet.Backend(t, "a"), testnet.Backend(t, "b")
+	port := testnet.FreePort(t)
 	doc := func(wa, wb string) string {
 		return fmt.Sprintf("name: sticky\nport: %d/http\nsticky: route\nroutes:\n  \"[%s]\":\n    weight: %s\n  \"[%s]\":\n    weight: %s\n", port, a, wa, b, wb)
 	}
@@ -363,7 +327,7 @@ func TestStickyRouteKeepsAClientOnItsRoute(t *testing.T) {
 	// Vamp's rule: a sticky client keeps its route even when its weight
 	// drops to zero; only new clients follow the new weights.
 	tt.reload(doc("100%", "0%"))
-	eventually(t, 5*time.Second, "reload", func() bool {
+	testnet.Eventually(t, 5*time.Second, "reload", func() bool {
 		// New clients only go to a once two in a row do (50/50 alternates).
 		first := get(t, &http.Client{}, url)
 		return first == "a" && get(t, &http.Client{}, url) == "a"
@@ -390,7 +354,7 @@ func TestTCPGatewaySplitsConnections(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	a, b := tcpBackend(t, "a"), tcpBackend(t, "b")
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	start(t, fmt.Sprintf("name: tcp\nport: %d/tcp\nroutes:\n  \"[%s]\":\n    weight: 70%%\n  \"[%s]\":\n    weight: 30%%\n", port, a, b))
 	got := map[string]int{}
 	const n = 2000
@@ -414,15 +378,15 @@ func TestBadFileIsRefusedAndOldGatewaysKeepServing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	a := backend(t, "a")
-	port := freePort(t)
+	a := testnet.Backend(t, "a")
+	port := testnet.FreePort(t)
 	good := fmt.Sprintf("name: g\nport: %d/http\nroutes:\n  \"[%s]\":\n    weight: 100%%\n", port, a)
 	tt := start(t, good)
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	get(t, http.DefaultClient, url)
 
 	tt.reload(fmt.Sprintf("name: g\nport: %d/http\nroutes:\n  \"[%s]\":\n    weight: 90%%\n", port, a))
-	eventually(t, 5*time.Second, "the refusal to be logged", func() bool {
+	testnet.Eventually(t, 5*time.Second, "the refusal to be logged", func() bool {
 		return strings.Contains(tt.logs.String(), "total route weight must be 0% or 100%")
 	})
 	if got := get(t, http.DefaultClient, url); got != "a" {
@@ -437,7 +401,7 @@ func TestEmptyGatewayAnswers503NamingIt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	start(t, fmt.Sprintf("name: nothing-yet\nport: %d\n", port))
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 	if err != nil {
@@ -454,8 +418,8 @@ func TestMetricsPerRoute(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	a := backend(t, "a")
-	port := freePort(t)
+	a := testnet.Backend(t, "a")
+	port := testnet.FreePort(t)
 	tt := start(t, fmt.Sprintf("name: m\nport: %d/http\nroutes:\n  \"[%s]\": {}\n", port, a))
 	for range 5 {
 		get(t, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/", port))
@@ -499,8 +463,8 @@ func TestFileChangeIsPickedUpWithoutSignal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	a, b := backend(t, "a"), backend(t, "b")
-	port := freePort(t)
+	a, b := testnet.Backend(t, "a"), testnet.Backend(t, "b")
+	port := testnet.FreePort(t)
 	doc := func(target string) string {
 		return fmt.Sprintf("name: g\nport: %d/http\nroutes:\n  \"[%s]\": {}\n", port, target)
 	}
@@ -516,14 +480,14 @@ func TestFileChangeIsPickedUpWithoutSignal(t *testing.T) {
 	if err := os.Rename(tmp, tt.file); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the edited file to be served", func() bool {
+	testnet.Eventually(t, 5*time.Second, "the edited file to be served", func() bool {
 		return get(t, http.DefaultClient, url) == "b"
 	})
 	// And an in-place write (truncate and write) too.
 	if err := os.WriteFile(tt.file, []byte(doc(a)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the rewritten file to be served", func() bool {
+	testnet.Eventually(t, 5*time.Second, "the rewritten file to be served", func() bool {
 		return get(t, http.DefaultClient, url) == "a"
 	})
 }

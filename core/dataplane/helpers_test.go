@@ -28,6 +28,7 @@ import (
 	"github.com/turnout/turnout/core/dataplane"
 	"github.com/turnout/turnout/core/engine"
 	"github.com/turnout/turnout/core/gateway"
+	"github.com/turnout/turnout/internal/testnet"
 )
 
 // quiet drops the data plane's and engine's logs; set TURNOUT_TEST_LOG=1
@@ -43,19 +44,8 @@ var quiet = func() *slog.Logger {
 // hanging gateway fails a test instead of stalling the run.
 const ioTimeout = 5 * time.Second
 
-// freePort returns a port that was free a moment ago on 127.0.0.1.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // closedPort returns a port with nothing listening on it.
-func closedPort(t testing.TB) int { return freePort(t) }
+func closedPort(t testing.TB) int { return testnet.FreePort(t) }
 
 // testGateway is a data plane serving one gateway through the engine.
 type testGateway struct {
@@ -79,7 +69,7 @@ func startGateway(t testing.TB, doc string, o dataplane.Options, eo engine.Optio
 	}
 	var lastErr error
 	for range 3 { // the free port may be taken between freePort and Set
-		port := freePort(t)
+		port := testnet.FreePort(t)
 		gws, err := gateway.Decode([]byte(strings.ReplaceAll(doc, "{{port}}", strconv.Itoa(port))), t.Name())
 		if err != nil {
 			t.Fatalf("decode gateway: %v\n%s", err, doc)

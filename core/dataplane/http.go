@@ -113,7 +113,7 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 	}
 	clientClose := ctx.Request.Header.ConnectionClose()
 	if ctx.Request.Header.ConnectionUpgrade() && len(ctx.Request.Header.PeekBytes(headerUpgrade)) > 0 {
-		h.upgrade(ctx, g, d, start)
+		h.upgrade(ctx, d, start)
 		return
 	}
 	cleanRequest(&ctx.Request.Header, false)

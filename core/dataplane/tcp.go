@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/turnout/turnout/core/gateway"
-	"github.com/turnout/turnout/core/metrics"
 )
 
 // tcpServer proxies the connections of a /tcp gateway port: each
@@ -43,35 +42,12 @@ func (s *tcpServer) handle(client net.Conn) {
 		client.Close()
 		return
 	}
-	e := r.Pick(nil)
-	var backend net.Conn
-	for attempt := 0; e != nil; attempt++ {
-		c, err := net.DialTimeout("tcp", e.Addr, s.dp.opts.ConnectTimeout)
-		if err == nil {
-			backend = c
-			break
-		}
-		r.Metrics.Error(metrics.ErrConnect)
-		e.Failed(time.Now().UnixNano(), s.dp.opts.EjectFor)
-		if r.Failed != nil {
-			r.Failed()
-		}
-		if attempt >= r.Retries {
-			e = nil
-			break
-		}
-		e = r.Pick(e)
-		if e != nil {
-			r.Metrics.Error(metrics.ErrRetried)
-		}
-	}
+	backend, e := s.dp.dial(r, nil)
 	if backend == nil {
-		r.Metrics.Error(metrics.ErrNoEndpoint)
 		r.Metrics.ObserveConn(false, time.Since(start))
 		client.Close()
 		return
 	}
-	e.Succeeded()
 	e.Begin()
 	pipe(client, backend)
 	e.End()

@@ -17,40 +17,15 @@ import (
 // copies bytes both ways; any other answer is relayed as a normal response
 // that closes the client connection, so a refused upgrade can never leave
 // a raw pipe past the gateway's checks.
-func (h *httpServer) upgrade(ctx *fasthttp.RequestCtx, g *routing.Gateway, d routing.Decision, start time.Time) {
+func (h *httpServer) upgrade(ctx *fasthttp.RequestCtx, d routing.Decision, start time.Time) {
 	r := d.Route
 	cleanRequest(&ctx.Request.Header, true)
 	addForwarded(ctx)
-	e := d.Endpoint
-	if e == nil {
-		e = r.Pick(nil)
-	}
-	var backend net.Conn
-	for attempt := 0; e != nil; attempt++ {
-		c, err := net.DialTimeout("tcp", e.Addr, h.dp.opts.ConnectTimeout)
-		if err == nil {
-			backend = c
-			break
-		}
-		r.Metrics.Error(metrics.ErrConnect)
-		e.Failed(time.Now().UnixNano(), h.dp.opts.EjectFor)
-		if r.Failed != nil {
-			r.Failed()
-		}
-		if attempt >= r.Retries {
-			e = nil
-			break
-		}
-		e = r.Pick(e)
-	}
-	fail := func(kind string, status int) {
-		r.Metrics.Error(kind)
-		ctx.SetConnectionClose()
-		ctx.Error(errorBody(status), status)
-		r.Metrics.Observe(0, time.Since(start))
-	}
+	backend, e := h.dp.dial(r, d.Endpoint)
 	if backend == nil {
-		fail(metrics.ErrNoEndpoint, fasthttp.StatusBadGateway)
+		r.Metrics.Observe(0, time.Since(start))
+		ctx.SetConnectionClose()
+		ctx.Error(errorBody(fasthttp.StatusBadGateway), fasthttp.StatusBadGateway)
 		return
 	}
 	// The handshake is bounded by the route's timeout; the tunnel is not.
@@ -67,7 +42,10 @@ func (h *httpServer) upgrade(ctx *fasthttp.RequestCtx, g *routing.Gateway, d rou
 	}
 	if err != nil {
 		backend.Close()
-		fail(metrics.ErrUpstream, fasthttp.StatusBadGateway)
+		r.Metrics.Error(metrics.ErrUpstream)
+		r.Metrics.Observe(0, time.Since(start))
+		ctx.SetConnectionClose()
+		ctx.Error(errorBody(fasthttp.StatusBadGateway), fasthttp.StatusBadGateway)
 		return
 	}
 	if head.StatusCode() != fasthttp.StatusSwitchingProtocols {

@@ -16,34 +16,10 @@ import (
 
 	"github.com/turnout/turnout/core/dataplane"
 	"github.com/turnout/turnout/core/gateway"
+	"github.com/turnout/turnout/internal/testnet"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func backend(t *testing.T, name string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Backend", name)
-		io.WriteString(w, name)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
-}
 
 func newEngine(t *testing.T) (*Engine, *dataplane.DataPlane) {
 	t.Helper()
@@ -69,8 +45,8 @@ func decode(t testing.TB, doc string) []*gateway.Gateway {
 // (and, every 100 changes, the set of routes itself) while clients keep
 // sending requests over keep-alive connections. Not one request may fail.
 func TestNoRequestFailsWhileWeightsChange(t *testing.T) {
-	a, b, c := backend(t, "a"), backend(t, "b"), backend(t, "c")
-	port := freePort(t)
+	a, b, c := testnet.Backend(t, "a"), testnet.Backend(t, "b"), testnet.Backend(t, "c")
+	port := testnet.FreePort(t)
 	eng, dp := newEngine(t)
 	doc := func(i int) string {
 		wa := (i * 37) % 101
@@ -141,9 +117,9 @@ func TestNoRequestFailsWhileWeightsChange(t *testing.T) {
 
 // A set that fails to apply (its port is taken) changes nothing.
 func TestFailedApplyKeepsTheOldTable(t *testing.T) {
-	a := backend(t, "a")
+	a := testnet.Backend(t, "a")
 	eng, dp := newEngine(t)
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	if err := eng.Set(decode(t, fmt.Sprintf("name: g\nport: %d\nroutes:\n  \"[%s]\": {}\n", port, a))); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +152,7 @@ func TestFailedApplyKeepsTheOldTable(t *testing.T) {
 func TestPortsAreAssignedFromTheRangeAndKept(t *testing.T) {
 	dp := dataplane.New(dataplane.Options{Address: "127.0.0.1", Logger: quiet()})
 	defer dp.Shutdown(context.Background())
-	lo := freePort(t)
+	lo := testnet.FreePort(t)
 	eng := New(dp, Options{Logger: quiet(), PortRange: [2]int{lo, lo + 1}, Reserved: map[int]string{lo: "the admin listener"}})
 	if err := eng.Set(decode(t, "name: x\n")); err != nil {
 		t.Fatal(err)
@@ -218,7 +194,7 @@ func TestDNSNamesAreResolvedAndFollowed(t *testing.T) {
 		answer, fail = a, f
 		mu.Unlock()
 	}
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	if err := eng.Set(decode(t, fmt.Sprintf("name: dns\nport: %d\nroutes:\n  \"[svc.marathon.l4lb.thisdcos.directory:80]\": {}\n", port))); err != nil {
 		t.Fatal(err)
 	}
@@ -286,10 +262,10 @@ func TestRemovedEndpointDrainsInFlightRequests(t *testing.T) {
 	})}
 	go slow.Serve(ln)
 	t.Cleanup(func() { slow.Close() })
-	fast := backend(t, "fast")
+	fast := testnet.Backend(t, "fast")
 
 	eng, dp := newEngine(t)
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	doc := func(target string) []*gateway.Gateway {
 		return decode(t, fmt.Sprintf("name: g\nport: %d\nroutes:\n  \"[%s]\": {}\n", port, target))
 	}
@@ -327,9 +303,9 @@ func TestRemovedEndpointDrainsInFlightRequests(t *testing.T) {
 // the listening port before the change is served after it, by the new
 // protocol, and the port is never refused in between.
 func TestProtocolChangeKeepsTheSocket(t *testing.T) {
-	a := backend(t, "a")
+	a := testnet.Backend(t, "a")
 	eng, dp := newEngine(t)
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	if err := eng.Set(decode(t, fmt.Sprintf("name: g\nport: %d/http\nroutes:\n  \"[%s]\": {}\n", port, a))); err != nil {
 		t.Fatal(err)
 	}
