@@ -18,7 +18,6 @@ var (
 	valueHTTP          = []byte("http")
 	valuePrivate       = []byte("private")
 	valueUpgrade       = []byte("Upgrade")
-	hopByHop           = []string{"Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Upgrade"}
 )
 
 // connectionTokens collects the header names that the Connection headers
@@ -60,87 +59,168 @@ func protectedToken(tok []byte) bool {
 	return false
 }
 
+// seen records which of the headers that need work a message carries, so
+// the common message (none of them) costs one pass over its headers and no
+// deletions.
+type seen uint16
+
+const (
+	seenConnection seen = 1 << iota
+	seenKeepAlive
+	seenProxyConnection
+	seenTE
+	seenTrailer
+	seenUpgrade
+	seenXFF
+	seenXFHost
+	seenBadName // a name that is not a token
+)
+
+// hopByHopBits pairs the always-hop-by-hop headers with their bits.
+var hopByHopBits = [...]struct {
+	name string
+	bit  seen
+}{{"Keep-Alive", seenKeepAlive}, {"Proxy-Connection", seenProxyConnection}, {"TE", seenTE}, {"Trailer", seenTrailer}, {"Upgrade", seenUpgrade}}
+
+func headerBit(name []byte) seen {
+	switch len(name) {
+	case 2:
+		if equalFold(name, "te") {
+			return seenTE
+		}
+	case 7:
+		if equalFold(name, "trailer") {
+			return seenTrailer
+		}
+		if equalFold(name, "upgrade") {
+			return seenUpgrade
+		}
+	case 10:
+		if equalFold(name, "connection") {
+			return seenConnection
+		}
+		if equalFold(name, "keep-alive") {
+			return seenKeepAlive
+		}
+	case 15:
+		if equalFold(name, "x-forwarded-for") {
+			return seenXFF
+		}
+	case 16:
+		if equalFold(name, "proxy-connection") {
+			return seenProxyConnection
+		}
+		if equalFold(name, "x-forwarded-host") {
+			return seenXFHost
+		}
+	}
+	return 0
+}
+
+// scanRequest checks every header name (RFC 9110 tokens only: fasthttp
+// accepts names such as "Foo Bar", which endpoints and other proxies may
+// read differently, and that is how requests get smuggled) and notes the
+// headers that need work.
+func scanRequest(hdr *fasthttp.RequestHeader) seen {
+	var s seen
+	for k := range hdr.All() {
+		if !isToken(k) {
+			s |= seenBadName
+		}
+		s |= headerBit(k)
+	}
+	return s
+}
+
+func scanResponse(hdr *fasthttp.ResponseHeader) seen {
+	var s seen
+	for k := range hdr.All() {
+		s |= headerBit(k)
+	}
+	return s
+}
+
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !tokenChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
 // cleanRequest removes hop-by-hop headers from a request about to be
 // forwarded. An upgrade keeps its Upgrade header and "Connection: Upgrade".
-func cleanRequest(hdr *fasthttp.RequestHeader, upgrade bool) {
-	var tokens connectionTokens
-	tokens.collect(hdr.PeekAll("Connection"))
-	for i := range tokens.n {
-		hdr.DelBytes(tokens.names[i][:tokens.lens[i]])
-	}
-	var up [64]byte
-	upLen := 0
-	if upgrade {
-		upLen = copy(up[:], hdr.PeekBytes(headerUpgrade))
-	}
+func cleanRequest(hdr *fasthttp.RequestHeader, s seen, upgrade bool) {
 	hdr.ResetConnectionClose()
-	hdr.Del("Connection")
-	for _, k := range hopByHop {
-		hdr.Del(k)
+	if s&seenConnection != 0 {
+		var tokens connectionTokens
+		tokens.collect(hdr.PeekAll("Connection"))
+		for i := range tokens.n {
+			hdr.DelBytes(tokens.names[i][:tokens.lens[i]])
+		}
+		hdr.Del("Connection")
+	}
+	for _, h := range hopByHopBits {
+		if s&h.bit != 0 && !(upgrade && h.bit == seenUpgrade) {
+			hdr.Del(h.name)
+		}
 	}
 	if upgrade {
-		hdr.SetCanonical(headerUpgrade, up[:upLen])
 		hdr.SetCanonical(headerConnection, valueUpgrade)
 	}
 }
 
 // cleanResponse removes hop-by-hop headers from an endpoint's response.
 func cleanResponse(hdr *fasthttp.ResponseHeader) {
-	var tokens connectionTokens
-	tokens.collect(hdr.PeekAll("Connection"))
-	for i := range tokens.n {
-		hdr.DelBytes(tokens.names[i][:tokens.lens[i]])
-	}
 	hdr.ResetConnectionClose()
-	hdr.Del("Connection")
-	for _, k := range hopByHop {
-		hdr.Del(k)
+	s := scanResponse(hdr)
+	if s&seenConnection != 0 {
+		var tokens connectionTokens
+		tokens.collect(hdr.PeekAll("Connection"))
+		for i := range tokens.n {
+			hdr.DelBytes(tokens.names[i][:tokens.lens[i]])
+		}
+		hdr.Del("Connection")
+	}
+	for _, h := range hopByHopBits {
+		if s&h.bit != 0 {
+			hdr.Del(h.name)
+		}
 	}
 }
 
 // addForwarded appends the client to X-Forwarded-For (joining every such
 // header the client sent, so the last entry is always ours) and sets
 // X-Forwarded-Proto and X-Forwarded-Host from this hop.
-func addForwarded(ctx *fasthttp.RequestCtx) {
+func addForwarded(ctx *fasthttp.RequestCtx, s seen) {
 	hdr := &ctx.Request.Header
 	var buf [256]byte
 	v := buf[:0]
-	prior := hdr.PeekAll("X-Forwarded-For")
-	n := len(prior)
-	for _, p := range prior {
-		if p = trimSpace(p); len(p) > 0 {
-			v = append(v, p...)
-			v = append(v, ", "...)
+	if s&seenXFF != 0 {
+		prior := hdr.PeekAll("X-Forwarded-For")
+		n := len(prior)
+		for _, p := range prior {
+			if p = trimSpace(p); len(p) > 0 {
+				v = append(v, p...)
+				v = append(v, ", "...)
+			}
 		}
-	}
-	if n > 1 {
-		hdr.Del("X-Forwarded-For")
+		if n > 1 {
+			hdr.Del("X-Forwarded-For")
+		}
 	}
 	v = (*request)(ctx).Source().AppendTo(v)
 	hdr.SetCanonical(headerXFF, v)
 	hdr.SetCanonical(headerXFProto, valueHTTP)
 	if host := hdr.Host(); len(host) > 0 {
 		hdr.SetCanonical(headerXFHost, host)
-	} else {
+	} else if s&seenXFHost != 0 {
 		hdr.Del("X-Forwarded-Host")
 	}
-}
-
-// validHeaderNames reports whether every header name is an RFC 9110 token.
-// fasthttp accepts names such as "Foo Bar"; endpoints and other proxies may
-// read them differently, which is how requests get smuggled.
-func validHeaderNames(hdr *fasthttp.RequestHeader) bool {
-	for k := range hdr.All() {
-		if len(k) == 0 {
-			return false
-		}
-		for _, c := range k {
-			if !tokenChar[c] {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 var tokenChar = func() (t [256]bool) {

@@ -80,7 +80,8 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 		ctx.Error("turnout: no gateway on this port\n", fasthttp.StatusServiceUnavailable)
 		return
 	}
-	if !validHeaderNames(&ctx.Request.Header) {
+	hs := scanRequest(&ctx.Request.Header)
+	if hs&seenBadName != 0 {
 		ctx.SetConnectionClose()
 		ctx.Error("turnout: malformed header name\n", fasthttp.StatusBadRequest)
 		return
@@ -113,11 +114,11 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 	}
 	clientClose := ctx.Request.Header.ConnectionClose()
 	if ctx.Request.Header.ConnectionUpgrade() && len(ctx.Request.Header.PeekBytes(headerUpgrade)) > 0 {
-		h.upgrade(ctx, d, start)
+		h.upgrade(ctx, d, hs, start)
 		return
 	}
-	cleanRequest(&ctx.Request.Header, false)
-	addForwarded(ctx)
+	cleanRequest(&ctx.Request.Header, hs, false)
+	addForwarded(ctx, hs)
 
 	var body *clientBody
 	if ctx.Request.IsBodyStream() {

@@ -17,10 +17,10 @@ import (
 // copies bytes both ways; any other answer is relayed as a normal response
 // that closes the client connection, so a refused upgrade can never leave
 // a raw pipe past the gateway's checks.
-func (h *httpServer) upgrade(ctx *fasthttp.RequestCtx, d routing.Decision, start time.Time) {
+func (h *httpServer) upgrade(ctx *fasthttp.RequestCtx, d routing.Decision, hs seen, start time.Time) {
 	r := d.Route
-	cleanRequest(&ctx.Request.Header, true)
-	addForwarded(ctx)
+	cleanRequest(&ctx.Request.Header, hs, true)
+	addForwarded(ctx, hs)
 	backend, e := h.dp.dial(r, d.Endpoint)
 	if backend == nil {
 		r.Metrics.Observe(0, time.Since(start))
