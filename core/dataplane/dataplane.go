@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -208,6 +209,27 @@ func (d *DataPlane) forgetMetrics(old, t *routing.Table) {
 			}
 		}
 	}
+}
+
+// Ports returns the ports the data plane is listening on.
+func (d *DataPlane) Ports() map[int]bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ports := make(map[int]bool, len(d.listeners))
+	for p := range d.listeners {
+		ports[p] = true
+	}
+	return ports
+}
+
+// CanListen reports whether port can be bound on the gateway address now,
+// by binding it and letting it go.
+func (d *DataPlane) CanListen(port int) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(d.opts.Address, strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("listen on port %d: %w", port, err)
+	}
+	return ln.Close()
 }
 
 // Addr returns the bound address of a gateway port, or nil.

@@ -6,6 +6,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -77,7 +78,7 @@ func (e *Engine) Set(gws []*gateway.Gateway) error {
 	}
 	for _, g := range gws {
 		if what, ok := e.opts.Reserved[g.Port.Number]; ok {
-			return fmt.Errorf("gateway %q: port %d is reserved for %s", g.Name, g.Port.Number, what)
+			return fmt.Errorf("%w: gateway %q: port %d is reserved for %s", ErrPortTaken, g.Name, g.Port.Number, what)
 		}
 	}
 	e.mu.Lock()
@@ -91,6 +92,39 @@ func (e *Engine) Set(gws []*gateway.Gateway) error {
 	}
 	e.gateways = gws
 	e.assigned = assigned
+	return nil
+}
+
+// ErrPortTaken is wrapped by Check and Set when a gateway's port is used by
+// another gateway, reserved, or cannot be bound on this host.
+var ErrPortTaken = errors.New("port taken")
+
+// Check reports whether Set would accept gws, changing nothing: the set is
+// valid, no port is reserved, and every port the running gateways do not
+// already hold can be bound now (it is bound and released at once, so a
+// later Set can still lose a race for it). A port problem wraps
+// ErrPortTaken; anything else is invalid input.
+func (e *Engine) Check(gws []*gateway.Gateway) error {
+	if err := gateway.ValidateSet(gws); err != nil {
+		if errors.Is(err, gateway.ErrPortInUse) {
+			return fmt.Errorf("%w: %w", ErrPortTaken, err)
+		}
+		return err
+	}
+	for _, g := range gws {
+		if what, ok := e.opts.Reserved[g.Port.Number]; ok {
+			return fmt.Errorf("%w: gateway %q: port %d is reserved for %s", ErrPortTaken, g.Name, g.Port.Number, what)
+		}
+	}
+	held := e.dp.Ports()
+	for _, g := range gws {
+		if g.Port.Number == 0 || held[g.Port.Number] {
+			continue
+		}
+		if err := e.dp.CanListen(g.Port.Number); err != nil {
+			return fmt.Errorf("%w: gateway %q: %w", ErrPortTaken, g.Name, err)
+		}
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -344,4 +345,48 @@ func body(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+func TestCheckChangesNothing(t *testing.T) {
+	eng, dp := newEngine(t)
+	port := testnet.FreePort(t)
+	if err := eng.Set(decode(t, fmt.Sprintf("name: g\nport: %d\n", port))); err != nil {
+		t.Fatal(err)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	busy := taken.Addr().(*net.TCPAddr).Port
+	free := testnet.FreePort(t)
+	for _, tc := range []struct {
+		name, doc string
+		portTaken bool
+	}{
+		{"the running gateway again", fmt.Sprintf("name: g\nport: %d\n", port), false},
+		{"a new gateway on a free port", fmt.Sprintf("name: g\nport: %d\n---\nname: h\nport: %d\n", port, free), false},
+		{"a port another process holds", fmt.Sprintf("name: h\nport: %d\n", busy), true},
+		{"two gateways on one port", fmt.Sprintf("name: g\nport: %d\n---\nname: h\nport: %d\n", free, free), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var gws []*gateway.Gateway
+			if tc.name == "two gateways on one port" {
+				// Decode refuses this set itself; build it from two documents.
+				gws = append(decode(t, fmt.Sprintf("name: g\nport: %d\n", free)), decode(t, fmt.Sprintf("name: h\nport: %d\n", free))...)
+			} else {
+				gws = decode(t, tc.doc)
+			}
+			err := eng.Check(gws)
+			if got := errors.Is(err, ErrPortTaken); got != tc.portTaken {
+				t.Fatalf("Check: %v (port taken: %v, want %v)", err, got, tc.portTaken)
+			}
+		})
+	}
+	if gen := dp.Table().Generation; gen != 1 {
+		t.Fatalf("Check changed the table: generation %d", gen)
+	}
+	if len(dp.Ports()) != 1 {
+		t.Fatalf("Check left ports open: %v", dp.Ports())
+	}
 }

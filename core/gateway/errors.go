@@ -3,6 +3,7 @@ package gateway
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -128,3 +129,19 @@ func syntaxError(source string, err error) *FieldError {
 	fe.Err = errors.New("syntax error: " + msg)
 	return fe
 }
+
+// ErrPortInUse matches (errors.Is) a set in which two gateways share a port.
+var ErrPortInUse = errors.New("port used by two gateways")
+
+// PortInUseError is the error of two gateways of a set on one port.
+type PortInUseError struct {
+	Port          int
+	First, Second string
+}
+
+func (e *PortInUseError) Error() string {
+	return fmt.Sprintf("port %d is used by gateways %s and %s", e.Port, e.First, e.Second)
+}
+
+// Is makes errors.Is(err, ErrPortInUse) true.
+func (e *PortInUseError) Is(target error) bool { return target == ErrPortInUse }

@@ -209,7 +209,7 @@ func validateSet(gws []*Gateway, source string, at position) ErrorList {
 			continue
 		}
 		if first, ok := ports[g.Port.Number]; ok {
-			add(g, "port", fmt.Errorf("port %d is used by gateways %s and %s", g.Port.Number, first.Name, g.Name))
+			add(g, "port", &PortInUseError{Port: g.Port.Number, First: first.Name, Second: g.Name})
 		} else {
 			ports[g.Port.Number] = g
 		}
