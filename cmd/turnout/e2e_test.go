@@ -83,7 +83,7 @@ func start(t *testing.T, gateways string, args ...string) *turnout {
 	}
 	admin := fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t))
 	tt := &turnout{t: t, admin: admin, file: file, logs: &syncBuffer{}}
-	tt.cmd = exec.Command(binary, append([]string{"serve", "-f", file, "--admin", admin, "--bind", "127.0.0.1", "--log-level", "debug"}, args...)...)
+	tt.cmd = exec.Command(binary, append([]string{"serve", "-f", file, "--data-dir", t.TempDir(), "--admin", admin, "--bind", "127.0.0.1", "--log-level", "debug"}, args...)...)
 	tt.cmd.Stdout, tt.cmd.Stderr = tt.logs, tt.logs
 	if err := tt.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -443,7 +443,7 @@ func TestServeRefusesABadFileAtStart(t *testing.T) {
 	os.WriteFile(file, []byte("name: g\nport: 8080/udp\n"), 0o644)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, "serve", "-f", file, "--admin", "127.0.0.1:0").CombinedOutput()
+	out, err := exec.CommandContext(ctx, binary, "serve", "-f", file, "--data-dir", t.TempDir(), "--admin", "127.0.0.1:0").CombinedOutput()
 	if err == nil {
 		t.Fatalf("turnout serve accepted a bad file:\n%s", out)
 	}

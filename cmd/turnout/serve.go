@@ -23,6 +23,7 @@ import (
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/metrics"
 	"github.com/turnout/turnout/core/routing"
+	"github.com/turnout/turnout/core/store"
 )
 
 // defaultGateways is served when no file is given: the README's example.
@@ -32,6 +33,7 @@ var defaultGateways []byte
 
 type serveFlags struct {
 	file           string
+	dataDir        string
 	admin          string
 	bind           string
 	demo           bool
@@ -53,16 +55,24 @@ func newServeCommand() *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve gateways from a file (or the built-in example)",
-		Long: `Serve the gateways of a Vamp gateway file: one gateway, a list, or a
-multi-document YAML stream. The file is read again on SIGHUP and whenever it
-changes; a file with an error is refused and the gateways in service keep
-serving. Without -f, the built-in example gateway (the README's) is served.`,
+		Short: "Serve the gateways of the store, a file, or the built-in example",
+		Long: `Serve the gateways kept in the store (--data-dir), together with the
+gateways of a Vamp gateway file (-f: one gateway, a list, or a multi-document
+YAML stream), which override stored gateways of the same name. The file is
+read again on SIGHUP and whenever it changes; a file with an error is refused
+and the gateways in service keep serving. --demo serves the README's example
+gateway with two demo backends.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.demo && !cmd.Flags().Changed("data-dir") && os.Getenv("TURNOUT_DATA_DIR") == "" {
+				f.dataDir = "" // the demo leaves nothing behind
+			}
+			return serve(cmd.Context(), f)
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.file, "file", "f", "", "gateways file (YAML or JSON); default: the built-in example")
+	fl.StringVar(&f.dataDir, "data-dir", store.DefaultDir(), "where the desired state is kept [TURNOUT_DATA_DIR; under Mesos $MESOS_SANDBOX/turnout]; --demo without it keeps state in memory")
 	fl.StringVar(&f.admin, "admin", envOr("TURNOUT_ADMIN", "127.0.0.1:9880"), "admin listener address (/metrics, /healthz) [TURNOUT_ADMIN]")
 	fl.StringVar(&f.bind, "bind", "", "address gateway ports bind to (default all interfaces)")
 	fl.BoolVar(&f.demo, "demo", false, "start two demo backends on 127.0.0.1 and pin the example's VIP names to them")
@@ -134,13 +144,35 @@ func serve(ctx context.Context, f serveFlags) error {
 		Logger:    log,
 	})
 
-	apply := func(gws []*gateway.Gateway) error { return eng.Set(gws) }
-	if f.file != "" {
+	var st store.Store
+	if f.dataDir == "" {
+		st = store.NewMemory()
+	} else if st, err = store.Open(f.dataDir); err != nil {
+		_ = dp.Shutdown(context.Background())
+		return err
+	}
+	defer st.Close()
+	apply := filesource.ToStore(st, eng.Check)
+	switch {
+	case f.file != "":
 		err = filesource.Load(f.file, apply)
-	} else {
+	case f.demo:
 		var gws []*gateway.Gateway
 		if gws, err = gateway.Decode(defaultGateways, "built-in example"); err == nil {
 			err = apply(gws)
+		}
+	}
+	var storeVersion int64
+	if err == nil {
+		// The first table is put in service here, so that a gateway that
+		// cannot be served (a port taken) stops the start with its error.
+		var snap store.Snapshot
+		if snap, err = st.Snapshot(ctx); err == nil {
+			storeVersion = snap.Version
+			var gws []*gateway.Gateway
+			if gws, err = engine.Decode(snap); err == nil {
+				err = eng.Set(gws)
+			}
 		}
 	}
 	if err != nil {
@@ -160,6 +192,14 @@ func serve(ctx context.Context, f serveFlags) error {
 	log.Info("turnout serving", "version", version, "admin", admin.Addr().String())
 
 	go eng.Run(ctx)
+	go eng.Follow(ctx, st, storeVersion, func(v int64, err error) {
+		switch {
+		case err != nil:
+			log.Error("desired state not applied; the previous gateways keep serving", "store_version", v, "err", err)
+		default:
+			log.Info("desired state applied", "store_version", v)
+		}
+	})
 	if f.file != "" {
 		go func() {
 			err := filesource.Watch(ctx, f.file, apply, func(err error) {

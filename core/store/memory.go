@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Memory is a Store held in memory, for tests of other packages. It has the
+// same semantics as Bolt, minus durability.
+type Memory struct {
+	mu      sync.Mutex
+	gws     map[string][]Entry // kept revisions per gateway, oldest first; never empty
+	version int64
+	closed  bool
+	bc      *broadcaster
+}
+
+// NewMemory returns an empty Memory store.
+func NewMemory() *Memory {
+	return &Memory{
+		gws: make(map[string][]Entry),
+		bc:  newBroadcaster(Snapshot{Entries: []Entry{}}),
+	}
+}
+
+// lock takes the mutex unless the store is closed or ctx has ended.
+func (m *Memory) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return fmt.Errorf("store: %w", ErrClosed)
+	}
+	return nil
+}
+
+func (m *Memory) Snapshot(ctx context.Context) (Snapshot, error) {
+	if err := m.lock(ctx); err != nil {
+		return Snapshot{}, err
+	}
+	defer m.mu.Unlock()
+	s := Snapshot{Version: m.version, Entries: []Entry{}}
+	for _, revs := range m.gws {
+		if e := revs[len(revs)-1]; !e.Deleted {
+			s.Entries = append(s.Entries, cloneEntry(e))
+		}
+	}
+	sortEntries(s.Entries)
+	return s, nil
+}
+
+func (m *Memory) Get(ctx context.Context, name string) (Entry, error) {
+	if err := m.lock(ctx); err != nil {
+		return Entry{}, err
+	}
+	defer m.mu.Unlock()
+	revs := m.gws[name]
+	if len(revs) == 0 || revs[len(revs)-1].Deleted {
+		return Entry{}, fmt.Errorf("gateway %q: %w", name, ErrNotFound)
+	}
+	return cloneEntry(revs[len(revs)-1]), nil
+}
+
+func (m *Memory) History(ctx context.Context, name string) ([]Entry, error) {
+	if err := m.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	revs := m.gws[name]
+	if len(revs) == 0 {
+		return nil, fmt.Errorf("gateway %q: %w", name, ErrNotFound)
+	}
+	return cloneEntries(revs), nil
+}
+
+func (m *Memory) Revision(ctx context.Context, name string, rev int64) (Entry, error) {
+	if err := m.lock(ctx); err != nil {
+		return Entry{}, err
+	}
+	defer m.mu.Unlock()
+	revs := m.gws[name]
+	if len(revs) > 0 {
+		// Kept revisions are contiguous, so the index follows from the first.
+		if i := rev - revs[0].Revision; i >= 0 && i < int64(len(revs)) {
+			return cloneEntry(revs[i]), nil
+		}
+	}
+	return Entry{}, fmt.Errorf("gateway %q revision %d: %w", name, rev, ErrNotFound)
+}
+
+func (m *Memory) Apply(ctx context.Context, changes []Change) ([]Entry, error) {
+	if err := m.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	results, written, err := plan(changes, commitTime(), func(name string) (Entry, error) {
+		if revs := m.gws[name]; len(revs) > 0 {
+			return revs[len(revs)-1], nil
+		}
+		return Entry{}, nil
+	})
+	if err != nil || len(written) == 0 {
+		return results, err
+	}
+	for _, e := range written {
+		revs := append(m.gws[e.Name], e)
+		if n := len(revs) - HistoryLimit; n > 0 {
+			// Copy down rather than reslice so pruned docs can be collected.
+			revs = append(revs[:0], revs[n:]...)
+		}
+		m.gws[e.Name] = revs
+	}
+	m.version++
+	m.bc.commit(m.version, written)
+	return results, nil
+}
+
+func (m *Memory) Watch(ctx context.Context) <-chan Snapshot {
+	return m.bc.watch(ctx)
+}
+
+func (m *Memory) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	m.bc.close()
+	return nil
+}

@@ -1,0 +1,136 @@
+// Package store keeps turnout's desired state: one opaque document per
+// gateway (the artefact's canonical encoding), with a numbered history of
+// revisions per gateway and a store-wide version.
+//
+// Bolt (an embedded bbolt file) is the default; Memory is for tests of other
+// packages. Both implement Store with the same semantics, enforced by one
+// conformance test. A ZooKeeper store for clusters will implement Store too,
+// which is why the interface speaks in revisions (compare-and-set) and
+// snapshots (watch) rather than in transactions.
+//
+// Semantics shared by every implementation:
+//   - Every committed change to a gateway is a new revision 1, 2, 3, ... of
+//     that gateway. A deletion is a revision too (Deleted, Doc nil), so
+//     re-creating a gateway continues its numbering: revisions are never reused.
+//   - Putting a document byte-identical to the current live one is a no-op
+//     (no revision, no version bump), so applying the same file twice is
+//     idempotent.
+//   - Deleting an absent or deleted gateway returns ErrNotFound and commits
+//     nothing.
+//   - Apply is atomic: a batch commits all its changes or none. The store
+//     version increases by one per committed Apply (whatever the number of
+//     gateways it touched) and is unchanged by an Apply that changed nothing.
+//   - History is bounded: the newest HistoryLimit revisions of each gateway are
+//     kept; older ones are pruned in the commit that adds a new one.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// HistoryLimit is the number of revisions kept per gateway, the newest ones.
+// It bounds the file's growth under a canary policy that rewrites weights every
+// few seconds, while keeping enough history to roll back by hand.
+const HistoryLimit = 100
+
+// Entry is one revision of one gateway.
+type Entry struct {
+	Name     string
+	Revision int64  // per gateway, 1, 2, 3, ... never reused, also across delete and re-create
+	Doc      []byte // nil for a deletion
+	Deleted  bool
+	Time     time.Time // commit time (UTC); every entry of one Apply has the same time
+}
+
+// Snapshot is the whole desired state at one store version.
+type Snapshot struct {
+	Version int64   // store-wide, increases by one per committed Apply
+	Entries []Entry // the current revision of every live (not deleted) gateway, sorted by name; never nil
+}
+
+var (
+	// ErrNotFound: the gateway (or revision) does not exist, was deleted, or was pruned.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a Change's Match failed. The error is a *ConflictError.
+	ErrConflict = errors.New("revision conflict")
+	// ErrInvalid: a Change is malformed (empty name, Match below Any).
+	ErrInvalid = errors.New("invalid change")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("store closed")
+	// ErrLocked: another process holds the store file (Open waited 2s).
+	ErrLocked = errors.New("timeout waiting for the file lock")
+	// ErrSchema: the store file has a schema this build does not know (newer or corrupt).
+	ErrSchema = errors.New("unsupported store schema")
+)
+
+// Match values for Change.Match: Any (no check), Absent (the gateway must be
+// absent or deleted), or a positive revision (the gateway must be live at
+// exactly that revision: If-Match).
+const (
+	Any    int64 = -1
+	Absent int64 = 0
+)
+
+// Change is one write of a batch given to Apply.
+type Change struct {
+	Name  string
+	Doc   []byte // nil = delete; an empty non-nil slice is an (empty) document
+	Match int64  // Any, Absent or the current revision required
+}
+
+// ConflictError is the error of a failed Match; errors.Is(err, ErrConflict)
+// holds. Current lets the API answer 412 with the revision the client missed.
+type ConflictError struct {
+	Name     string
+	Expected int64 // the Match given: Absent or a revision
+	Current  int64 // the current live revision, or Absent if the gateway is absent or deleted
+}
+
+func (e *ConflictError) Error() string {
+	want := "absent"
+	if e.Expected != Absent {
+		want = fmt.Sprintf("revision %d", e.Expected)
+	}
+	got := "the gateway is absent"
+	if e.Current != Absent {
+		got = fmt.Sprintf("the current revision is %d", e.Current)
+	}
+	return fmt.Sprintf("gateway %q: %v: expected %s, but %s", e.Name, ErrConflict, want, got)
+}
+
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// Store is the desired-state store. All methods are safe for concurrent use.
+// Entries and snapshots returned are the caller's own copies.
+type Store interface {
+	// Snapshot returns every live gateway at the current version.
+	Snapshot(ctx context.Context) (Snapshot, error)
+	// Get returns the current live revision; ErrNotFound if absent or deleted.
+	Get(ctx context.Context, name string) (Entry, error)
+	// History returns all kept revisions, oldest first, deletions included;
+	// ErrNotFound if the gateway never existed.
+	History(ctx context.Context, name string) ([]Entry, error)
+	// Revision returns one kept revision; ErrNotFound if unknown or pruned.
+	Revision(ctx context.Context, name string, rev int64) (Entry, error)
+	// Apply commits a batch atomically: all changes or none (a multi-gateway
+	// `apply -f`). Each change has its own Match and sees the changes before
+	// it in the batch. It returns one entry per change, in order: the new
+	// revision, or the current one for a no-op. The batch is durable when
+	// Apply returns nil. A *ConflictError or ErrNotFound names the gateway.
+	Apply(ctx context.Context, changes []Change) ([]Entry, error)
+	// Watch sends the current snapshot at once and then a whole new snapshot
+	// after every committed change, until ctx ends or the store is closed;
+	// then it closes the channel. It coalesces: a slow reader gets the latest
+	// snapshot, never a stale one, and never blocks writers.
+	Watch(ctx context.Context) <-chan Snapshot
+	// Close releases the store; watch channels are closed. Idempotent.
+	Close() error
+}
+
+var (
+	_ Store = (*Bolt)(nil)
+	_ Store = (*Memory)(nil)
+)
