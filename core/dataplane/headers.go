@@ -1,6 +1,8 @@
 package dataplane
 
 import (
+	"iter"
+
 	"github.com/valyala/fasthttp"
 )
 
@@ -117,24 +119,26 @@ func headerBit(name []byte) seen {
 	return 0
 }
 
-// scanRequest checks every header name (RFC 9110 tokens only: fasthttp
-// accepts names such as "Foo Bar", which endpoints and other proxies may
-// read differently, and that is how requests get smuggled) and notes the
-// headers that need work.
-func scanRequest(hdr *fasthttp.RequestHeader) seen {
-	var s seen
-	for k := range hdr.All() {
-		if !isToken(k) {
-			s |= seenBadName
-		}
-		s |= headerBit(k)
-	}
-	return s
+// header is what hop-by-hop handling needs of fasthttp's request and
+// response headers alike.
+type header interface {
+	All() iter.Seq2[[]byte, []byte]
+	PeekAll(key string) [][]byte
+	Del(key string)
+	DelBytes(key []byte)
+	ResetConnectionClose()
 }
 
-func scanResponse(hdr *fasthttp.ResponseHeader) seen {
+// scan notes the headers of a message that need work and, for requests,
+// checks every name: RFC 9110 tokens only. fasthttp accepts names such as
+// "Foo Bar", which endpoints and other proxies may read differently, and
+// that is how requests get smuggled.
+func scan(h header, checkNames bool) seen {
 	var s seen
-	for k := range hdr.All() {
+	for k := range h.All() {
+		if checkNames && !isToken(k) {
+			s |= seenBadName
+		}
 		s |= headerBit(k)
 	}
 	return s
@@ -152,43 +156,22 @@ func isToken(b []byte) bool {
 	return true
 }
 
-// cleanRequest removes hop-by-hop headers from a request about to be
-// forwarded. An upgrade keeps its Upgrade header and "Connection: Upgrade".
-func cleanRequest(hdr *fasthttp.RequestHeader, s seen, upgrade bool) {
-	hdr.ResetConnectionClose()
+// dropHopByHop removes the hop-by-hop headers of a message about to be
+// forwarded: those its Connection headers name, and the standard ones. An
+// upgrade request keeps its Upgrade header and gets "Connection: Upgrade".
+func dropHopByHop(h header, s seen, upgrade bool) {
+	h.ResetConnectionClose()
 	if s&seenConnection != 0 {
 		var tokens connectionTokens
-		tokens.collect(hdr.PeekAll("Connection"))
+		tokens.collect(h.PeekAll("Connection"))
 		for i := range tokens.n {
-			hdr.DelBytes(tokens.names[i][:tokens.lens[i]])
+			h.DelBytes(tokens.names[i][:tokens.lens[i]])
 		}
-		hdr.Del("Connection")
+		h.Del("Connection")
 	}
-	for _, h := range hopByHopBits {
-		if s&h.bit != 0 && !(upgrade && h.bit == seenUpgrade) {
-			hdr.Del(h.name)
-		}
-	}
-	if upgrade {
-		hdr.SetCanonical(headerConnection, valueUpgrade)
-	}
-}
-
-// cleanResponse removes hop-by-hop headers from an endpoint's response.
-func cleanResponse(hdr *fasthttp.ResponseHeader) {
-	hdr.ResetConnectionClose()
-	s := scanResponse(hdr)
-	if s&seenConnection != 0 {
-		var tokens connectionTokens
-		tokens.collect(hdr.PeekAll("Connection"))
-		for i := range tokens.n {
-			hdr.DelBytes(tokens.names[i][:tokens.lens[i]])
-		}
-		hdr.Del("Connection")
-	}
-	for _, h := range hopByHopBits {
-		if s&h.bit != 0 {
-			hdr.Del(h.name)
+	for _, b := range hopByHopBits {
+		if s&b.bit != 0 && !(upgrade && b.bit == seenUpgrade) {
+			h.Del(b.name)
 		}
 	}
 }

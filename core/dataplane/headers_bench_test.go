@@ -44,12 +44,12 @@ func rewriteHeaders(b *testing.B, ctx *fasthttp.RequestCtx, req *fasthttp.Reques
 	{
 		req.Header.CopyTo(&ctx.Request.Header)
 		resp.CopyTo(&ctx.Response.Header)
-		hs := scanRequest(&ctx.Request.Header)
+		hs := scan(&ctx.Request.Header, true)
 		if hs&seenBadName != 0 {
 			b.Fatal("valid names refused")
 		}
-		cleanRequest(&ctx.Request.Header, hs, false)
+		dropHopByHop(&ctx.Request.Header, hs, false)
 		addForwarded(ctx, hs)
-		cleanResponse(&ctx.Response.Header)
+		dropHopByHop(&ctx.Response.Header, scan(&ctx.Response.Header, false), false)
 	}
 }

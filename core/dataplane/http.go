@@ -80,7 +80,7 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 		ctx.Error("turnout: no gateway on this port\n", fasthttp.StatusServiceUnavailable)
 		return
 	}
-	hs := scanRequest(&ctx.Request.Header)
+	hs := scan(&ctx.Request.Header, true)
 	if hs&seenBadName != 0 {
 		ctx.SetConnectionClose()
 		ctx.Error("turnout: malformed header name\n", fasthttp.StatusBadRequest)
@@ -117,7 +117,7 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 		h.upgrade(ctx, d, hs, start)
 		return
 	}
-	cleanRequest(&ctx.Request.Header, hs, false)
+	dropHopByHop(&ctx.Request.Header, hs, false)
 	addForwarded(ctx, hs)
 
 	var body *clientBody
@@ -152,7 +152,7 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
-	cleanResponse(&ctx.Response.Header)
+	dropHopByHop(&ctx.Response.Header, scan(&ctx.Response.Header, false), false)
 	if clientClose {
 		ctx.SetConnectionClose()
 	}

@@ -19,7 +19,8 @@ import (
 // a raw pipe past the gateway's checks.
 func (h *httpServer) upgrade(ctx *fasthttp.RequestCtx, d routing.Decision, hs seen, start time.Time) {
 	r := d.Route
-	cleanRequest(&ctx.Request.Header, hs, true)
+	dropHopByHop(&ctx.Request.Header, hs, true)
+	ctx.Request.Header.SetCanonical(headerConnection, valueUpgrade)
 	addForwarded(ctx, hs)
 	backend, e := h.dp.dial(r, d.Endpoint)
 	if backend == nil {
@@ -89,7 +90,7 @@ func (h *httpServer) refusedUpgrade(ctx *fasthttp.RequestCtx, r *routing.Route, 
 		r.Metrics.Observe(0, time.Since(start))
 		return
 	}
-	cleanResponse(&ctx.Response.Header)
+	dropHopByHop(&ctx.Response.Header, scan(&ctx.Response.Header, false), false)
 	ctx.SetConnectionClose()
 	r.Metrics.Observe(ctx.Response.StatusCode(), time.Since(start))
 }
