@@ -1,8 +1,6 @@
 package dataplane
 
 import (
-	"iter"
-
 	"github.com/valyala/fasthttp"
 )
 
@@ -119,26 +117,35 @@ func headerBit(name []byte) seen {
 	return 0
 }
 
-// header is what hop-by-hop handling needs of fasthttp's request and
-// response headers alike.
+// header is what dropping hop-by-hop headers needs of fasthttp's request
+// and response headers alike. (Iterating them stays on the concrete types:
+// through an interface, All's iterator would escape and allocate.)
 type header interface {
-	All() iter.Seq2[[]byte, []byte]
 	PeekAll(key string) [][]byte
 	Del(key string)
 	DelBytes(key []byte)
 	ResetConnectionClose()
 }
 
-// scan notes the headers of a message that need work and, for requests,
-// checks every name: RFC 9110 tokens only. fasthttp accepts names such as
+// scanRequest notes the headers of a request that need work and checks
+// every name: RFC 9110 tokens only. fasthttp accepts names such as
 // "Foo Bar", which endpoints and other proxies may read differently, and
 // that is how requests get smuggled.
-func scan(h header, checkNames bool) seen {
+func scanRequest(h *fasthttp.RequestHeader) seen {
 	var s seen
 	for k := range h.All() {
-		if checkNames && !isToken(k) {
+		if !isToken(k) {
 			s |= seenBadName
 		}
+		s |= headerBit(k)
+	}
+	return s
+}
+
+// scanResponse notes the headers of a response that need work.
+func scanResponse(h *fasthttp.ResponseHeader) seen {
+	var s seen
+	for k := range h.All() {
 		s |= headerBit(k)
 	}
 	return s

@@ -80,7 +80,7 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 		ctx.Error("turnout: no gateway on this port\n", fasthttp.StatusServiceUnavailable)
 		return
 	}
-	hs := scan(&ctx.Request.Header, true)
+	hs := scanRequest(&ctx.Request.Header)
 	if hs&seenBadName != 0 {
 		ctx.SetConnectionClose()
 		ctx.Error("turnout: malformed header name\n", fasthttp.StatusBadRequest)
@@ -152,7 +152,7 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
-	dropHopByHop(&ctx.Response.Header, scan(&ctx.Response.Header, false), false)
+	dropHopByHop(&ctx.Response.Header, scanResponse(&ctx.Response.Header), false)
 	if clientClose {
 		ctx.SetConnectionClose()
 	}

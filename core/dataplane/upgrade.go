@@ -90,7 +90,7 @@ func (h *httpServer) refusedUpgrade(ctx *fasthttp.RequestCtx, r *routing.Route, 
 		r.Metrics.Observe(0, time.Since(start))
 		return
 	}
-	dropHopByHop(&ctx.Response.Header, scan(&ctx.Response.Header, false), false)
+	dropHopByHop(&ctx.Response.Header, scanResponse(&ctx.Response.Header), false)
 	ctx.SetConnectionClose()
 	r.Metrics.Observe(ctx.Response.StatusCode(), time.Since(start))
 }
