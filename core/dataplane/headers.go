@@ -123,7 +123,6 @@ func headerBit(name []byte) seen {
 type header interface {
 	PeekAll(key string) [][]byte
 	Del(key string)
-	DelBytes(key []byte)
 	ResetConnectionClose()
 }
 
@@ -172,7 +171,14 @@ func dropHopByHop(h header, s seen, upgrade bool) {
 		var tokens connectionTokens
 		tokens.collect(h.PeekAll("Connection"))
 		for i := range tokens.n {
-			h.DelBytes(tokens.names[i][:tokens.lens[i]])
+			// On the concrete types: through the interface the token
+			// buffer would escape to the heap.
+			switch h := h.(type) {
+			case *fasthttp.RequestHeader:
+				h.DelBytes(tokens.names[i][:tokens.lens[i]])
+			case *fasthttp.ResponseHeader:
+				h.DelBytes(tokens.names[i][:tokens.lens[i]])
+			}
 		}
 		h.Del("Connection")
 	}
