@@ -378,6 +378,10 @@ start_turnout() {
 	if "$TURNOUT_BIN" serve --help 2>/dev/null | grep -q -- '--bind'; then
 		extra=(--bind 127.0.0.1 "${extra[@]}")
 	fi
+	# A fresh store per start: state from an earlier start must not add gateways.
+	if "$TURNOUT_BIN" serve --help 2>/dev/null | grep -q -- '--data-dir'; then
+		extra=(--data-dir "$(mktemp -d "$d/data.XXXX")" "${extra[@]}")
+	fi
 	TURNOUT_CMD="bin/turnout serve -f gateways.yaml --admin $TURNOUT_ADMIN${extra[*]:+ ${extra[*]}}"
 	echo "$TURNOUT_CMD" >"$d/turnout.cmd"
 	start_bg "$d/turnout.log" --cwd "$d" "${PROXY_PIN[@]}" "$TURNOUT_BIN" serve -f "$gw" --admin "$TURNOUT_ADMIN" "${extra[@]}"
