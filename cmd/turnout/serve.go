@@ -181,7 +181,8 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 
 	admin, err := api.Start(api.Options{Addr: f.admin, Registry: reg.Prometheus, Pprof: f.pprof, Logger: log,
-		Ready: func() error { return eng.LastError() }})
+		Ready: func() error { return eng.LastError() },
+		API:   api.NewGatewayAPI(st, eng.Check, log)})
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
 		return err

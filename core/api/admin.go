@@ -1,5 +1,6 @@
-// Package api serves Turnout's admin listener: health, Prometheus metrics
-// and (optionally) profiling. It never shares a port with a gateway.
+// Package api serves Turnout's admin listener: health, Prometheus metrics,
+// the gateway REST API and (optionally) profiling. It never shares a port
+// with a gateway.
 package api
 
 import (
@@ -26,6 +27,9 @@ type Options struct {
 	// Pprof exposes /debug/pprof/ for profiling under load.
 	Pprof  bool
 	Logger *slog.Logger
+	// API, if set, is mounted at /api/v1/ (see NewGatewayAPI): the REST
+	// API lives on the admin listener only, never on a gateway port.
+	API http.Handler
 }
 
 // Server is the running admin listener.
@@ -51,6 +55,9 @@ func Start(o Options) (*Server, error) {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	if o.API != nil {
+		mux.Handle("/api/v1/", o.API)
+	}
 	if o.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
