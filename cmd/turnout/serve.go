@@ -34,6 +34,8 @@ var defaultGateways []byte
 type serveFlags struct {
 	file           string
 	dataDir        string
+	token          string
+	tokenFile      string
 	admin          string
 	bind           string
 	demo           bool
@@ -73,6 +75,8 @@ gateway with two demo backends.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.file, "file", "f", "", "gateways file (YAML or JSON); default: the built-in example")
 	fl.StringVar(&f.dataDir, "data-dir", store.DefaultDir(), "where the desired state is kept [TURNOUT_DATA_DIR; under Mesos $MESOS_SANDBOX/turnout]; --demo without it keeps state in memory")
+	fl.StringVar(&f.token, "token", os.Getenv("TURNOUT_TOKEN"), "token required on the admin listener (but /healthz, /metrics) [TURNOUT_TOKEN]")
+	fl.StringVar(&f.tokenFile, "token-file", "", "read the admin token from this file (a DC/OS secret, say)")
 	fl.StringVar(&f.admin, "admin", envOr("TURNOUT_ADMIN", "127.0.0.1:9880"), "admin listener address (/metrics, /healthz) [TURNOUT_ADMIN]")
 	fl.StringVar(&f.bind, "bind", "", "address gateway ports bind to (default all interfaces)")
 	fl.BoolVar(&f.demo, "demo", false, "start two demo backends on 127.0.0.1 and pin the example's VIP names to them")
@@ -104,6 +108,16 @@ func serve(ctx context.Context, f serveFlags) error {
 	lo, hi, err := parseRange(f.portRange)
 	if err != nil {
 		return err
+	}
+	token := f.token
+	if f.tokenFile != "" {
+		b, err := os.ReadFile(f.tokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		if token = strings.TrimSpace(string(b)); token == "" {
+			return fmt.Errorf("--token-file %s: the file is empty", f.tokenFile)
+		}
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -182,7 +196,7 @@ func serve(ctx context.Context, f serveFlags) error {
 
 	admin, err := api.Start(api.Options{Addr: f.admin, Registry: reg.Prometheus, Pprof: f.pprof, Logger: log,
 		Ready: func() error { return eng.LastError() },
-		API:   api.NewGatewayAPI(st, eng.Check, log)})
+		API:   api.NewGatewayAPI(st, eng.Check, log), Token: token})
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
 		return err

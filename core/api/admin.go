@@ -30,6 +30,8 @@ type Options struct {
 	// API, if set, is mounted at /api/v1/ (see NewGatewayAPI): the REST
 	// API lives on the admin listener only, never on a gateway port.
 	API http.Handler
+	// Token, if set, is required on every call but /healthz and /metrics.
+	Token string
 }
 
 // Server is the running admin listener.
@@ -64,9 +66,16 @@ func Start(o Options) (*Server, error) {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	}
+	var h http.Handler = mux
+	if o.Token != "" {
+		h = requireToken(o.Token, mux)
+	}
 	s := &Server{ln: ln, srv: &http.Server{
-		Handler:           mux,
+		Handler: h,
+		// Slow clients are cut off; a 30s CPU profile still fits.
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       60 * time.Second,
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
 	}}
