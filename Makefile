@@ -21,13 +21,14 @@ test: ## run every test with the race detector (what CI runs)
 test-short: ## unit tests only, no end-to-end runs of the binary
 	$(GO) test -short -count=1 $(PKGS)
 
-bench: ## throughput and latency beside HAProxy and nginx; writes docs/performance.md
+bench: ## Go benchmarks, then throughput and latency beside HAProxy and nginx; writes docs/performance.md
+	$(MAKE) bench-go
 	bash bench/run.sh
 	bash bench/reload.sh
-	$(MAKE) bench-go
 
-bench-go: ## Go micro-benchmarks of the request path (-benchmem)
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./core/routing/ ./core/condition/ ./core/dataplane/ | tee bench/out/go-bench.txt
+bench-go: ## Go benchmarks of the request path and of API update latency (-benchmem)
+	mkdir -p bench/out
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./core/routing/ ./core/condition/ ./core/dataplane/ ./core/api/ | tee bench/out/go-bench.txt
 
 fuzz: ## fuzz the condition parser for a minute
 	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime 60s ./core/condition/

@@ -405,6 +405,7 @@ write_doc() {
 	[[ -n $run ]] && args+=(-run "$run")
 	[[ -n $reload ]] && args+=(-reload "$reload")
 	((${#args[@]})) || return 0
+	[[ -f $BENCH_DIR/out/go-bench.txt ]] && args+=(-gobench "$BENCH_DIR/out/go-bench.txt")
 	local doc=${DOC:-$REPO_ROOT/docs/performance.md}
 	mkdir -p "$(dirname "$doc")"
 	"$BENCH_BIN/summarize" "${args[@]}" -o "$doc" && log "wrote $doc (run: ${run:-none}, reload: ${reload:-none})"

@@ -23,6 +23,7 @@ func main() {
 	runDir := flag.String("run", "", "output directory of bench/run.sh")
 	reloadDir := flag.String("reload", "", "output directory of bench/reload.sh")
 	out := flag.String("o", "docs/performance.md", "Markdown file to write")
+	goBench := flag.String("gobench", "", "output of `make bench-go` (go test -bench) to include")
 	flag.Parse()
 	if *runDir == "" && *reloadDir == "" {
 		fmt.Fprintln(os.Stderr, "summarize: give -run and/or -reload")
@@ -43,9 +44,35 @@ func main() {
 		}
 		d.reload = r
 	}
-	if err := os.WriteFile(*out, []byte(d.render()), 0o644); err != nil {
+	text := d.render()
+	if *goBench != "" {
+		b, err := os.ReadFile(*goBench)
+		if err != nil {
+			fatal(err)
+		}
+		text += goBenchSection(b)
+	}
+	if err := os.WriteFile(*out, []byte(text), 0o644); err != nil {
 		fatal(err)
 	}
+}
+
+// goBenchSection quotes the Go benchmarks of the request path and of the
+// control plane, as `make bench-go` printed them.
+func goBenchSection(out []byte) string {
+	var b strings.Builder
+	b.WriteString("\n## Go benchmarks (`make bench-go`)\n\n")
+	b.WriteString("`go test -run '^$' -bench . -benchmem -count 5` on the packages of the request path, and the\n")
+	b.WriteString("control plane's update latency (`BenchmarkAPIUpdateToTraffic`: a PATCH of the weights through the\n")
+	b.WriteString("REST API, the bbolt store with fsync, the engine and the data plane, until the first request\n")
+	b.WriteString("is answered by the newly weighted backend). Same machine, same run as the tables above.\n\n```\n")
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "Benchmark") || strings.HasPrefix(line, "pkg:") || strings.HasPrefix(line, "cpu:") {
+			b.WriteString(line + "\n")
+		}
+	}
+	b.WriteString("```\n")
+	return b.String()
 }
 
 func fatal(err error) {
