@@ -33,7 +33,7 @@ func TestTokenGuardsEverythingButHealthAndMetrics(t *testing.T) {
 		{"/api/v1/gateways", "s3cret", 401},
 		{"/api/v1/gateways", "Bearer s3cret", 200},
 		{"/api/v1/gateways", "token=s3cret", 200}, // DC/OS's form
-		{"/nope", "", 401},                       // no hint of what exists
+		{"/nope", "", 401},                        // no hint of what exists
 	} {
 		req, _ := http.NewRequest("GET", base+tc.path, nil)
 		if tc.auth != "" {
