@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Media types the gateway API speaks (see core/api/negotiate.go).
+const (
+	mediaJSON = "application/json"
+	mediaYAML = "application/x-yaml"
+)
+
+// client is a small client of Turnout's REST API (/api/v1). Every error it
+// returns is an *exitError: 3 when the server cannot be reached, 1 when it
+// answered 4xx or 5xx (with an *apiError inside).
+type client struct {
+	base  string // e.g. http://127.0.0.1:9880, without a trailing slash
+	token string
+	http  *http.Client
+}
+
+// newClient reads --addr: a URL, or host:port as --admin is written.
+func newClient(addr, token string, timeout time.Duration) (*client, error) {
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, usageErrorf("--addr %q: want host:port or http(s)://host:port", addr)
+	}
+	return &client{
+		base:  strings.TrimRight(u.String(), "/"),
+		token: token,
+		http:  &http.Client{Timeout: timeout},
+	}, nil
+}
+
+// apiError is a refusal by the server: its status and {"message"}.
+type apiError struct {
+	status  int
+	message string
+}
+
+func (e *apiError) Error() string { return e.message }
+
+// statusOf is the status of a refusal, 0 for any other error.
+func statusOf(err error) int {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.status
+	}
+	return 0
+}
+
+// response is an answered request with a 2xx status.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// revision is the gateway revision in the ETag ("3"), 0 without one.
+func (r *response) revision() int64 {
+	s, err := strconv.Unquote(r.header.Get("ETag"))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// request is one call: path is relative to /api/v1 and already escaped.
+type request struct {
+	method, path string
+	body         []byte
+	contentType  string
+	accept       string
+	ifMatch      string
+}
+
+func (c *client) do(ctx context.Context, rq request) (*response, error) {
+	var body io.Reader
+	if rq.body != nil {
+		body = bytes.NewReader(rq.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, rq.method, c.base+"/api/v1"+rq.path, body)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	req.Header.Set("Accept", cmp.Or(rq.accept, mediaJSON))
+	if rq.contentType != "" {
+		req.Header.Set("Content-Type", rq.contentType)
+	}
+	if rq.ifMatch != "" {
+		req.Header.Set("If-Match", rq.ifMatch)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, unreachable(c.base, c.http.Timeout, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, unreachable(c.base, c.http.Timeout, err)
+	}
+	if resp.StatusCode >= 400 {
+		return nil, &exitError{code: exitRefused, err: &apiError{status: resp.StatusCode, message: serverMessage(resp.StatusCode, b)}}
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// unreachable is exit 3: connection refused, DNS, TLS, timeouts, a
+// connection cut mid-answer. The transport's own text is kept short.
+func unreachable(base string, timeout time.Duration, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() {
+			return &exitError{code: exitUnreachable, err: fmt.Errorf("cannot reach turnout at %s: no answer within %s", base, timeout)}
+		}
+		err = ue.Err
+	}
+	return &exitError{code: exitUnreachable, err: fmt.Errorf("cannot reach turnout at %s: %v", base, err)}
+}
+
+// serverMessage is the {"message"} of an error answer, or the status and
+// the start of the body when it is something else (a proxy's page).
+func serverMessage(status int, body []byte) string {
+	var m struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &m) == nil && m.Message != "" {
+		return m.Message
+	}
+	s := strings.TrimSpace(string(body))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	if s == "" {
+		return fmt.Sprintf("server answered %d %s", status, http.StatusText(status))
+	}
+	return fmt.Sprintf("server answered %d %s: %s", status, http.StatusText(status), s)
+}
+
+// gatewayPath is /gateways/NAME; names may contain "/", which stays a
+// path separator (the API splits on it), so each part is escaped alone.
+func gatewayPath(name string, sub ...string) string {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return "/gateways/" + strings.Join(append(parts, sub...), "/")
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/turnout/turnout/internal/testnet"
+)
+
+// apiCall sends one request to the admin API and returns the status, the
+// ETag and the body.
+func apiCall(t *testing.T, method, url, contentType, body string) (int, string, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("ETag"), string(b)
+}
+
+// metric reads one unlabelled sample from /metrics.
+func (tt *turnout) metric(name string) string {
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindStringSubmatch(tt.metrics())
+	if m == nil {
+		tt.t.Fatalf("/metrics has no %s", name)
+	}
+	return m[1]
+}
+
+// Bad requests to the real server change neither the store nor the data
+// plane: the table in service keeps its generation.
+func TestRefusedRequestsLeaveTheDataPlaneAlone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	a := testnet.Backend(t, "a")
+	port := testnet.FreePort(t)
+	tt := run(t, "--data-dir", t.TempDir())
+	api := "http://" + tt.admin + "/api/v1/gateways"
+	good := fmt.Sprintf("name: g\nport: %d\nroutes:\n  \"[%s]\":\n    weight: 100%%\n", port, a)
+	if code, _, body := apiCall(t, "PUT", api+"/g", "application/x-yaml", good); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	testnet.Eventually(t, 5*time.Second, "the gateway to serve", func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	gen, swaps := tt.metric("turnout_table_generation"), tt.metric("turnout_table_swaps_total")
+
+	adminPort := strings.Split(tt.admin, ":")[1]
+	for _, tc := range []struct {
+		method, path, ct, body string
+		want                   int
+	}{
+		{"PUT", "/g", "application/x-yaml", strings.Replace(good, "100%", "90%", 1), 400},
+		{"PUT", "/g", "application/x-yaml", "name: g\nport: " + adminPort + "\n", 409},
+		{"PUT", "/g", "application/x-yaml", good + "colour: blue\n", 400},
+		{"PUT", "/g", "text/plain", good, 415},
+		{"PATCH", "/g", "application/merge-patch+json", `{"sticky": "forever"}`, 400},
+		{"POST", "/g/rollback?to=7", "", "", 404},
+		{"DELETE", "/nope", "", "", 204},
+	} {
+		if code, _, body := apiCall(t, tc.method, api+tc.path, tc.ct, tc.body); code != tc.want {
+			t.Errorf("%s %s: %d %s, want %d", tc.method, tc.path, code, body, tc.want)
+		}
+	}
+	// Give a wrongly applied change the time to show before checking.
+	time.Sleep(100 * time.Millisecond)
+	if g, s := tt.metric("turnout_table_generation"), tt.metric("turnout_table_swaps_total"); g != gen || s != swaps {
+		t.Fatalf("refused requests changed the data plane: generation %s -> %s, swaps %s -> %s", gen, g, swaps, s)
+	}
+}
+
+// SIGKILL in the middle of a stream of acknowledged updates: after a
+// restart the store holds every acknowledged revision (and at most the one
+// that was in flight), and the gateway's current revision is the newest.
+func TestKillDuringUpdatesKeepsEveryAcknowledgedRevision(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	a, c := testnet.Backend(t, "a"), testnet.Backend(t, "c")
+	data := t.TempDir()
+	port := testnet.FreePort(t)
+	tt := run(t, "--data-dir", data)
+	api := "http://" + tt.admin + "/api/v1/gateways/g"
+	doc := func(wa int) string {
+		return fmt.Sprintf("name: g\nport: %d\nroutes:\n  \"[%s]\":\n    weight: %d%%\n  \"[%s]\":\n    weight: %d%%\n", port, a, wa, c, 100-wa)
+	}
+	acked := map[int]int{} // revision -> weight of a; the loop's until done
+	last := 0
+	var count atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			wa := i % 101
+			code, etag, _ := apiCall(t, "PUT", api, "application/x-yaml", doc(wa))
+			if code != 200 && code != 201 {
+				return // the server is gone
+			}
+			var rev int
+			fmt.Sscanf(etag, `"%d"`, &rev)
+			acked[rev] = wa
+			last = rev
+			count.Add(1)
+		}
+	}()
+	testnet.Eventually(t, 10*time.Second, "30 acknowledged updates", func() bool {
+		select {
+		case <-done:
+			t.Fatal("the update loop stopped early")
+		default:
+		}
+		return count.Load() >= 30
+	})
+	time.Sleep(200 * time.Millisecond) // updates keep streaming
+	tt.cmd.Process.Signal(syscall.SIGKILL)
+	<-done
+	tt.cmd.Wait()
+	close(stop)
+	if last < 10 {
+		t.Fatalf("only %d updates acknowledged before the kill", last)
+	}
+
+	tt = run(t, "--data-dir", data)
+	api = "http://" + tt.admin + "/api/v1/gateways/g"
+	code, _, body := apiCall(t, "GET", api+"/revisions", "", "")
+	if code != 200 {
+		t.Fatalf("revisions after restart: %d %s", code, body)
+	}
+	var revs []struct {
+		Revision int  `json:"revision"`
+		Deleted  bool `json:"deleted"`
+	}
+	if err := json.Unmarshal([]byte(body), &revs); err != nil {
+		t.Fatal(err)
+	}
+	newest := revs[len(revs)-1].Revision
+	if newest != last && newest != last+1 {
+		t.Fatalf("after the kill the store's newest revision is %d; %d was the last acknowledged", newest, last)
+	}
+	for rev, wa := range acked {
+		if rev <= newest-100 { // pruned: the store keeps the newest 100
+			continue
+		}
+		code, _, body := apiCall(t, "GET", fmt.Sprintf("%s/revisions/%d", api, rev), "", "")
+		if code != 200 || !strings.Contains(body, fmt.Sprintf(`"weight":"%d%%"`, wa)) {
+			t.Fatalf("acknowledged revision %d (weight %d%%) after restart: %d %s", rev, wa, code, body)
+		}
+	}
+	if _, etag, _ := apiCall(t, "GET", api, "", ""); etag != fmt.Sprintf(`"%d"`, newest) {
+		t.Fatalf("current revision %s, want %d", etag, newest)
+	}
+	t.Logf("%d updates acknowledged before SIGKILL; newest revision after restart: %d", last, newest)
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/turnout/turnout/core/gateway"
+)
+
+// table writes aligned columns, two spaces apart, as kubectl does.
+func table(w io.Writer, header []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func sticky(g *gateway.Gateway) string { return dash(string(g.Sticky)) }
+
+// printGateways is list's output: a table, or the gateways in the server's
+// own JSON or YAML form.
+func printGateways(w io.Writer, format string, gws []*gateway.Gateway) error {
+	switch format {
+	case "json":
+		// By hand, as the server does: encoding/json would HTML-escape
+		// conditions and lose route order.
+		var b bytes.Buffer
+		b.WriteByte('[')
+		for i, g := range gws {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			j, err := g.MarshalJSON()
+			if err != nil {
+				return err
+			}
+			b.Write(j)
+		}
+		b.WriteString("]\n")
+		_, err := w.Write(b.Bytes())
+		return err
+	case "yaml":
+		if gws == nil {
+			gws = []*gateway.Gateway{}
+		}
+		return writeYAML(w, gws)
+	}
+	rows := make([][]string, len(gws))
+	for i, g := range gws {
+		rows[i] = []string{g.Name, g.Port.String(), strconv.Itoa(len(g.Routes)), sticky(g)}
+	}
+	return table(w, []string{"NAME", "PORT", "ROUTES", "STICKY"}, rows)
+}
+
+// printGatewayResponse prints an answer holding one gateway: as is for
+// json and yaml (it was asked for in that form), else described.
+func printGatewayResponse(w io.Writer, format string, resp *response) error {
+	if format != "table" {
+		_, err := w.Write(resp.body)
+		return err
+	}
+	g, err := gateway.DecodeOne(resp.body, "")
+	if err != nil {
+		return fmt.Errorf("server's gateway: %w", err)
+	}
+	return describeGateway(w, g, resp.revision())
+}
+
+// describeGateway is one header line and the routes in Vamp's describe
+// columns (ROUTE WEIGHT CONDITION STRENGTH).
+func describeGateway(w io.Writer, g *gateway.Gateway, revision int64) error {
+	head := fmt.Sprintf("gateway/%s  port %s  sticky %s", g.Name, g.Port.String(), sticky(g))
+	if len(g.VirtualHosts) > 0 {
+		head += "  virtual_hosts " + strings.Join(g.VirtualHosts, ",")
+	}
+	if revision > 0 {
+		head += "  revision " + strconv.FormatInt(revision, 10)
+	}
+	fmt.Fprintln(w, head)
+	rows := make([][]string, len(g.Routes))
+	for i, r := range g.Routes {
+		strength := "-"
+		if r.Condition != "" {
+			strength = r.ConditionStrength.String()
+		}
+		rows[i] = []string{r.Name, r.Weight.String(), dash(r.Condition), strength}
+	}
+	return table(w, []string{"ROUTE", "WEIGHT", "CONDITION", "STRENGTH"}, rows)
+}
+
+func printHistory(w io.Writer, revs []revisionInfo) error {
+	rows := make([][]string, len(revs))
+	for i, r := range revs {
+		deleted := "no"
+		if r.Deleted {
+			deleted = "yes"
+		}
+		rows[i] = []string{strconv.FormatInt(r.Revision, 10), r.Time, deleted}
+	}
+	return table(w, []string{"REVISION", "TIME", "DELETED"}, rows)
+}
+
+// result is what a change did to one gateway, for apply and delete.
+type result struct {
+	Gateway  string `json:"gateway" yaml:"gateway"`
+	Result   string `json:"result" yaml:"result"` // created, updated, unchanged, deleted
+	Revision int64  `json:"revision,omitempty" yaml:"revision,omitempty"`
+}
+
+func (r result) String() string {
+	s := "gateway/" + r.Gateway + " " + r.Result
+	if r.Revision > 0 {
+		s += fmt.Sprintf(" (revision %d)", r.Revision)
+	}
+	return s
+}
+
+// printResult prints one result: a line for people, an object for scripts.
+func printResult(w io.Writer, format string, r result) error {
+	switch format {
+	case "json":
+		return writeJSON(w, r)
+	case "yaml":
+		return writeYAML(w, r)
+	}
+	_, err := fmt.Fprintln(w, r)
+	return err
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// writeYAML encodes as the server does (two-space indent).
+func writeYAML(w io.Writer, v any) error {
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
