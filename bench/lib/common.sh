@@ -380,7 +380,8 @@ start_turnout() {
 	fi
 	# A fresh store per start: state from an earlier start must not add gateways.
 	if "$TURNOUT_BIN" serve --help 2>/dev/null | grep -q -- '--data-dir'; then
-		extra=(--data-dir "$(mktemp -d "$d/data.XXXX")" "${extra[@]}")
+		# Relative to the process's working directory ($d), so recorded commands name no machine paths.
+		extra=(--data-dir "$(basename "$(mktemp -d "$d/data.XXXX")")" "${extra[@]}")
 	fi
 	TURNOUT_CMD="bin/turnout serve -f gateways.yaml --admin $TURNOUT_ADMIN${extra[*]:+ ${extra[*]}}"
 	echo "$TURNOUT_CMD" >"$d/turnout.cmd"

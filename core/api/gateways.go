@@ -144,6 +144,19 @@ func onlyPortConflicts(err error) bool {
 func canonical(g *gateway.Gateway) ([]byte, error) { return g.MarshalJSON() }
 
 // readBody reads a size-limited, non-empty body.
+// readDocument reads a write's gateway document and its validate_only flag,
+// refusing a content type that is not JSON or YAML.
+func readDocument(w http.ResponseWriter, r *http.Request) (body []byte, vo bool, err error) {
+	if vo, err = validateOnly(r); err != nil {
+		return nil, false, err
+	}
+	if err = checkDocumentType(r); err != nil {
+		return nil, false, err
+	}
+	body, err = readBody(w, r)
+	return body, vo, err
+}
+
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
@@ -203,14 +216,7 @@ func (a *gatewayAPI) list(w http.ResponseWriter, r *http.Request, _ params) erro
 // POST /gateways: create one gateway or several (a list or a multi-document
 // stream), all or none. Existing names are refused: PUT replaces.
 func (a *gatewayAPI) create(w http.ResponseWriter, r *http.Request, _ params) error {
-	vo, err := validateOnly(r)
-	if err != nil {
-		return err
-	}
-	if err := checkDocumentType(r); err != nil {
-		return err
-	}
-	body, err := readBody(w, r)
+	body, vo, err := readDocument(w, r)
 	if err != nil {
 		return err
 	}
@@ -295,14 +301,7 @@ func (a *gatewayAPI) put(w http.ResponseWriter, r *http.Request, p params) error
 	if err != nil {
 		return err
 	}
-	vo, err := validateOnly(r)
-	if err != nil {
-		return err
-	}
-	if err := checkDocumentType(r); err != nil {
-		return err
-	}
-	body, err := readBody(w, r)
+	body, vo, err := readDocument(w, r)
 	if err != nil {
 		return err
 	}
