@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -213,8 +215,17 @@ func update(ctx context.Context, c *client, o *gatewayOptions, cmd *cobra.Comman
 	if statusOf(err) == 412 {
 		return &exitError{code: exitRefused, err: fmt.Errorf("gateway %s was changed by someone else since revision %d was read: retry", name, cur.revision())}
 	}
+	var ae *apiError
+	if errors.As(err, &ae) {
+		// The body was written here, not by the user: a line and column in
+		// it would point nowhere they can look.
+		ae.message = bodyPosition.ReplaceAllString(ae.message, "$1")
+	}
 	if err != nil {
 		return err
 	}
 	return printGatewayResponse(cmd.OutOrStdout(), o.output, resp)
 }
+
+// bodyPosition is the "line N:M: " the server puts before a body's errors.
+var bodyPosition = regexp.MustCompile(`(^|\n)line \d+:\d+: `)
