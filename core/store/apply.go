@@ -13,7 +13,7 @@ import (
 // lookupFunc returns the newest kept revision of a gateway, deleted or not,
 // or a zero Entry (Revision 0) if the gateway never existed. The entry is
 // only read.
-type lookupFunc func(name string) (Entry, error)
+type lookupFunc func(kind Kind, name string) (Entry, error)
 
 // plan decides a batch against the stored state. results has one entry per
 // change (the caller's copies); written holds the new revisions to store, in
@@ -21,15 +21,20 @@ type lookupFunc func(name string) (Entry, error)
 func plan(changes []Change, now time.Time, lookup lookupFunc) (results, written []Entry, err error) {
 	// Later changes of a batch see the earlier ones, so one batch may touch a
 	// gateway twice.
-	latest := make(map[string]Entry)
+	type key struct {
+		kind Kind
+		name string
+	}
+	latest := make(map[key]Entry)
 	results = make([]Entry, 0, len(changes))
 	for _, c := range changes {
 		if err := validate(c); err != nil {
 			return nil, nil, err
 		}
-		last, ok := latest[c.Name]
+		k := key{c.Kind, c.Name}
+		last, ok := latest[k]
 		if !ok {
-			if last, err = lookup(c.Name); err != nil {
+			if last, err = lookup(c.Kind, c.Name); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -38,7 +43,7 @@ func plan(changes []Change, now time.Time, lookup lookupFunc) (results, written 
 			return nil, nil, err
 		}
 		if changed {
-			latest[c.Name] = e
+			latest[k] = e
 			written = append(written, e)
 		}
 		results = append(results, cloneEntry(e))
@@ -54,6 +59,9 @@ func validate(c Change) error {
 	if len(c.Name) > 1024 {
 		return fmt.Errorf("gateway name %.40q...: longer than 1024 bytes: %w", c.Name, ErrInvalid)
 	}
+	if c.Kind != KindGateway && c.Kind != KindPolicy {
+		return fmt.Errorf("gateway %q: unknown kind %q: %w", c.Name, c.Kind, ErrInvalid)
+	}
 	if c.Match < Any {
 		return fmt.Errorf("gateway %q: match %d: %w", c.Name, c.Match, ErrInvalid)
 	}
@@ -68,19 +76,19 @@ func decide(c Change, last Entry, now time.Time) (e Entry, changed bool, err err
 		current = last.Revision
 	}
 	if c.Match != Any && c.Match != current {
-		return Entry{}, false, &ConflictError{Name: c.Name, Expected: c.Match, Current: current}
+		return Entry{}, false, &ConflictError{Kind: c.Kind, Name: c.Name, Expected: c.Match, Current: current}
 	}
 	if c.Doc == nil {
 		if !live {
-			return Entry{}, false, fmt.Errorf("gateway %q: %w", c.Name, ErrNotFound)
+			return Entry{}, false, fmt.Errorf("%s: %w", subject(c.Kind, c.Name), ErrNotFound)
 		}
-		return Entry{Name: c.Name, Revision: last.Revision + 1, Deleted: true, Time: now}, true, nil
+		return Entry{Kind: c.Kind, Name: c.Name, Revision: last.Revision + 1, Deleted: true, Time: now}, true, nil
 	}
 	if live && bytes.Equal(last.Doc, c.Doc) {
 		return last, false, nil
 	}
 	// Clone: the caller may reuse its buffer after Apply returns.
-	return Entry{Name: c.Name, Revision: last.Revision + 1, Doc: bytes.Clone(c.Doc), Time: now}, true, nil
+	return Entry{Kind: c.Kind, Name: c.Name, Revision: last.Revision + 1, Doc: bytes.Clone(c.Doc), Time: now}, true, nil
 }
 
 // commitTime is the time stamped on a batch: UTC, without a monotonic reading
@@ -93,22 +101,34 @@ func commitTime() time.Time {
 // advance returns the snapshot after written was committed as version.
 // prev is not modified.
 func advance(prev Snapshot, version int64, written []Entry) Snapshot {
+	return Snapshot{
+		Version:  version,
+		Entries:  merge(prev.Entries, written, KindGateway),
+		Policies: merge(prev.Policies, written, KindPolicy),
+	}
+}
+
+// merge returns the live entries of one kind after written: prev's, replaced
+// or removed by the newest written revision of the same name.
+func merge(prev, written []Entry, kind Kind) []Entry {
 	final := make(map[string]Entry, len(written))
 	for _, e := range written {
-		final[e.Name] = e // the last revision of a gateway in the batch wins
+		if e.Kind == kind {
+			final[e.Name] = e // the last revision in the batch wins
+		}
 	}
-	next := Snapshot{Version: version, Entries: make([]Entry, 0, len(prev.Entries)+len(final))}
-	for _, e := range prev.Entries {
+	next := make([]Entry, 0, len(prev)+len(final))
+	for _, e := range prev {
 		if _, ok := final[e.Name]; !ok {
-			next.Entries = append(next.Entries, e)
+			next = append(next, e)
 		}
 	}
 	for _, e := range final {
 		if !e.Deleted {
-			next.Entries = append(next.Entries, cloneEntry(e))
+			next = append(next, cloneEntry(e))
 		}
 	}
-	sortEntries(next.Entries)
+	sortEntries(next)
 	return next
 }
 
@@ -130,5 +150,5 @@ func cloneEntries(es []Entry) []Entry {
 }
 
 func cloneSnapshot(s Snapshot) Snapshot {
-	return Snapshot{Version: s.Version, Entries: cloneEntries(s.Entries)}
+	return Snapshot{Version: s.Version, Entries: cloneEntries(s.Entries), Policies: cloneEntries(s.Policies)}
 }

@@ -20,6 +20,8 @@ import (
 //	meta/version           int64 big-endian, the store version
 //	gateways/<name>/<rev>  one bucket per gateway; rev is int64 big-endian, so
 //	                       keys sort by revision and the last key is the newest
+//	policies/<name>/<rev>  the same for each gateway's policy state (added to
+//	                       schema 1 files that lack it when they are opened)
 //
 // A record is: 1 flag byte (bit 0: deleted), the commit time as int64
 // big-endian Unix nanoseconds, then the document. A gateway bucket is never
@@ -39,6 +41,7 @@ const flagDeleted = 1
 var (
 	bucketMeta     = []byte("meta")
 	bucketGateways = []byte("gateways")
+	bucketPolicies = []byte("policies")
 	keySchema      = []byte("schema")
 	keyVersion     = []byte("version")
 )
@@ -99,7 +102,10 @@ func initSchema(tx *bolt.Tx) error {
 		} else if err := meta.Put(keyVersion, u64(0)); err != nil {
 			return err
 		}
-		_, err := tx.CreateBucket(bucketGateways)
+		if _, err := tx.CreateBucket(bucketGateways); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucket(bucketPolicies)
 		return err
 	}
 	v := meta.Get(keySchema)
@@ -115,7 +121,16 @@ func initSchema(tx *bolt.Tx) error {
 	if len(meta.Get(keyVersion)) != 8 || tx.Bucket(bucketGateways) == nil {
 		return fmt.Errorf("%w: store version or gateways bucket missing (corrupt file?)", ErrSchema)
 	}
-	return nil
+	_, err := tx.CreateBucketIfNotExists(bucketPolicies)
+	return err
+}
+
+// bucketOf is the top-level bucket of a kind.
+func bucketOf(tx *bolt.Tx, k Kind) *bolt.Bucket {
+	if k == KindPolicy {
+		return tx.Bucket(bucketPolicies)
+	}
+	return tx.Bucket(bucketGateways)
 }
 
 // Path is the store file's path, for logs.
@@ -138,23 +153,55 @@ func (s *Bolt) Snapshot(ctx context.Context) (Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return Snapshot{}, err
 	}
-	snap := Snapshot{Entries: []Entry{}}
+	snap := Snapshot{Entries: []Entry{}, Policies: []Entry{}}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		snap.Version = int64(binary.BigEndian.Uint64(tx.Bucket(bucketMeta).Get(keyVersion)))
-		gws := tx.Bucket(bucketGateways)
-		// Keys come sorted bytewise, which is Go's string order.
-		return gws.ForEach(func(k, _ []byte) error {
-			e, err := newest(gws, string(k))
-			if err == nil && !e.Deleted {
-				snap.Entries = append(snap.Entries, e)
-			}
+		var err error
+		if snap.Entries, err = liveIn(tx, KindGateway); err != nil {
 			return err
-		})
+		}
+		snap.Policies, err = liveIn(tx, KindPolicy)
+		return err
 	})
 	if err != nil {
 		return Snapshot{}, s.fail("snapshot", err)
 	}
 	return snap, nil
+}
+
+// liveIn returns the newest live entry of every name of a kind, sorted by
+// name (bbolt's key order is bytewise, which is Go's string order).
+func liveIn(tx *bolt.Tx, k Kind) ([]Entry, error) {
+	out := []Entry{}
+	b := bucketOf(tx, k)
+	err := b.ForEach(func(name, _ []byte) error {
+		e, err := newest(b, string(name))
+		if err == nil && !e.Deleted {
+			e.Kind = k
+			out = append(out, e)
+		}
+		return err
+	})
+	return out, err
+}
+
+func (s *Bolt) Policy(ctx context.Context, name string) (Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return Entry{}, err
+	}
+	var e Entry
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		e, err = newest(tx.Bucket(bucketPolicies), name)
+		return err
+	})
+	if err != nil {
+		return Entry{}, s.fail("policy", err)
+	}
+	if e.Revision == 0 || e.Deleted {
+		return Entry{}, fmt.Errorf("%s: %w", subject(KindPolicy, name), ErrNotFound)
+	}
+	e.Kind = KindPolicy
+	return e, nil
 }
 
 func (s *Bolt) Get(ctx context.Context, name string) (Entry, error) {
@@ -235,10 +282,11 @@ func (s *Bolt) Apply(ctx context.Context, changes []Change) ([]Entry, error) {
 	var results, written []Entry
 	var version int64
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		gws := tx.Bucket(bucketGateways)
 		var err error
-		results, written, err = plan(changes, commitTime(), func(name string) (Entry, error) {
-			return newest(gws, name)
+		results, written, err = plan(changes, commitTime(), func(kind Kind, name string) (Entry, error) {
+			e, err := newest(bucketOf(tx, kind), name)
+			e.Kind = kind
+			return e, err
 		})
 		if err != nil {
 			return err
@@ -247,15 +295,15 @@ func (s *Bolt) Apply(ctx context.Context, changes []Change) ([]Entry, error) {
 			return errNothing
 		}
 		for _, e := range written {
-			b, err := gws.CreateBucketIfNotExists([]byte(e.Name))
+			b, err := bucketOf(tx, e.Kind).CreateBucketIfNotExists([]byte(e.Name))
 			if err != nil {
-				return fmt.Errorf("gateway %q: %w", e.Name, err)
+				return fmt.Errorf("%s: %w", subject(e.Kind, e.Name), err)
 			}
 			if err := b.Put(u64(uint64(e.Revision)), encodeRecord(e)); err != nil {
-				return fmt.Errorf("gateway %q revision %d: %w", e.Name, e.Revision, err)
+				return fmt.Errorf("%s revision %d: %w", subject(e.Kind, e.Name), e.Revision, err)
 			}
 			if err := prune(b, e.Revision); err != nil {
-				return fmt.Errorf("gateway %q: prune: %w", e.Name, err)
+				return fmt.Errorf("%s: prune: %w", subject(e.Kind, e.Name), err)
 			}
 		}
 		meta := tx.Bucket(bucketMeta)

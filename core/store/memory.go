@@ -11,6 +11,7 @@ import (
 type Memory struct {
 	mu      sync.Mutex
 	gws     map[string][]Entry // kept revisions per gateway, oldest first; never empty
+	pols    map[string][]Entry // the same for policy states
 	version int64
 	closed  bool
 	bc      *broadcaster
@@ -19,8 +20,9 @@ type Memory struct {
 // NewMemory returns an empty Memory store.
 func NewMemory() *Memory {
 	return &Memory{
-		gws: make(map[string][]Entry),
-		bc:  newBroadcaster(Snapshot{Entries: []Entry{}}),
+		gws:  make(map[string][]Entry),
+		pols: make(map[string][]Entry),
+		bc:   newBroadcaster(Snapshot{Entries: []Entry{}, Policies: []Entry{}}),
 	}
 }
 
@@ -42,14 +44,39 @@ func (m *Memory) Snapshot(ctx context.Context) (Snapshot, error) {
 		return Snapshot{}, err
 	}
 	defer m.mu.Unlock()
-	s := Snapshot{Version: m.version, Entries: []Entry{}}
-	for _, revs := range m.gws {
+	return Snapshot{Version: m.version, Entries: live(m.gws), Policies: live(m.pols)}, nil
+}
+
+// live returns the current live entry of every name, sorted by name.
+func live(docs map[string][]Entry) []Entry {
+	out := []Entry{}
+	for _, revs := range docs {
 		if e := revs[len(revs)-1]; !e.Deleted {
-			s.Entries = append(s.Entries, cloneEntry(e))
+			out = append(out, cloneEntry(e))
 		}
 	}
-	sortEntries(s.Entries)
-	return s, nil
+	sortEntries(out)
+	return out
+}
+
+// docs returns the revisions map of a kind.
+func (m *Memory) docs(k Kind) map[string][]Entry {
+	if k == KindPolicy {
+		return m.pols
+	}
+	return m.gws
+}
+
+func (m *Memory) Policy(ctx context.Context, name string) (Entry, error) {
+	if err := m.lock(ctx); err != nil {
+		return Entry{}, err
+	}
+	defer m.mu.Unlock()
+	revs := m.pols[name]
+	if len(revs) == 0 || revs[len(revs)-1].Deleted {
+		return Entry{}, fmt.Errorf("%s: %w", subject(KindPolicy, name), ErrNotFound)
+	}
+	return cloneEntry(revs[len(revs)-1]), nil
 }
 
 func (m *Memory) Get(ctx context.Context, name string) (Entry, error) {
@@ -96,8 +123,8 @@ func (m *Memory) Apply(ctx context.Context, changes []Change) ([]Entry, error) {
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	results, written, err := plan(changes, commitTime(), func(name string) (Entry, error) {
-		if revs := m.gws[name]; len(revs) > 0 {
+	results, written, err := plan(changes, commitTime(), func(kind Kind, name string) (Entry, error) {
+		if revs := m.docs(kind)[name]; len(revs) > 0 {
 			return revs[len(revs)-1], nil
 		}
 		return Entry{}, nil
@@ -106,12 +133,13 @@ func (m *Memory) Apply(ctx context.Context, changes []Change) ([]Entry, error) {
 		return results, err
 	}
 	for _, e := range written {
-		revs := append(m.gws[e.Name], e)
+		docs := m.docs(e.Kind)
+		revs := append(docs[e.Name], e)
 		if n := len(revs) - HistoryLimit; n > 0 {
 			// Copy down rather than reslice so pruned docs can be collected.
 			revs = append(revs[:0], revs[n:]...)
 		}
-		m.gws[e.Name] = revs
+		docs[e.Name] = revs
 	}
 	m.version++
 	m.bc.commit(m.version, written)

@@ -1,6 +1,7 @@
 // Package store keeps turnout's desired state: one opaque document per
-// gateway (the artefact's canonical encoding), with a numbered history of
-// revisions per gateway and a store-wide version.
+// gateway (the artefact's canonical encoding) and, for gateways driven by a
+// routing policy, one policy-state document, each with a numbered history of
+// revisions, and a store-wide version.
 //
 // Bolt (an embedded bbolt file) is the default; Memory is for tests of other
 // packages. Both implement Store with the same semantics, enforced by one
@@ -36,8 +37,23 @@ import (
 // few seconds, while keeping enough history to roll back by hand.
 const HistoryLimit = 100
 
-// Entry is one revision of one gateway.
+// Kind separates the documents the store keeps per gateway: the gateway
+// artefact itself, and the state of its routing policy (the canary's step,
+// its last decision, ...). Both follow the same revision and compare-and-set
+// rules, so a policy can write a gateway's new weights and its own state in
+// one atomic batch.
+type Kind string
+
+const (
+	// KindGateway is the zero value: a gateway artefact.
+	KindGateway Kind = ""
+	// KindPolicy is a gateway's policy state.
+	KindPolicy Kind = "policy"
+)
+
+// Entry is one revision of one gateway's artefact or policy state.
 type Entry struct {
+	Kind     Kind
 	Name     string
 	Revision int64  // per gateway, 1, 2, 3, ... never reused, also across delete and re-create
 	Doc      []byte // nil for a deletion
@@ -49,6 +65,9 @@ type Entry struct {
 type Snapshot struct {
 	Version int64   // store-wide, increases by one per committed Apply
 	Entries []Entry // the current revision of every live (not deleted) gateway, sorted by name; never nil
+	// Policies holds the current policy state of every gateway that has one
+	// (live, not deleted), sorted by name; never nil.
+	Policies []Entry
 }
 
 var (
@@ -76,6 +95,7 @@ const (
 
 // Change is one write of a batch given to Apply.
 type Change struct {
+	Kind  Kind // KindGateway (the zero value) or KindPolicy
 	Name  string
 	Doc   []byte // nil = delete; an empty non-nil slice is an (empty) document
 	Match int64  // Any, Absent or the current revision required
@@ -84,6 +104,7 @@ type Change struct {
 // ConflictError is the error of a failed Match; errors.Is(err, ErrConflict)
 // holds. Current lets the API answer 412 with the revision the client missed.
 type ConflictError struct {
+	Kind     Kind
 	Name     string
 	Expected int64 // the Match given: Absent or a revision
 	Current  int64 // the current live revision, or Absent if the gateway is absent or deleted
@@ -98,7 +119,7 @@ func (e *ConflictError) Error() string {
 	if e.Current != Absent {
 		got = fmt.Sprintf("the current revision is %d", e.Current)
 	}
-	return fmt.Sprintf("gateway %q: %v: expected %s, but %s", e.Name, ErrConflict, want, got)
+	return fmt.Sprintf("%s: %v: expected %s, but %s", subject(e.Kind, e.Name), ErrConflict, want, got)
 }
 
 func (e *ConflictError) Unwrap() error { return ErrConflict }
@@ -115,6 +136,11 @@ type Store interface {
 	History(ctx context.Context, name string) ([]Entry, error)
 	// Revision returns one kept revision; ErrNotFound if unknown or pruned.
 	Revision(ctx context.Context, name string, rev int64) (Entry, error)
+	// Policy returns the current policy state of a gateway; ErrNotFound if
+	// it has none (or it was deleted). Get, History and Revision are about
+	// gateway artefacts; policy states are written with Apply (Kind
+	// KindPolicy) and read here and in snapshots.
+	Policy(ctx context.Context, name string) (Entry, error)
 	// Apply commits a batch atomically: all changes or none (a multi-gateway
 	// `apply -f`). Each change has its own Match and sees the changes before
 	// it in the batch. It returns one entry per change, in order: the new
@@ -134,3 +160,11 @@ var (
 	_ Store = (*Bolt)(nil)
 	_ Store = (*Memory)(nil)
 )
+
+// subject names what an entry is about, for messages.
+func subject(k Kind, name string) string {
+	if k == KindPolicy {
+		return fmt.Sprintf("policy state of gateway %q", name)
+	}
+	return fmt.Sprintf("gateway %q", name)
+}

@@ -51,6 +51,8 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		{"watch closes on cancel without leaks", testWatchCancel},
 		{"cancelled context", testCancelled},
 		{"close", testClose},
+		{"policy state", testPolicyState},
+		{"policy state and weights in one batch", testPolicyBatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
