@@ -25,7 +25,8 @@ func TestCLIDrivesARunningTurnout(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	tt := run(t, append([]string{"--data-dir", t.TempDir()}, seedPins(t)...)...)
+	data, pins := t.TempDir(), seedPins(t)
+	tt := run(t, append([]string{"--data-dir", data}, pins...)...)
 	port := testnet.FreePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	file := filepath.Join(t.TempDir(), "seed.yaml")
@@ -125,4 +126,18 @@ func TestCLIDrivesARunningTurnout(t *testing.T) {
 	}
 	// The refused updates left the data plane as it was.
 	splitIs("after refused updates", nil, 50)
+
+	// A restart finds the same state: the revision before it, and its split.
+	before, _ := turnout(0, "gateway", "get", "simpleservice", "-o", "json")
+	out, _ = turnout(0, "gateway", "history", "simpleservice")
+	revisions := strings.Count(strings.TrimSpace(out), "\n")
+	tt.stop()
+	tt = run(t, append([]string{"--data-dir", data}, pins...)...)
+	if after, _ := turnout(0, "gateway", "get", "simpleservice", "-o", "json"); after != before {
+		t.Fatalf("after a restart the gateway is\n%s\nwas\n%s", after, before)
+	}
+	if out, _ := turnout(0, "gateway", "history", "simpleservice"); strings.Count(strings.TrimSpace(out), "\n") != revisions {
+		t.Fatalf("after a restart the history is\n%s", out)
+	}
+	splitIs("after a restart", nil, 50)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -66,21 +67,69 @@ func TestRefusedRequestsLeaveTheDataPlaneAlone(t *testing.T) {
 	gen, swaps := tt.metric("turnout_table_generation"), tt.metric("turnout_table_swaps_total")
 
 	adminPort := strings.Split(tt.admin, ":")[1]
-	for _, tc := range []struct {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenPort := strings.Split(taken.Addr().String(), ":")[1]
+	other := strings.Replace(good, "name: g", "name: h", 1)
+	_, etag, _ := apiCall(t, "GET", api+"/g", "", "")
+	for i, tc := range []struct {
 		method, path, ct, body string
+		ifMatch                string
 		want                   int
 	}{
-		{"PUT", "/g", "application/x-yaml", strings.Replace(good, "100%", "90%", 1), 400},
-		{"PUT", "/g", "application/x-yaml", "name: g\nport: " + adminPort + "\n", 409},
-		{"PUT", "/g", "application/x-yaml", good + "colour: blue\n", 400},
-		{"PUT", "/g", "text/plain", good, 415},
-		{"PATCH", "/g", "application/merge-patch+json", `{"sticky": "forever"}`, 400},
-		{"POST", "/g/rollback?to=7", "", "", 404},
-		{"DELETE", "/nope", "", "", 204},
+		{"PUT", "/g", "application/x-yaml", strings.Replace(good, "100%", "90%", 1), "", 400},                                                                    // weights total 90%
+		{"PUT", "/g", "application/x-yaml", "name: g\nport: " + adminPort + "\n", "", 409},                                                                       // the admin port
+		{"PUT", "/g", "application/x-yaml", "name: g\nport: " + takenPort + "\n", "", 409},                                                                       // a port another process holds
+		{"PUT", "/g", "application/x-yaml", good + "colour: blue\n", "", 400},                                                                                    // unknown field
+		{"PUT", "/g", "application/x-yaml", strings.Replace(good, "weight:", "wait:", 1), "", 400},                                                               // unknown route field
+		{"PUT", "/g", "text/plain", good, "", 415},                                                                                                               // media type
+		{"PUT", "/g", "application/x-yaml", "name: g\nport: [\n", "", 400},                                                                                       // malformed YAML
+		{"PUT", "/g", "application/json", `{"name": "g", "port": }`, "", 400},                                                                                    // malformed JSON
+		{"PUT", "/g", "application/x-yaml", good + "  \"[127.0.0.1:1]\":\n    condition: user-agent ==\n", "", 400},                                              // condition position
+		{"PUT", "/g", "application/x-yaml", other, "", 400},                                                                                                      // name mismatch
+		{"PUT", "/g", "application/x-yaml", good, `"7"`, 412},                                                                                                    // stale If-Match
+		{"PUT", "/g", "application/x-yaml", good, `W/"1"`, 400},                                                                                                  // weak If-Match
+		{"PUT", "/g", "application/x-yaml", "", "", 400},                                                                                                         // empty body
+		{"PUT", "/g", "application/x-yaml", good + "---\n" + other, "", 400},                                                                                     // a list to PUT
+		{"PUT", "/g", "application/x-yaml", good + "sticky: forever\n", "", 400},                                                                                 // sticky value
+		{"PUT", "/g", "application/x-yaml", strings.Replace(good, "port: "+strings.Split(strings.Split(good, "port: ")[1], "\n")[0], "port: 1/udp", 1), "", 400}, // port form
+		{"PUT", "/g", "application/x-yaml", strings.Repeat("#", 2<<20), "", 413},                                                                                 // oversized body
+		{"PUT", "/h%20x", "application/x-yaml", strings.Replace(good, "name: g", "name: h x", 1), "", 400},                                                       // name with a space
+		{"PUT", "/nope", "application/x-yaml", strings.Replace(good, "name: g", "name: nope", 1), `"1"`, 404},                                                    // If-Match on an unknown gateway
+		{"POST", "", "application/x-yaml", good, "", 409},                                                                                                        // POST of an existing gateway
+		{"POST", "", "application/x-yaml", other + "---\n" + strings.Replace(other, "name: h", "name: i", 1), "", 409},                                           // two gateways on one port
+		{"POST", "?validate_only=true", "application/x-yaml", strings.Replace(other, "100%", "10%", 1), "", 400},                                                 // validate_only, invalid
+		{"PATCH", "/g", "application/merge-patch+json", `{"sticky": "forever"}`, "", 400},                                                                        // patch to an invalid gateway
+		{"PATCH", "/g", "application/json", `{"sticky": "route"}`, "", 415},                                                                                      // patch media type
+		{"PATCH", "/nope", "application/merge-patch+json", `{"sticky": "route"}`, "", 404},                                                                       // patch unknown
+		{"POST", "/g/rollback?to=7", "", "", "", 404},                                                                                                            // unknown revision
+		{"POST", "/g/rollback?to=1", "", "", `"9"`, 412},                                                                                                         // stale rollback
+		{"GET", "?page=0", "", "", "", 400},                                                                                                                      // bad page
+		{"DELETE", "/g", "", "", `"3"`, 412},                                                                                                                     // stale delete
+		{"DELETE", "", "", "", "", 405},                                                                                                                          // method not allowed
 	} {
-		if code, _, body := apiCall(t, tc.method, api+tc.path, tc.ct, tc.body); code != tc.want {
-			t.Errorf("%s %s: %d %s, want %d", tc.method, tc.path, code, body, tc.want)
+		req, _ := http.NewRequest(tc.method, api+tc.path, strings.NewReader(tc.body))
+		if tc.ct != "" {
+			req.Header.Set("Content-Type", tc.ct)
 		}
+		if tc.ifMatch != "" {
+			req.Header.Set("If-Match", tc.ifMatch)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || !strings.HasPrefix(string(b), `{"message":`) {
+			t.Errorf("case %d, %s %s: %d %s, want %d and a message", i, tc.method, tc.path, resp.StatusCode, b, tc.want)
+		}
+	}
+	if _, now, _ := apiCall(t, "GET", api+"/g", "", ""); now != etag {
+		t.Errorf("refused requests changed the stored gateway: ETag %s -> %s", etag, now)
 	}
 	// Give a wrongly applied change the time to show before checking.
 	time.Sleep(100 * time.Millisecond)

@@ -32,6 +32,9 @@ type Options struct {
 	API http.Handler
 	// Token, if set, is required on every call but /healthz and /metrics.
 	Token string
+	// ReadTimeout bounds reading a request, headers and body (default 30s;
+	// headers alone get a third of it): slow clients are cut off.
+	ReadTimeout time.Duration
 }
 
 // Server is the running admin listener.
@@ -66,6 +69,10 @@ func Start(o Options) (*Server, error) {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	}
+	readTimeout := o.ReadTimeout
+	if readTimeout == 0 {
+		readTimeout = 30 * time.Second
+	}
 	var h http.Handler = mux
 	if o.Token != "" {
 		h = requireToken(o.Token, mux)
@@ -73,8 +80,8 @@ func Start(o Options) (*Server, error) {
 	s := &Server{ln: ln, srv: &http.Server{
 		Handler: h,
 		// Slow clients are cut off; a 30s CPU profile still fits.
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadHeaderTimeout: readTimeout / 3,
+		ReadTimeout:       readTimeout,
 		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       60 * time.Second,
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),

@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/turnout/turnout/core/metrics"
 )
@@ -51,5 +53,30 @@ func TestTokenGuardsEverythingButHealthAndMetrics(t *testing.T) {
 		if tc.want == 401 && string(body) != "{\"message\":\"unauthorized\"}\n" {
 			t.Errorf("%s with %q: body %q says more than it should", tc.path, tc.auth, body)
 		}
+	}
+}
+
+// A client that sends half a request and stalls is cut off.
+func TestSlowAdminClientIsCutOff(t *testing.T) {
+	reg := metrics.NewRegistry()
+	s, err := Start(Options{Addr: "127.0.0.1:0", Registry: reg.Prometheus, Logger: slog.New(slog.DiscardHandler), ReadTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	c, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: a\r\n") // and nothing more
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	_, err = io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("connection not closed by the server: %v", err)
+	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Fatalf("closed after %v", took)
 	}
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -153,8 +154,47 @@ func readDocument(w http.ResponseWriter, r *http.Request) (body []byte, vo bool,
 	if err = checkDocumentType(r); err != nil {
 		return nil, false, err
 	}
-	body, err = readBody(w, r)
-	return body, vo, err
+	if body, err = readBody(w, r); err != nil {
+		return nil, false, err
+	}
+	if mt, _ := mediaType(r); mt == typeJSON {
+		// The decoder reads YAML, of which JSON is a subset; text that is
+		// not JSON must not pass because YAML would take it
+		// (`{"port": }` is a YAML null).
+		if err := checkJSON(body); err != nil {
+			return nil, false, err
+		}
+	}
+	return body, vo, nil
+}
+
+// checkJSON refuses a body that is not well-formed JSON, naming the line
+// and column of the problem.
+func checkJSON(body []byte) error {
+	var v any
+	err := json.Unmarshal(body, &v)
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		if err != nil {
+			return errorf(http.StatusBadRequest, "malformed JSON: %v", err)
+		}
+		return nil
+	}
+	// Offset counts the bytes read, the offending one included; at the
+	// end of the input the position is just past it.
+	n := min(max(int(se.Offset)-1, 0), len(body))
+	if strings.HasPrefix(se.Error(), "unexpected end") {
+		n = len(body)
+	}
+	line, col := 1, 1
+	for _, c := range body[:n] {
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return errorf(http.StatusBadRequest, "line %d:%d: malformed JSON: %v", line, col, se)
 }
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {

@@ -138,7 +138,8 @@ func TestBadRequests(t *testing.T) {
 		msg          string
 	}{
 		{"malformed yaml", "POST", "/api/v1/gateways", "name: x\nport: [8090\n", []string{ct, yml}, 400, "syntax error"},
-		{"malformed json", "POST", "/api/v1/gateways", `{"name": "x", "port": 8090`, []string{ct, jsn}, 400, "syntax error"},
+		{"malformed json", "POST", "/api/v1/gateways", `{"name": "x", "port": 8090`, []string{ct, jsn}, 400, "line 1:27: malformed JSON: unexpected end of JSON input"},
+		{"json that only YAML reads", "POST", "/api/v1/gateways", `{"name": "x", "port": }`, []string{ct, jsn}, 400, "line 1:23: malformed JSON: invalid character '}' looking for beginning of value"},
 		{"unknown field", "PUT", "/api/v1/gateways/simpleservice", "name: simpleservice\nport: 8080\ncolour: red\n", nil, 400, `line 3:1: gateway "simpleservice": unknown field "colour"`},
 		{"unknown route field", "POST", "/api/v1/gateways", "name: x\nport: 8090\nroutes:\n  \"[a:1]\":\n    weight: 100%\n    wieght: 1\n", nil, 400, `line 6:5: gateway "x": routes."[a:1]": unknown field "wieght"`},
 		{"weights total 90%", "POST", "/api/v1/gateways", "name: x\nroutes:\n  \"[a:1]\": {weight: 40%}\n  \"[b:1]\": {weight: 50%}\n", nil, 400, "total route weight must be 0% or 100%, got 90%"},
