@@ -85,6 +85,15 @@ func (o *gatewayOptions) client() (*client, error) {
 	return newClient(o.addr, cmp.Or(o.token, os.Getenv("TURNOUT_TOKEN")), o.timeout)
 }
 
+// do sends one request to the API (the commands that make a single call).
+func (o *gatewayOptions) do(ctx context.Context, rq request) (*response, error) {
+	c, err := o.client()
+	if err != nil {
+		return nil, err
+	}
+	return c.do(ctx, rq)
+}
+
 // accept is the media type to ask for when the server's document is
 // printed as is.
 func (o *gatewayOptions) accept() string {
@@ -212,11 +221,7 @@ func newGatewayGetCommand(o *gatewayOptions) *cobra.Command {
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeNames(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			resp, err := c.do(cmd.Context(), request{method: "GET", path: gatewayPath(args[0]), accept: o.accept()})
+			resp, err := o.do(cmd.Context(), request{method: "GET", path: gatewayPath(args[0]), accept: o.accept()})
 			if err != nil {
 				return err
 			}
@@ -233,11 +238,7 @@ func newGatewayDeleteCommand(o *gatewayOptions) *cobra.Command {
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeNames(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			if _, err := c.do(cmd.Context(), request{method: "DELETE", path: gatewayPath(args[0])}); err != nil {
+			if _, err := o.do(cmd.Context(), request{method: "DELETE", path: gatewayPath(args[0])}); err != nil {
 				return err
 			}
 			return printResult(cmd.OutOrStdout(), o.output, result{Gateway: args[0], Result: "deleted"})
@@ -259,11 +260,7 @@ func newGatewayHistoryCommand(o *gatewayOptions) *cobra.Command {
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeNames(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
-			resp, err := c.do(cmd.Context(), request{method: "GET", path: gatewayPath(args[0], "revisions"), accept: o.accept()})
+			resp, err := o.do(cmd.Context(), request{method: "GET", path: gatewayPath(args[0], "revisions"), accept: o.accept()})
 			if err != nil {
 				return err
 			}
@@ -292,12 +289,8 @@ func newGatewayRollbackCommand(o *gatewayOptions) *cobra.Command {
 			if to < 1 {
 				return usageErrorf("--to: give the revision to roll back to (see turnout gateway history %s)", args[0])
 			}
-			c, err := o.client()
-			if err != nil {
-				return err
-			}
 			path := gatewayPath(args[0], "rollback") + "?to=" + url.QueryEscape(strconv.FormatInt(to, 10))
-			resp, err := c.do(cmd.Context(), request{method: "POST", path: path, accept: o.accept()})
+			resp, err := o.do(cmd.Context(), request{method: "POST", path: path, accept: o.accept()})
 			if err != nil {
 				return err
 			}
