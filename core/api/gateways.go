@@ -279,20 +279,23 @@ func (a *gatewayAPI) create(w http.ResponseWriter, r *http.Request, _ params) er
 		return err
 	}
 	cand := slices.Clone(st.gws)
-	changes := make([]store.Change, 0, len(gws))
 	for _, g := range gws {
 		if e, ok := st.entries[g.Name]; ok {
 			return errorf(http.StatusConflict, "gateway %q already exists (revision %d): use PUT to replace it", g.Name, e.Revision)
 		}
+		cand = append(cand, g)
+	}
+	// Encoded after the check, which gives portless gateways their port.
+	if err := a.validate(cand); err != nil {
+		return err
+	}
+	changes := make([]store.Change, 0, len(gws))
+	for _, g := range gws {
 		doc, err := canonical(g)
 		if err != nil {
 			return err
 		}
-		cand = append(cand, g)
 		changes = append(changes, store.Change{Name: g.Name, Doc: doc, Match: store.Absent})
-	}
-	if err := a.validate(cand); err != nil {
-		return err
 	}
 	if vo {
 		render(w, r, http.StatusOK, gws)

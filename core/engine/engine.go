@@ -45,7 +45,6 @@ type Engine struct {
 
 	mu       sync.Mutex
 	gateways []*gateway.Gateway
-	assigned map[string]int // auto-assigned ports by gateway name, kept stable
 	gen      uint64
 	lastErr  error
 }
@@ -64,7 +63,7 @@ func New(dp *dataplane.DataPlane, opts Options) *Engine {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	e := &Engine{dp: dp, opts: opts, log: opts.Logger, assigned: map[string]int{}}
+	e := &Engine{dp: dp, opts: opts, log: opts.Logger}
 	e.res = newResolver(opts.Resolve, opts.Logger)
 	e.res.changed = e.rebuild
 	return e
@@ -83,15 +82,13 @@ func (e *Engine) Set(gws []*gateway.Gateway) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	assigned, err := e.assignPorts(gws)
-	if err != nil {
+	if err := e.assignPorts(gws, nil); err != nil {
 		return err
 	}
 	if err := e.apply(gws); err != nil {
 		return err
 	}
 	e.gateways = gws
-	e.assigned = assigned
 	return nil
 }
 
@@ -99,12 +96,23 @@ func (e *Engine) Set(gws []*gateway.Gateway) error {
 // another gateway, reserved, or cannot be bound on this host.
 var ErrPortTaken = errors.New("port taken")
 
-// Check reports whether Set would accept gws, changing nothing: the set is
+// Check reports whether Set would accept gws, changing nothing in service: the set is
 // valid, no port is reserved, and every port the running gateways do not
 // already hold can be bound now (it is bound and released at once, so a
 // later Set can still lose a race for it). A port problem wraps
 // ErrPortTaken; anything else is invalid input.
+//
+// Gateways without a port get one, written into gws: the port they have in
+// service, else the lowest of the range that can be bound. A caller that
+// stores them keeps the port across restarts, as Vamp kept assigned ports.
 func (e *Engine) Check(gws []*gateway.Gateway) error {
+	held := e.dp.Ports()
+	e.mu.Lock()
+	err := e.assignPorts(gws, func(p int) bool { return held[p] || e.dp.CanListen(p) == nil })
+	e.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrPortTaken, err)
+	}
 	if err := gateway.ValidateSet(gws); err != nil {
 		if errors.Is(err, gateway.ErrPortInUse) {
 			return fmt.Errorf("%w: %w", ErrPortTaken, err)
@@ -116,7 +124,6 @@ func (e *Engine) Check(gws []*gateway.Gateway) error {
 			return fmt.Errorf("%w: gateway %q: port %d is reserved for %s", ErrPortTaken, g.Name, g.Port.Number, what)
 		}
 	}
-	held := e.dp.Ports()
 	for _, g := range gws {
 		if g.Port.Number == 0 || held[g.Port.Number] {
 			continue
@@ -216,41 +223,43 @@ func (e *Engine) failed(t gateway.Target) func() {
 	return e.res.kick(t.Host, t.Port)
 }
 
-// assignPorts gives every gateway without a port one from the range:
-// the one it had before if it still has no port, else the lowest free.
-// The gateways are modified in place (they are the engine's from now on).
-func (e *Engine) assignPorts(gws []*gateway.Gateway) (map[string]int, error) {
+// assignPorts gives every gateway without a port one from the range: the
+// port it has in service, else the lowest one that is free (and, with avail,
+// available). The gateways are modified in place. Called with e.mu held.
+func (e *Engine) assignPorts(gws []*gateway.Gateway, avail func(port int) bool) error {
 	used := map[int]bool{}
 	for _, g := range gws {
 		if g.Port.Number != 0 {
 			used[g.Port.Number] = true
 		}
 	}
-	assigned := map[string]int{}
+	// A gateway keeps the port it has in service, given or assigned.
+	inService := make(map[string]int, len(e.gateways))
+	for _, g := range e.gateways {
+		inService[g.Name] = g.Port.Number
+	}
 	var missing []*gateway.Gateway
 	for _, g := range gws {
 		if g.Port.Number != 0 {
 			continue
 		}
-		if p, ok := e.assigned[g.Name]; ok && !used[p] {
+		if p, ok := inService[g.Name]; ok && p != 0 && !used[p] {
 			g.Port.Number = p
 			used[p] = true
-			assigned[g.Name] = p
 			continue
 		}
 		missing = append(missing, g)
 	}
 	next := e.opts.PortRange[0]
 	for _, g := range missing {
-		for next <= e.opts.PortRange[1] && (used[next] || e.opts.Reserved[next] != "") {
+		for next <= e.opts.PortRange[1] && (used[next] || e.opts.Reserved[next] != "" || (avail != nil && !avail(next))) {
 			next++
 		}
 		if next > e.opts.PortRange[1] {
-			return nil, fmt.Errorf("gateway %q: no free port left in the gateway port range %d-%d", g.Name, e.opts.PortRange[0], e.opts.PortRange[1])
+			return fmt.Errorf("gateway %q: no free port left in the gateway port range %d-%d", g.Name, e.opts.PortRange[0], e.opts.PortRange[1])
 		}
 		g.Port.Number = next
 		used[next] = true
-		assigned[g.Name] = next
 	}
-	return assigned, nil
+	return nil
 }

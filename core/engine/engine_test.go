@@ -390,3 +390,37 @@ func TestCheckChangesNothing(t *testing.T) {
 		t.Fatalf("Check left ports open: %v", dp.Ports())
 	}
 }
+
+// Check gives portless gateways their port, so that what the API stores
+// keeps it; a gateway in service keeps its port when it is checked again,
+// and a port another process holds is skipped, not reported as taken.
+func TestCheckAssignsStablePorts(t *testing.T) {
+	dp := dataplane.New(dataplane.Options{Address: "127.0.0.1", Logger: quiet()})
+	defer dp.Shutdown(context.Background())
+	lo := testnet.FreePort(t)
+	busy, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", lo))
+	if err != nil {
+		t.Skipf("port %d went: %v", lo, err)
+	}
+	defer busy.Close()
+	eng := New(dp, Options{Logger: quiet(), PortRange: [2]int{lo, lo + 20}})
+	b := decode(t, "name: b\n")
+	if err := eng.Check(b); err != nil {
+		t.Fatal(err)
+	}
+	p := b[0].Port.Number
+	if p == 0 || p == lo {
+		t.Fatalf("assigned port %d (the range starts at %d, held by another process)", p, lo)
+	}
+	if err := eng.Set(b); err != nil {
+		t.Fatal(err)
+	}
+	// "a" sorts first and asks for a port too: b keeps its own.
+	set := decode(t, "name: a\n---\nname: b\n")
+	if err := eng.Check(set); err != nil {
+		t.Fatal(err)
+	}
+	if set[1].Port.Number != p || set[0].Port.Number == p || set[0].Port.Number == 0 {
+		t.Fatalf("ports a=%d b=%d, want b to keep %d", set[0].Port.Number, set[1].Port.Number, p)
+	}
+}
