@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -225,4 +226,38 @@ func TestKillDuringUpdatesKeepsEveryAcknowledgedRevision(t *testing.T) {
 		t.Fatalf("current revision %s, want %d", etag, newest)
 	}
 	t.Logf("%d updates acknowledged before SIGKILL; newest revision after restart: %d", last, newest)
+}
+
+// A token from the environment guards the API of the real server, and the
+// CLI sends it from the same variable; --help never prints it.
+func TestTokenFromEnvironment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Setenv("TURNOUT_TOKEN", "s3cret-env-token")
+	tt := run(t, "--data-dir", t.TempDir())
+	api := "http://" + tt.admin + "/api/v1/gateways"
+	if code, _, _ := apiCall(t, "GET", api, "", ""); code != 401 {
+		t.Fatalf("without the token: %d, want 401", code)
+	}
+	req, _ := http.NewRequest("GET", api, nil)
+	req.Header.Set("Authorization", "token=s3cret-env-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("with DC/OS's token= form: %d", resp.StatusCode)
+	}
+	out, err := exec.Command(binary, "gateway", "list", "--addr", tt.admin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("CLI with TURNOUT_TOKEN: %v\n%s", err, out)
+	}
+	for _, args := range [][]string{{"serve", "--help"}, {"gateway", "--help"}} {
+		out, _ := exec.Command(binary, args...).CombinedOutput()
+		if strings.Contains(string(out), "s3cret-env-token") {
+			t.Errorf("turnout %s prints the token", strings.Join(args, " "))
+		}
+	}
 }

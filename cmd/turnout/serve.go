@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -75,7 +76,8 @@ gateway with two demo backends.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.file, "file", "f", "", "gateways file (YAML or JSON); default: the built-in example")
 	fl.StringVar(&f.dataDir, "data-dir", store.DefaultDir(), "where the desired state is kept [TURNOUT_DATA_DIR; under Mesos $MESOS_SANDBOX/turnout]; --demo without it keeps state in memory")
-	fl.StringVar(&f.token, "token", os.Getenv("TURNOUT_TOKEN"), "token required on the admin listener (but /healthz, /metrics) [TURNOUT_TOKEN]")
+	// The environment is read at run time, not as the default, which --help would print.
+	fl.StringVar(&f.token, "token", "", "token required on the admin listener (but /healthz, /metrics) [TURNOUT_TOKEN]")
 	fl.StringVar(&f.tokenFile, "token-file", "", "read the admin token from this file (a DC/OS secret, say)")
 	fl.StringVar(&f.admin, "admin", envOr("TURNOUT_ADMIN", "127.0.0.1:9880"), "admin listener address (/metrics, /healthz) [TURNOUT_ADMIN]")
 	fl.StringVar(&f.bind, "bind", "", "address gateway ports bind to (default all interfaces)")
@@ -109,7 +111,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	token := f.token
+	token := cmp.Or(f.token, os.Getenv("TURNOUT_TOKEN"))
 	if f.tokenFile != "" {
 		b, err := os.ReadFile(f.tokenFile)
 		if err != nil {
