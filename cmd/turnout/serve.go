@@ -160,37 +160,14 @@ func serve(ctx context.Context, f serveFlags) error {
 		Logger:    log,
 	})
 
-	var st store.Store
-	if f.dataDir == "" {
-		st = store.NewMemory()
-	} else if st, err = store.Open(f.dataDir); err != nil {
+	st, err := openStore(f.dataDir)
+	if err != nil {
 		_ = dp.Shutdown(context.Background())
 		return err
 	}
 	defer st.Close()
 	apply := filesource.ToStore(st, eng.Check)
-	switch {
-	case f.file != "":
-		err = filesource.Load(f.file, apply)
-	case f.demo:
-		var gws []*gateway.Gateway
-		if gws, err = gateway.Decode(defaultGateways, "built-in example"); err == nil {
-			err = apply(gws)
-		}
-	}
-	var storeVersion int64
-	if err == nil {
-		// The first table is put in service here, so that a gateway that
-		// cannot be served (a port taken) stops the start with its error.
-		var snap store.Snapshot
-		if snap, err = st.Snapshot(ctx); err == nil {
-			storeVersion = snap.Version
-			var gws []*gateway.Gateway
-			if gws, err = engine.Decode(snap); err == nil {
-				err = eng.Set(gws)
-			}
-		}
-	}
+	storeVersion, err := firstTable(ctx, f, st, eng, apply)
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
 		return err
@@ -241,6 +218,45 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	return nil
+}
+
+// openStore opens the desired-state store: bbolt in dir, or memory when
+// dir is "" (the demo).
+func openStore(dir string) (store.Store, error) {
+	if dir == "" {
+		return store.NewMemory(), nil
+	}
+	return store.Open(dir)
+}
+
+// firstTable seeds the store from the file (or the demo's example) and puts
+// what the store then holds in service, so that a gateway that cannot be
+// served (a port taken) stops the start with its error. It returns the
+// store version in service.
+func firstTable(ctx context.Context, f serveFlags, st store.Store, eng *engine.Engine, apply filesource.Apply) (int64, error) {
+	switch {
+	case f.file != "":
+		if err := filesource.Load(f.file, apply); err != nil {
+			return 0, err
+		}
+	case f.demo:
+		gws, err := gateway.Decode(defaultGateways, "built-in example")
+		if err == nil {
+			err = apply(gws)
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	snap, err := st.Snapshot(ctx)
+	if err != nil {
+		return 0, err
+	}
+	gws, err := engine.Decode(snap)
+	if err != nil {
+		return 0, err
+	}
+	return snap.Version, eng.Set(gws)
 }
 
 func newLogger(level, format string) (*slog.Logger, error) {
