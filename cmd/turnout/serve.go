@@ -46,6 +46,7 @@ type serveFlags struct {
 	logLevel       string
 	logFormat      string
 	pprof          bool
+	accessLog      bool
 	drain          time.Duration
 	connectTimeout time.Duration
 	readTimeout    time.Duration
@@ -88,6 +89,7 @@ gateway with two demo backends.`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fl.BoolVar(&f.pprof, "pprof", false, "serve /debug/pprof on the admin listener")
+	fl.BoolVar(&f.accessLog, "access-log", false, "log one line per HTTP request and per TCP connection")
 	fl.DurationVar(&f.drain, "drain-timeout", 30*time.Second, "how long removed ports and endpoints, and a shutdown, wait for requests in flight")
 	fl.DurationVar(&f.connectTimeout, "connect-timeout", 2*time.Second, "timeout for connecting to an endpoint")
 	fl.DurationVar(&f.readTimeout, "client-read-timeout", 30*time.Second, "time a client has to send a request")
@@ -137,7 +139,12 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 
 	reg := metrics.NewRegistry()
+	var accessLog *slog.Logger
+	if f.accessLog {
+		accessLog = log.With("log", "access")
+	}
 	dp := dataplane.New(dataplane.Options{
+		AccessLog:      accessLog,
 		Address:        f.bind,
 		ConnectTimeout: f.connectTimeout,
 		ReadTimeout:    f.readTimeout,

@@ -45,6 +45,9 @@ type Options struct {
 	UpstreamIdle time.Duration
 	Logger       *slog.Logger
 	Metrics      *metrics.Registry
+	// AccessLog, if set, gets one line per HTTP request and per TCP
+	// connection. Off by default: the request path then does no logging work.
+	AccessLog *slog.Logger
 }
 
 func (o *Options) defaults() {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"time"
 
@@ -29,8 +30,12 @@ type httpServer struct {
 func newHTTPServer(dp *DataPlane, p *portListener) *httpServer {
 	h := &httpServer{dp: dp, port: p.port, ln: newChanListener(p.ln.Addr()), ended: make(chan struct{})}
 	o := dp.opts
+	handler := h.handle
+	if o.AccessLog != nil {
+		handler = h.handleLogged
+	}
 	h.srv = &fasthttp.Server{
-		Handler:                       h.handle,
+		Handler:                       handler,
 		Name:                          "",
 		NoDefaultServerHeader:         true,
 		NoDefaultDate:                 true,
@@ -102,6 +107,9 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 		h.reject(ctx, g, fasthttp.StatusServiceUnavailable, start)
 		return
 	}
+	if h.dp.opts.AccessLog != nil {
+		ctx.SetUserValue(accessRoute, r.Name)
+	}
 	if len(r.Rewrites) > 0 {
 		var buf [256]byte
 		if p, ok := r.RewritePath(buf[:0], req, ctx.Request.URI().PathOriginal()); ok {
@@ -126,6 +134,9 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 		ctx.Request.SetBodyStream(body, ctx.Request.Header.ContentLength())
 	}
 	e, status := h.roundTrip(ctx, r, d.Endpoint)
+	if e != nil && h.dp.opts.AccessLog != nil {
+		ctx.SetUserValue(accessEndpoint, e.Addr)
+	}
 	if e == nil && body != nil && body.err != nil {
 		// The client's own body was malformed (a broken chunk): its fault,
 		// not the endpoint's, and the connection cannot be trusted further.
@@ -160,6 +171,33 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 		h.setCookie(ctx, g, r, e)
 	}
 	r.Metrics.Observe(ctx.Response.StatusCode(), time.Since(start))
+}
+
+// Keys of the request values the access log reads.
+const (
+	accessRoute    = "turnout.route"
+	accessEndpoint = "turnout.endpoint"
+)
+
+// handleLogged is handle followed by the request's access log line.
+func (h *httpServer) handleLogged(ctx *fasthttp.RequestCtx) {
+	h.handle(ctx)
+	gw := ""
+	if g := h.dp.table.Load().Gateway(h.port); g != nil {
+		gw = g.Name
+	}
+	route, _ := ctx.UserValue(accessRoute).(string)
+	endpoint, _ := ctx.UserValue(accessEndpoint).(string)
+	h.dp.opts.AccessLog.LogAttrs(context.Background(), slog.LevelInfo, "request",
+		slog.String("gateway", gw),
+		slog.String("route", route),
+		slog.String("endpoint", endpoint),
+		slog.String("client", ctx.RemoteIP().String()),
+		slog.String("method", string(ctx.Method())),
+		slog.String("uri", string(ctx.RequestURI())),
+		slog.Int("status", ctx.Response.StatusCode()),
+		slog.Duration("duration", time.Since(ctx.Time())),
+	)
 }
 
 // bufferUpTo is the largest response body read into memory instead of

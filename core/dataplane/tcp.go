@@ -1,7 +1,9 @@
 package dataplane
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -52,6 +54,15 @@ func (s *tcpServer) handle(client net.Conn) {
 	pipe(client, backend)
 	e.End()
 	r.Metrics.ObserveConn(true, time.Since(start))
+	if al := s.dp.opts.AccessLog; al != nil {
+		al.LogAttrs(context.Background(), slog.LevelInfo, "connection",
+			slog.String("gateway", g.Name),
+			slog.String("route", r.Name),
+			slog.String("endpoint", e.Addr),
+			slog.String("client", client.RemoteAddr().String()),
+			slog.Duration("duration", time.Since(start)),
+		)
+	}
 }
 
 // pipe copies both ways until both directions are done, half-closing

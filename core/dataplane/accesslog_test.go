@@ -1,0 +1,100 @@
+package dataplane_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/turnout/turnout/core/dataplane"
+	"github.com/turnout/turnout/core/engine"
+	"github.com/turnout/turnout/internal/testnet"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(l.b.String()))
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// With an access log, every request (answered by an endpoint or by the
+// gateway itself) and every TCP connection gets one line.
+func TestAccessLog(t *testing.T) {
+	var buf lockedBuffer
+	al := slog.New(slog.NewJSONHandler(&buf, nil))
+	a := testnet.Backend(t, "a")
+	tcpPort, emptyPort := testnet.FreePort(t), testnet.FreePort(t)
+	doc := fmt.Sprintf("name: web\nport: {{port}}/http\nroutes:\n  \"[%s]\": {}\n---\nname: raw\nport: %d/tcp\nroutes:\n  \"[%s]\": {}\n---\nname: empty\nport: %d\n",
+		a, tcpPort, a, emptyPort)
+	httpPort := startGateway(t, doc, dataplane.Options{AccessLog: al}, engine.Options{}).port
+
+	for _, u := range []string{fmt.Sprintf("http://127.0.0.1:%d/x?y=1", httpPort), fmt.Sprintf("http://127.0.0.1:%d/", emptyPort)} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", tcpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	io.ReadAll(c)
+	c.Close()
+
+	deadline := time.Now().Add(5 * time.Second)
+	var lines []map[string]any
+	for {
+		if lines = buf.lines(t); len(lines) >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	want := []map[string]any{
+		{"msg": "request", "gateway": "web", "route": "[" + a + "]", "endpoint": a, "method": "GET", "uri": "/x?y=1", "status": float64(200)},
+		{"msg": "request", "gateway": "empty", "route": "", "endpoint": "", "status": float64(503)},
+		{"msg": "connection", "gateway": "raw", "route": "[" + a + "]", "endpoint": a},
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("%d access log lines, want %d: %v", len(lines), len(want), lines)
+	}
+	for i, w := range want {
+		for k, v := range w {
+			if lines[i][k] != v {
+				t.Errorf("line %d: %s = %v, want %v (%v)", i, k, lines[i][k], v, lines[i])
+			}
+		}
+		if _, ok := lines[i]["duration"]; !ok {
+			t.Errorf("line %d has no duration", i)
+		}
+	}
+}
