@@ -173,11 +173,5 @@ for ((rep = 1; rep <= REPS; rep++)); do
 	done
 done
 
-{
-	echo "FINISHED=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-	echo "LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)"
-} >>"$OUT/meta.env"
-touch "$OUT/done"
-ln -sfn "$(basename "$OUT")" "$BENCH_DIR/out/last-run"
-write_doc
+finish_out run
 log "done: $OUT"

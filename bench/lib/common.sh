@@ -398,6 +398,18 @@ latest_dir() {
 	echo "$last"
 }
 
+# finish_out KIND: marks $OUT finished (end time and load in meta.env, the
+# done file), points bench/out/last-KIND at it and rewrites the doc.
+finish_out() {
+	{
+		echo "FINISHED=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+		echo "LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)"
+	} >>"$OUT/meta.env"
+	touch "$OUT/done"
+	ln -sfn "$(basename "$OUT")" "$BENCH_DIR/out/last-$1"
+	write_doc
+}
+
 # write_doc: docs/performance.md (or $DOC) from the newest finished run and reload.
 write_doc() {
 	local run reload args=()

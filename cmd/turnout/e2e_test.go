@@ -72,7 +72,7 @@ type turnout struct {
 	cmd   *exec.Cmd
 	admin string
 	file  string
-	logs  *syncBuffer
+	logs  *testnet.Buffer
 }
 
 // start runs the binary on a gateway file (and a fresh store) and waits
@@ -93,7 +93,7 @@ func start(t *testing.T, gateways string, args ...string) *turnout {
 func run(t *testing.T, args ...string) *turnout {
 	t.Helper()
 	admin := fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t))
-	tt := &turnout{t: t, admin: admin, logs: &syncBuffer{}}
+	tt := &turnout{t: t, admin: admin, logs: &testnet.Buffer{}}
 	tt.cmd = exec.Command(binary, append([]string{"serve", "--admin", admin, "--bind", "127.0.0.1", "--log-level", "debug"}, args...)...)
 	tt.cmd.Stdout, tt.cmd.Stderr = tt.logs, tt.logs
 	if err := tt.cmd.Start(); err != nil {
@@ -154,23 +154,6 @@ func (tt *turnout) metrics() string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // split sends n requests with concurrency c and counts the X-Backend

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,22 +17,10 @@ import (
 	"github.com/turnout/turnout/internal/testnet"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// accessLines parses the JSON lines of an access log.
+func accessLines(t *testing.T, buf *testnet.Buffer) []map[string]any {
 	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(l.b.String()))
+	sc := bufio.NewScanner(strings.NewReader(buf.String()))
 	for sc.Scan() {
 		var m map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
@@ -47,7 +34,7 @@ func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
 // With an access log, every request (answered by an endpoint or by the
 // gateway itself) and every TCP connection gets one line.
 func TestAccessLog(t *testing.T) {
-	var buf lockedBuffer
+	var buf testnet.Buffer
 	al := slog.New(slog.NewJSONHandler(&buf, nil))
 	a := testnet.Backend(t, "a")
 	tcpPort, emptyPort := testnet.FreePort(t), testnet.FreePort(t)
@@ -74,7 +61,7 @@ func TestAccessLog(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	var lines []map[string]any
 	for {
-		if lines = buf.lines(t); len(lines) >= 3 || time.Now().After(deadline) {
+		if lines = accessLines(t, &buf); len(lines) >= 3 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -50,4 +52,24 @@ func Eventually(t testing.TB, within time.Duration, what string, ok func() bool)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Buffer collects what a process or logger writes, safe for the writer and
+// the test to use at once.
+type Buffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String is everything written so far.
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
