@@ -269,8 +269,8 @@ func unknownField(name string, supported []string) error {
 }
 
 var (
-	gatewayFields = []string{"name", "port", "sticky", "virtual_hosts", "routes"}
-	routeFields   = []string{"weight", "condition", "condition_strength", "rewrites", "balance", "timeout", "retries"}
+	gatewayFields = []string{"name", "port", "sticky", "virtual_hosts", "routes", "policy"}
+	routeFields   = []string{"weight", "condition", "condition_strength", "rewrites", "balance", "timeout", "retries", "require_ready"}
 	// Fields Vamp's GET returned, taken and ignored so its output can be
 	// PUT back.
 	gatewayOutputFields = []string{"kind", "lookup_name", "internal", "deployed", "service", "metadata"}
@@ -354,6 +354,8 @@ func (d *decoder) gateway1(m *yaml.Node) *Gateway {
 			g.Routes, routes = d.routes(v)
 			// A dropped duplicate makes any total meaningless.
 			weightsOK = d.dups == dups
+		case e.name == "policy":
+			g.Policy = d.policy(v)
 		case e.name == "kind":
 			if s, ok := d.text(v, "kind", "kind", `"gateway"`); ok && s != "gateway" && s != "gateways" {
 				d.fail(v, "kind", fmt.Errorf("kind must be \"gateway\" or \"gateways\", got %q", s))
@@ -499,6 +501,8 @@ func (d *decoder) route(e entry) (Route, routeNodes) {
 		d.fail(e.key, path, err)
 	}
 	r.Target = t
+	// Only plugin targets have a readiness to wait for.
+	r.RequireReady = err == nil && t.Kind != Static
 	if e.val == nil || isNull(e.val) {
 		return r, nodes
 	}
@@ -558,6 +562,12 @@ func (d *decoder) route(e entry) (Route, routeNodes) {
 				} else {
 					r.Retries = &n
 				}
+			}
+		case f.name == "require_ready":
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" {
+				d.fail(v, fpath, fmt.Errorf("require_ready must be true or false, got %s", describe(v)))
+			} else {
+				r.RequireReady = v.Value == "true"
 			}
 		case slices.Contains(routeOutputFields, f.name):
 		default:

@@ -49,7 +49,7 @@ func static(host string, port int, w Weight) Route {
 }
 
 func plugin(kind TargetKind, ref string, w Weight) Route {
-	return Route{Name: string(kind) + ":" + ref, Target: Target{Kind: kind, Ref: ref}, Weight: w, Balance: BalanceDefault}
+	return Route{Name: string(kind) + ":" + ref, Target: Target{Kind: kind, Ref: ref}, Weight: w, Balance: BalanceDefault, RequireReady: true}
 }
 
 // withCondition sets a route's condition; Match is checked separately.

@@ -54,6 +54,11 @@ func (g *Gateway) node() *yaml.Node {
 		add(routes, g.Routes[i].Name, g.Routes[i].node())
 	}
 	add(m, "routes", routes)
+	if g.Policy != nil {
+		if n, err := g.Policy.node(); err == nil {
+			add(m, "policy", n)
+		}
+	}
 	return m
 }
 
@@ -91,6 +96,9 @@ func (r *Route) node() *yaml.Node {
 	if r.Retries != nil {
 		add(m, "retries", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(*r.Retries)})
 	}
+	if !r.RequireReady && r.Target.Kind != Static && r.Target.Kind != "" {
+		add(m, "require_ready", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "false"})
+	}
 	return m
 }
 
@@ -103,7 +111,7 @@ func str(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!
 func add(m *yaml.Node, key string, v *yaml.Node) { m.Content = append(m.Content, str(key), v) }
 
 // writeJSON writes the trees node() builds: mappings, sequences, and
-// string, int and null scalars.
+// string, int, float, bool and null scalars.
 func writeJSON(b *bytes.Buffer, n *yaml.Node) error {
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -134,7 +142,7 @@ func writeJSON(b *bytes.Buffer, n *yaml.Node) error {
 		switch n.Tag {
 		case "!!str":
 			writeString(b, n.Value)
-		case "!!int", "!!null":
+		case "!!int", "!!null", "!!bool", "!!float":
 			b.WriteString(n.Value)
 		default:
 			return fmt.Errorf("cannot write a %s scalar as json", n.Tag)

@@ -51,9 +51,9 @@ var errorCases = []errorCase{
 
 	// unknown and duplicate fields
 	{"unknown top-level field", "gw.yaml", "name: a\ncolour: red\n",
-		`gw.yaml:2:1: gateway "a": unknown field "colour" (supported: name, port, sticky, virtual_hosts, routes)`},
+		`gw.yaml:2:1: gateway "a": unknown field "colour" (supported: name, port, sticky, virtual_hosts, routes, policy)`},
 	{"unknown route field", "gw.yaml", "name: a\nroutes:\n  \"[a:1]\":\n    wieght: 50%\n",
-		`gw.yaml:4:5: gateway "a": routes."[a:1]": unknown field "wieght" (supported: weight, condition, condition_strength, rewrites, balance, timeout, retries)`},
+		`gw.yaml:4:5: gateway "a": routes."[a:1]": unknown field "wieght" (supported: weight, condition, condition_strength, rewrites, balance, timeout, retries, require_ready)`},
 	{"vamp 0.8 filters", "gw.yaml", "name: a\nroutes:\n  \"[a:1]\":\n    filters: [user-agent == Firefox]\n",
 		`gw.yaml:4:5: gateway "a": routes."[a:1]": unknown field "filters": Vamp 0.9 renamed it "condition"`},
 	{"vamp selector", "gw.yaml", "name: a\nselector: label(app)(sava)\n",

@@ -18,10 +18,6 @@ const (
 	Consul     TargetKind = "consul"
 )
 
-// pluginKinds is every scheme a route key may start with, in the order the
-// error message lists them.
-var pluginKinds = []TargetKind{Minuteman, MarathonLB, Marathon, Consul}
-
 // errUnsupportedTarget names every form Turnout takes: Vamp's keys without
 // brackets were references to other gateways, deployments and clusters,
 // which have no meaning without Vamp's deployment model.
@@ -29,21 +25,18 @@ var errUnsupportedTarget = errors.New(`use "[host:port]", "minuteman:/app:port",
 	`(Vamp's gateway, deployment and cluster references are not supported by Turnout)`)
 
 // ParseTarget reads a route key: "[host:port]" (IPv6 as "[[::1]:80]") or
-// "scheme:ref" with one of the plugin schemes.
+// "scheme:ref", a scheme being a backend plugin's name (lower case letters,
+// digits and dashes, starting with a letter). Whether a plugin resolves the
+// scheme is the engine's question, not the artefact's.
 func ParseTarget(key string) (Target, error) {
 	if strings.HasPrefix(key, "[") && strings.HasSuffix(key, "]") {
 		return parseStatic(key)
 	}
-	if scheme, ref, ok := strings.Cut(key, ":"); ok {
-		for _, k := range pluginKinds {
-			if scheme != string(k) {
-				continue
-			}
-			if strings.TrimSpace(ref) == "" {
-				return Target{}, fmt.Errorf("route target %q needs a reference after %q", key, scheme+":")
-			}
-			return Target{Kind: k, Ref: ref}, nil
+	if scheme, ref, ok := strings.Cut(key, ":"); ok && validScheme(scheme) {
+		if strings.TrimSpace(ref) == "" {
+			return Target{}, fmt.Errorf("route target %q needs a reference after %q", key, scheme+":")
 		}
+		return Target{Kind: TargetKind(scheme), Ref: ref}, nil
 	}
 	return Target{}, fmt.Errorf("unsupported route target %q: %w", key, errUnsupportedTarget)
 }
@@ -91,6 +84,20 @@ func validHostname(h string) bool {
 			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
 				return false
 			}
+		}
+	}
+	return true
+}
+
+// validScheme is a backend plugin's name: [a-z][a-z0-9-]*.
+func validScheme(s string) bool {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
 		}
 	}
 	return true

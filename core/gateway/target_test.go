@@ -30,7 +30,8 @@ func TestParseTarget(t *testing.T) {
 		{key: "[[10.0.0.1]:80]", err: `route target "[[10.0.0.1]:80]": only IPv6 addresses go in brackets`},
 		{key: "[::1]", err: `route target "[::1]": write an IPv6 address in brackets, like "[[::1]:80]"`},
 		{key: "MINUTEMAN:/a:1", err: `unsupported route target "MINUTEMAN:/a:1": ` + errUnsupportedTarget.Error()},
-		{key: "dns:/a", err: `unsupported route target "dns:/a": ` + errUnsupportedTarget.Error()},
+		{key: "dns:/a", want: Target{Kind: "dns", Ref: "/a"}}, // a third party's scheme: the engine checks a plugin has it
+		{key: "Dns:/a", err: `unsupported route target "Dns:/a": ` + errUnsupportedTarget.Error()},
 		{key: "consul: ", err: `route target "consul: " needs a reference after "consul:"`},
 		{key: "10.0.0.1:80", err: `unsupported route target "10.0.0.1:80": ` + errUnsupportedTarget.Error()},
 		{key: "", err: `unsupported route target "": ` + errUnsupportedTarget.Error()},

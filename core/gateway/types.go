@@ -59,7 +59,8 @@ const (
 
 // Target is what a route key points at. For Static, Host and Port are set;
 // for every other kind (a backend plugin's scheme such as "minuteman",
-// "marathon-lb", "marathon", "consul"), Ref is the text after "scheme:".
+// "marathon-lb", "marathon", "consul", or a third party's), Ref is the text
+// after "scheme:".
 type Target struct {
 	Kind TargetKind
 	Host string
@@ -76,6 +77,8 @@ type Gateway struct {
 	// Routes keep the order of the source document: condition_strength
 	// tries conditioned routes in that order.
 	Routes []Route
+	// Policy, if set, drives the weights (a policy plugin).
+	Policy *Policy
 	// Line is where the gateway starts in its source file (0 if unknown).
 	Line int
 }
@@ -102,6 +105,10 @@ type Route struct {
 	// Retries is how many other endpoints an idempotent request may be
 	// retried on after a connection failure (nil = engine default).
 	Retries *int
+	// RequireReady holds the route at weight 0 until the backend plugin
+	// resolving its target reports it ready (default true; static
+	// "[host:port]" targets are always ready).
+	RequireReady bool
 }
 
 // Rewrite is Vamp's "path: NEW if COND": when Match matches, the request

@@ -1,0 +1,165 @@
+package pluginhost
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/turnout/turnout/plugins/sdk"
+)
+
+// Options configure a Host.
+type Options struct {
+	Catalog *Catalog
+	// Config is each plugin's configuration (a JSON object), by name.
+	Config map[string]json.RawMessage
+	Logger *slog.Logger
+	Events Events
+	// OnChange is called (from any goroutine, never with a lock of the
+	// host held) after a watched target's resolution changed.
+	OnChange func()
+}
+
+// Host runs plugins on demand: a backend plugin starts when a gateway
+// first names its scheme (a backend plugin named N resolves "N:..."
+// targets), a policy plugin when a gateway first names it. Each then runs,
+// supervised, until the host stops.
+type Host struct {
+	opts Options
+	log  *slog.Logger
+
+	mu        sync.Mutex
+	ctx       context.Context
+	wg        sync.WaitGroup
+	instances map[string]*instance
+	watches   map[string]*watch
+}
+
+// New creates a host; nothing runs until Run and a first use.
+func New(o Options) *Host {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.OnChange == nil {
+		o.OnChange = func() {}
+	}
+	return &Host{opts: o, log: o.Logger, instances: map[string]*instance{}, watches: map[string]*watch{}}
+}
+
+// Run makes the host usable until ctx ends; then every plugin process is
+// stopped and Run returns once they are gone.
+func (h *Host) Run(ctx context.Context) {
+	h.mu.Lock()
+	h.ctx = ctx
+	h.mu.Unlock()
+	<-ctx.Done()
+	h.wg.Wait()
+}
+
+// Catalog is the host's catalog.
+func (h *Host) Catalog() *Catalog { return h.opts.Catalog }
+
+// Statuses lists every plugin of the catalog with its state; plugins never
+// started are "stopped".
+func (h *Host) Statuses() []Status {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []Status
+	for _, e := range h.opts.Catalog.Entries() {
+		if in, ok := h.instances[e.ID()]; ok {
+			out = append(out, in.status())
+			continue
+		}
+		st := Status{Entry: e, State: StateStopped}
+		if e.Refused != nil {
+			st.State, st.LastError = StateRefused, e.Refused.Error()
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// CheckScheme says whether a backend plugin resolves targets of scheme.
+func (h *Host) CheckScheme(scheme string) error {
+	e, ok := h.opts.Catalog.Get(sdk.KindBackend, scheme)
+	if !ok {
+		return fmt.Errorf("no backend plugin resolves %q targets (backend plugins: %s)", scheme+":", h.names(sdk.KindBackend))
+	}
+	if e.Refused != nil {
+		return fmt.Errorf("the backend plugin for %q targets cannot run: %w", scheme+":", e.Refused)
+	}
+	return nil
+}
+
+// CheckPolicy says whether a policy plugin of that name can run.
+func (h *Host) CheckPolicy(name string) error {
+	e, ok := h.opts.Catalog.Get(sdk.KindPolicy, name)
+	if !ok {
+		return fmt.Errorf("no policy plugin %q (policy plugins: %s)", name, h.names(sdk.KindPolicy))
+	}
+	if e.Refused != nil {
+		return fmt.Errorf("the policy plugin %q cannot run: %w", name, e.Refused)
+	}
+	return nil
+}
+
+func (h *Host) names(k sdk.Kind) string {
+	var n []string
+	for _, e := range h.opts.Catalog.Entries() {
+		if e.Kind == k {
+			n = append(n, e.Name)
+		}
+	}
+	if len(n) == 0 {
+		return "none"
+	}
+	sort.Strings(n)
+	return strings.Join(n, ", ")
+}
+
+// Policy returns the running policy plugin of that name, starting it on
+// first use. It returns nil while the plugin is not running (starting,
+// crashed, restarting): the caller holds.
+func (h *Host) Policy(name string) (sdk.Policy, error) {
+	if err := h.CheckPolicy(name); err != nil {
+		return nil, err
+	}
+	in, err := h.instance(sdk.KindPolicy, name)
+	if err != nil {
+		return nil, err
+	}
+	p, _ := in.current()
+	if p == nil {
+		return nil, nil
+	}
+	return p.(sdk.Policy), nil
+}
+
+// instance returns the supervised instance of a plugin, starting it once.
+func (h *Host) instance(kind sdk.Kind, name string) (*instance, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id := string(kind) + "/" + name
+	if in, ok := h.instances[id]; ok {
+		return in, nil
+	}
+	if h.ctx == nil || h.ctx.Err() != nil {
+		return nil, fmt.Errorf("plugin %s: the plugin host is not running", id)
+	}
+	e, ok := h.opts.Catalog.Get(kind, name)
+	if !ok {
+		return nil, fmt.Errorf("plugin %s: not in the catalog", id)
+	}
+	in := newInstance(e, h.opts.Config[name], h.log, h.opts.Events)
+	h.instances[id] = in
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		in.run(h.ctx)
+	}()
+	return in, nil
+}
