@@ -127,6 +127,9 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 	}
 	dropHopByHop(&ctx.Request.Header, hs, false)
 	addForwarded(ctx, hs)
+	if r.Host != nil {
+		ctx.Request.Header.SetHostBytes(r.Host) // after X-Forwarded-Host took the client's
+	}
 
 	var body *clientBody
 	if ctx.Request.IsBodyStream() {

@@ -22,6 +22,9 @@ func (h *httpServer) upgrade(ctx *fasthttp.RequestCtx, d routing.Decision, hs se
 	dropHopByHop(&ctx.Request.Header, hs, true)
 	ctx.Request.Header.SetCanonical(headerConnection, valueUpgrade)
 	addForwarded(ctx, hs)
+	if d.Route.Host != nil {
+		ctx.Request.Header.SetHostBytes(d.Route.Host)
+	}
 	backend, e := h.dp.dial(r, d.Endpoint)
 	if backend == nil {
 		r.Metrics.Observe(0, time.Since(start))

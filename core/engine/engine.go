@@ -32,6 +32,8 @@ type Options struct {
 	// Reserved ports no gateway may take, with what holds them (the
 	// admin listener's port, say).
 	Reserved map[int]string
+	// Backends resolves plugin route targets (nil: only "[host:port]").
+	Backends Backends
 	Logger   *slog.Logger
 }
 
@@ -45,8 +47,11 @@ type Engine struct {
 
 	mu       sync.Mutex
 	gateways []*gateway.Gateway
+	statuses map[string][]RouteStatus
 	gen      uint64
 	lastErr  error
+
+	kicks chan struct{}
 }
 
 // New creates an engine driving dp.
@@ -63,7 +68,7 @@ func New(dp *dataplane.DataPlane, opts Options) *Engine {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	e := &Engine{dp: dp, opts: opts, log: opts.Logger}
+	e := &Engine{dp: dp, opts: opts, log: opts.Logger, kicks: make(chan struct{}, 1)}
 	e.res = newResolver(opts.Resolve, opts.Logger)
 	e.res.changed = e.rebuild
 	return e
@@ -124,6 +129,9 @@ func (e *Engine) Check(gws []*gateway.Gateway) error {
 			return fmt.Errorf("%w: gateway %q: port %d is reserved for %s", ErrPortTaken, g.Name, g.Port.Number, what)
 		}
 	}
+	if err := e.checkTargets(gws); err != nil {
+		return err
+	}
 	for _, g := range gws {
 		if g.Port.Number == 0 || held[g.Port.Number] {
 			continue
@@ -150,7 +158,8 @@ func (e *Engine) LastError() error {
 	return e.lastErr
 }
 
-// Run re-resolves DNS names until ctx ends.
+// Run re-resolves DNS names, and rebuilds the table when a backend
+// plugin's resolution changed (Changed), until ctx ends.
 func (e *Engine) Run(ctx context.Context) {
 	t := time.NewTicker(e.opts.DNSRefresh)
 	defer t.Stop()
@@ -160,8 +169,28 @@ func (e *Engine) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			e.res.refresh()
+		case <-e.kicks:
+			e.rebuild()
 		}
 	}
+}
+
+// Changed asks for a rebuild: a backend plugin's resolution moved. It
+// never blocks; changes that arrive during a rebuild are coalesced into one
+// more.
+func (e *Engine) Changed() {
+	select {
+	case e.kicks <- struct{}{}:
+	default:
+	}
+}
+
+// Statuses returns the routes of a gateway in service with why each has
+// its weight (nil for an unknown gateway).
+func (e *Engine) Statuses(gateway string) []RouteStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.statuses[gateway]
 }
 
 // rebuild builds a new table for the same gateways (endpoints moved).
@@ -183,9 +212,20 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 			}
 		}
 	}
+	if e.opts.Backends != nil {
+		e.opts.Backends.SyncTargets(pluginTargets(gws))
+		for _, t := range pluginTargets(gws) {
+			if res, ok := e.opts.Backends.Resolve(t); ok {
+				for _, ep := range res.Endpoints {
+					keep[ep.Address] = true
+				}
+			}
+		}
+	}
 	e.res.forget(keep)
+	eff, statuses := e.effective(gws)
 	t, err := routing.Build(routing.Input{
-		Gateways:   gws,
+		Gateways:   eff,
 		Addrs:      e.addrs,
 		Failed:     e.failed,
 		Endpoints:  e.dp.Endpoints(),
@@ -203,17 +243,16 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 		return fmt.Errorf("put routing table in service: %w", err)
 	}
 	e.gen++
+	e.statuses = statuses
 	e.log.Info("routing table in service", "generation", e.gen, "gateways", len(gws))
 	return nil
 }
 
-func (e *Engine) addrs(t gateway.Target) []string {
+func (e *Engine) addrs(t gateway.Target) ([]string, string) {
 	if t.Kind != gateway.Static {
-		// Plugin targets (minuteman:, marathon:, ...) are resolved by
-		// backend plugins, which this build does not run yet.
-		return nil
+		return e.pluginAddrs(t)
 	}
-	return e.res.addrs(t.Host, t.Port)
+	return e.res.addrs(t.Host, t.Port), ""
 }
 
 func (e *Engine) failed(t gateway.Target) func() {

@@ -58,8 +58,8 @@ func build(t testing.TB, doc string) *Gateway {
 	tbl, err := Build(Input{
 		Gateways:  gws,
 		Endpoints: eps,
-		Addrs: func(tg gateway.Target) []string {
-			return []string{fmt.Sprintf("%s:%d", tg.Host, tg.Port)}
+		Addrs: func(tg gateway.Target) ([]string, string) {
+			return []string{fmt.Sprintf("%s:%d", tg.Host, tg.Port)}, ""
 		},
 	})
 	if err != nil {
@@ -303,11 +303,11 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl, err := Build(Input{Gateways: gws, Endpoints: NewEndpoints(nil, nil), Addrs: func(tg gateway.Target) []string {
+	tbl, err := Build(Input{Gateways: gws, Endpoints: NewEndpoints(nil, nil), Addrs: func(tg gateway.Target) ([]string, string) {
 		if tg.Host == "10.0.0.1" {
-			return []string{"10.0.0.1:80"}
+			return []string{"10.0.0.1:80"}, ""
 		}
-		return nil
+		return nil, ""
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -53,7 +53,10 @@ type Route struct {
 	Timeout     time.Duration
 	Retries     int
 	Endpoints   []*Endpoint
-	Metrics     *metrics.Route
+	// Host, if set, replaces the Host header of requests to the route's
+	// endpoints (Marathon-LB virtual hosts).
+	Host    []byte
+	Metrics *metrics.Route
 	// Failed is called when an endpoint of the route cannot be reached, so
 	// the resolver behind the route can look again (DNS re-resolution).
 	Failed func()
@@ -71,8 +74,9 @@ type Options struct {
 // Input is what Build needs besides the gateways.
 type Input struct {
 	Gateways []*gateway.Gateway
-	// Addrs returns the resolved addresses of a route target.
-	Addrs func(gateway.Target) []string
+	// Addrs returns the resolved addresses of a route target, and the Host
+	// header its endpoints expect ("" to keep the client's).
+	Addrs func(gateway.Target) ([]string, string)
 	// Failed, if set, returns the hook a route calls on connect failures.
 	Failed     func(gateway.Target) func()
 	Endpoints  *Endpoints
@@ -155,8 +159,12 @@ func buildRoute(g *gateway.Gateway, gr *gateway.Route, i int, in Input) *Route {
 		r.Rewrites = append(r.Rewrites, compileRewrite(rw))
 	}
 	if in.Addrs != nil && in.Endpoints != nil {
-		for _, a := range in.Addrs(gr.Target) {
+		addrs, host := in.Addrs(gr.Target)
+		for _, a := range addrs {
 			r.Endpoints = append(r.Endpoints, in.Endpoints.Get(a))
+		}
+		if host != "" {
+			r.Host = []byte(host)
 		}
 	}
 	if in.Failed != nil {

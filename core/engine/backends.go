@@ -1,0 +1,164 @@
+package engine
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/turnout/turnout/core/gateway"
+	"github.com/turnout/turnout/core/pluginhost"
+	"github.com/turnout/turnout/plugins/sdk"
+)
+
+// Backends resolves route targets that name a backend plugin
+// ("marathon:/app", "consul:svc"): *pluginhost.Host.
+type Backends interface {
+	// CheckScheme says whether a plugin resolves targets of scheme.
+	CheckScheme(scheme string) error
+	// SyncTargets makes the backends watch exactly these targets. It must
+	// not call back into the engine synchronously.
+	SyncTargets([]sdk.Target)
+	// Resolve is the last word of a target's plugin.
+	Resolve(sdk.Target) (pluginhost.Resolution, bool)
+}
+
+// RouteStatus is why a route has the weight it has in service.
+type RouteStatus struct {
+	Gateway string
+	Route   string
+	// Weight is the configured weight; Effective is the one in service
+	// (0 while the route is held).
+	Weight    gateway.Weight
+	Effective gateway.Weight
+	// Held says why the route gets no traffic although it has a weight
+	// ("" when it is not held).
+	Held string
+	// Resolution is the backend plugin's word on a plugin target (nil for
+	// "[host:port]" targets).
+	Resolution *pluginhost.Resolution
+}
+
+func sdkTarget(t gateway.Target) sdk.Target {
+	return sdk.Target{Scheme: string(t.Kind), Ref: t.Ref}
+}
+
+// pluginTargets lists the distinct plugin targets of gws.
+func pluginTargets(gws []*gateway.Gateway) []sdk.Target {
+	seen := map[gateway.Target]bool{}
+	var out []sdk.Target
+	for _, g := range gws {
+		for _, r := range g.Routes {
+			if r.Target.Kind == gateway.Static || seen[r.Target] {
+				continue
+			}
+			seen[r.Target] = true
+			out = append(out, sdkTarget(r.Target))
+		}
+	}
+	return out
+}
+
+// checkTargets refuses plugin targets no plugin resolves.
+func (e *Engine) checkTargets(gws []*gateway.Gateway) error {
+	for _, g := range gws {
+		for _, r := range g.Routes {
+			if r.Target.Kind == gateway.Static {
+				continue
+			}
+			if e.opts.Backends == nil {
+				return fmt.Errorf("gateway %q: route %q: no backend plugins are running", g.Name, r.Name)
+			}
+			if err := e.opts.Backends.CheckScheme(string(r.Target.Kind)); err != nil {
+				return fmt.Errorf("gateway %q: route %q: %w", g.Name, r.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// effective returns gws as they go into service: routes held until their
+// backend is ready get weight 0 (and no condition share), with the reason
+// recorded in the statuses.
+func (e *Engine) effective(gws []*gateway.Gateway) ([]*gateway.Gateway, map[string][]RouteStatus) {
+	out := make([]*gateway.Gateway, len(gws))
+	statuses := make(map[string][]RouteStatus, len(gws))
+	for i, g := range gws {
+		cp := *g
+		cp.Routes = append([]gateway.Route(nil), g.Routes...)
+		st := make([]RouteStatus, len(cp.Routes))
+		for j := range cp.Routes {
+			r := &cp.Routes[j]
+			s := RouteStatus{Gateway: g.Name, Route: r.Name, Weight: r.Weight}
+			if r.Target.Kind != gateway.Static {
+				var res pluginhost.Resolution
+				var ok bool
+				if e.opts.Backends != nil {
+					res, ok = e.opts.Backends.Resolve(sdkTarget(r.Target))
+				}
+				if ok {
+					s.Resolution = &res
+				}
+				if why := holdReason(r, res, ok); why != "" {
+					s.Held = why
+					r.Weight, r.ConditionStrength = 0, 0
+				}
+			}
+			s.Effective = r.Weight
+			st[j] = s
+		}
+		out[i] = &cp
+		statuses[g.Name] = st
+	}
+	return out, statuses
+}
+
+// holdReason says why a plugin route must wait ("" if it need not).
+func holdReason(r *gateway.Route, res pluginhost.Resolution, ok bool) string {
+	if !r.RequireReady {
+		return ""
+	}
+	switch {
+	case !ok:
+		return "waiting for the backend plugin"
+	case !res.Received && res.Error != "":
+		return "not resolved: " + res.Error
+	case !res.Received:
+		return "waiting for the first resolution"
+	case !res.Ready:
+		if res.Reason != "" {
+			return "not ready: " + res.Reason
+		}
+		return "not ready"
+	}
+	return ""
+}
+
+// pluginAddrs turns a plugin's healthy endpoints into addresses, resolving
+// DNS names (Minuteman VIPs are names) the way static targets are.
+func (e *Engine) pluginAddrs(t gateway.Target) ([]string, string) {
+	if e.opts.Backends == nil {
+		return nil, ""
+	}
+	res, ok := e.opts.Backends.Resolve(sdkTarget(t))
+	if !ok {
+		return nil, ""
+	}
+	var addrs []string
+	host := ""
+	for _, ep := range res.Endpoints {
+		if !ep.Healthy {
+			continue
+		}
+		h, p, err := net.SplitHostPort(ep.Address)
+		port, perr := strconv.Atoi(p)
+		if err != nil || perr != nil || port < 1 || port > 65535 {
+			e.log.Warn("backend plugin gave a bad endpoint address; skipped", "target", string(t.Kind)+":"+t.Ref, "address", ep.Address)
+			continue
+		}
+		addrs = append(addrs, e.res.addrs(h, port)...)
+		if host == "" {
+			host = ep.Host
+		}
+	}
+	return addrs, host
+}
