@@ -162,3 +162,29 @@ func (e *Engine) pluginAddrs(t gateway.Target) ([]string, string) {
 	}
 	return addrs, host
 }
+
+// recordStatuses exports holds and stale targets as metrics and logs
+// their changes.
+func (e *Engine) recordStatuses(statuses map[string][]RouteStatus) {
+	reg := e.dp.Metrics()
+	if reg == nil {
+		return
+	}
+	reg.TargetStale.Reset()
+	for _, st := range statuses {
+		for _, s := range st {
+			held := 0.0
+			if s.Held != "" {
+				held = 1
+			}
+			reg.RouteHeld.WithLabelValues(s.Gateway, s.Route).Set(held)
+			if s.Resolution != nil {
+				stale := 0.0
+				if s.Resolution.Stale {
+					stale = 1
+				}
+				reg.TargetStale.WithLabelValues(s.Resolution.Target.String()).Set(stale)
+			}
+		}
+	}
+}

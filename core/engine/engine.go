@@ -244,6 +244,7 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 	}
 	e.gen++
 	e.statuses = statuses
+	e.recordStatuses(statuses)
 	e.log.Info("routing table in service", "generation", e.gen, "gateways", len(gws))
 	return nil
 }

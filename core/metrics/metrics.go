@@ -46,6 +46,18 @@ type Registry struct {
 	TableGeneration prometheus.Gauge
 	// ConfigReloads counts configuration reloads by result (ok, error).
 	ConfigReloads *prometheus.CounterVec
+	// PluginStarts and PluginCrashes count plugin processes started and
+	// lost (crashed, hung, exited), by plugin ("kind/name"); PluginUp is 1
+	// while a plugin runs.
+	PluginStarts  *prometheus.CounterVec
+	PluginCrashes *prometheus.CounterVec
+	PluginUp      *prometheus.GaugeVec
+	// TargetStale is 1 for a plugin route target whose endpoints may be
+	// out of date (its plugin or its source is down), by target.
+	TargetStale *prometheus.GaugeVec
+	// RouteHeld is 1 for a route held at weight 0 until its backend is
+	// ready, by gateway and route.
+	RouteHeld *prometheus.GaugeVec
 }
 
 // NewRegistry creates the collectors and registers them, together with the
@@ -91,9 +103,30 @@ func NewRegistry() *Registry {
 			Name: "turnout_config_reloads_total",
 			Help: "Configuration file reloads by result.",
 		}, []string{"result"}),
+		PluginStarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnout_plugin_starts_total",
+			Help: "Plugin processes started, by plugin (kind/name).",
+		}, []string{"plugin"}),
+		PluginCrashes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnout_plugin_crashes_total",
+			Help: "Plugin processes that crashed, hung or exited and were restarted, by plugin.",
+		}, []string{"plugin"}),
+		PluginUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "turnout_plugin_up",
+			Help: "1 while a plugin process runs and answers, by plugin.",
+		}, []string{"plugin"}),
+		TargetStale: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "turnout_target_stale",
+			Help: "1 while a plugin route target's endpoints may be out of date (plugin or source down); the last endpoints keep serving.",
+		}, []string{"target"}),
+		RouteHeld: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "turnout_route_held",
+			Help: "1 while a route is held at weight 0 until its backend is ready, by gateway and route.",
+		}, []string{"gateway", "route"}),
 	}
 	r.Prometheus.MustRegister(r.requests, r.duration, r.errors, r.connections, r.open,
 		r.TableSwaps, r.TableFailures, r.TableGeneration, r.ConfigReloads,
+		r.PluginStarts, r.PluginCrashes, r.PluginUp, r.TargetStale, r.RouteHeld,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
 }
@@ -186,6 +219,7 @@ func (r *Registry) Forget(gateway string) {
 	r.errors.DeletePartialMatch(l)
 	r.connections.DeletePartialMatch(l)
 	r.open.DeletePartialMatch(l)
+	r.RouteHeld.DeletePartialMatch(l)
 }
 
 // ForgetRoute deletes the series of one removed route.
@@ -194,4 +228,5 @@ func (r *Registry) ForgetRoute(gateway, route string) {
 	r.requests.DeletePartialMatch(l)
 	r.duration.DeletePartialMatch(l)
 	r.errors.DeletePartialMatch(l)
+	r.RouteHeld.DeletePartialMatch(l)
 }

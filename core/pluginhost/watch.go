@@ -179,11 +179,21 @@ func (h *Host) update(w *watch, f func(*Resolution)) {
 	}
 	before := w.res
 	f(&w.res)
-	same := sameResolution(before, w.res)
+	after := w.res
+	same := sameResolution(before, after)
 	h.mu.Unlock()
-	if !same {
-		h.opts.OnChange()
+	if same {
+		return
 	}
+	switch t := after.Target.String(); {
+	case after.Stale && !before.Stale:
+		h.log.Warn("route target stale; its last endpoints keep serving", "target", t, "err", after.Error, "endpoints", len(after.Endpoints))
+	case !after.Stale && before.Stale:
+		h.log.Info("route target fresh again", "target", t, "endpoints", len(after.Endpoints))
+	case after.Received && after.Ready != before.Ready:
+		h.log.Info("route target readiness changed", "target", t, "ready", after.Ready, "reason", after.Reason)
+	}
+	h.opts.OnChange()
 }
 
 func sameResolution(a, b Resolution) bool {
