@@ -1,0 +1,339 @@
+package consul_test
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/turnout/turnout/internal/fakeconsul"
+	"github.com/turnout/turnout/internal/testnet"
+	"github.com/turnout/turnout/plugins/backend/consul"
+	"github.com/turnout/turnout/plugins/sdk"
+)
+
+// promptly is how long a change may take to reach a snapshot. Tests that
+// use it run with the default 5m wait, so only a blocking query woken by
+// the change (or a non-blocking one after an error) can meet it.
+const promptly = 5 * time.Second
+
+// clearEnv keeps the machine's Consul variables out of the tests.
+func clearEnv(t *testing.T) {
+	for _, v := range []string{"CONSUL_HTTP_ADDR", "CONSUL_HTTP_TOKEN", "CONSUL_HTTP_TOKEN_FILE", "CONSUL_HTTP_SSL",
+		"CONSUL_CACERT", "CONSUL_CAPATH", "CONSUL_CLIENT_CERT", "CONSUL_CLIENT_KEY", "CONSUL_HTTP_SSL_VERIFY",
+		"CONSUL_NAMESPACE", "CONSUL_PARTITION", "CONSUL_TLS_SERVER_NAME", "CONSUL_HTTP_AUTH"} {
+		t.Setenv(v, "")
+	}
+}
+
+// newPlugin configures a plugin for the fake agent: fast retries and a
+// short min_interval unless extra says otherwise.
+func newPlugin(t *testing.T, fake *fakeconsul.Server, extra map[string]any) *consul.Plugin {
+	t.Helper()
+	cfg := map[string]any{"address": fake.Addr(), "scheme": "http", "retry_min": "10ms", "retry_max": "100ms", "min_interval": "10ms"}
+	maps.Copy(cfg, extra)
+	raw, _ := json.Marshal(cfg)
+	p := consul.New()
+	if err := p.Configure(context.Background(), raw); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// stream is one Watch call, checking that revisions only increase.
+type stream struct {
+	t      *testing.T
+	ch     <-chan sdk.Snapshot
+	cancel context.CancelFunc
+	rev    uint64
+	last   sdk.Snapshot
+}
+
+func watch(t *testing.T, p *consul.Plugin, ref string) *stream {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ch, err := p.Watch(ctx, sdk.Target{Scheme: "consul", Ref: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &stream{t: t, ch: ch, cancel: cancel}
+}
+
+// await reads snapshots until one satisfies ok.
+func (s *stream) await(what string, ok func(sdk.Snapshot) bool) sdk.Snapshot {
+	s.t.Helper()
+	deadline := time.NewTimer(promptly)
+	defer deadline.Stop()
+	for {
+		select {
+		case snap, open := <-s.ch:
+			if !open {
+				s.t.Fatalf("channel closed waiting for %s", what)
+			}
+			if snap.Revision <= s.rev {
+				s.t.Fatalf("revision %d after %d", snap.Revision, s.rev)
+			}
+			s.rev, s.last = snap.Revision, snap
+			if ok(snap) {
+				return snap
+			}
+		case <-deadline.C:
+			s.t.Fatalf("no snapshot with %s within %v; last: %+v", what, promptly, s.last)
+		}
+	}
+}
+
+// addrs is "a,b!" : the endpoints in order, unhealthy ones marked "!".
+func addrs(s sdk.Snapshot) string {
+	var out []string
+	for _, ep := range s.Endpoints {
+		a := ep.Address
+		if !ep.Healthy {
+			a += "!"
+		}
+		out = append(out, a)
+	}
+	return strings.Join(out, ",")
+}
+
+func hasAddrs(want string) func(sdk.Snapshot) bool {
+	return func(s sdk.Snapshot) bool { return addrs(s) == want && s.Error == "" }
+}
+
+func inst(id, node, ip, tag string) fakeconsul.Instance {
+	return fakeconsul.Instance{ID: id, Service: "web", Node: node, NodeAddress: ip, Port: 3000,
+		Tags: []string{tag}, Meta: map[string]string{"version": tag}}
+}
+
+// healthRequests are the health queries for a service with these tags.
+func healthRequests(fake *fakeconsul.Server, service string, tags ...string) []fakeconsul.Request {
+	var out []fakeconsul.Request
+	for _, r := range fake.Log() {
+		if r.Endpoint == fakeconsul.HealthService && r.Service == service && strings.Join(r.Query["tag"], ",") == strings.Join(tags, ",") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func TestInfo(t *testing.T) {
+	info, err := consul.New().Info(context.Background())
+	if err != nil || info.Name != "consul" || info.Kind != sdk.KindBackend || info.Version != "0.1.0" ||
+		len(info.Schemes) != 1 || info.Schemes[0] != "consul" {
+		t.Fatalf("%+v %v", info, err)
+	}
+}
+
+func TestBadRefs(t *testing.T) {
+	clearEnv(t)
+	fake := fakeconsul.New(t, fakeconsul.Options{})
+	p := newPlugin(t, fake, nil)
+	for _, tc := range []struct{ scheme, ref, want string }{
+		{"consul", "", "empty service name"},
+		{"consul", "?tag=1.0.0", "empty service name"},
+		{"consul", "web?color=red", `unknown query key "color"`},
+		{"consul", "web?passing=maybe", `passing must be true or false, not "maybe"`},
+		{"consul", "web?tag=", "empty tag"},
+		{"consul", "web?dc=a&dc=b", "dc given 2 times"},
+		{"consul", "web?near=", "empty near"},
+		{"consul", "we/b", `has "/"`},
+		{"consul", "web?tag=%zz", "bad query"},
+		{"marathon", "web", `scheme "marathon" is not consul`},
+	} {
+		t.Run(tc.ref, func(t *testing.T) {
+			_, err := p.Watch(context.Background(), sdk.Target{Scheme: tc.scheme, Ref: tc.ref})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "consul: ") {
+				t.Fatalf("got %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+	if n := fake.Requests(fakeconsul.HealthService); n != 0 {
+		t.Errorf("%d queries for malformed refs", n)
+	}
+}
+
+// Two tags of one service are two canary versions: each resolves to its
+// own instances, and checks, registrations and deregistrations reach the
+// right one at once (the 5m wait proves the blocking query woke).
+func TestTagsAndChanges(t *testing.T) {
+	clearEnv(t)
+	fake := fakeconsul.New(t, fakeconsul.Options{})
+	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
+	fake.Register(inst("web-a2", "n2", "127.0.0.12", "1.0.0"))
+	fake.Register(inst("web-b1", "n3", "127.0.0.13", "1.1.0"))
+	p := newPlugin(t, fake, nil)
+	v1 := watch(t, p, "web?tag=1.0.0")
+	v2 := watch(t, p, "web?tag=1.1.0")
+
+	s := v1.await("the 1.0.0 instances", hasAddrs("127.0.0.11:3000,127.0.0.12:3000"))
+	if !s.Ready || s.Reason != "" {
+		t.Errorf("1.0.0 not ready: %+v", s)
+	}
+	want := map[string]string{"service_id": "web-a1", "node": "n1", "dc": "dc1", "status": "passing", "tag:1.0.0": "", "meta:version": "1.0.0"}
+	if !maps.Equal(s.Endpoints[0].Labels, want) {
+		t.Errorf("labels %v, want %v", s.Endpoints[0].Labels, want)
+	}
+	v2.await("the 1.1.0 instance", hasAddrs("127.0.0.13:3000"))
+
+	for _, step := range []struct {
+		name   string
+		change func()
+		s      *stream
+		want   string
+	}{
+		{"a check turns critical", func() { fake.SetCheck("n2", "web-a2", "", fakeconsul.Critical) }, v1, "127.0.0.11:3000"},
+		{"a new instance", func() { fake.Register(inst("web-b2", "n4", "127.0.0.14", "1.1.0")) }, v2, "127.0.0.13:3000,127.0.0.14:3000"},
+		{"a deregistration", func() { fake.Deregister("n3", "web-b1") }, v2, "127.0.0.14:3000"},
+		{"the node fails", func() { fake.SetNodeHealth("n1", fakeconsul.Critical) }, v1, ""},
+		{"both come back", func() {
+			fake.SetNodeHealth("n1", fakeconsul.Passing)
+			fake.SetCheck("n2", "web-a2", "", fakeconsul.Passing)
+		}, v1, "127.0.0.11:3000,127.0.0.12:3000"},
+	} {
+		step.change()
+		step.s.await(step.name, hasAddrs(step.want))
+	}
+	if v1.last.Ready != true {
+		t.Errorf("1.0.0 not ready again: %+v", v1.last)
+	}
+	// A handful of changes cost a handful of queries, not a poll loop.
+	if n := fake.Requests(fakeconsul.HealthService); n > 20 {
+		t.Errorf("%d health queries for 5 changes", n)
+	}
+}
+
+func TestNotReady(t *testing.T) {
+	clearEnv(t)
+	fake := fakeconsul.New(t, fakeconsul.Options{})
+	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
+	fake.Register(inst("web-a2", "n2", "127.0.0.12", "1.0.0"))
+	fake.SetCheck("n2", "web-a2", "", fakeconsul.Warning)
+	p := newPlugin(t, fake, map[string]any{"min_passing": 2})
+
+	// passing=false lists every instance, Healthy from its checks.
+	all := watch(t, p, "web?passing=false")
+	s := all.await("both instances", hasAddrs("127.0.0.11:3000,127.0.0.12:3000!"))
+	if s.Ready || s.Reason != "1 of 2 instances passing, 2 needed" || s.Endpoints[1].Labels["status"] != "warning" {
+		t.Errorf("got %+v", s)
+	}
+	passing := watch(t, p, "web")
+	if s := passing.await("the passing one", hasAddrs("127.0.0.11:3000")); s.Ready {
+		t.Errorf("ready with 1 of min_passing 2: %+v", s)
+	}
+	none := watch(t, p, "nosuch")
+	if s := none.await("nothing", hasAddrs("")); s.Ready || s.Reason != "no instances of nosuch" {
+		t.Errorf("got %+v", s)
+	}
+	fake.SetCheck("n2", "web-a2", "", fakeconsul.Passing)
+	if s := all.await("both healthy", hasAddrs("127.0.0.11:3000,127.0.0.12:3000")); !s.Ready || s.Reason != "" {
+		t.Errorf("not ready with both passing: %+v", s)
+	}
+	passing.await("both", hasAddrs("127.0.0.11:3000,127.0.0.12:3000"))
+}
+
+// The agent going away keeps the last instances, marked stale; coming
+// back clears the mark at once, with or without changes meanwhile.
+func TestAgentOutage(t *testing.T) {
+	clearEnv(t)
+	fake := fakeconsul.New(t, fakeconsul.Options{})
+	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
+	p := newPlugin(t, fake, nil)
+	w := watch(t, p, "web")
+	w.await("the instance", hasAddrs("127.0.0.11:3000"))
+
+	fake.Stop()
+	s := w.await("an error", func(s sdk.Snapshot) bool { return s.Error != "" })
+	if addrs(s) != "127.0.0.11:3000" || !s.Ready || !strings.HasPrefix(s.Error, "consul: health of web: ") {
+		t.Errorf("stale snapshot %+v", s)
+	}
+	if err := fake.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.await("the error cleared", hasAddrs("127.0.0.11:3000"))
+
+	fake.Stop()
+	w.await("an error", func(s sdk.Snapshot) bool { return s.Error != "" && addrs(s) == "127.0.0.11:3000" })
+	fake.Register(inst("web-a2", "n2", "127.0.0.12", "1.0.0"))
+	if err := fake.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.await("the catch-up", hasAddrs("127.0.0.11:3000,127.0.0.12:3000"))
+}
+
+// An agent never reached is an empty, not-ready snapshot with the error.
+func TestAgentNeverReached(t *testing.T) {
+	clearEnv(t)
+	fake := fakeconsul.New(t, fakeconsul.Options{})
+	fake.Stop()
+	p := newPlugin(t, fake, nil)
+	s := watch(t, p, "web").await("an error", func(s sdk.Snapshot) bool { return s.Error != "" })
+	if len(s.Endpoints) != 0 || s.Ready || s.Reason == "" {
+		t.Errorf("got %+v", s)
+	}
+}
+
+// Every Watch of one query shares one blocking query; another query has
+// its own; the last cancel stops it.
+func TestSharedWatch(t *testing.T) {
+	clearEnv(t)
+	fake := fakeconsul.New(t, fakeconsul.Options{})
+	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
+	fake.Register(inst("web-b1", "n2", "127.0.0.12", "1.1.0"))
+	p := newPlugin(t, fake, nil)
+	blockedWith := func(n int) func() bool { return func() bool { return fake.Blocked() == n } }
+
+	a := watch(t, p, "web?tag=1.0.0")
+	a.await("1.0.0", hasAddrs("127.0.0.11:3000"))
+	testnet.Eventually(t, promptly, "the watch blocking", blockedWith(1))
+	if n := len(healthRequests(fake, "web", "1.0.0")); n != 2 {
+		t.Fatalf("%d queries for one watch, want the first and a blocked one", n)
+	}
+
+	// Same query, spelt differently: answered from the shared watch.
+	b := watch(t, p, "web?passing=true&tag=1.0.0")
+	b.await("1.0.0 for the second watcher", hasAddrs("127.0.0.11:3000"))
+	if n := len(healthRequests(fake, "web", "1.0.0")); n != 2 || fake.Blocked() != 1 {
+		t.Fatalf("second watcher cost queries: %d, blocked %d", n, fake.Blocked())
+	}
+
+	c := watch(t, p, "web?tag=1.1.0")
+	c.await("1.1.0", hasAddrs("127.0.0.12:3000"))
+	testnet.Eventually(t, promptly, "two watches blocking", blockedWith(2))
+
+	fake.Register(inst("web-a2", "n3", "127.0.0.13", "1.0.0"))
+	a.await("the new instance, first watcher", hasAddrs("127.0.0.11:3000,127.0.0.13:3000"))
+	b.await("the new instance, second watcher", hasAddrs("127.0.0.11:3000,127.0.0.13:3000"))
+	testnet.Eventually(t, promptly, "both watches blocking again", blockedWith(2))
+	if n := len(healthRequests(fake, "web", "1.0.0")); n != 3 {
+		t.Errorf("%d queries for 1.0.0 after one change, want 3", n)
+	}
+
+	a.cancel()
+	fake.SetCheck("n3", "web-a2", "", fakeconsul.Critical)
+	b.await("the check, after the first watcher left", hasAddrs("127.0.0.11:3000"))
+	b.cancel()
+	testnet.Eventually(t, promptly, "the 1.0.0 watch stopping", blockedWith(1))
+	for _, s := range []*stream{a, b} {
+		testnet.Eventually(t, promptly, "the channel closing", func() bool {
+			select {
+			case _, open := <-s.ch:
+				return !open
+			default:
+				return false
+			}
+		})
+	}
+	// A write to the service wakes the 1.1.0 watch only.
+	before, other := len(healthRequests(fake, "web", "1.0.0")), len(healthRequests(fake, "web", "1.1.0"))
+	fake.Touch("web")
+	testnet.Eventually(t, promptly, "the 1.1.0 watch querying again", func() bool {
+		return len(healthRequests(fake, "web", "1.1.0")) == other+1 && fake.Blocked() == 1
+	})
+	if n := len(healthRequests(fake, "web", "1.0.0")); n != before {
+		t.Errorf("the stopped watch queried: %d, was %d", n, before)
+	}
+}
