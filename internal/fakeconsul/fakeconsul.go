@@ -34,6 +34,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -210,7 +212,12 @@ func (s *Server) Start() error {
 	s.ln = ln
 	s.stopped = make(chan struct{})
 	s.done = make(chan struct{})
-	s.srv = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{
+		Handler:           http.HandlerFunc(s.serveHTTP),
+		ReadHeaderTimeout: 10 * time.Second,
+		// Handshake failures are what TLS tests provoke: not news.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
 	srv, done := s.srv, s.done
 	go func() {
 		defer close(done)

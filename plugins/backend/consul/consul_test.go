@@ -3,6 +3,7 @@ package consul_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -336,4 +337,374 @@ func TestSharedWatch(t *testing.T) {
 	if n := len(healthRequests(fake, "web", "1.0.0")); n != before {
 		t.Errorf("the stopped watch queried: %d, was %d", n, before)
 	}
+}
+
+// Over a quiet window the watch blocks: with wait w it asks about W/w
+// times, each with the index of the last answer, never polling.
+func TestQuietWindowBlocks(t *testing.T) {
+	clearEnv(t)
+	fake := fakeconsul.New(t, fakeconsul.Options{})
+	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
+	const wait, window = 200 * time.Millisecond, 1200 * time.Millisecond
+	p := newPlugin(t, fake, map[string]any{"wait": wait.String()})
+	w := watch(t, p, "web")
+	w.await("the instance", hasAddrs("127.0.0.11:3000"))
+	testnet.Eventually(t, promptly, "the watch blocking", func() bool { return fake.Blocked() == 1 })
+
+	before := len(fake.Log())
+	time.Sleep(window) // the window is the measurement
+	log := fake.Log()[before:]
+	if max := int(window/wait) + 1; len(log) > max || len(log) < 2 {
+		t.Fatalf("%d queries in %v with wait %v, want 2..%d", len(log), window, wait, max)
+	}
+	for _, r := range log {
+		if r.Index < 1 || r.Wait != "200ms" {
+			t.Errorf("query without blocking: index %d, wait %q", r.Index, r.Wait)
+		}
+	}
+	select {
+	case s := <-w.ch:
+		t.Errorf("a snapshot without a change: %+v", s)
+	default:
+	}
+}
+
+// An index that moves in a burst (idempotent writes, here every 2ms) is
+// rate-limited to one query per min_interval.
+func TestBurstRateLimited(t *testing.T) {
+	clearEnv(t)
+	fake := fakeconsul.New(t, fakeconsul.Options{})
+	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
+	const minInterval, window = 100 * time.Millisecond, time.Second
+	p := newPlugin(t, fake, map[string]any{"min_interval": minInterval.String()})
+	w := watch(t, p, "web")
+	w.await("the instance", hasAddrs("127.0.0.11:3000"))
+
+	before := fake.Requests(fakeconsul.HealthService)
+	writes := 0
+	for end := time.Now().Add(window); time.Now().Before(end); writes++ {
+		fake.Touch("web")
+		time.Sleep(2 * time.Millisecond)
+	}
+	n := fake.Requests(fakeconsul.HealthService) - before
+	if max := int(window/minInterval) + 2; n > max {
+		t.Fatalf("%d queries for %d writes in %v, want at most %d", n, writes, window, max)
+	}
+	if n < 2 {
+		t.Fatalf("%d queries for %d writes: the watch stopped following", n, writes)
+	}
+}
+
+// A Consul with the zero-index bug (X-Consul-Index: 0) can't make the
+// watch busy-loop: the rate limit holds it.
+func TestZeroIndexNoBusyLoop(t *testing.T) {
+	clearEnv(t)
+	fake := fakeconsul.New(t, fakeconsul.Options{})
+	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
+	fake.ZeroIndex(true)
+	const minInterval, window = 50 * time.Millisecond, 500 * time.Millisecond
+	p := newPlugin(t, fake, map[string]any{"min_interval": minInterval.String()})
+	w := watch(t, p, "web")
+	w.await("the instance", hasAddrs("127.0.0.11:3000"))
+	before := fake.Requests(fakeconsul.HealthService)
+	time.Sleep(window)
+	if n, max := fake.Requests(fakeconsul.HealthService)-before, int(window/minInterval)+2; n > max {
+		t.Fatalf("%d queries in %v, want at most %d", n, window, max)
+	}
+}
+
+// An index that goes backwards (a restore) resets the loop: one query
+// without an index, then blocking on the new, lower index.
+func TestIndexBackwardsResets(t *testing.T) {
+	clearEnv(t)
+	fake := fakeconsul.New(t, fakeconsul.Options{})
+	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
+	p := newPlugin(t, fake, map[string]any{"wait": "200ms"})
+	w := watch(t, p, "web")
+	w.await("the instance", hasAddrs("127.0.0.11:3000"))
+	testnet.Eventually(t, promptly, "the watch blocking", func() bool { return fake.Blocked() == 1 })
+	high := fake.Index()
+
+	fake.SetIndex(2)
+	fake.Register(inst("web-a2", "n2", "127.0.0.12", "1.0.0")) // index 3
+	w.await("the restored state", hasAddrs("127.0.0.11:3000,127.0.0.12:3000"))
+	testnet.Eventually(t, promptly, "a query blocking on the new index", func() bool {
+		for _, r := range healthRequests(fake, "web") {
+			if r.Index == 3 {
+				return true
+			}
+		}
+		return false
+	})
+	var seq []uint64
+	for _, r := range healthRequests(fake, "web") {
+		seq = append(seq, r.Index)
+	}
+	// After the last query at the old index comes one without an index
+	// (a fresh start), then only blocking ones below the old index.
+	j := len(seq) - 1
+	for seq[j] < high {
+		j--
+	}
+	if j+2 >= len(seq) || seq[j+1] != 0 {
+		t.Fatalf("indexes asked %v: want ..., %d, 0, 3", seq, high)
+	}
+	for _, idx := range seq[j+2:] {
+		if idx < 1 || idx >= high {
+			t.Errorf("indexes asked %v: want ..., %d, 0, then the new ones", seq, high)
+		}
+	}
+	fake.SetCheck("n2", "web-a2", "", fakeconsul.Critical)
+	w.await("a change after the reset", hasAddrs("127.0.0.11:3000"))
+}
+
+// During an outage retries back off: over a window W the attempts are
+// bounded by the backoff's least delays (half of each doubling step), not
+// by min_interval.
+func TestErrorsBackOff(t *testing.T) {
+	clearEnv(t)
+	fake := fakeconsul.New(t, fakeconsul.Options{})
+	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
+	const lo, hi, window = 20 * time.Millisecond, 160 * time.Millisecond, time.Second
+	p := newPlugin(t, fake, map[string]any{"retry_min": lo.String(), "retry_max": hi.String(), "min_interval": "1ms"})
+	w := watch(t, p, "web")
+	w.await("the instance", hasAddrs("127.0.0.11:3000"))
+	testnet.Eventually(t, promptly, "the watch blocking", func() bool { return fake.Blocked() == 1 })
+
+	before := fake.Requests(fakeconsul.HealthService)
+	fake.Fail(500, "No cluster leader")
+	s := w.await("the error", func(s sdk.Snapshot) bool { return s.Error != "" })
+	if !strings.Contains(s.Error, "http 500: No cluster leader") || addrs(s) != "127.0.0.11:3000" || !s.Ready {
+		t.Errorf("stale snapshot %+v", s)
+	}
+	time.Sleep(window)
+	n := fake.Requests(fakeconsul.HealthService) - before
+	// The most attempts fit when every delay is its least: step/2.
+	max, spent := 1, time.Duration(0)
+	for step := lo; ; step = min(2*step, hi) {
+		if spent += step / 2; spent > window {
+			break
+		}
+		max++
+	}
+	max += 2 // the await above, and one in flight at each end
+	if n > max || n < 3 {
+		t.Fatalf("%d attempts in %v of outage, want 3..%d", n, window, max)
+	}
+	fake.Fail(0, "")
+	w.await("recovery", hasAddrs("127.0.0.11:3000"))
+}
+
+func TestACL(t *testing.T) {
+	clearEnv(t)
+	fake := fakeconsul.New(t, fakeconsul.Options{Token: "s3cret"})
+	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
+	for _, tc := range []struct {
+		name, token, env string
+		check            func(sdk.Snapshot) bool
+		what             string
+	}{
+		{name: "wrong token", token: "wrong", what: "a 403", check: func(s sdk.Snapshot) bool {
+			return strings.Contains(s.Error, "http 403: Permission denied (check the ACL token)") && len(s.Endpoints) == 0 && !s.Ready
+		}},
+		{name: "right token", token: "s3cret", what: "the instance", check: hasAddrs("127.0.0.11:3000")},
+		{name: "token from the environment", env: "s3cret", what: "the instance", check: hasAddrs("127.0.0.11:3000")},
+		{name: "config over environment", env: "wrong", token: "s3cret", what: "the instance", check: hasAddrs("127.0.0.11:3000")},
+		{name: "no token", what: "results filtered", check: func(s sdk.Snapshot) bool {
+			return !s.Ready && s.Error == "" && strings.Contains(s.Reason, "results filtered by ACLs")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("CONSUL_HTTP_TOKEN", tc.env)
+			p := newPlugin(t, fake, map[string]any{"token": tc.token})
+			watch(t, p, "web").await(tc.what, tc.check)
+		})
+	}
+}
+
+func TestDatacenterAndNear(t *testing.T) {
+	clearEnv(t)
+	fake := fakeconsul.New(t, fakeconsul.Options{Datacenters: []string{"dc2"}})
+	for i, x := range []float64{9, 1, 5} {
+		n := string(rune('1' + i))
+		fake.Register(inst("web-"+n, "n"+n, "127.0.0.1"+n, "1.0.0"))
+		fake.SetCoordinate("n"+n, x)
+	}
+	fake.SetCoordinate("agent", 0)
+	remote := inst("web-r", "r1", "127.0.0.21", "1.0.0")
+	remote.Datacenter = "dc2"
+	fake.Register(remote)
+
+	p := newPlugin(t, fake, nil)
+	pdc2 := newPlugin(t, fake, map[string]any{"datacenter": "dc2"})
+	for _, tc := range []struct {
+		name string
+		p    *consul.Plugin
+		ref  string
+		want string
+	}{
+		{"local, by address", p, "web", "127.0.0.11:3000,127.0.0.12:3000,127.0.0.13:3000"},
+		{"near the agent", p, "web?near=_agent", "127.0.0.12:3000,127.0.0.13:3000,127.0.0.11:3000"},
+		{"near a node", p, "web?near=n1", "127.0.0.11:3000,127.0.0.13:3000,127.0.0.12:3000"},
+		{"dc in the ref", p, "web?dc=dc2", "127.0.0.21:3000"},
+		{"dc from the config", pdc2, "web", "127.0.0.21:3000"},
+		{"ref over config", pdc2, "web?dc=dc1&tag=1.0.0", "127.0.0.11:3000,127.0.0.12:3000,127.0.0.13:3000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			watch(t, tc.p, tc.ref).await(tc.want, hasAddrs(tc.want))
+		})
+	}
+	s := watch(t, p, "web?dc=mars").await("an error", func(s sdk.Snapshot) bool { return s.Error != "" })
+	if !strings.Contains(s.Error, "http 500: No path to datacenter") {
+		t.Errorf("got %q", s.Error)
+	}
+}
+
+// The agent address comes from CONSUL_HTTP_ADDR unless the config says.
+func TestAddressFromEnvironment(t *testing.T) {
+	clearEnv(t)
+	fake := fakeconsul.New(t, fakeconsul.Options{})
+	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
+	dead := fakeconsul.New(t, fakeconsul.Options{})
+	dead.Stop()
+
+	t.Setenv("CONSUL_HTTP_ADDR", "http://"+fake.Addr())
+	p := consul.New()
+	t.Cleanup(func() { p.Close() })
+	// No Configure: the first Watch configures from the environment.
+	watch(t, p, "web").await("the instance", hasAddrs("127.0.0.11:3000"))
+
+	t.Setenv("CONSUL_HTTP_ADDR", dead.Addr())
+	watch(t, newPlugin(t, fake, nil), "web").await("the instance", hasAddrs("127.0.0.11:3000"))
+}
+
+func TestConfigErrors(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	for _, tc := range []struct{ config, want string }{
+		{`{"adress": "127.0.0.1:8500"}`, `unknown field "adress"`},
+		{`{"scheme": "ftp"}`, `scheme "ftp" is neither http nor https`},
+		{`{"wait": "forever"}`, "wait"},
+		{`{"wait": "11m"}`, "over Consul's limit"},
+		{`{"wait": "-1s"}`, "not positive"},
+		{`{"min_passing": -1}`, "min_passing -1 is negative"},
+		{`{"retry_min": "1m", "retry_max": "1s"}`, "retry_max 1s is below retry_min 1m0s"},
+		{`{"tls": {"cert_file": "c.pem"}}`, "both cert_file and key_file"},
+		{`{"tls": {"ca_file": "` + dir + `/missing.pem"}}`, "consul: client: "},
+		{`{} {}`, "trailing data"},
+		{`[1]`, "consul: config: "},
+	} {
+		t.Run(tc.config, func(t *testing.T) {
+			err := consul.New().Configure(context.Background(), json.RawMessage(tc.config))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "consul: ") {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+	for _, ok := range []string{``, `{}`, `null`, `{"address": "127.0.0.1:8500", "min_passing": 0, "wait": "10m"}`} {
+		if err := consul.New().Configure(context.Background(), json.RawMessage(ok)); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+}
+
+// Cancelling a Watch closes its channel and ends its blocked query; Close
+// does the same for all of them.
+func TestCancelAndClose(t *testing.T) {
+	clearEnv(t)
+	fake := fakeconsul.New(t, fakeconsul.Options{})
+	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
+	p := newPlugin(t, fake, nil)
+	closed := func(s *stream) func() bool {
+		return func() bool {
+			select {
+			case _, open := <-s.ch:
+				return !open
+			default:
+				return false
+			}
+		}
+	}
+	a := watch(t, p, "web")
+	a.await("the instance", hasAddrs("127.0.0.11:3000"))
+	testnet.Eventually(t, promptly, "the watch blocking", func() bool { return fake.Blocked() == 1 })
+	a.cancel()
+	testnet.Eventually(t, promptly, "the channel closing", closed(a))
+	testnet.Eventually(t, promptly, "the query ending", func() bool { return fake.Blocked() == 0 })
+
+	b, c := watch(t, p, "web"), watch(t, p, "web?passing=false")
+	b.await("the instance", hasAddrs("127.0.0.11:3000"))
+	c.await("the instance", hasAddrs("127.0.0.11:3000"))
+	p.Close()
+	for _, s := range []*stream{b, c} {
+		testnet.Eventually(t, promptly, "the channel closing", closed(s))
+	}
+	testnet.Eventually(t, promptly, "the queries ending", func() bool { return fake.Blocked() == 0 })
+	if _, err := p.Watch(context.Background(), sdk.Target{Scheme: "consul", Ref: "web"}); err == nil {
+		t.Error("Watch after Close")
+	}
+}
+
+// The namespace reaches the agent as ?ns=, from the config or the
+// environment.
+func TestNamespace(t *testing.T) {
+	clearEnv(t)
+	fake := fakeconsul.New(t, fakeconsul.Options{})
+	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
+	for _, tc := range []struct{ name, env, config, want string }{
+		{"config", "", "team-a", "team-a"},
+		{"environment", "team-b", "", "team-b"},
+		{"config over environment", "team-b", "team-a", "team-a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("CONSUL_NAMESPACE", tc.env)
+			before := len(fake.Log())
+			watch(t, newPlugin(t, fake, map[string]any{"namespace": tc.config}), "web").await("the instance", hasAddrs("127.0.0.11:3000"))
+			if got := fake.Log()[before].Query["ns"]; len(got) != 1 || got[0] != tc.want {
+				t.Errorf("ns %v, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// Watchers coming and going at once share and release watches cleanly.
+func TestConcurrentWatchers(t *testing.T) {
+	clearEnv(t)
+	fake := fakeconsul.New(t, fakeconsul.Options{})
+	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
+	fake.Register(inst("web-b1", "n2", "127.0.0.12", "1.1.0"))
+	p := newPlugin(t, fake, nil)
+	refs := map[string]string{"web?tag=1.0.0": "127.0.0.11:3000", "web?tag=1.1.0": "127.0.0.12:3000"}
+	errs := make(chan error, 40)
+	for i := range 40 {
+		ref := "web?tag=1.0.0"
+		if i%2 == 1 {
+			ref = "web?tag=1.1.0"
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), promptly)
+			defer cancel()
+			ch, err := p.Watch(ctx, sdk.Target{Scheme: "consul", Ref: ref})
+			if err != nil {
+				errs <- err
+				return
+			}
+			s, ok := <-ch
+			if !ok || addrs(s) != refs[ref] {
+				errs <- fmt.Errorf("%s: got %+v", ref, s)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range 40 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	testnet.Eventually(t, promptly, "every watch stopping", func() bool { return fake.Blocked() == 0 })
+	if n := fake.Requests(fakeconsul.HealthService); n > 40 {
+		t.Errorf("%d queries for 40 watchers of 2 queries", n)
+	}
+	watch(t, p, "web?tag=1.0.0").await("a watch after all that", hasAddrs("127.0.0.11:3000"))
 }
