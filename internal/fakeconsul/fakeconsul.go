@@ -118,9 +118,12 @@ type Request struct {
 	// sent.
 	Index uint64
 	Wait  string
-	Query map[string][]string
-	Token string
-	At    time.Time
+	// MaxWait is how long the agent would block it: Wait parsed, 5m when
+	// absent, at most 10m (0 when Wait doesn't parse).
+	MaxWait time.Duration
+	Query   map[string][]string
+	Token   string
+	At      time.Time
 }
 
 type node struct {
@@ -584,6 +587,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req := Request{Endpoint: q.endpoint, Service: q.service, Wait: params.Get("wait"), Query: params, Token: token, At: time.Now()}
 	req.Index, _ = strconv.ParseUint(params.Get("index"), 10, 64)
+	wait, waitErr := parseWait(params.Get("wait"))
+	req.MaxWait = wait
 	s.mu.Lock()
 	s.log = append(s.log, req)
 	s.counts[q.endpoint]++
@@ -617,16 +622,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	wait := 5 * time.Minute
-	if v := params.Get("wait"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			http.Error(w, "Invalid wait time", http.StatusBadRequest)
-			return
-		}
-		if d > 0 {
-			wait = min(d, 10*time.Minute)
-		}
+	if waitErr != nil {
+		http.Error(w, "Invalid wait time", http.StatusBadRequest)
+		return
 	}
 	q.dc = s.opts.Datacenter
 	if v := params.Get("dc"); v != "" {
@@ -707,6 +705,22 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			minIndex = 0
 		}
 	}
+}
+
+// parseWait reads ?wait= as Consul does: a Go duration ("10s", "5m"),
+// 5m when absent or zero, at most 10m.
+func parseWait(v string) (time.Duration, error) {
+	if v == "" {
+		return 5 * time.Minute, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, err
+	}
+	if d <= 0 {
+		return 5 * time.Minute, nil
+	}
+	return min(d, 10*time.Minute), nil
 }
 
 func (s *Server) reply(w http.ResponseWriter, body []byte, err error, idx uint64, anonymous bool) {

@@ -277,3 +277,31 @@ func TestFailAndIndexFaults(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestWaitParsing(t *testing.T) {
+	s := fixture(t, fakeconsul.Options{})
+	for _, tc := range []struct {
+		wait string
+		want time.Duration
+	}{
+		{"", 5 * time.Minute},
+		{"10s", 10 * time.Second},
+		{"5m", 5 * time.Minute},
+		{"1500ms", 1500 * time.Millisecond},
+		{"20m", 10 * time.Minute},
+		{"0s", 5 * time.Minute},
+		{"soon", 0},
+	} {
+		t.Run(tc.wait, func(t *testing.T) {
+			resp, err := http.Get(s.URL() + "/v1/health/service/web?wait=" + tc.wait)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			log := s.Log()
+			if got := log[len(log)-1].MaxWait; got != tc.want {
+				t.Errorf("wait %q: %v, want %v", tc.wait, got, tc.want)
+			}
+		})
+	}
+}
