@@ -27,6 +27,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCommand(), newVersionCommand(), newGatewayCommand(), newCompletionCommand())
+	root.AddCommand(newCheckCommand())
 	return root
 }
 
