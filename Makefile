@@ -3,8 +3,11 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
+DIST     ?= dist
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+RELEASE_VERSION   ?= $(patsubst v%,%,$(VERSION))
 
-.PHONY: help build run test test-short bench bench-go fuzz lint vet staticcheck fmt tidy clean
+.PHONY: help build run test test-short bench bench-go fuzz lint vet staticcheck fmt tidy clean universe-check release
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -20,6 +23,19 @@ test: ## run every test with the race detector (what CI runs)
 
 test-short: ## unit tests only, no end-to-end runs of the binary
 	$(GO) test -short -count=1 $(PKGS)
+
+universe-check: ## check the Universe package and marathon-json/ (real schemas, Cosmos-style rendering, ports)
+	$(GO) test -count=1 ./universe/...
+
+release: ## cross-build static binaries into dist/: turnout-VERSION-OS-ARCH.tar.gz and SHA256SUMS
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	set -e; for p in $(RELEASE_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; d=$(DIST)/turnout-$(RELEASE_VERSION)-$$os-$$arch; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$d/turnout ./cmd/turnout; \
+		tar -C $$d -czf $$d.tar.gz turnout; \
+		rm -rf $$d; \
+	done
+	cd $(DIST) && { sha256sum *.tar.gz 2>/dev/null || shasum -a 256 *.tar.gz; } > SHA256SUMS
 
 bench: ## Go benchmarks, then throughput and latency beside HAProxy and nginx; writes docs/performance.md
 	$(MAKE) bench-go
