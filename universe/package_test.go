@@ -1,0 +1,509 @@
+package universe
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden and marathon-json/turnout.json from the renderer's output")
+
+// The plain Marathon app of marathon-json/ is the package rendered with
+// its defaults, so that the two ways of installing Turnout cannot drift.
+const (
+	goldenDefaults = "testdata/golden/marathon-defaults.json"
+	plainApp       = "../marathon-json/turnout.json"
+)
+
+// Marathon-LB's package, rendered with its defaults and with every
+// switch that adds ports on, holds every port a Marathon-LB may reserve.
+func marathonLBPorts(t *testing.T) map[int]bool {
+	t.Helper()
+	ports := map[int]bool{}
+	for _, opts := range []string{"", `{"marathon-lb": {"auto-assign-service-ports": true}}`} {
+		for _, p := range renderMLB(t, opts)["ports"].([]any) {
+			ports[toInt(t, p)] = true
+		}
+	}
+	return ports
+}
+
+// Ports that DC/OS agents offer to tasks by default: all of 1025-32000 but
+// those DC/OS itself uses (ZooKeeper, Exhibitor, Mesos, Marathon).
+var dcosAgentPorts = [][2]int{{1025, 2180}, {2182, 3887}, {3889, 5049}, {5052, 8079}, {8082, 8180}, {8182, 32000}}
+
+// Marathon assigns service ports from 10000-20000 (local_port_min/max),
+// and Marathon-LB binds the service port of every app it exposes.
+var marathonServicePorts = [2]int{10000, 20000}
+
+// serveArgs reads the flags of the app's command line, which is only ever
+// made of validated options (numbers, enums, patterns): no quoting.
+func serveArgs(t *testing.T, app map[string]any) map[string]string {
+	t.Helper()
+	cmd, _ := app["cmd"].(string)
+	const prefix = "exec ./turnout serve "
+	if !strings.HasPrefix(cmd, prefix) {
+		t.Fatalf("cmd %q does not start with %q", cmd, prefix)
+	}
+	flags := map[string]string{}
+	words := strings.Fields(strings.TrimPrefix(cmd, prefix))
+	for i := 0; i < len(words); i++ {
+		name, ok := strings.CutPrefix(words[i], "--")
+		if !ok {
+			t.Fatalf("cmd %q: %q is not a flag", cmd, words[i])
+		}
+		if i+1 < len(words) && !strings.HasPrefix(words[i+1], "--") {
+			flags[name] = words[i+1]
+			i++
+		} else {
+			flags[name] = "true"
+		}
+	}
+	return flags
+}
+
+func parseRange(t *testing.T, s string) (int, int) {
+	t.Helper()
+	a, b, ok := strings.Cut(s, "-")
+	lo, err1 := strconv.Atoi(a)
+	hi, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || lo > hi {
+		t.Fatalf("bad port range %q", s)
+	}
+	return lo, hi
+}
+
+// checkApp holds what every rendering of our package must satisfy.
+func checkApp(t *testing.T, name string, app map[string]any, mlbPorts map[int]bool) {
+	t.Helper()
+	validateApp(t, name, app)
+	if _, ok := app["container"]; ok {
+		t.Errorf("%s: the app needs a container image; the package runs the fetched binary", name)
+	}
+	if !reflect.DeepEqual(app["constraints"], []any{[]any{"hostname", "UNIQUE"}}) {
+		t.Errorf("%s: constraints %v, want one task per agent", name, app["constraints"])
+	}
+	if app["requirePorts"] != true {
+		t.Errorf("%s: requirePorts is not true: ports would not be the host ports", name)
+	}
+	fetch := app["fetch"].([]any)[0].(map[string]any)
+	if uri, _ := fetch["uri"].(string); !strings.HasSuffix(uri, ".tar.gz") || fetch["extract"] != true {
+		t.Errorf("%s: first fetch %v, want a .tar.gz extracted into the sandbox", name, fetch)
+	}
+
+	flags := serveArgs(t, app)
+	_, adminPort, _ := strings.Cut(flags["admin"], ":")
+	lo, hi := parseRange(t, flags["port-range"])
+	defs := app["portDefinitions"].([]any)
+	admin := defs[0].(map[string]any)
+	if admin["name"] != "admin" || fmt.Sprint(admin["port"]) != adminPort || flags["admin"] != "0.0.0.0:"+adminPort {
+		t.Errorf("%s: portDefinitions[0] = %v, --admin %s: want the admin port first, on all addresses", name, admin, flags["admin"])
+	}
+	hc := app["healthChecks"].([]any)[0].(map[string]any)
+	if hc["protocol"] != "MESOS_HTTP" || hc["path"] != "/healthz" || hc["portIndex"] != jsonInt(0) {
+		t.Errorf("%s: health check %v, want MESOS_HTTP /healthz on the admin port", name, hc)
+	}
+	rc := app["readinessChecks"].([]any)[0].(map[string]any)
+	if rc["path"] != "/healthz" || rc["portName"] != "admin" {
+		t.Errorf("%s: readiness check %v, want /healthz on the admin port", name, rc)
+	}
+
+	// Ports: the admin port outside the gateway range; nothing that
+	// Marathon-LB reserves or binds; only ports agents offer.
+	var ports []int
+	for i, d := range defs {
+		p := toInt(t, d.(map[string]any)["port"])
+		ports = append(ports, p)
+		if i > 0 && (p < lo || p > hi) {
+			t.Errorf("%s: reserved port %d is outside --port-range %d-%d", name, p, lo, hi)
+		}
+	}
+	admin0 := ports[0]
+	if admin0 >= lo && admin0 <= hi {
+		t.Errorf("%s: admin port %d inside the gateway range %d-%d", name, admin0, lo, hi)
+	}
+	for _, p := range ports {
+		if mlbPorts[p] {
+			t.Errorf("%s: port %d is also Marathon-LB's", name, p)
+		}
+		if p >= marathonServicePorts[0] && p <= marathonServicePorts[1] {
+			t.Errorf("%s: port %d is in Marathon's service port range, which Marathon-LB binds", name, p)
+		}
+		if !slices.ContainsFunc(dcosAgentPorts, func(r [2]int) bool { return p >= r[0] && p <= r[1] }) {
+			t.Errorf("%s: port %d is not offered by DC/OS agents", name, p)
+		}
+	}
+	for p := range mlbPorts {
+		if p >= lo && p <= hi {
+			t.Errorf("%s: --port-range %d-%d holds Marathon-LB's port %d", name, lo, hi, p)
+		}
+	}
+
+	// Marathon-LB must not expose Turnout's ports: it would bind them on
+	// the same public agents. A group no Marathon-LB serves keeps the
+	// usual ones away; HAPROXY_n_ENABLED=false keeps even one started
+	// with --group '*' away, port by port.
+	labels := app["labels"].(map[string]any)
+	if g := labels["HAPROXY_GROUP"]; g == nil || g == mlbDefault(t, "haproxy-group") {
+		t.Errorf("%s: HAPROXY_GROUP %v lets the default Marathon-LB expose Turnout", name, g)
+	}
+	for i := range defs {
+		if labels[fmt.Sprintf("HAPROXY_%d_ENABLED", i)] != "false" {
+			t.Errorf("%s: port index %d has no HAPROXY_%d_ENABLED=false label", name, i, i)
+		}
+	}
+
+	// env values are strings or references to declared secrets.
+	secrets, _ := app["secrets"].(map[string]any)
+	for k, v := range app["env"].(map[string]any) {
+		if ref, ok := v.(map[string]any); ok {
+			if _, ok := secrets[ref["secret"].(string)]; !ok {
+				t.Errorf("%s: env %s refers to undeclared secret %v", name, k, ref["secret"])
+			}
+		}
+	}
+	if len(secrets) == 0 && app["secrets"] != nil {
+		t.Errorf("%s: empty secrets rendered", name)
+	}
+}
+
+func mlbDefault(t *testing.T, field string) any {
+	t.Helper()
+	config, _, err := mlbPackage.readJSON("config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return defaultsOf(config)["marathon-lb"].(map[string]any)[field]
+}
+
+// renderOurs renders our package with options, returning the rendering
+// reindented (the golden files' form) and decoded.
+func renderOurs(t *testing.T, opts map[string]any) ([]byte, map[string]any, error) {
+	t.Helper()
+	out, app, err := ourPackage.render(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, []byte(out), "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	b.WriteByte('\n')
+	return b.Bytes(), app, nil
+}
+
+func TestDefaults(t *testing.T) {
+	mlb := marathonLBPorts(t)
+	got, app, err := renderOurs(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkApp(t, "defaults", app, mlb)
+	golden(t, goldenDefaults, got)
+	golden(t, plainApp, got)
+
+	// The defaults reserve exactly the default gateway range, beside the
+	// admin port, and config.json's words match.
+	flags := serveArgs(t, app)
+	lo, hi := parseRange(t, flags["port-range"])
+	defs := app["portDefinitions"].([]any)
+	if len(defs)-1 != hi-lo+1 {
+		t.Errorf("%d gateway ports reserved, --port-range %d-%d has %d", len(defs)-1, lo, hi, hi-lo+1)
+	}
+	if n := len(defs) - 1; n < 20 || n > 100 {
+		t.Errorf("%d gateway ports reserved: keep the default range between 20 and 100 ports", n)
+	}
+	config, err := ourPackage.read("config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(config, []byte("Reserve "+flags["port-range"])) {
+		t.Errorf("config.json's reserve_ports does not name the reserved range %s", flags["port-range"])
+	}
+	pkg, err := ourPackage.read("package.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{flags["port-range"], ":" + flags["admin"][len("0.0.0.0:"):]} {
+		if !bytes.Contains(pkg, []byte(s)) {
+			t.Errorf("package.json's notes do not mention %s", s)
+		}
+	}
+	if app["id"] != "/turnout" || app["instances"] != jsonInt(1) || !reflect.DeepEqual(app["acceptedResourceRoles"], []any{"slave_public"}) {
+		t.Errorf("defaults: id %v, instances %v, roles %v", app["id"], app["instances"], app["acceptedResourceRoles"])
+	}
+	if env := app["env"].(map[string]any); !reflect.DeepEqual(env, map[string]any{"TURNOUT_DATA_DIR": "turnout-data", "TURNOUT_MARATHON_URL": "http://marathon.mesos:8080"}) {
+		t.Errorf("defaults: env %v: want the store in the sandbox and the Marathon URL (no token, no secrets)", env)
+	}
+}
+
+// Each file in testdata/options is an --options file: the good ones render
+// to a valid app (kept in testdata/golden), the bad-* ones are refused with
+// the schema error kept in testdata/golden/bad-*.txt.
+func TestOptionFiles(t *testing.T) {
+	mlb := marathonLBPorts(t)
+	_, defaults, err := renderOurs(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := map[string]func(t *testing.T, app map[string]any){
+		"several-agents": func(t *testing.T, app map[string]any) {
+			flags := serveArgs(t, app)
+			if app["instances"] != jsonInt(3) || flags["log-format"] != "json" || flags["log-level"] != "debug" || flags["access-log"] != "true" {
+				t.Errorf("instances %v, flags %v", app["instances"], flags)
+			}
+			if env := app["env"].(map[string]any); env["TURNOUT_DATA_DIR"] != "/var/lib/turnout" {
+				t.Errorf("TURNOUT_DATA_DIR = %v", env["TURNOUT_DATA_DIR"])
+			}
+		},
+		"enterprise": func(t *testing.T, app map[string]any) {
+			env := app["env"].(map[string]any)
+			want := map[string]any{
+				"TURNOUT_TOKEN":                       map[string]any{"secret": "token"},
+				"TURNOUT_DCOS_SERVICE_ACCOUNT_SECRET": map[string]any{"secret": "serviceAccount"},
+				"TURNOUT_MARATHON_URL":                "https://marathon.mesos:8443",
+				"TURNOUT_DATA_DIR":                    "turnout-data",
+			}
+			if !reflect.DeepEqual(env, want) {
+				t.Errorf("env %v\nwant %v", env, want)
+			}
+			wantSecrets := map[string]any{
+				"token":          map[string]any{"source": "turnout/admin-token"},
+				"serviceAccount": map[string]any{"source": "turnout/service-account"},
+			}
+			if !reflect.DeepEqual(app["secrets"], wantSecrets) {
+				t.Errorf("secrets %v\nwant %v", app["secrets"], wantSecrets)
+			}
+			if app["user"] != "nobody" {
+				t.Errorf("user %v", app["user"])
+			}
+		},
+		"plain-tokens": func(t *testing.T, app map[string]any) {
+			env := app["env"].(map[string]any)
+			if env["TURNOUT_TOKEN"] != `s3cr"et\token` || env["TURNOUT_DCOS_ACS_TOKEN"] != "eyJhbGciOi.x.y" {
+				t.Errorf("env %v", env)
+			}
+			if _, ok := app["secrets"]; ok {
+				t.Error("secrets rendered for plain tokens")
+			}
+		},
+		"only-service-account": func(t *testing.T, app map[string]any) {
+			want := map[string]any{"serviceAccount": map[string]any{"source": "turnout/sa"}}
+			if !reflect.DeepEqual(app["secrets"], want) {
+				t.Errorf("secrets %v", app["secrets"])
+			}
+			if _, ok := app["env"].(map[string]any)["TURNOUT_TOKEN"]; ok {
+				t.Error("TURNOUT_TOKEN without a token")
+			}
+		},
+		"token-secret-wins": func(t *testing.T, app map[string]any) {
+			if tok := app["env"].(map[string]any)["TURNOUT_TOKEN"]; !reflect.DeepEqual(tok, map[string]any{"secret": "token"}) {
+				t.Errorf("TURNOUT_TOKEN = %v, want the secret", tok)
+			}
+		},
+		"plugins": func(t *testing.T, app map[string]any) {
+			fetch := app["fetch"].([]any)
+			if len(fetch) != 2 || fetch[1].(map[string]any)["uri"] != "https://repo.example.com/turnout-plugins-1.2.tar.gz" {
+				t.Errorf("fetch %v", fetch)
+			}
+			env := app["env"].(map[string]any)
+			if env["TURNOUT_PLUGIN_DIR"] != "plugins" || !strings.HasPrefix(env["TURNOUT_PLUGIN_CHECKSUMS"].(string), "turnout-plugin-policy-officehours=") {
+				t.Errorf("env %v", env)
+			}
+		},
+		"private-agents": func(t *testing.T, app map[string]any) {
+			if app["id"] != "/infra/turnout" || !reflect.DeepEqual(app["acceptedResourceRoles"], []any{"*"}) {
+				t.Errorf("id %v, roles %v", app["id"], app["acceptedResourceRoles"])
+			}
+			if u := app["fetch"].([]any)[0].(map[string]any)["uri"]; u != "https://mirror.example.com/turnout/turnout-0.1.0-linux-arm64.tar.gz" {
+				t.Errorf("binary from %v", u)
+			}
+			if l := app["labels"].(map[string]any); l["DCOS_SERVICE_NAME"] != "infra/turnout" {
+				t.Errorf("DCOS_SERVICE_NAME %v", l["DCOS_SERVICE_NAME"])
+			}
+		},
+		"any-role": func(t *testing.T, app map[string]any) {
+			if _, ok := app["acceptedResourceRoles"]; ok {
+				t.Error("acceptedResourceRoles rendered for an empty role")
+			}
+		},
+		"unreserved-range": func(t *testing.T, app map[string]any) {
+			if defs := app["portDefinitions"].([]any); len(defs) != 1 {
+				t.Errorf("%d ports reserved, want only the admin port", len(defs))
+			}
+			if serveArgs(t, app)["port-range"] != "30000-30099" {
+				t.Errorf("cmd %v", app["cmd"])
+			}
+		},
+		"zookeeper": func(t *testing.T, app map[string]any) {
+			// Clustered state is not implemented: the option is accepted
+			// and changes nothing.
+			if !reflect.DeepEqual(app, defaults) {
+				t.Error("zookeeper.url changed the app; it must not reach Turnout yet")
+			}
+		},
+	}
+	files, err := filepath.Glob("testdata/options/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		t.Run(name, func(t *testing.T) {
+			v, err := readJSONFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, app, err := renderOurs(t, v.(map[string]any))
+			if strings.HasPrefix(name, "bad-") {
+				seen[name] = true
+				var mismatch *schemaMismatchError
+				if !errors.As(err, &mismatch) {
+					t.Fatalf("got %v, want a schema error", err)
+				}
+				golden(t, "testdata/golden/"+name+".txt", []byte(mismatch.problems+"\n"))
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkApp(t, name, app, mlb)
+			golden(t, "testdata/golden/marathon-"+name+".json", got)
+			check, ok := checks[name]
+			if !ok {
+				t.Fatalf("no checks for %s", f)
+			}
+			seen[name] = true
+			check(t, app)
+		})
+	}
+	for name := range checks {
+		if !seen[name] {
+			t.Errorf("testdata/options/%s.json is missing", name)
+		}
+	}
+	if n := len(seen) - len(checks); n < 5 {
+		t.Errorf("only %d bad option files", n)
+	}
+}
+
+// The admin port can be none of Marathon-LB's: config.json refuses each.
+func TestAdminPortRefusesMarathonLBPorts(t *testing.T) {
+	for p := range marathonLBPorts(t) {
+		_, _, err := renderOurs(t, map[string]any{"gateways": map[string]any{"admin_port": jsonInt(p)}})
+		var mismatch *schemaMismatchError
+		if !errors.As(err, &mismatch) || !strings.Contains(mismatch.problems, "at /gateways/admin_port") {
+			t.Errorf("admin_port %d (Marathon-LB's): got %v, want a schema error", p, err)
+		}
+	}
+}
+
+// resource.json points at what `make release` publishes for this
+// version, and at icons that exist here at the promised sizes.
+func TestResources(t *testing.T) {
+	pkg, _, err := ourPackage.readJSON("package.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := pkg.(map[string]any)["version"].(string)
+	res, _, err := ourPackage.readJSON("resource.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assets := res.(map[string]any)["assets"].(map[string]any)
+	release := "https://github.com/turnout/turnout/releases/download/v" + version + "/"
+	for alias, u := range assets["uris"].(map[string]any) {
+		u := u.(string)
+		want := release + "SHA256SUMS"
+		if arch, ok := strings.CutPrefix(alias, "turnout-linux-"); ok {
+			want = release + "turnout-" + version + "-linux-" + arch + ".tar.gz"
+		}
+		if u != want {
+			t.Errorf("%s = %s, want %s (make release's name)", alias, u, want)
+		}
+	}
+	if img := assets["container"].(map[string]any)["docker"].(map[string]any)["turnout-docker"]; img != "turnout/turnout:"+version {
+		t.Errorf("image %v is not version %s", img, version)
+	}
+	for alias, size := range map[string]int{"icon-small": 48, "icon-medium": 128, "icon-large": 256} {
+		u := res.(map[string]any)["images"].(map[string]any)[alias].(string)
+		const base = "https://raw.githubusercontent.com/turnout/turnout/main/"
+		file, ok := strings.CutPrefix(u, base)
+		if !ok {
+			t.Errorf("%s = %s, want a file of this repository", alias, u)
+			continue
+		}
+		w, h := pngSize(t, "../"+file)
+		if w != size || h != size {
+			t.Errorf("%s is %dx%d, want %dx%d", file, w, h, size, size)
+		}
+	}
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./universe -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s is out of date (go test ./universe -update rewrites it); got:\n%s", path, got)
+	}
+}
+
+func jsonInt(i int) json.Number    { return json.Number(strconv.Itoa(i)) }
+func jsonNum(s string) json.Number { return json.Number(s) }
+
+func toInt(t *testing.T, v any) int {
+	t.Helper()
+	n, ok := v.(json.Number)
+	if !ok {
+		t.Fatalf("%v is not a number", v)
+	}
+	i, err := strconv.Atoi(string(n))
+	if err != nil {
+		t.Fatalf("%v is not an integer", v)
+	}
+	return i
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pngSize(t *testing.T, path string) (int, int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := png.DecodeConfig(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return c.Width, c.Height
+}
