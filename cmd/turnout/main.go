@@ -26,7 +26,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newVersionCommand(), newGatewayCommand(), newCompletionCommand())
+	root.AddCommand(newServeCommand(), newVersionCommand(), newGatewayCommand(), newPluginCommand(), newCompletionCommand())
 	root.AddCommand(newCheckCommand())
 	return root
 }

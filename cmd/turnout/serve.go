@@ -53,6 +53,7 @@ type serveFlags struct {
 	idleTimeout    time.Duration
 	timeout        time.Duration
 	retries        int
+	plugins        pluginFlags
 }
 
 func newServeCommand() *cobra.Command {
@@ -96,6 +97,11 @@ gateway with two demo backends.`,
 	fl.DurationVar(&f.idleTimeout, "client-idle-timeout", 90*time.Second, "idle keep-alive connections from clients are closed after this")
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "how long an endpoint may stay silent (before and within a response), for routes that set none")
 	fl.IntVar(&f.retries, "retries", 1, "default retries on another endpoint, for routes that set none")
+	fl.StringVar(&f.plugins.dir, "plugin-dir", "", "directory of third-party plugins, turnout-plugin-KIND-NAME executables [TURNOUT_PLUGIN_DIR]")
+	fl.StringArrayVar(&f.plugins.checksums, "plugin-checksum", nil, "SHA-256 a third-party plugin must have, FILE=SHA256 (repeatable) [TURNOUT_PLUGIN_CHECKSUMS, comma-separated]")
+	fl.StringArrayVar(&f.plugins.configs, "plugin-config", nil, "configuration of a plugin, NAME=JSON object (repeatable)")
+	fl.StringVar(&f.plugins.marathonURL, "marathon-url", "", "Marathon URL(s), comma-separated for failover, for the marathon, minuteman and marathon-lb plugins [TURNOUT_MARATHON_URL; default http://marathon.mesos:8080]")
+	fl.StringVar(&f.plugins.acsToken, "dcos-acs-token", "", "DC/OS ACS token for Marathon [TURNOUT_DCOS_ACS_TOKEN; or a service account in TURNOUT_DCOS_SERVICE_ACCOUNT_SECRET]")
 	return cmd
 }
 
@@ -153,17 +159,36 @@ func serve(ctx context.Context, f serveFlags) error {
 		Logger:         log,
 		Metrics:        reg,
 	})
+	// The engine is created below; the host tells it about resolutions
+	// through this indirection.
+	var eng *engine.Engine
+	host, err := newPluginHost(f.plugins, reg, log, func() {
+		if eng != nil {
+			eng.Changed()
+		}
+	})
+	if err != nil {
+		_ = dp.Shutdown(context.Background())
+		return err
+	}
+	hostCtx, stopPlugins := context.WithCancel(context.Background())
+	host.Start(hostCtx)
+	defer func() {
+		stopPlugins()
+		host.Wait() // no plugin process outlives turnout
+	}()
 	reserved := map[int]string{}
 	if _, p, err := net.SplitHostPort(f.admin); err == nil {
 		if n, err := strconv.Atoi(p); err == nil && n > 0 {
 			reserved[n] = "the admin listener (--admin)"
 		}
 	}
-	eng := engine.New(dp, engine.Options{
+	eng = engine.New(dp, engine.Options{
 		PortRange: [2]int{lo, hi},
 		Resolve:   pins,
 		Reserved:  reserved,
 		Routing:   routing.Options{Timeout: f.timeout, Retries: f.retries},
+		Backends:  host,
 		Logger:    log,
 	})
 
@@ -182,7 +207,9 @@ func serve(ctx context.Context, f serveFlags) error {
 
 	admin, err := api.Start(api.Options{Addr: f.admin, Registry: reg.Prometheus, Pprof: f.pprof, Logger: log,
 		Ready: func() error { return eng.LastError() },
-		API:   api.NewGatewayAPI(st, eng.Check, log), Token: token})
+		API: api.New(api.Config{Store: st, Check: eng.Check, Logger: log,
+			Plugins: host, Routes: eng.Statuses}),
+		Token: token})
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
 		return err

@@ -21,9 +21,12 @@ import (
 // gatewayAPI serves /api/v1/. It writes the store only; the engine follows
 // the store's Watch, and is consulted through check alone.
 type gatewayAPI struct {
-	st    store.Store
-	check func([]*gateway.Gateway) error
-	log   *slog.Logger
+	st      store.Store
+	check   func([]*gateway.Gateway) error
+	log     *slog.Logger
+	plugins Plugins
+	routes  func(gateway string) []engine.RouteStatus
+	policy  PolicyControl
 	// mu serialises writes: a change is checked against the whole set, so
 	// two writes to different gateways (say, both taking port 8080) must
 	// not be checked side by side. The store's Match guards each gateway
@@ -36,13 +39,35 @@ type gatewayAPI struct {
 // set is acceptable (an error wrapping engine.ErrPortTaken answers 409, any
 // other 400). A nil check only validates the set; a nil log discards.
 func NewGatewayAPI(st store.Store, check func([]*gateway.Gateway) error, log *slog.Logger) http.Handler {
-	if check == nil {
-		check = gateway.ValidateSet
+	return New(Config{Store: st, Check: check, Logger: log})
+}
+
+// Config is everything the REST API serves from. Store is required; the
+// rest is optional and its endpoints answer empty (or 404) without it.
+type Config struct {
+	Store store.Store
+	// Check decides whether a full candidate set is acceptable (see
+	// NewGatewayAPI).
+	Check  func([]*gateway.Gateway) error
+	Logger *slog.Logger
+	// Plugins lists and describes plugins (GET /plugins).
+	Plugins Plugins
+	// Routes says why each route of a gateway in service has its weight
+	// (GET /gateways/{name}/status).
+	Routes func(gateway string) []engine.RouteStatus
+	// Policy reports on and commands gateways' routing policies.
+	Policy PolicyControl
+}
+
+// New serves the REST API under /api/v1/.
+func New(c Config) http.Handler {
+	if c.Check == nil {
+		c.Check = gateway.ValidateSet
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &gatewayAPI{st: st, check: check, log: log}
+	return &gatewayAPI{st: c.Store, check: c.Check, log: c.Logger, plugins: c.Plugins, routes: c.Routes, policy: c.Policy}
 }
 
 func (a *gatewayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {

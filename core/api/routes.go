@@ -12,7 +12,7 @@ const maxBody = 1 << 20
 
 // params are the parts of a matched path.
 type params struct {
-	name, revision string
+	name, revision, kind string
 }
 
 type handlerFunc func(a *gatewayAPI, w http.ResponseWriter, r *http.Request, p params) error
@@ -40,6 +40,9 @@ const (
 	routeRevisions
 	routeRevision
 	routeRollback
+	routeStatus
+	routePlugins
+	routePlugin
 )
 
 var routes = []route{
@@ -64,6 +67,15 @@ var routes = []route{
 	}},
 	routeRollback: {"/gateways/{name}/rollback", map[string]endpoint{
 		http.MethodPost: {(*gatewayAPI).rollback, []int{200, 201, 400, 404, 409, 412, 500}},
+	}},
+	routeStatus: {"/gateways/{name}/status", map[string]endpoint{
+		http.MethodGet: {(*gatewayAPI).status, []int{200, 404, 500}},
+	}},
+	routePlugins: {"/plugins", map[string]endpoint{
+		http.MethodGet: {(*gatewayAPI).listPlugins, []int{200}},
+	}},
+	routePlugin: {"/plugins/{kind}/{name}", map[string]endpoint{
+		http.MethodGet: {(*gatewayAPI).describePlugin, []int{200, 404, 500}},
 	}},
 }
 
@@ -91,6 +103,12 @@ func matchRoute(path string) (int, params, bool) {
 		return routeOpenAPI, params{}, true
 	case "/gateways":
 		return routeGateways, params{}, true
+	case "/plugins":
+		return routePlugins, params{}, true
+	}
+	if rest, ok := strings.CutPrefix(rest, "/plugins/"); ok {
+		kind, name, ok := strings.Cut(rest, "/")
+		return routePlugin, params{kind: kind, name: name}, ok && name != ""
 	}
 	name, ok := strings.CutPrefix(rest, "/gateways/")
 	if !ok {
@@ -103,6 +121,8 @@ func matchRoute(path string) (int, params, bool) {
 		return routeRevisions, params{name: strings.Join(segs[:n-1], "/")}, true
 	case n >= 2 && segs[n-1] == "rollback":
 		return routeRollback, params{name: strings.Join(segs[:n-1], "/")}, true
+	case n >= 2 && segs[n-1] == "status":
+		return routeStatus, params{name: strings.Join(segs[:n-1], "/")}, true
 	case n >= 3 && segs[n-2] == "revisions":
 		return routeRevision, params{name: strings.Join(segs[:n-2], "/"), revision: segs[n-1]}, true
 	}
@@ -113,11 +133,11 @@ func matchRoute(path string) (int, params, bool) {
 func reservedName(name string) bool {
 	segs := strings.Split(name, "/")
 	n := len(segs)
-	return n >= 2 && (segs[n-1] == "revisions" || segs[n-1] == "rollback") ||
+	return n >= 2 && (segs[n-1] == "revisions" || segs[n-1] == "rollback" || segs[n-1] == "status") ||
 		n >= 3 && segs[n-2] == "revisions"
 }
 
 func reservedError(name string) error {
 	return errorf(http.StatusBadRequest,
-		`gateway name %q is reserved: a name may not end in "revisions", "revisions/N" or "rollback"`, name)
+		`gateway name %q is reserved: a name may not end in "revisions", "revisions/N", "rollback" or "status"`, name)
 }

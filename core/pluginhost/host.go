@@ -3,6 +3,7 @@ package pluginhost
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -39,7 +40,7 @@ type Host struct {
 	watches   map[string]*watch
 }
 
-// New creates a host; nothing runs until Run and a first use.
+// New creates a host; nothing runs until Start and a first use.
 func New(o Options) *Host {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -50,15 +51,16 @@ func New(o Options) *Host {
 	return &Host{opts: o, log: o.Logger, instances: map[string]*instance{}, watches: map[string]*watch{}}
 }
 
-// Run makes the host usable until ctx ends; then every plugin process is
-// stopped and Run returns once they are gone.
-func (h *Host) Run(ctx context.Context) {
+// Start makes the host usable until ctx ends; then every plugin process
+// is stopped (Wait waits for that).
+func (h *Host) Start(ctx context.Context) {
 	h.mu.Lock()
 	h.ctx = ctx
 	h.mu.Unlock()
-	<-ctx.Done()
-	h.wg.Wait()
 }
+
+// Wait returns once ctx of Start ended and every plugin process is gone.
+func (h *Host) Wait() { h.wg.Wait() }
 
 // Catalog is the host's catalog.
 func (h *Host) Catalog() *Catalog { return h.opts.Catalog }
@@ -163,3 +165,34 @@ func (h *Host) instance(kind sdk.Kind, name string) (*instance, error) {
 	}()
 	return in, nil
 }
+
+// Describe returns a plugin's status, starting it if it never ran and
+// waiting (until ctx ends) for it to run or fail, so its Info is known.
+func (h *Host) Describe(ctx context.Context, kind sdk.Kind, name string) (Status, error) {
+	e, ok := h.opts.Catalog.Get(kind, name)
+	if !ok {
+		return Status{}, fmt.Errorf("%w: no %s plugin %q (%s plugins: %s)", ErrUnknownPlugin, kind, name, kind, h.names(kind))
+	}
+	if e.Refused != nil {
+		return Status{Entry: e, State: StateRefused, LastError: e.Refused.Error()}, nil
+	}
+	in, err := h.instance(kind, name)
+	if err != nil {
+		return Status{}, err
+	}
+	for {
+		impl, changed := in.current()
+		st := in.status()
+		if impl != nil || st.State == StateRefused || st.State == StateBackoff {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return st, nil
+		case <-changed:
+		}
+	}
+}
+
+// ErrUnknownPlugin: no plugin of that kind and name is in the catalog.
+var ErrUnknownPlugin = errors.New("unknown plugin")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
 	"slices"
 	"sync"
@@ -149,7 +150,10 @@ func (in *instance) run(ctx context.Context) {
 		})
 		started := time.Now()
 		why := in.watch(ctx, client)
-		client.Kill()
+		if errors.Is(why, errHung) {
+			killPID(pid) // go-plugin's Kill would wait forever on a graceful shutdown
+		}
+		stop(client, pid)
 		in.set(func() { in.impl, in.pid = nil, 0 })
 		if in.events.Up != nil {
 			in.events.Up(in.entry.ID(), false)
@@ -200,7 +204,7 @@ func (in *instance) watch(ctx context.Context, client *plugin.Client) error {
 				return fmt.Errorf("ping: %w", err)
 			}
 		case <-time.After(pingTimeout):
-			return fmt.Errorf("the plugin did not answer a ping within %s (hung); killed", pingTimeout)
+			return fmt.Errorf("%w: it did not answer a ping within %s; killed", errHung, pingTimeout)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -222,7 +226,8 @@ func (in *instance) start(ctx context.Context) (*plugin.Client, sdk.Plugin, sdk.
 		AutoMTLS:         true,
 		Managed:          true,
 		StartTimeout:     startTimeout,
-		Logger:           pluginLogger(in.log, e.ID()),
+		Logger:           pluginLogger(in.log),
+		SyncStderr:       &lineLogger{log: in.log},
 	})
 	fail := func(err error) (*plugin.Client, sdk.Plugin, sdk.Info, error) {
 		client.Kill()
@@ -258,6 +263,38 @@ func (in *instance) start(ctx context.Context) (*plugin.Client, sdk.Plugin, sdk.
 		return fail(fmt.Errorf("plugin %s: configure: %w", e.ID(), err))
 	}
 	return client, impl, info, nil
+}
+
+// errHung: the plugin process is alive but does not answer.
+var errHung = errors.New("the plugin hung")
+
+// stopTimeout bounds go-plugin's graceful shutdown of a plugin.
+var stopTimeout = 3 * time.Second
+
+// stop ends a plugin process: gracefully if it answers in time, else by
+// SIGKILL, so that a stuck plugin can never stall a restart or Turnout's
+// own shutdown (terraform#38939: Kill() waiting forever).
+func stop(client *plugin.Client, pid int) {
+	done := make(chan struct{})
+	go func() {
+		client.Kill()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(stopTimeout):
+		killPID(pid)
+		<-done
+	}
+}
+
+func killPID(pid int) {
+	if pid <= 0 {
+		return
+	}
+	if p, err := os.FindProcess(pid); err == nil {
+		_ = p.Kill()
+	}
 }
 
 // isVersionError recognises go-plugin's negotiation failure, which has no

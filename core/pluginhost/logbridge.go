@@ -1,6 +1,7 @@
 package pluginhost
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -10,11 +11,31 @@ import (
 
 // pluginLogger is the hclog.Logger go-plugin wants, forwarding every line a
 // plugin logs (go-plugin parses the plugin's stderr) into Turnout's slog
-// logger with the plugin's name.
-func pluginLogger(log *slog.Logger, id string) hclog.Logger {
+// logger, which names the plugin.
+func pluginLogger(log *slog.Logger) hclog.Logger {
 	l := hclog.NewInterceptLogger(&hclog.LoggerOptions{Name: "plugin", Output: io.Discard, Level: hclog.Debug})
-	l.RegisterSink(&sink{log: log.With("plugin", id)})
+	l.RegisterSink(&sink{log: log})
 	return l
+}
+
+// lineLogger logs what a plugin writes to os.Stderr after go-plugin took
+// it over (plain prints rather than log records), one record per line.
+type lineLogger struct {
+	log *slog.Logger
+	buf []byte
+}
+
+func (l *lineLogger) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		l.log.Info("plugin output", "line", string(l.buf[:i]))
+		l.buf = l.buf[i+1:]
+	}
+	return len(p), nil
 }
 
 type sink struct{ log *slog.Logger }

@@ -163,9 +163,11 @@ func (h *Host) follow(ctx context.Context, w *watch, in *instance) {
 	}
 }
 
+// markStale keeps the last endpoints and says why they may be out of
+// date; before the first snapshot there is nothing to be stale.
 func (h *Host) markStale(w *watch, why string) {
 	h.update(w, func(r *Resolution) {
-		r.Stale, r.Error = true, why
+		r.Stale, r.Error = r.Received, why
 	})
 }
 

@@ -10,7 +10,12 @@ import (
 // Logger returns a logger for plugin code. Its lines reach Turnout's log
 // with the plugin's name, at their level. Standard output is reserved for
 // the go-plugin handshake: never write there.
-func Logger() *slog.Logger { return newLogger(os.Stderr) }
+func Logger() *slog.Logger { return newLogger(stderr) }
+
+// stderr is the process's standard error as it was at start: go-plugin's
+// Serve later points os.Stderr at a pipe, whose lines the host would not
+// parse as log records.
+var stderr = os.Stderr
 
 // newLogger writes JSON lines in hclog's field names, which go-plugin's
 // host side parses into level, message and attributes.

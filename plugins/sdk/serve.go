@@ -28,7 +28,7 @@ func Serve(p Plugin) {
 		VersionedPlugins: sets,
 		GRPCServer:       plugin.DefaultGRPCServer,
 		Logger: hclog.New(&hclog.LoggerOptions{
-			Output:     os.Stderr,
+			Output:     stderr,
 			JSONFormat: true,
 			Level:      hclog.Info,
 		}),

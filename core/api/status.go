@@ -1,0 +1,90 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/turnout/turnout/core/engine"
+	"github.com/turnout/turnout/core/store"
+	"github.com/turnout/turnout/plugins/sdk"
+)
+
+// PolicyControl is the policy runner as the API sees it.
+type PolicyControl interface {
+	// Status is the policy state of a gateway (false if it has no policy).
+	Status(ctx context.Context, gateway string) (any, bool, error)
+	// Command hands an operator's command to a gateway's policy.
+	Command(ctx context.Context, gateway string, cmd sdk.Command) error
+}
+
+// GatewayStatus is GET /gateways/{name}/status.
+type GatewayStatus struct {
+	Gateway  string        `json:"gateway" yaml:"gateway"`
+	Revision int64         `json:"revision" yaml:"revision"`
+	Routes   []RouteStatus `json:"routes" yaml:"routes"`
+	Policy   any           `json:"policy" yaml:"policy"`
+}
+
+// RouteStatus is one route in service: its weights, why it is held, and
+// what its backend plugin said.
+type RouteStatus struct {
+	Route     string     `json:"route" yaml:"route"`
+	Weight    string     `json:"weight" yaml:"weight"`
+	Effective string     `json:"effective_weight" yaml:"effective_weight"`
+	Held      string     `json:"held,omitempty" yaml:"held,omitempty"`
+	Ready     *bool      `json:"ready,omitempty" yaml:"ready,omitempty"`
+	Stale     bool       `json:"stale,omitempty" yaml:"stale,omitempty"`
+	Error     string     `json:"error,omitempty" yaml:"error,omitempty"`
+	Endpoints []Endpoint `json:"endpoints,omitempty" yaml:"endpoints,omitempty"`
+	Updated   time.Time  `json:"updated,omitzero" yaml:"updated,omitempty"`
+}
+
+// Endpoint is one endpoint a backend plugin reported.
+type Endpoint struct {
+	Address string            `json:"address" yaml:"address"`
+	Healthy bool              `json:"healthy" yaml:"healthy"`
+	Host    string            `json:"host,omitempty" yaml:"host,omitempty"`
+	Labels  map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
+}
+
+// GET /gateways/{name}/status
+func (a *gatewayAPI) status(w http.ResponseWriter, r *http.Request, p params) error {
+	e, err := a.st.Get(r.Context(), p.name)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound(p.name)
+	}
+	if err != nil {
+		return err
+	}
+	out := GatewayStatus{Gateway: p.name, Revision: e.Revision, Routes: []RouteStatus{}}
+	if a.routes != nil {
+		for _, s := range a.routes(p.name) {
+			out.Routes = append(out.Routes, toRouteStatus(s))
+		}
+	}
+	if a.policy != nil {
+		st, ok, err := a.policy.Status(r.Context(), p.name)
+		if err != nil {
+			return err
+		}
+		if ok {
+			out.Policy = st
+		}
+	}
+	render(w, r, http.StatusOK, out)
+	return nil
+}
+
+func toRouteStatus(s engine.RouteStatus) RouteStatus {
+	out := RouteStatus{Route: s.Route, Weight: s.Weight.String(), Effective: s.Effective.String(), Held: s.Held}
+	if res := s.Resolution; res != nil {
+		ready := res.Received && res.Ready
+		out.Ready, out.Stale, out.Error, out.Updated = &ready, res.Stale, res.Error, res.Updated
+		for _, ep := range res.Endpoints {
+			out.Endpoints = append(out.Endpoints, Endpoint{Address: ep.Address, Healthy: ep.Healthy, Host: ep.Host, Labels: ep.Labels})
+		}
+	}
+	return out
+}
