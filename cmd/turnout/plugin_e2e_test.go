@@ -1,0 +1,313 @@
+package main
+
+// End-to-end tests of the plugin system: the real turnout binary running the
+// example third-party plugins of docs/examples as real subprocesses.
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/turnout/turnout/internal/testnet"
+)
+
+var (
+	examplesOnce sync.Once
+	examplesDir  string
+	examplesErr  error
+)
+
+// examplePlugins builds docs/examples' plugins once, into a directory named
+// as a plugin directory, and returns it with their checksums.
+func examplePlugins(t *testing.T) (string, map[string]string) {
+	t.Helper()
+	examplesOnce.Do(func() {
+		examplesDir = filepath.Join(filepath.Dir(binary), "plugins")
+		for _, ex := range []struct{ pkg, file string }{
+			{"../../docs/examples/backend-file", "turnout-plugin-backend-file"},
+			{"../../docs/examples/policy-window", "turnout-plugin-policy-window"},
+		} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(examplesDir, ex.file), ex.pkg).CombinedOutput()
+			if err != nil {
+				examplesErr = fmt.Errorf("build %s: %v\n%s", ex.pkg, err, out)
+				return
+			}
+		}
+	})
+	if examplesErr != nil {
+		t.Fatal(examplesErr)
+	}
+	sums := map[string]string{}
+	for _, f := range []string{"turnout-plugin-backend-file", "turnout-plugin-policy-window"} {
+		b, err := os.ReadFile(filepath.Join(examplesDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := sha256.Sum256(b)
+		sums[f] = hex.EncodeToString(s[:])
+	}
+	return examplesDir, sums
+}
+
+// pluginArgs are serve's flags for the example plugins.
+func pluginArgs(t *testing.T) []string {
+	dir, sums := examplePlugins(t)
+	args := []string{"--plugin-dir", dir, "--plugin-config", `file={"poll": "50ms"}`}
+	for f, s := range sums {
+		args = append(args, "--plugin-checksum", f+"="+s)
+	}
+	return args
+}
+
+// endpointsFile writes a file backend's endpoint list.
+func endpointsFile(t *testing.T, path string, lines ...string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (tt *turnout) getJSON(path string, v any) {
+	tt.t.Helper()
+	resp, err := http.Get("http://" + tt.admin + path)
+	if err != nil {
+		tt.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		tt.t.Fatalf("GET %s: %s", path, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		tt.t.Fatal(err)
+	}
+}
+
+// pluginPID is the process of a running plugin (0 if none).
+func (tt *turnout) pluginPID(id string) (pid, restarts int) {
+	var list []pluginInfo
+	tt.getJSON("/api/v1/plugins", &list)
+	for _, p := range list {
+		if p.Kind+"/"+p.Name == id && p.State == "running" {
+			return p.PID, p.Restarts
+		}
+	}
+	return 0, 0
+}
+
+// fileGateway splits 50/50 between two file: targets.
+func fileGateway(port int, v1, v2 string) string {
+	return fmt.Sprintf(`name: shop
+port: %d/http
+routes:
+  "file:%s":
+    weight: 50%%
+  "file:%s":
+    weight: 50%%
+`, port, v1, v2)
+}
+
+// fileSetup starts turnout with the file backend in front of two real
+// backends, and returns the gateway URL and the two endpoint files.
+func fileSetup(t *testing.T) (*turnout, string, string, string) {
+	dir := t.TempDir()
+	v1, v2 := filepath.Join(dir, "v1.endpoints"), filepath.Join(dir, "v2.endpoints")
+	endpointsFile(t, v1, testnet.Backend(t, "1.0.0"))
+	endpointsFile(t, v2, testnet.Backend(t, "1.1.0"))
+	port := testnet.FreePort(t)
+	tt := start(t, fileGateway(port, v1, v2), pluginArgs(t)...)
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	testnet.Eventually(t, 10*time.Second, "both routes resolved", func() bool {
+		var st struct {
+			Routes []struct {
+				Effective string `json:"effective_weight"`
+			} `json:"routes"`
+		}
+		tt.getJSON("/api/v1/gateways/shop/status", &st)
+		return len(st.Routes) == 2 && st.Routes[0].Effective == "50%" && st.Routes[1].Effective == "50%"
+	})
+	return tt, url, v1, v2
+}
+
+func TestThirdPartyBackendPluginDrivesTraffic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	tt, url, _, v2 := fileSetup(t)
+	got := split(t, url, 2000, 4, nil)
+	within(t, "1.0.0 through file:", got["1.0.0"], 2000, 50, 1)
+	within(t, "1.1.0 through file:", got["1.1.0"], 2000, 50, 1)
+
+	// require_ready: a target its plugin calls not ready gets no traffic,
+	// and says why, until it is ready again.
+	v2addr, _ := os.ReadFile(v2)
+	endpointsFile(t, v2, strings.TrimSpace(string(v2addr)), "not-ready: warming caches")
+	testnet.Eventually(t, 5*time.Second, "1.1.0 held", func() bool {
+		var st struct {
+			Routes []struct {
+				Held string `json:"held"`
+			} `json:"routes"`
+		}
+		tt.getJSON("/api/v1/gateways/shop/status", &st)
+		return st.Routes[1].Held == "not ready: warming caches"
+	})
+	if got := split(t, url, 400, 4, nil); got["1.0.0"] != 400 {
+		t.Fatalf("a held route got traffic: %v", got)
+	}
+	endpointsFile(t, v2, strings.TrimSpace(string(v2addr)))
+	testnet.Eventually(t, 5*time.Second, "1.1.0 back", func() bool {
+		return split(t, url, 100, 2, nil)["1.1.0"] == 50
+	})
+	if !strings.Contains(tt.metrics(), `turnout_plugin_up{plugin="backend/file"} 1`) {
+		t.Error("no turnout_plugin_up metric for the running plugin")
+	}
+}
+
+func TestCrashedPluginRestartsWithoutFailingARequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	tt, url, _, _ := fileSetup(t)
+	first, _ := tt.pluginPID("backend/file")
+	if first == 0 {
+		t.Fatal("the file plugin is not running")
+	}
+	// Keep-alive clients send requests all along; none may fail while the
+	// plugin is down and restarted.
+	var ok, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Timeout: 5 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := c.Get(url)
+				if err != nil || resp.StatusCode != 200 {
+					failed.Add(1)
+				} else {
+					ok.Add(1)
+				}
+				if resp != nil {
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond) // traffic before the crash
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 10*time.Second, "the plugin restarted", func() bool {
+		pid, restarts := tt.pluginPID("backend/file")
+		return pid != 0 && pid != first && restarts == 1
+	})
+	time.Sleep(200 * time.Millisecond) // traffic after the restart
+	close(stop)
+	wg.Wait()
+	t.Logf("%d requests while the plugin crashed and restarted, %d failed", ok.Load(), failed.Load())
+	if failed.Load() != 0 || ok.Load() == 0 {
+		t.Fatalf("%d requests failed (%d ok)", failed.Load(), ok.Load())
+	}
+	m := tt.metrics()
+	for _, want := range []string{`turnout_plugin_crashes_total{plugin="backend/file"} 1`, `turnout_plugin_starts_total{plugin="backend/file"} 2`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if !strings.Contains(tt.logs.String(), "plugin crashed; restarting") {
+		t.Error("no log line for the crash")
+	}
+}
+
+// alive says whether a process exists and is not a zombie.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name in parentheses: "pid (comm) S ...".
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+func TestNoPluginOutlivesTurnoutKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	tt, _, _, _ := fileSetup(t)
+	pid, _ := tt.pluginPID("backend/file")
+	if pid == 0 || !alive(pid) {
+		t.Fatal("the file plugin is not running")
+	}
+	if err := tt.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	tt.cmd.Wait()
+	testnet.Eventually(t, 5*time.Second, fmt.Sprintf("plugin process %d to end with turnout", pid), func() bool { return !alive(pid) })
+}
+
+func TestPluginWithWrongChecksumIsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	dir, _ := examplePlugins(t)
+	port := testnet.FreePort(t)
+	tt := start(t, fmt.Sprintf("name: static\nport: %d/http\nroutes: {}\n", port),
+		"--plugin-dir", dir, "--plugin-checksum", "turnout-plugin-backend-file="+strings.Repeat("0", 64))
+	out := run2(t, "plugin", "list", "--addr", tt.admin)
+	if !strings.Contains(out, "backend  file    directory  -        -    mismatch  refused  0") {
+		t.Errorf("plugin list:\n%s", out)
+	}
+	gw := filepath.Join(t.TempDir(), "gw.yaml")
+	os.WriteFile(gw, []byte(fileGateway(testnet.FreePort(t), "/tmp/a", "/tmp/b")), 0o644)
+	cmd := exec.Command(binary, "gateway", "apply", "-f", gw, "--addr", tt.admin)
+	b, err := cmd.CombinedOutput()
+	if code := exitCodeOf(err); code != 1 || !strings.Contains(string(b), "checksum mismatch") {
+		t.Fatalf("apply: exit %d, output %s", code, b)
+	}
+}
+
+// run2 runs a CLI command that must succeed and returns its output.
+func run2(t *testing.T, args ...string) string {
+	t.Helper()
+	b, err := exec.Command(binary, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("turnout %s: %v\n%s", strings.Join(args, " "), err, b)
+	}
+	return string(b)
+}
+
+func exitCodeOf(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
