@@ -251,6 +251,7 @@ type revisionInfo struct {
 	Revision int64  `json:"revision"`
 	Time     string `json:"time"`
 	Deleted  bool   `json:"deleted"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 func newGatewayHistoryCommand(o *gatewayOptions) *cobra.Command {

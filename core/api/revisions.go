@@ -15,6 +15,7 @@ type revisionInfo struct {
 	Revision int64  `json:"revision" yaml:"revision"`
 	Time     string `json:"time" yaml:"time"`
 	Deleted  bool   `json:"deleted" yaml:"deleted"`
+	Reason   string `json:"reason,omitempty" yaml:"reason,omitempty"`
 }
 
 // GET /gateways/{name}/revisions[?revision=N]
@@ -31,7 +32,7 @@ func (a *gatewayAPI) revisions(w http.ResponseWriter, r *http.Request, p params)
 	}
 	out := make([]revisionInfo, len(hist))
 	for i, e := range hist {
-		out[i] = revisionInfo{Revision: e.Revision, Time: e.Time.UTC().Format("2006-01-02T15:04:05.000000000Z07:00"), Deleted: e.Deleted}
+		out[i] = revisionInfo{Revision: e.Revision, Time: e.Time.UTC().Format("2006-01-02T15:04:05.000000000Z07:00"), Deleted: e.Deleted, Reason: e.Reason}
 	}
 	render(w, r, http.StatusOK, out)
 	return nil

@@ -36,7 +36,10 @@ const FileName = "turnout.db"
 // otherwise wait forever on its flock.
 const lockTimeout = 2 * time.Second
 
-const flagDeleted = 1
+const (
+	flagDeleted = 1
+	flagReason  = 2
+)
 
 var (
 	bucketMeta     = []byte("meta")
@@ -373,29 +376,49 @@ func prune(b *bolt.Bucket, newestRev int64) error {
 	return nil
 }
 
+// A record is a flags byte, the commit time (8 bytes), with flagReason a
+// uvarint length and the reason, then the document. Records written before
+// reasons existed have no flagReason and read the same.
 func encodeRecord(e Entry) []byte {
-	buf := make([]byte, 9+len(e.Doc))
+	buf := make([]byte, 9, 9+len(e.Doc)+len(e.Reason)+2)
 	if e.Deleted {
-		buf[0] = flagDeleted
+		buf[0] |= flagDeleted
 	}
 	binary.BigEndian.PutUint64(buf[1:9], uint64(e.Time.UnixNano()))
-	copy(buf[9:], e.Doc)
-	return buf
+	if e.Reason != "" {
+		buf[0] |= flagReason
+		buf = binary.AppendUvarint(buf, uint64(len(e.Reason)))
+		buf = append(buf, e.Reason...)
+	}
+	return append(buf, e.Doc...)
 }
 
 // decodeRecord copies out of v: bbolt's memory is only valid in the transaction.
 func decodeRecord(name string, k, v []byte) (Entry, error) {
-	if len(k) != 8 || len(v) < 9 || v[0]&^flagDeleted != 0 || (v[0] == flagDeleted && len(v) != 9) {
-		return Entry{}, fmt.Errorf("gateway %q: corrupt record %x", name, k)
+	corrupt := fmt.Errorf("gateway %q: corrupt record %x", name, k)
+	if len(k) != 8 || len(v) < 9 || v[0]&^(flagDeleted|flagReason) != 0 {
+		return Entry{}, corrupt
 	}
 	e := Entry{
 		Name:     name,
 		Revision: int64(binary.BigEndian.Uint64(k)),
-		Deleted:  v[0] == flagDeleted,
+		Deleted:  v[0]&flagDeleted != 0,
 		Time:     time.Unix(0, int64(binary.BigEndian.Uint64(v[1:9]))).UTC(),
 	}
+	rest := v[9:]
+	if v[0]&flagReason != 0 {
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || uint64(len(rest)-w) < n {
+			return Entry{}, corrupt
+		}
+		e.Reason = string(rest[w : w+int(n)])
+		rest = rest[w+int(n):]
+	}
+	if e.Deleted && len(rest) != 0 {
+		return Entry{}, corrupt
+	}
 	if !e.Deleted {
-		e.Doc = append(make([]byte, 0, len(v)-9), v[9:]...)
+		e.Doc = append(make([]byte, 0, len(rest)), rest...)
 	}
 	return e, nil
 }

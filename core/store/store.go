@@ -59,6 +59,9 @@ type Entry struct {
 	Doc      []byte // nil for a deletion
 	Deleted  bool
 	Time     time.Time // commit time (UTC); every entry of one Apply has the same time
+	// Reason says why the revision was made, when its writer said (a
+	// policy's decision with its figures, say); "" otherwise.
+	Reason string
 }
 
 // Snapshot is the whole desired state at one store version.
@@ -99,6 +102,8 @@ type Change struct {
 	Name  string
 	Doc   []byte // nil = delete; an empty non-nil slice is an (empty) document
 	Match int64  // Any, Absent or the current revision required
+	// Reason is kept with the new revision (see Entry.Reason).
+	Reason string
 }
 
 // ConflictError is the error of a failed Match; errors.Is(err, ErrConflict)

@@ -53,6 +53,7 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		{"close", testClose},
 		{"policy state", testPolicyState},
 		{"policy state and weights in one batch", testPolicyBatch},
+		{"reasons kept with revisions", testReasons},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -613,5 +614,20 @@ func testCancelled(t *testing.T, s Store) {
 	wantErr(t, err, context.Canceled)
 	if v := snapshot(t, s).Version; v != 0 {
 		t.Errorf("version = %d after a cancelled apply, want 0", v)
+	}
+}
+
+func testReasons(t *testing.T, s Store) {
+	c := put("a", `{"w":1}`, Absent)
+	apply(t, s, c)
+	c = put("a", `{"w":2}`, 1)
+	c.Reason = "policy canary: step 2/5 → 5%: canary error rate 0.00% ≤ 1%"
+	apply(t, s, c)
+	d := del("a", 2)
+	d.Reason = "deleted by the test"
+	apply(t, s, d)
+	h := history(t, s, "a")
+	if len(h) != 3 || h[0].Reason != "" || h[1].Reason != c.Reason || h[2].Reason != d.Reason || !h[2].Deleted || string(h[1].Doc) != `{"w":2}` {
+		t.Fatalf("history %+v", h)
 	}
 }
