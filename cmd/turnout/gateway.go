@@ -146,6 +146,11 @@ file; nothing was changed), 3 the server could not be reached.`,
 		newGatewayHistoryCommand(o),
 		newGatewayRollbackCommand(o),
 		newGatewayUpdateCommand(o),
+		newGatewayStatusCommand(o),
+		newGatewayCommandCommand(o, "promote", "Promote the new version now, skipping the policy's remaining steps"),
+		newGatewayCommandCommand(o, "pause", "Pause the gateway's policy: weights stay until resume"),
+		newGatewayCommandCommand(o, "resume", "Resume a paused policy"),
+		newGatewayCommandCommand(o, "abort", "Abort the rollout: all traffic back to the stable version at once"),
 	)
 	return cmd
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/turnout/turnout/core/filesource"
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/metrics"
+	"github.com/turnout/turnout/core/policy"
 	"github.com/turnout/turnout/core/routing"
 	"github.com/turnout/turnout/core/store"
 )
@@ -198,7 +199,16 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	defer st.Close()
-	apply := filesource.ToStore(st, eng.Check)
+	runner := policy.New(policy.Options{Store: st, Plugins: host, Metrics: reg, Routes: eng.Statuses, Logger: log})
+	// A gateway is accepted when the engine can serve it and its policy
+	// plugin takes its policy section.
+	check := func(gws []*gateway.Gateway) error {
+		if err := eng.Check(gws); err != nil {
+			return err
+		}
+		return runner.Check(ctx, gws)
+	}
+	apply := filesource.ToStore(st, check)
 	storeVersion, err := firstTable(ctx, f, st, eng, apply)
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
@@ -207,8 +217,8 @@ func serve(ctx context.Context, f serveFlags) error {
 
 	admin, err := api.Start(api.Options{Addr: f.admin, Registry: reg.Prometheus, Pprof: f.pprof, Logger: log,
 		Ready: func() error { return eng.LastError() },
-		API: api.New(api.Config{Store: st, Check: eng.Check, Logger: log,
-			Plugins: host, Routes: eng.Statuses}),
+		API: api.New(api.Config{Store: st, Check: check, Logger: log,
+			Plugins: host, Routes: eng.Statuses, Policy: runner}),
 		Token: token})
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
@@ -220,6 +230,12 @@ func serve(ctx context.Context, f serveFlags) error {
 	log.Info("turnout serving", "version", version, "admin", admin.Addr().String())
 
 	go eng.Run(ctx)
+	runnerDone := make(chan struct{})
+	go func() {
+		runner.Run(ctx)
+		close(runnerDone)
+	}()
+	defer func() { <-runnerDone }() // no decision is written after the store closes
 	go eng.Follow(ctx, st, storeVersion, func(v int64, err error) {
 		switch {
 		case err != nil:

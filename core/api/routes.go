@@ -12,8 +12,11 @@ const maxBody = 1 << 20
 
 // params are the parts of a matched path.
 type params struct {
-	name, revision, kind string
+	name, revision, kind, command string
 }
+
+// commands are the policy commands, POST /gateways/{name}/{command}.
+var commands = []string{"promote", "pause", "resume", "abort"}
 
 type handlerFunc func(a *gatewayAPI, w http.ResponseWriter, r *http.Request, p params) error
 
@@ -41,6 +44,7 @@ const (
 	routeRevision
 	routeRollback
 	routeStatus
+	routeCommand
 	routePlugins
 	routePlugin
 )
@@ -70,6 +74,9 @@ var routes = []route{
 	}},
 	routeStatus: {"/gateways/{name}/status", map[string]endpoint{
 		http.MethodGet: {(*gatewayAPI).status, []int{200, 404, 500}},
+	}},
+	routeCommand: {"/gateways/{name}/{command}", map[string]endpoint{
+		http.MethodPost: {(*gatewayAPI).command, []int{202, 400, 404, 409, 500}},
 	}},
 	routePlugins: {"/plugins", map[string]endpoint{
 		http.MethodGet: {(*gatewayAPI).listPlugins, []int{200}},
@@ -123,6 +130,8 @@ func matchRoute(path string) (int, params, bool) {
 		return routeRollback, params{name: strings.Join(segs[:n-1], "/")}, true
 	case n >= 2 && segs[n-1] == "status":
 		return routeStatus, params{name: strings.Join(segs[:n-1], "/")}, true
+	case n >= 2 && slices.Contains(commands, segs[n-1]):
+		return routeCommand, params{name: strings.Join(segs[:n-1], "/"), command: segs[n-1]}, true
 	case n >= 3 && segs[n-2] == "revisions":
 		return routeRevision, params{name: strings.Join(segs[:n-2], "/"), revision: segs[n-1]}, true
 	}
@@ -133,11 +142,11 @@ func matchRoute(path string) (int, params, bool) {
 func reservedName(name string) bool {
 	segs := strings.Split(name, "/")
 	n := len(segs)
-	return n >= 2 && (segs[n-1] == "revisions" || segs[n-1] == "rollback" || segs[n-1] == "status") ||
+	return n >= 2 && (segs[n-1] == "revisions" || segs[n-1] == "rollback" || segs[n-1] == "status" || slices.Contains(commands, segs[n-1])) ||
 		n >= 3 && segs[n-2] == "revisions"
 }
 
 func reservedError(name string) error {
 	return errorf(http.StatusBadRequest,
-		`gateway name %q is reserved: a name may not end in "revisions", "revisions/N", "rollback" or "status"`, name)
+		`gateway name %q is reserved: a name may not end in "revisions", "revisions/N", "rollback", "status", "promote", "pause", "resume" or "abort"`, name)
 }

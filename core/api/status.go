@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/turnout/turnout/core/engine"
+	"github.com/turnout/turnout/core/policy"
 	"github.com/turnout/turnout/core/store"
 	"github.com/turnout/turnout/plugins/sdk"
 )
@@ -87,4 +88,22 @@ func toRouteStatus(s engine.RouteStatus) RouteStatus {
 		}
 	}
 	return out
+}
+
+// POST /gateways/{name}/{promote|pause|resume|abort}
+func (a *gatewayAPI) command(w http.ResponseWriter, r *http.Request, p params) error {
+	if a.policy == nil {
+		return errorf(http.StatusConflict, "gateway %q: no policies run in this turnout", p.name)
+	}
+	err := a.policy.Command(r.Context(), p.name, sdk.Command(p.command))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound(p.name)
+	case errors.Is(err, policy.ErrNoPolicy):
+		return errorf(http.StatusConflict, "gateway %q has no policy to %s", p.name, p.command)
+	case err != nil:
+		return err
+	}
+	render(w, r, http.StatusAccepted, map[string]string{"gateway": p.name, "command": p.command})
+	return nil
 }

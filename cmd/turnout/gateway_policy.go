@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/turnout/turnout/core/api"
+	"github.com/turnout/turnout/core/policy"
+)
+
+// newGatewayCommandCommand is `turnout gateway promote|pause|resume|abort NAME`.
+func newGatewayCommandCommand(o *gatewayOptions, command, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:               command + " NAME",
+		Short:             short,
+		Args:              usageArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: completeNames(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := o.do(cmd.Context(), request{method: "POST", path: gatewayPath(args[0], command)}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s requested\n", args[0], command)
+			return nil
+		},
+	}
+}
+
+// policyStatus is the policy part of GET /gateways/{name}/status.
+type policyStatus struct {
+	policy.State
+	Interval string `json:"interval"`
+}
+
+type gatewayStatus struct {
+	api.GatewayStatus
+	Policy *policyStatus `json:"policy"`
+}
+
+func newGatewayStatusCommand(o *gatewayOptions) *cobra.Command {
+	var wait bool
+	var waitTimeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "status NAME",
+		Short: "Show a gateway's routes in service and its policy's phase, weights and last checks",
+		Long: `Show a gateway's routes in service (weights, readiness, why a route is held)
+and its policy: phase, last decision with its checks, next decision.
+
+With --wait, wait until the policy ends: exit 0 when the new version was
+promoted, 1 when it was rolled back or aborted (or --wait-timeout passed),
+so a CI pipeline can gate on it.`,
+		Args:              usageArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: completeNames(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if wait && waitTimeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, waitTimeout)
+				defer cancel()
+			}
+			for {
+				st, err := getStatus(ctx, o, args[0])
+				if err != nil {
+					return err
+				}
+				phase := ""
+				if st.Policy != nil {
+					phase = st.Policy.Phase
+				}
+				if !wait || policy.Terminal(phase) {
+					if err := printStatus(cmd.OutOrStdout(), o.output, st); err != nil {
+						return err
+					}
+					if wait && phase != policy.PhasePromoted {
+						return &exitError{code: exitRefused, err: fmt.Errorf("gateway %q: the rollout ended %s", args[0], phase)}
+					}
+					return nil
+				}
+				if st.Policy == nil {
+					return &exitError{code: exitRefused, err: fmt.Errorf("gateway %q has no policy to wait for", args[0])}
+				}
+				select {
+				case <-ctx.Done():
+					_ = printStatus(cmd.OutOrStdout(), o.output, st)
+					return &exitError{code: exitRefused, err: fmt.Errorf("gateway %q: still %s after --wait-timeout %s", args[0], phase, waitTimeout)}
+				case <-time.After(500 * time.Millisecond):
+				}
+			}
+		},
+	}
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the policy promotes (exit 0) or rolls back (exit 1)")
+	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 0, "give up waiting after this long (exit 1); 0 waits forever")
+	return cmd
+}
+
+func getStatus(ctx context.Context, o *gatewayOptions, name string) (*gatewayStatus, error) {
+	resp, err := o.do(ctx, request{method: "GET", path: gatewayPath(name, "status")})
+	if err != nil {
+		return nil, err
+	}
+	var st gatewayStatus
+	if err := jsonUnmarshal(resp.body, &st); err != nil {
+		return nil, fmt.Errorf("read the status: %w", err)
+	}
+	return &st, nil
+}
+
+func printStatus(w io.Writer, format string, st *gatewayStatus) error {
+	switch format {
+	case "json":
+		return writeJSON(w, st)
+	case "yaml":
+		return writeYAML(w, st)
+	}
+	fmt.Fprintf(w, "Gateway:  %s (revision %d)\n", st.Gateway, st.Revision)
+	if p := st.Policy; p != nil {
+		state := p.Phase
+		if p.Paused {
+			state += " (paused)"
+		}
+		fmt.Fprintf(w, "Policy:   %s every %s, %s, %d decisions\n", p.Type, p.Interval, state, p.Decisions)
+		if !p.Next.IsZero() && !p.Done && !p.Paused {
+			fmt.Fprintf(w, "Next:     %s\n", p.Next.UTC().Format(time.RFC3339))
+		}
+		if l := p.Last; l != nil {
+			fmt.Fprintf(w, "Last:     %s at %s: %s\n", l.Action, l.Time.UTC().Format(time.RFC3339), l.Reason)
+			if l.Error != "" {
+				fmt.Fprintf(w, "Error:    %s\n", l.Error)
+			}
+			if len(l.Checks) > 0 {
+				fmt.Fprintln(w, "Checks:")
+				rows := make([][]string, len(l.Checks))
+				for i, c := range l.Checks {
+					result := "failed"
+					if c.Passed {
+						result = "passed"
+					}
+					rows[i] = []string{"  " + c.Name, dash(c.Route), fmt.Sprintf("%g", c.Value), fmt.Sprintf("%g", c.Limit), result, dash(c.Detail)}
+				}
+				if err := table(w, []string{"  CHECK", "ROUTE", "VALUE", "LIMIT", "RESULT", "DETAIL"}, rows); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	fmt.Fprintln(w, "Routes:")
+	rows := make([][]string, len(st.Routes))
+	for i, r := range st.Routes {
+		ready := "-"
+		if r.Ready != nil {
+			ready = map[bool]string{true: "yes", false: "no"}[*r.Ready]
+			if r.Stale {
+				ready += " (stale)"
+			}
+		}
+		rows[i] = []string{"  " + r.Route, r.Weight, r.Effective, ready, dash(r.Held)}
+	}
+	return table(w, []string{"  ROUTE", "WEIGHT", "IN SERVICE", "READY", "HELD"}, rows)
+}

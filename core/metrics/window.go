@@ -1,0 +1,102 @@
+package metrics
+
+import (
+	"math"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// Totals are a route's cumulative counts since its series were created.
+// Policies look at windows: the difference of two Totals taken an interval
+// apart (Sub). Reading them costs the request path nothing: the counters
+// are the ones /metrics exports.
+type Totals struct {
+	// Classes counts requests by class (Class1xx ... ClassTCP).
+	Classes [numClasses]uint64
+	// Timeouts counts requests whose endpoint timed out.
+	Timeouts uint64
+	// Buckets are the latency histogram's cumulative counts, one per
+	// upper bound in Bounds (seconds); Count is every observation.
+	Buckets []uint64
+	Bounds  []float64
+	Count   uint64
+}
+
+// Totals reads the route's series.
+func (m *Route) Totals() Totals {
+	var t Totals
+	var d dto.Metric
+	for i, c := range m.classes {
+		d.Reset()
+		if c.Write(&d) == nil {
+			t.Classes[i] = uint64(d.GetCounter().GetValue())
+		}
+	}
+	d.Reset()
+	if m.errors[ErrTimeout].Write(&d) == nil {
+		t.Timeouts = uint64(d.GetCounter().GetValue())
+	}
+	d.Reset()
+	if h, ok := m.duration.(prometheus.Metric); ok && h.Write(&d) == nil {
+		hist := d.GetHistogram()
+		t.Count = hist.GetSampleCount()
+		for _, b := range hist.GetBucket() {
+			t.Bounds = append(t.Bounds, b.GetUpperBound())
+			t.Buckets = append(t.Buckets, b.GetCumulativeCount())
+		}
+	}
+	return t
+}
+
+// Sub is what happened between prev and t (series only grow; a series
+// created anew after prev counts from zero).
+func (t Totals) Sub(prev Totals) Totals {
+	out := Totals{Bounds: t.Bounds, Buckets: make([]uint64, len(t.Buckets))}
+	for i := range t.Classes {
+		out.Classes[i] = sub(t.Classes[i], prev.Classes[i])
+	}
+	out.Timeouts = sub(t.Timeouts, prev.Timeouts)
+	out.Count = sub(t.Count, prev.Count)
+	for i := range t.Buckets {
+		var p uint64
+		if i < len(prev.Buckets) {
+			p = prev.Buckets[i]
+		}
+		out.Buckets[i] = sub(t.Buckets[i], p)
+	}
+	return out
+}
+
+func sub(a, b uint64) uint64 {
+	if b > a {
+		return a
+	}
+	return a - b
+}
+
+// Quantile estimates the q-quantile (0.99 for p99) of the latencies, by
+// linear interpolation inside the histogram bucket it falls in, as
+// Prometheus' histogram_quantile does; 0 without observations. Above the
+// last bound it answers the last bound.
+func (t Totals) Quantile(q float64) time.Duration {
+	if t.Count == 0 || len(t.Buckets) == 0 {
+		return 0
+	}
+	rank := q * float64(t.Count)
+	lower, below := 0.0, uint64(0)
+	for i, c := range t.Buckets {
+		if float64(c) >= rank {
+			in := c - below
+			frac := 1.0
+			if in > 0 {
+				frac = (rank - float64(below)) / float64(in)
+			}
+			v := lower + (t.Bounds[i]-lower)*frac
+			return time.Duration(math.Round(v * float64(time.Second)))
+		}
+		lower, below = t.Bounds[i], c
+	}
+	return time.Duration(t.Bounds[len(t.Bounds)-1] * float64(time.Second))
+}

@@ -1,0 +1,45 @@
+package metrics
+
+import (
+	"testing"
+	"time"
+)
+
+func TestWindowFromTotals(t *testing.T) {
+	r := NewRegistry()
+	m := r.Route("shop", "canary")
+	for range 10 {
+		m.Observe(200, time.Millisecond)
+	}
+	before := m.Totals()
+	// The window: 90 fast successes, 8 slow 500s, 2 requests without answer.
+	for range 90 {
+		m.Observe(200, 2*time.Millisecond)
+	}
+	for range 8 {
+		m.Observe(500, 300*time.Millisecond)
+	}
+	for range 2 {
+		m.Error(ErrTimeout)
+		m.Observe(0, 400*time.Millisecond)
+	}
+	w := m.Totals().Sub(before)
+	if w.Classes[Class2xx] != 90 || w.Classes[Class5xx] != 8 || w.Classes[ClassError] != 2 || w.Timeouts != 2 || w.Count != 100 {
+		t.Fatalf("window %+v", w)
+	}
+	for _, c := range []struct {
+		q        float64
+		min, max time.Duration
+	}{
+		{0.5, time.Millisecond, 2500 * time.Microsecond}, // in the (1ms, 2.5ms] bucket
+		{0.9, time.Millisecond, 2500 * time.Microsecond},
+		{0.99, 250 * time.Millisecond, 500 * time.Millisecond}, // the slow tenth is in (250ms, 500ms]
+	} {
+		if got := w.Quantile(c.q); got < c.min || got > c.max {
+			t.Errorf("q%.2f = %v, want in [%v, %v]", c.q, got, c.min, c.max)
+		}
+	}
+	if got := (Totals{}).Quantile(0.99); got != 0 {
+		t.Errorf("empty window p99 = %v", got)
+	}
+}

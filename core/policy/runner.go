@@ -1,0 +1,354 @@
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/turnout/turnout/core/engine"
+	"github.com/turnout/turnout/core/gateway"
+	"github.com/turnout/turnout/core/metrics"
+	"github.com/turnout/turnout/core/store"
+	"github.com/turnout/turnout/plugins/sdk"
+)
+
+// Plugins gives the runner its policy plugins (*pluginhost.Host).
+type Plugins interface {
+	CheckPolicy(name string) error
+	// Policy returns the running plugin, nil while it is not running.
+	Policy(name string) (sdk.Policy, error)
+}
+
+// Options configure a Runner.
+type Options struct {
+	Store   store.Store
+	Plugins Plugins
+	// Metrics is where the data plane counts each route's requests.
+	Metrics *metrics.Registry
+	// Routes reports the routes in service, for their readiness (nil:
+	// every route is ready).
+	Routes func(gateway string) []engine.RouteStatus
+	Logger *slog.Logger
+	// DecideTimeout bounds one decision, webhooks included (default 30s).
+	DecideTimeout time.Duration
+}
+
+// Errors the API maps to statuses.
+var (
+	ErrNoPolicy = errors.New("the gateway has no policy")
+)
+
+// Runner runs every gateway's policy.
+type Runner struct {
+	o   Options
+	log *slog.Logger
+
+	mu    sync.Mutex
+	loops map[string]*loop
+}
+
+type loop struct {
+	hash   string
+	cancel context.CancelFunc
+	kick   chan struct{}
+	done   chan struct{}
+}
+
+// New creates a runner; Run starts it.
+func New(o Options) *Runner {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.DecideTimeout == 0 {
+		o.DecideTimeout = 30 * time.Second
+	}
+	return &Runner{o: o, log: o.Logger, loops: map[string]*loop{}}
+}
+
+// Run follows the store until ctx ends: a loop per gateway with a policy,
+// started, restarted (a new policy section) and stopped as gateways change.
+func (r *Runner) Run(ctx context.Context) {
+	defer r.stopAll()
+	for snap := range r.o.Store.Watch(ctx) {
+		want := map[string]*gateway.Gateway{}
+		for _, en := range snap.Entries {
+			g, err := gateway.DecodeOne(en.Doc, "")
+			if err != nil || g.Policy == nil {
+				continue
+			}
+			want[g.Name] = g
+		}
+		r.sync(ctx, want)
+	}
+}
+
+func (r *Runner) sync(ctx context.Context, want map[string]*gateway.Gateway) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for name, l := range r.loops {
+		if g, ok := want[name]; !ok || configHash(g.Policy) != l.hash {
+			l.cancel()
+			<-l.done
+			delete(r.loops, name)
+		}
+	}
+	for name, g := range want {
+		if _, ok := r.loops[name]; ok {
+			continue
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		l := &loop{hash: configHash(g.Policy), cancel: cancel, kick: make(chan struct{}, 1), done: make(chan struct{})}
+		r.loops[name] = l
+		go func() {
+			defer close(l.done)
+			r.run(lctx, name, g.Policy, l)
+		}()
+	}
+}
+
+func (r *Runner) stopAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for name, l := range r.loops {
+		l.cancel()
+		<-l.done
+		delete(r.loops, name)
+	}
+}
+
+// run decides for one gateway on its interval until ctx ends.
+func (r *Runner) run(ctx context.Context, name string, pol *gateway.Policy, l *loop) {
+	w := &windows{reg: r.o.Metrics, gateway: name, last: time.Now(), base: map[string]metrics.Totals{}}
+	wait := time.Duration(0)
+	// A restart resumes on the schedule the last decision set.
+	if st, _, err := r.load(ctx, name); err == nil && st.ConfigHash == configHash(pol) && !st.Next.IsZero() {
+		wait = max(time.Until(st.Next), 0)
+	}
+	g, _ := r.current(ctx, name)
+	if g != nil {
+		w.start(g)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-l.kick:
+		}
+		next := r.decide(ctx, name, pol, w)
+		t.Reset(next)
+	}
+}
+
+// current is the gateway as stored now.
+func (r *Runner) current(ctx context.Context, name string) (*gateway.Gateway, int64) {
+	en, err := r.o.Store.Get(ctx, name)
+	if err != nil {
+		return nil, 0
+	}
+	g, err := gateway.DecodeOne(en.Doc, "")
+	if err != nil {
+		return nil, 0
+	}
+	return g, en.Revision
+}
+
+// load reads a gateway's policy state and its revision (store.Absent if
+// it has none yet).
+func (r *Runner) load(ctx context.Context, name string) (State, int64, error) {
+	en, err := r.o.Store.Policy(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return State{}, store.Absent, nil
+	}
+	if err != nil {
+		return State{}, 0, err
+	}
+	var st State
+	if err := json.Unmarshal(en.Doc, &st); err != nil {
+		return State{}, 0, fmt.Errorf("policy state of %q: %w", name, err)
+	}
+	return st, en.Revision, nil
+}
+
+// decide makes one decision and returns when to make the next.
+func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w *windows) time.Duration {
+	interval := pol.Interval
+	g, grev := r.current(ctx, name)
+	if g == nil || g.Policy == nil || configHash(g.Policy) != configHash(pol) {
+		return interval // the loop is about to be replaced
+	}
+	st, prev, err := r.load(ctx, name)
+	if err != nil {
+		r.log.Error("policy state unreadable; holding", "gateway", name, "err", err)
+		return interval
+	}
+	if st.ConfigHash != configHash(pol) {
+		st = State{ConfigHash: configHash(pol), Type: pol.Type, Phase: PhaseStarting}
+	}
+	now := time.Now()
+	routes := w.take(g, r.ready(name))
+	window := now.Sub(w.last)
+	w.last = now
+
+	cmd := st.Command
+	st.Command = sdk.CommandNone
+	switch cmd {
+	case sdk.CommandPause:
+		st.Paused, st.Phase = true, PhasePaused
+		r.save(ctx, name, g, grev, st, prev, nil, "policy "+pol.Type+": paused by an operator")
+		return interval
+	case sdk.CommandResume:
+		st.Paused = false
+		if st.Phase == PhasePaused {
+			st.Phase = "progressing"
+		}
+		if st.Done {
+			r.save(ctx, name, g, grev, st, prev, nil, "")
+			return interval
+		}
+		cmd = sdk.CommandNone
+	}
+	if (st.Paused || st.Done) && cmd == sdk.CommandNone {
+		// Nothing to decide: paused, or the rollout ended and no operator
+		// asked for anything.
+		return interval
+	}
+
+	impl, err := r.o.Plugins.Policy(pol.Type)
+	if err == nil && impl == nil {
+		err = fmt.Errorf("the %s policy plugin is not running", pol.Type)
+	}
+	var d sdk.Decision
+	if err == nil {
+		dctx, cancel := context.WithTimeout(ctx, r.o.DecideTimeout)
+		d, err = impl.Decide(dctx, sdk.Input{
+			Gateway: name, Config: pol.Config, State: st.Plugin, Now: now,
+			Window: window, Routes: routes, Command: cmd,
+		})
+		cancel()
+	}
+	var weights map[string]gateway.Weight
+	if err == nil {
+		weights, err = clamp(g, pol, d)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return interval
+		}
+		st.Errors++
+		st.Command = cmd // not taken yet
+		st.Last = &Decision{Time: now, Action: sdk.Hold, Reason: "holding: the decision failed", Error: err.Error()}
+		r.log.Warn("policy decision failed; weights held", "gateway", name, "policy", pol.Type, "err", err, "failures", st.Errors)
+		r.save(ctx, name, g, grev, st, prev, nil, "")
+		return min(interval, time.Second)
+	}
+
+	st.Errors = 0
+	st.Decisions++
+	st.Plugin = d.State
+	st.Phase = d.Phase
+	switch d.Action {
+	case sdk.Promote:
+		st.Done = true
+		if st.Phase == "" {
+			st.Phase = PhasePromoted
+		}
+	case sdk.Rollback:
+		st.Done = true
+		if st.Phase == "" {
+			st.Phase = PhaseRolledBack
+		}
+	case sdk.Pause:
+		st.Paused = true
+		if st.Phase == "" {
+			st.Phase = PhasePaused
+		}
+	}
+	if st.Phase == "" {
+		st.Phase = "progressing"
+	}
+	next := interval
+	if d.Next > 0 {
+		next = d.Next
+	}
+	st.Next = now.Add(next)
+	st.Last = &Decision{Time: now, Action: d.Action, Reason: d.Reason, Checks: d.Checks}
+	if weights != nil {
+		st.Last.Weights = map[string]string{}
+		for k, v := range weights {
+			st.Last.Weights[k] = v.String()
+		}
+	}
+	reason := fmt.Sprintf("policy %s: %s: %s", pol.Type, d.Action, d.Reason)
+	if !r.save(ctx, name, g, grev, st, prev, weights, reason) {
+		return 100 * time.Millisecond // a concurrent write: decide again on fresh data
+	}
+	r.log.Info("policy decision", "gateway", name, "policy", pol.Type, "action", d.Action, "phase", st.Phase, "reason", d.Reason)
+	return next
+}
+
+// save writes the state, and the gateway with new weights if any, in one
+// batch. It reports false on a conflict with another writer.
+func (r *Runner) save(ctx context.Context, name string, g *gateway.Gateway, grev int64, st State, prev int64, weights map[string]gateway.Weight, reason string) bool {
+	doc, err := json.Marshal(st)
+	if err != nil {
+		r.log.Error("policy state not saved", "gateway", name, "err", err)
+		return false
+	}
+	changes := []store.Change{{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev, Reason: reason}}
+	if weights != nil {
+		changed := false
+		for i := range g.Routes {
+			if w, ok := weights[g.Routes[i].Name]; ok && w != g.Routes[i].Weight {
+				g.Routes[i].Weight = w
+				changed = true
+			}
+		}
+		if changed {
+			gdoc, err := g.MarshalJSON()
+			if err != nil {
+				r.log.Error("gateway not saved", "gateway", name, "err", err)
+				return false
+			}
+			changes = append([]store.Change{{Name: name, Doc: gdoc, Match: grev, Reason: reason}}, changes...)
+		}
+	}
+	if _, err := r.o.Store.Apply(ctx, changes); err != nil {
+		if !errors.Is(err, store.ErrConflict) {
+			r.log.Error("policy decision not saved", "gateway", name, "err", err)
+		}
+		return false
+	}
+	return true
+}
+
+func (r *Runner) ready(name string) map[string]bool {
+	out := map[string]bool{}
+	if r.o.Routes == nil {
+		return nil
+	}
+	for _, s := range r.o.Routes(name) {
+		out[s.Route] = s.Held == ""
+	}
+	return out
+}
+
+// kick makes a gateway's loop decide now.
+func (r *Runner) kick(name string) {
+	r.mu.Lock()
+	l := r.loops[name]
+	r.mu.Unlock()
+	if l == nil {
+		return
+	}
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}

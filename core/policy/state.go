@@ -1,0 +1,65 @@
+package policy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/turnout/turnout/core/gateway"
+	"github.com/turnout/turnout/plugins/sdk"
+)
+
+// Phases the core itself sets; plugins name the others.
+const (
+	PhaseStarting   = "starting"
+	PhasePaused     = "paused"
+	PhasePromoted   = "promoted"
+	PhaseRolledBack = "rolled-back"
+)
+
+// State is a gateway's policy state document, kept in the store.
+type State struct {
+	// ConfigHash identifies the policy section the state belongs to: a
+	// changed section starts a new rollout.
+	ConfigHash string `json:"config_hash"`
+	Type       string `json:"type"`
+	Phase      string `json:"phase"`
+	// Done is set after a promotion or rollback: the policy is asked again
+	// only for an operator's command.
+	Done   bool `json:"done,omitempty"`
+	Paused bool `json:"paused,omitempty"`
+	// Command waits for the next decision.
+	Command sdk.Command `json:"command,omitempty"`
+	// Plugin is the plugin's own state, given back at each decision.
+	Plugin    json.RawMessage `json:"plugin_state,omitempty"`
+	Last      *Decision       `json:"last,omitempty"`
+	Next      time.Time       `json:"next,omitzero"`
+	Decisions int             `json:"decisions"`
+	// Errors counts decisions in a row that failed (the weights held).
+	Errors int `json:"errors,omitempty"`
+}
+
+// Decision is the last decision, as shown by `turnout gateway status`.
+type Decision struct {
+	Time    time.Time         `json:"time"`
+	Action  sdk.Action        `json:"action"`
+	Reason  string            `json:"reason"`
+	Weights map[string]string `json:"weights,omitempty"`
+	Checks  []sdk.Check       `json:"checks,omitempty"`
+	Error   string            `json:"error,omitempty"`
+}
+
+// Terminal says whether a phase ends a rollout.
+func Terminal(phase string) bool {
+	switch phase {
+	case PhasePromoted, PhaseRolledBack, "aborted", "failed":
+		return true
+	}
+	return false
+}
+
+func configHash(p *gateway.Policy) string {
+	sum := sha256.Sum256(p.Config)
+	return hex.EncodeToString(sum[:8])
+}
