@@ -134,4 +134,3 @@ func startHost(t *testing.T, o CatalogOptions, configs map[string]json.RawMessag
 	})
 	return h, changed
 }
-

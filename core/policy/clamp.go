@@ -67,7 +67,9 @@ func clamp(g *gateway.Gateway, p *gateway.Policy, d sdk.Decision) (map[string]ga
 		rest -= move
 		names = append(names, k)
 	}
-	sort.Slice(names, func(i, j int) bool { return abs(next[names[i]]-cur[names[i]]) > abs(next[names[j]]-cur[names[j]]) || names[i] < names[j] })
+	sort.Slice(names, func(i, j int) bool {
+		return abs(next[names[i]]-cur[names[i]]) > abs(next[names[j]]-cur[names[j]]) || names[i] < names[j]
+	})
 	for _, k := range names {
 		if rest == 0 {
 			break

@@ -167,4 +167,3 @@ func decisionFromProto(r *pb.DecideResponse) Decision {
 	}
 	return d
 }
-
