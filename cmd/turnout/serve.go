@@ -24,6 +24,7 @@ import (
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/metrics"
 	"github.com/turnout/turnout/core/policy"
+	"github.com/turnout/turnout/core/ports"
 	"github.com/turnout/turnout/core/routing"
 	"github.com/turnout/turnout/core/store"
 )
@@ -55,6 +56,8 @@ type serveFlags struct {
 	timeout        time.Duration
 	retries        int
 	plugins        pluginFlags
+	// marathonLBRange is Marathon-LB's service port range.
+	marathonLBRange string
 }
 
 func newServeCommand() *cobra.Command {
@@ -102,6 +105,7 @@ gateway with two demo backends.`,
 	fl.StringArrayVar(&f.plugins.checksums, "plugin-checksum", nil, "SHA-256 a third-party plugin must have, FILE=SHA256 (repeatable) [TURNOUT_PLUGIN_CHECKSUMS, comma-separated]")
 	fl.StringArrayVar(&f.plugins.configs, "plugin-config", nil, "configuration of a plugin, NAME=JSON object (repeatable)")
 	fl.StringVar(&f.plugins.marathonURL, "marathon-url", "", "Marathon URL(s), comma-separated for failover, for the marathon, minuteman and marathon-lb plugins [TURNOUT_MARATHON_URL; default http://marathon.mesos:8080]")
+	fl.StringVar(&f.marathonLBRange, "marathon-lb-range", "10000-10100", "Marathon-LB's service port range: with --marathon-url, no gateway takes a port Marathon-LB or an app it exposes holds")
 	fl.StringVar(&f.plugins.acsToken, "dcos-acs-token", "", "DC/OS ACS token for Marathon [TURNOUT_DCOS_ACS_TOKEN; or a service account in TURNOUT_DCOS_SERVICE_ACCOUNT_SECRET]")
 	return cmd
 }
@@ -119,6 +123,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	lo, hi, err := parseRange(f.portRange)
 	if err != nil {
 		return err
+	}
+	mlbRange, err := ports.ParseRange(f.marathonLBRange)
+	if err != nil {
+		return fmt.Errorf("--marathon-lb-range: %w", err)
 	}
 	token := cmp.Or(f.token, os.Getenv("TURNOUT_TOKEN"))
 	if f.tokenFile != "" {
@@ -178,6 +186,15 @@ func serve(ctx context.Context, f serveFlags) error {
 		stopPlugins()
 		host.Wait() // no plugin process outlives turnout
 	}()
+	guard, err := newPortGuard(ctx, f.plugins, ports.Config{Gateways: ports.Range{First: lo, Last: hi}, MarathonLB: mlbRange}, log)
+	if err != nil {
+		_ = dp.Shutdown(context.Background())
+		return err
+	}
+	var portOwner func(int) (string, bool)
+	if guard != nil {
+		portOwner = guard.Owner
+	}
 	reserved := map[int]string{}
 	if _, p, err := net.SplitHostPort(f.admin); err == nil {
 		if n, err := strconv.Atoi(p); err == nil && n > 0 {
@@ -190,6 +207,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		Reserved:  reserved,
 		Routing:   routing.Options{Timeout: f.timeout, Retries: f.retries},
 		Backends:  host,
+		PortOwner: portOwner,
 		Logger:    log,
 	})
 

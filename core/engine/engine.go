@@ -34,6 +34,9 @@ type Options struct {
 	Reserved map[int]string
 	// Backends resolves plugin route targets (nil: only "[host:port]").
 	Backends Backends
+	// PortOwner, if set, says who outside Turnout holds a port (Marathon-LB
+	// and the apps it exposes): a gateway is never put on such a port.
+	PortOwner func(port int) (owner string, taken bool)
 	Logger   *slog.Logger
 }
 
@@ -113,7 +116,7 @@ var ErrPortTaken = errors.New("port taken")
 func (e *Engine) Check(gws []*gateway.Gateway) error {
 	held := e.dp.Ports()
 	e.mu.Lock()
-	err := e.assignPorts(gws, func(p int) bool { return held[p] || e.dp.CanListen(p) == nil })
+	err := e.assignPorts(gws, func(p int) bool { return held[p] || e.dp.CanListen(p) == nil && !e.ownedOutside(p) })
 	e.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrPortTaken, err)
@@ -133,6 +136,11 @@ func (e *Engine) Check(gws []*gateway.Gateway) error {
 		return err
 	}
 	for _, g := range gws {
+		if owner, ok := e.portOwner(g.Port.Number); ok {
+			return fmt.Errorf("%w: gateway %q: port %d is taken by %s", ErrPortTaken, g.Name, g.Port.Number, owner)
+		}
+	}
+	for _, g := range gws {
 		if g.Port.Number == 0 || held[g.Port.Number] {
 			continue
 		}
@@ -141,6 +149,18 @@ func (e *Engine) Check(gws []*gateway.Gateway) error {
 		}
 	}
 	return nil
+}
+
+func (e *Engine) portOwner(p int) (string, bool) {
+	if e.opts.PortOwner == nil || p == 0 {
+		return "", false
+	}
+	return e.opts.PortOwner(p)
+}
+
+func (e *Engine) ownedOutside(p int) bool {
+	_, ok := e.portOwner(p)
+	return ok
 }
 
 // Gateways returns the desired gateways in service, with assigned ports.
