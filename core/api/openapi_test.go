@@ -104,7 +104,7 @@ func TestOpenAPIPathsAreServed(t *testing.T) {
 	for path, ops := range doc {
 		for m := range ops {
 			for _, name := range []string{"shop/web", "simpleservice", "a/b/c/d"} {
-				concrete := "/api/v1" + strings.NewReplacer("{name}", name, "{revision}", "1").Replace(path)
+				concrete := "/api/v1" + strings.NewReplacer("{name}", name, "{revision}", "1", "{command}", "pause", "{kind}", "backend").Replace(path)
 				if i, _, ok := matchRoute(concrete); !ok || routes[i].path != path {
 					t.Errorf("%s is not routed to %s", concrete, path)
 					continue
