@@ -7,7 +7,7 @@ DIST     ?= dist
 RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 RELEASE_VERSION   ?= $(patsubst v%,%,$(VERSION))
 
-.PHONY: help build run test test-short bench bench-go fuzz lint vet staticcheck fmt tidy clean universe-check release
+.PHONY: proto help build run test test-short bench bench-go fuzz lint vet staticcheck fmt tidy clean universe-check release
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ vet:
 
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
+
+proto: ## regenerate the plugin protocol's Go code (needs protoc: apt-get install protobuf-compiler)
+	bash plugins/sdk/internal/pluginv1/generate.sh
 
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')
