@@ -81,7 +81,7 @@ gateway with two demo backends.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.file, "file", "f", "", "gateways file (YAML or JSON); default: the built-in example")
-	fl.StringVar(&f.dataDir, "data-dir", store.DefaultDir(), "where the desired state is kept [TURNOUT_DATA_DIR; under Mesos $MESOS_SANDBOX/turnout]; --demo without it keeps state in memory")
+	fl.StringVar(&f.dataDir, "data-dir", store.DefaultDir(), "where the desired state is kept [TURNOUT_DATA_DIR; under Mesos $MESOS_SANDBOX/turnout-data]; --demo without it keeps state in memory")
 	// The environment is read at run time, not as the default, which --help would print.
 	fl.StringVar(&f.token, "token", "", "token required on the admin listener (but /healthz, /metrics) [TURNOUT_TOKEN]")
 	fl.StringVar(&f.tokenFile, "token-file", "", "read the admin token from this file (a DC/OS secret, say)")

@@ -21,8 +21,8 @@ import (
 type Options struct {
 	Addr     string
 	Registry *prometheus.Registry
-	// Ready reports whether the gateway is serving; /healthz answers 503
-	// with the reason until it is.
+	// Ready reports whether the desired state is in service; /readyz
+	// answers 503 with the reason when it is not (/healthz still 200).
 	Ready func() error
 	// Pprof exposes /debug/pprof/ for profiling under load.
 	Pprof  bool
@@ -51,7 +51,20 @@ func Start(o Options) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+	// /healthz is liveness: the data plane serves (the last good table),
+	// even when the last change could not be put in service; restarting
+	// would not fix that, and a health check that fails kills the task.
+	// /readyz says whether the desired state is all in service.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if o.Ready != nil {
+			if err := o.Ready(); err != nil {
+				fmt.Fprintf(w, "ok (degraded: %v)\n", err)
+				return
+			}
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if o.Ready != nil {
 			if err := o.Ready(); err != nil {
 				http.Error(w, err.Error(), http.StatusServiceUnavailable)

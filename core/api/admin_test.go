@@ -39,12 +39,17 @@ func TestAdminEndpoints(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := get("/healthz"); code != 503 || !strings.Contains(body, "port 80 is taken") {
+	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "port 80 is taken") {
+		t.Errorf("/readyz while failing: %d %q", code, body)
+	}
+	if code, body := get("/healthz"); code != 200 || body != "ok (degraded: routing table failed: port 80 is taken)\n" {
 		t.Errorf("/healthz while failing: %d %q", code, body)
 	}
 	failing.Store(false)
-	if code, body := get("/healthz"); code != 200 || body != "ok\n" {
-		t.Errorf("/healthz: %d %q", code, body)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code, body := get(path); code != 200 || body != "ok\n" {
+			t.Errorf("%s: %d %q", path, code, body)
+		}
 	}
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "turnout_table_swaps_total 1") {
 		t.Errorf("/metrics: %d, missing turnout_table_swaps_total", code)

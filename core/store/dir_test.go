@@ -10,7 +10,7 @@ func TestDefaultDir(t *testing.T) {
 		name, dataDir, sandbox, want string
 	}{
 		{"flag env wins", "/data/t", "/mnt/sandbox", "/data/t"},
-		{"mesos sandbox", "", "/mnt/sandbox", filepath.Join("/mnt/sandbox", "turnout")},
+		{"mesos sandbox", "", "/mnt/sandbox", filepath.Join("/mnt/sandbox", "turnout-data")},
 		{"neither", "", "", "./turnout-data"},
 	}
 	for _, tt := range tests {
