@@ -383,6 +383,13 @@ func (a *gatewayAPI) put(w http.ResponseWriter, r *http.Request, p params) error
 	if reservedName(g.Name) {
 		return reservedError(g.Name)
 	}
+	// Re-applying a gateway whose policy section is unchanged keeps the
+	// weights its policy set (PATCH and rollback set weights on purpose).
+	if e, err := a.st.Get(r.Context(), g.Name); err == nil {
+		if stored, err := gateway.DecodeOne(e.Doc, ""); err == nil {
+			g.KeepPolicyWeights(stored)
+		}
+	}
 	return a.replace(w, r, g, pc, vo, http.StatusOK)
 }
 

@@ -36,6 +36,13 @@ func ToStore(st store.Store, check func([]*gateway.Gateway) error) Apply {
 		for _, g := range gws {
 			inFile[g.Name] = true
 		}
+		for _, g := range gws {
+			for _, c := range current {
+				if c.Name == g.Name {
+					g.KeepPolicyWeights(c) // a running policy owns the weights
+				}
+			}
+		}
 		candidate := append([]*gateway.Gateway(nil), gws...)
 		var changes []store.Change
 		for _, g := range current {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,4 +135,26 @@ func (p *Policy) node() (*yaml.Node, error) {
 		return nil, err
 	}
 	return n, nil
+}
+
+// KeepPolicyWeights gives g the weights of stored, the gateway of the same
+// name in service, when both have the same policy section and routes:
+// while a policy runs, it owns the weights, and re-applying an unchanged
+// file or document must not put the rollout back to its start. A changed
+// policy section starts a new rollout with g's own weights. It reports
+// whether the weights were taken from stored.
+func (g *Gateway) KeepPolicyWeights(stored *Gateway) bool {
+	if g.Policy == nil || stored == nil || stored.Policy == nil || len(g.Routes) != len(stored.Routes) ||
+		!bytes.Equal(g.Policy.Config, stored.Policy.Config) {
+		return false
+	}
+	for i := range g.Routes {
+		if g.Routes[i].Name != stored.Routes[i].Name {
+			return false
+		}
+	}
+	for i := range g.Routes {
+		g.Routes[i].Weight = stored.Routes[i].Weight
+	}
+	return true
 }
