@@ -37,7 +37,7 @@ type Options struct {
 	// PortOwner, if set, says who outside Turnout holds a port (Marathon-LB
 	// and the apps it exposes): a gateway is never put on such a port.
 	PortOwner func(port int) (owner string, taken bool)
-	Logger   *slog.Logger
+	Logger    *slog.Logger
 }
 
 // Engine owns the desired gateways and keeps the data plane's table in

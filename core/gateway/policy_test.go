@@ -57,7 +57,7 @@ func TestDecodePolicy(t *testing.T) {
 
 func TestDecodePolicyErrors(t *testing.T) {
 	for section, want := range map[string]string{
-		"  interval: 1m\n":                  `gw.yaml:9:3: gateway "shop": policy.type: policy.type is required: the name of a policy plugin, like canary or bluegreen`,
+		"  interval: 1m\n":                   `gw.yaml:9:3: gateway "shop": policy.type: policy.type is required: the name of a policy plugin, like canary or bluegreen`,
 		"  type: canary\n  interval: soon\n": `gw.yaml:10:13: gateway "shop": policy.interval: interval must be a duration like "30s", got "soon"`,
 		"  type: canary\n  interval: 10ms\n": `gw.yaml:10:13: gateway "shop": policy.interval: interval must be between 100ms and 24h, got 10ms`,
 		"  type: canary\n  step: 0\n":        `gw.yaml:10:9: gateway "shop": policy.step: step: a percentage above 0 and at most 100, got 0`,
