@@ -68,7 +68,11 @@ func clamp(g *gateway.Gateway, p *gateway.Policy, d sdk.Decision) (map[string]ga
 		names = append(names, k)
 	}
 	sort.Slice(names, func(i, j int) bool {
-		return abs(next[names[i]]-cur[names[i]]) > abs(next[names[j]]-cur[names[j]]) || names[i] < names[j]
+		a, b := abs(next[names[i]]-cur[names[i]]), abs(next[names[j]]-cur[names[j]])
+		if a != b {
+			return a > b
+		}
+		return names[i] < names[j]
 	})
 	for _, k := range names {
 		if rest == 0 {

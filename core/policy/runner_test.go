@@ -1,0 +1,264 @@
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/turnout/turnout/core/gateway"
+	"github.com/turnout/turnout/core/metrics"
+	"github.com/turnout/turnout/core/store"
+	"github.com/turnout/turnout/internal/testnet"
+	"github.com/turnout/turnout/plugins/sdk"
+)
+
+// stepper is a policy that moves the canary by 50 points per decision
+// (more than the gateway's max_step, so the runner must clamp), keeps a
+// counter in its state, and records what it was given.
+type stepper struct {
+	mu     sync.Mutex
+	inputs []sdk.Input
+	fail   error
+}
+
+func (s *stepper) Info(context.Context) (sdk.Info, error) {
+	return sdk.Info{Name: "stepper", Kind: sdk.KindPolicy, Version: "1"}, nil
+}
+func (s *stepper) Configure(context.Context, json.RawMessage) error { return nil }
+func (s *stepper) ValidateConfig(_ context.Context, cfg json.RawMessage, routes []string) error {
+	if !strings.Contains(string(cfg), `"canary":"t:b"`) {
+		return errors.New("stepper: canary must be t:b")
+	}
+	return nil
+}
+
+func (s *stepper) Decide(_ context.Context, in sdk.Input) (sdk.Decision, error) {
+	s.mu.Lock()
+	s.inputs = append(s.inputs, in)
+	fail := s.fail
+	s.mu.Unlock()
+	if fail != nil {
+		return sdk.Decision{}, fail
+	}
+	var st struct{ N int }
+	if in.State != nil {
+		json.Unmarshal(in.State, &st)
+	}
+	st.N++
+	state, _ := json.Marshal(st)
+	b, _ := in.Route("t:b")
+	switch in.Command {
+	case sdk.CommandAbort:
+		return sdk.Decision{Action: sdk.Rollback, Weights: map[string]int{"t:a": 10000, "t:b": 0}, Reason: "aborted", State: state}, nil
+	case sdk.CommandPromote:
+		return sdk.Decision{Action: sdk.Promote, Weights: map[string]int{"t:a": 0, "t:b": 10000}, Reason: "promoted by hand", State: state}, nil
+	}
+	w := min(b.Weight+5000, 10000)
+	return sdk.Decision{Action: sdk.Step, Weights: map[string]int{"t:a": 10000 - w, "t:b": w}, State: state,
+		Reason: "more", Checks: []sdk.Check{{Name: "requests", Route: "t:b", Value: float64(b.Requests), Passed: true}}}, nil
+}
+
+func (s *stepper) calls() []sdk.Input {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]sdk.Input(nil), s.inputs...)
+}
+
+type plugins struct{ p sdk.Policy }
+
+func (p plugins) CheckPolicy(name string) error {
+	if name != "stepper" {
+		return errors.New("no policy plugin " + name)
+	}
+	return nil
+}
+func (p plugins) Policy(string) (sdk.Policy, error) { return p.p, nil }
+
+const doc = `name: shop
+port: 8080/http
+routes:
+  a: {}
+  b: {}
+policy:
+  type: stepper
+  interval: 1h
+  canary: "t:b"
+  max_step: 10
+`
+
+func seed(t *testing.T, st store.Store) *gateway.Gateway {
+	t.Helper()
+	g, err := gateway.DecodeOne([]byte(strings.NewReplacer("a: {}", `"t:a": {weight: 100%}`, "b: {}", `"t:b": {weight: 0%}`).Replace(doc)), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := g.MarshalJSON()
+	if _, err := st.Apply(context.Background(), []store.Change{{Name: "shop", Doc: b, Match: store.Absent}}); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func weights(t *testing.T, st store.Store) string {
+	t.Helper()
+	en, err := st.Get(context.Background(), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gateway.DecodeOne(en.Doc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g.Routes[0].Weight.String() + "/" + g.Routes[1].Weight.String()
+}
+
+func startRunner(t *testing.T, st store.Store, p sdk.Policy, reg *metrics.Registry) *Runner {
+	t.Helper()
+	r := New(Options{Store: st, Plugins: plugins{p}, Metrics: reg})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		r.Run(ctx)
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return r
+}
+
+func TestDecisionsAreClampedAndRecordedWithReasons(t *testing.T) {
+	st := store.NewMemory()
+	seed(t, st)
+	reg := metrics.NewRegistry()
+	p := &stepper{}
+	r := startRunner(t, st, p, reg)
+	// The first decision comes at once: +50 asked, +10 (max_step) applied.
+	testnet.Eventually(t, 5*time.Second, "the first step", func() bool { return weights(t, st) == "90%/10%" })
+	h, _ := st.History(context.Background(), "shop")
+	if last := h[len(h)-1]; last.Reason != "policy stepper: step: more" {
+		t.Fatalf("reason %q", last.Reason)
+	}
+	// Traffic counted by the data plane reaches the next decision's window.
+	m := reg.Route("shop", "t:b")
+	for range 7 {
+		m.Observe(200, time.Millisecond)
+	}
+	m.Observe(503, 2*time.Millisecond)
+	r.kick("shop")
+	testnet.Eventually(t, 5*time.Second, "the second step", func() bool { return weights(t, st) == "80%/20%" })
+	calls := p.calls()
+	b, _ := calls[1].Route("t:b")
+	if b.Requests != 8 || b.Responses[4] != 1 || b.Weight != 1000 || b.P99 <= 0 || string(calls[1].State) != `{"N":1}` {
+		t.Fatalf("second input: %+v state %s", b, calls[1].State)
+	}
+	s, ok, err := r.Status(context.Background(), "shop")
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	ps := s.(Status)
+	if ps.Phase != "progressing" || ps.Decisions != 2 || ps.Last.Weights["t:b"] != "20%" || len(ps.Last.Checks) != 1 || ps.Interval != "1h0m0s" {
+		t.Fatalf("status %+v", ps)
+	}
+}
+
+func TestFailingPolicyHoldsTheWeights(t *testing.T) {
+	st := store.NewMemory()
+	seed(t, st)
+	p := &stepper{fail: errors.New("stepper: metrics provider down")}
+	r := startRunner(t, st, p, nil)
+	testnet.Eventually(t, 5*time.Second, "a failed decision recorded", func() bool {
+		s, _, _ := r.Status(context.Background(), "shop")
+		l := s.(Status).Last
+		return l != nil && l.Error == "stepper: metrics provider down" && l.Action == sdk.Hold
+	})
+	if w := weights(t, st); w != "100%/0%" {
+		t.Fatalf("weights moved to %s", w)
+	}
+}
+
+func TestCommands(t *testing.T) {
+	st := store.NewMemory()
+	seed(t, st)
+	p := &stepper{}
+	r := startRunner(t, st, p, nil)
+	ctx := context.Background()
+	testnet.Eventually(t, 5*time.Second, "the first step", func() bool { return weights(t, st) == "90%/10%" })
+
+	if err := r.Command(ctx, "shop", sdk.CommandPause); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 5*time.Second, "paused", func() bool {
+		s, _, _ := r.Status(ctx, "shop")
+		return s.(Status).Paused && s.(Status).Phase == PhasePaused
+	})
+	n := len(p.calls())
+	r.kick("shop") // a paused policy is not asked
+	if err := r.Command(ctx, "shop", sdk.CommandPromote); err != nil {
+		t.Fatal(err)
+	}
+	// Promote acts even while paused, at once, unclamped.
+	testnet.Eventually(t, 5*time.Second, "promoted", func() bool { return weights(t, st) == "0%/100%" })
+	calls := p.calls()
+	if len(calls) != n+1 || calls[n].Command != sdk.CommandPromote {
+		t.Fatalf("calls after pause: %d (then %d), last command %q", n, len(calls), calls[len(calls)-1].Command)
+	}
+	s, _, _ := r.Status(ctx, "shop")
+	if ps := s.(Status); ps.Phase != PhasePromoted || !ps.Done {
+		t.Fatalf("status %+v", ps)
+	}
+	// Abort after promotion: the policy still answers an operator.
+	if err := r.Command(ctx, "shop", sdk.CommandAbort); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 5*time.Second, "rolled back", func() bool { return weights(t, st) == "100%/0%" })
+
+	if err := r.Command(ctx, "nope", sdk.CommandPause); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown gateway: %v", err)
+	}
+}
+
+func TestRestartResumesWhereItWas(t *testing.T) {
+	st := store.NewMemory()
+	seed(t, st)
+	p := &stepper{}
+	r := New(Options{Store: st, Plugins: plugins{p}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	testnet.Eventually(t, 5*time.Second, "the first step", func() bool { return weights(t, st) == "90%/10%" })
+	cancel()
+	<-done
+
+	// A new runner (a restarted turnout) on the same store: the next
+	// decision is due in an hour, so nothing moves, and the plugin's state
+	// is the one it left.
+	p2 := &stepper{}
+	r2 := startRunner(t, st, p2, nil)
+	r2.kick("shop")
+	testnet.Eventually(t, 5*time.Second, "the kicked decision", func() bool { return len(p2.calls()) == 1 })
+	if got := string(p2.calls()[0].State); got != `{"N":1}` {
+		t.Fatalf("state after restart %s", got)
+	}
+	testnet.Eventually(t, 5*time.Second, "the second step", func() bool { return weights(t, st) == "80%/20%" })
+}
+
+func TestCheckAsksThePlugin(t *testing.T) {
+	r := New(Options{Store: store.NewMemory(), Plugins: plugins{&stepper{}}})
+	g, err := gateway.DecodeOne([]byte(strings.NewReplacer("a: {}", `"t:a": {}`, "b: {}", `"t:b": {}`, `canary: "t:b"`, `canary: "t:c"`).Replace(doc)), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Check(context.Background(), []*gateway.Gateway{g}); err == nil || err.Error() != `gateway "shop": policy: stepper: canary must be t:b` {
+		t.Fatalf("got %v", err)
+	}
+	g.Policy.Type = "nope"
+	if err := r.Check(context.Background(), []*gateway.Gateway{g}); err == nil || err.Error() != `gateway "shop": policy: no policy plugin nope` {
+		t.Fatalf("got %v", err)
+	}
+}
