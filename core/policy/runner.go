@@ -49,6 +49,9 @@ type Runner struct {
 
 	mu    sync.Mutex
 	loops map[string]*loop
+	// kicked are kicks for gateways whose loop is not running yet (a
+	// command right after a start): the loop takes them when it starts.
+	kicked map[string]bool
 }
 
 type loop struct {
@@ -66,7 +69,7 @@ func New(o Options) *Runner {
 	if o.DecideTimeout == 0 {
 		o.DecideTimeout = 30 * time.Second
 	}
-	return &Runner{o: o, log: o.Logger, loops: map[string]*loop{}}
+	return &Runner{o: o, log: o.Logger, loops: map[string]*loop{}, kicked: map[string]bool{}}
 }
 
 // Run follows the store until ctx ends: a loop per gateway with a policy,
@@ -103,6 +106,10 @@ func (r *Runner) sync(ctx context.Context, want map[string]*gateway.Gateway) {
 		lctx, cancel := context.WithCancel(ctx)
 		l := &loop{hash: configHash(g.Policy), cancel: cancel, kick: make(chan struct{}, 1), done: make(chan struct{})}
 		r.loops[name] = l
+		if r.kicked[name] {
+			l.kick <- struct{}{}
+			delete(r.kicked, name)
+		}
 		go func() {
 			defer close(l.done)
 			r.run(lctx, name, g.Policy, l)
@@ -343,6 +350,9 @@ func (r *Runner) ready(name string) map[string]bool {
 func (r *Runner) kick(name string) {
 	r.mu.Lock()
 	l := r.loops[name]
+	if l == nil {
+		r.kicked[name] = true
+	}
 	r.mu.Unlock()
 	if l == nil {
 		return
