@@ -399,3 +399,25 @@ func TestAuth(t *testing.T) {
 		t.Fatalf("logins %d", s.Logins())
 	}
 }
+
+// TaskPorts put a deploy's tasks on the ports a test listens on; tasks
+// beyond the list get the fake's own ports.
+func TestTaskPorts(t *testing.T) {
+	s := New(t, Options{})
+	s.Deploy(AppSpec{ID: "/web", Instances: 3, Network: Host, Ports: []PortSpec{{ServicePort: 10001}, {ServicePort: 10002}},
+		TaskPorts: [][]int{{4001, 4002}, {4003}}})
+	var app struct {
+		Tasks []struct {
+			Host  string `json:"host"`
+			Ports []int  `json:"ports"`
+		} `json:"tasks"`
+	}
+	if err := json.Unmarshal(s.AppJSON("/web"), &app); err != nil {
+		t.Fatal(err)
+	}
+	if len(app.Tasks) != 3 || app.Tasks[0].Host != "127.0.0.1" ||
+		!slices.Equal(app.Tasks[0].Ports, []int{4001, 4002}) || app.Tasks[1].Ports[0] != 4003 ||
+		app.Tasks[1].Ports[1] < 31000 || app.Tasks[2].Ports[0] < 31000 {
+		t.Fatalf("tasks: %+v", app.Tasks)
+	}
+}

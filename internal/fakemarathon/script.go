@@ -32,6 +32,12 @@ type AppSpec struct {
 	// RequirePorts makes the tasks' host ports the service ports (as the
 	// Marathon-LB package does).
 	RequirePorts bool
+	// TaskPorts, when set, are the host ports of the tasks this Deploy
+	// starts, one list (in port-index order) per task, in place of the
+	// ones the fake picks (host and bridge modes). Every task's host is
+	// 127.0.0.1: a test that sends real traffic to the tasks listens on
+	// these ports.
+	TaskPorts [][]int
 }
 
 // PortSpec is one port: a port mapping in the container modes, a port
@@ -166,7 +172,7 @@ func nonNil(v []any) []any {
 }
 
 // newTask is a running task of obj's current version.
-func (s *Server) newTask(obj map[string]any, spec AppSpec, healthy bool) map[string]any {
+func (s *Server) newTask(obj map[string]any, spec AppSpec, n int, healthy bool) map[string]any {
 	id := obj["id"].(string)
 	uuid := s.nextID()
 	taskID := strings.ReplaceAll(strings.TrimPrefix(id, "/"), "/", "_") + "." + uuid
@@ -177,6 +183,8 @@ func (s *Server) newTask(obj map[string]any, spec AppSpec, healthy bool) map[str
 	ports := []any{}
 	for i, p := range spec.Ports {
 		switch {
+		case (network == Host || network == Bridge) && n < len(spec.TaskPorts) && i < len(spec.TaskPorts[n]):
+			ports = append(ports, spec.TaskPorts[n][i])
 		case network == Host && spec.RequirePorts:
 			ports = append(ports, p.ServicePort)
 		case network == Host || network == Bridge:
@@ -267,8 +275,8 @@ func (s *Server) Deploy(spec AppSpec) {
 	plan := map[string]any{"id": dep.ID, "version": version, "steps": []any{map[string]any{"actions": []any{map[string]any{"action": action, "app": id}}}}}
 	s.emitLocked("deployment_info", map[string]any{"plan": plan, "currentStep": map[string]any{"actions": []any{map[string]any{"action": action, "app": id}}}})
 	tasks, _ := obj["tasks"].([]any)
-	for range spec.Instances {
-		t := s.newTask(obj, spec, !spec.HealthCheck)
+	for n := range spec.Instances {
+		t := s.newTask(obj, spec, n, !spec.HealthCheck)
 		s.statusLocked(t, "TASK_STAGING")
 		tasks = append(tasks, t)
 		s.statusLocked(t, "TASK_RUNNING")
