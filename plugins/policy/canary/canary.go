@@ -1,0 +1,323 @@
+// Package canary is Turnout's built-in canary policy: Flagger's analysis
+// on a gateway's own per-route metrics. The canary route's weight goes up
+// step by step while its error rate, p99 latency and request count pass;
+// failed checks up to a threshold roll it back; webhooks gate the start,
+// the first shift and the promotion, and can ask for a rollback.
+package canary
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/turnout/turnout/plugins/sdk"
+)
+
+// Version is the plugin's version.
+const Version = "0.1.0"
+
+// Phases of a rollout, as Decision.Phase and in the state.
+const (
+	// PhaseInitializing: before the first traffic shift (the canary is
+	// not ready yet, or a pre-rollout webhook failed).
+	PhaseInitializing = "initializing"
+	// PhaseWaiting: a confirm-rollout webhook has not said yes yet.
+	PhaseWaiting = "waiting"
+	// PhaseProgressing: the canary has traffic and the steps go on.
+	PhaseProgressing = "progressing"
+	// PhaseWaitingPromotion: the last step passed; a confirm-promotion
+	// webhook has not said yes yet.
+	PhaseWaitingPromotion = "waiting-promotion"
+	PhasePromoted         = "promoted"
+	PhaseRolledBack       = "rolled-back"
+)
+
+// state is what Turnout keeps between decisions (Decision.State): all
+// the progress, so that a restart resumes where the rollout was.
+type state struct {
+	Phase string `json:"phase"`
+	// Step is how many steps the canary has reached: 0 before the first
+	// shift, len(steps) at the last one.
+	Step int `json:"step"`
+	// FailedChecks counts failed checks in this rollout (as Flagger, a
+	// passing check does not reset it).
+	FailedChecks int `json:"failed_checks"`
+	// RolloutConfirmed: every confirm-rollout webhook said yes.
+	RolloutConfirmed bool `json:"rollout_confirmed"`
+	// PreRolloutDone: every pre-rollout webhook said yes.
+	PreRolloutDone bool `json:"pre_rollout_done"`
+}
+
+type policy struct {
+	client *http.Client
+}
+
+var _ sdk.Policy = (*policy)(nil)
+
+// New returns the canary policy. One value serves every gateway: all a
+// rollout's progress is in the Decision's State.
+func New() sdk.Policy {
+	return &policy{client: &http.Client{}}
+}
+
+// Info describes the plugin.
+func (p *policy) Info(context.Context) (sdk.Info, error) {
+	return sdk.Info{
+		Name:        "canary",
+		Kind:        sdk.KindPolicy,
+		Version:     Version,
+		Description: "Flagger-style canary analysis: step the canary's weight while its error rate, p99 and traffic pass; roll back after threshold failed checks",
+	}, nil
+}
+
+// Configure takes the plugin's own settings: it has none.
+func (p *policy) Configure(_ context.Context, raw json.RawMessage) error {
+	return noSettings(raw)
+}
+
+// ValidateConfig checks a gateway's policy section.
+func (p *policy) ValidateConfig(_ context.Context, raw json.RawMessage, routes []string) error {
+	if routes == nil {
+		routes = []string{}
+	}
+	_, err := parseConfig(raw, routes)
+	return err
+}
+
+// Decide makes one decision of a rollout.
+func (p *policy) Decide(ctx context.Context, in sdk.Input) (sdk.Decision, error) {
+	c, err := parseConfig(in.Config, nil)
+	if err != nil {
+		return sdk.Decision{}, err
+	}
+	st := state{Phase: PhaseInitializing}
+	if len(in.State) > 0 && string(in.State) != "null" {
+		if err := json.Unmarshal(in.State, &st); err != nil {
+			return sdk.Decision{}, fmt.Errorf("canary: state: %w", err)
+		}
+	}
+	st.Step = max(0, min(st.Step, len(c.steps)))
+	r := &rollout{p: p, c: c, in: in, st: st}
+	d, err := r.decide(ctx)
+	if err != nil {
+		return sdk.Decision{}, err
+	}
+	if d.State, err = json.Marshal(r.st); err != nil {
+		return sdk.Decision{}, fmt.Errorf("canary: state: %w", err)
+	}
+	d.Phase, d.Checks = r.st.Phase, r.checks
+	return d, nil
+}
+
+// rollout is one decision's work.
+type rollout struct {
+	p  *policy
+	c  *config
+	in sdk.Input
+	st state
+
+	stable, canary sdk.RouteMetrics
+	// share is what stable and canary split between them: 100% less the
+	// weights of the gateway's other routes, which are left alone.
+	share  int
+	checks []sdk.Check
+}
+
+func (r *rollout) decide(ctx context.Context) (sdk.Decision, error) {
+	if r.st.Phase == PhasePromoted || r.st.Phase == PhaseRolledBack {
+		// The core stops asking after a promotion or rollback; if it
+		// asks anyway, nothing changes.
+		return r.hold(fmt.Sprintf("the rollout is over (%s); a changed policy section starts another", r.st.Phase)), nil
+	}
+	var ok bool
+	if r.stable, ok = r.in.Route(r.c.stable); !ok {
+		return sdk.Decision{}, fmt.Errorf("canary: stable route %q is not among the gateway's routes", r.c.stable)
+	}
+	if r.canary, ok = r.in.Route(r.c.canary); !ok {
+		return sdk.Decision{}, fmt.Errorf("canary: canary route %q is not among the gateway's routes", r.c.canary)
+	}
+	r.share = sdk.Percent(100)
+	for _, m := range r.in.Routes {
+		if m.Route != r.c.stable && m.Route != r.c.canary {
+			r.share -= m.Weight
+		}
+	}
+	r.share = max(r.share, 0)
+
+	switch r.in.Command {
+	case sdk.CommandNone:
+	case sdk.CommandPause, sdk.CommandResume:
+		return r.hold(fmt.Sprintf("%s is Turnout's to handle; holding at %s", r.in.Command, bp(r.canary.Weight))), nil
+	case sdk.CommandPromote:
+		return r.promote(ctx, "promoted by an operator (checks and gates skipped)"), nil
+	case sdk.CommandAbort:
+		return r.rollback(ctx, "aborted by an operator"), nil
+	default:
+		return sdk.Decision{}, fmt.Errorf("canary: unknown command %q", r.in.Command)
+	}
+
+	// A rollback webhook is a manual trigger: its yes ends the rollout
+	// whatever the checks say.
+	for _, h := range r.hooks(HookRollback) {
+		if res := r.call(ctx, h, r.canary.Weight); res.ok {
+			return r.rollback(ctx, "rollback requested: "+res.text), nil
+		}
+	}
+	if !r.canary.Ready {
+		return r.hold(fmt.Sprintf("canary not ready (route %q); holding at %s", r.c.canary, bp(r.canary.Weight))), nil
+	}
+	if !r.st.RolloutConfirmed {
+		if why, ok := r.gate(ctx, HookConfirmRollout); !ok {
+			r.st.Phase = PhaseWaiting
+			return r.hold("waiting for confirm-rollout: " + why), nil
+		}
+		r.st.RolloutConfirmed = true
+		r.st.Phase = PhaseInitializing
+	}
+	if r.st.Step == 0 {
+		why := "the rollout starts"
+		if !r.st.PreRolloutDone {
+			res, ok := r.gate(ctx, HookPreRollout)
+			if !ok {
+				return r.fail(ctx, res), nil
+			}
+			if res != "" {
+				why = "the rollout starts: " + res
+			}
+			r.st.PreRolloutDone = true
+		}
+		r.st.Step = 1
+		return r.step(why, false), nil
+	}
+
+	a := analyse("canary", r.canary, r.c.minRequests, r.c.maxErrorRate, r.c.maxP99)
+	r.checks = append(r.checks, a.checks...)
+	switch {
+	case !a.enough:
+		return r.hold(fmt.Sprintf("%s; holding at %s", a.summary, bp(r.canary.Weight))), nil
+	case !a.passed:
+		return r.fail(ctx, a.failures), nil
+	case r.canary.Weight < r.weight(r.st.Step):
+		// The last step was cut short by max_step: finish it before the
+		// next.
+		return r.step(a.summary, true), nil
+	case r.st.Step < len(r.c.steps):
+		r.st.Step++
+		return r.step(a.summary, false), nil
+	}
+	n := len(r.c.steps)
+	if why, ok := r.gate(ctx, HookConfirmPromotion); !ok {
+		r.st.Phase = PhaseWaitingPromotion
+		return r.hold(fmt.Sprintf("last step %d/%d (%s) passed: %s; waiting for confirm-promotion: %s",
+			n, n, bp(r.canary.Weight), a.summary, why)), nil
+	}
+	return r.promote(ctx, fmt.Sprintf("promoted after step %d/%d (%s): %s", n, n, bp(r.canary.Weight), a.summary)), nil
+}
+
+// weight is the canary's weight at step i (from 1), in basis points.
+func (r *rollout) weight(i int) int { return min(sdk.Percent(r.c.steps[i-1]), r.share) }
+
+// step moves the canary to the weight of the current step. catchUp
+// says the step was taken before but not reached.
+func (r *rollout) step(why string, catchUp bool) sdk.Decision {
+	r.st.Phase = PhaseProgressing
+	w := r.weight(r.st.Step)
+	head := fmt.Sprintf("step %d/%d → %s", r.st.Step, len(r.c.steps), bp(w))
+	if catchUp {
+		head += fmt.Sprintf(" (still at %s)", bp(r.canary.Weight))
+	}
+	return sdk.Decision{Action: sdk.Step, Reason: head + ": " + why,
+		Weights: map[string]int{r.c.canary: w, r.c.stable: r.share - w}}
+}
+
+// fail counts a failed check and rolls back at the threshold.
+func (r *rollout) fail(ctx context.Context, why string) sdk.Decision {
+	r.st.FailedChecks++
+	if r.st.FailedChecks >= r.c.threshold {
+		return r.rollback(ctx, fmt.Sprintf("rolled back after %d/%d failed checks: %s", r.st.FailedChecks, r.c.threshold, why))
+	}
+	return r.hold(fmt.Sprintf("check failed (%d/%d): %s", r.st.FailedChecks, r.c.threshold, why))
+}
+
+func (r *rollout) hold(why string) sdk.Decision {
+	return sdk.Decision{Action: sdk.Hold, Reason: why}
+}
+
+func (r *rollout) promote(ctx context.Context, why string) sdk.Decision {
+	r.st.Phase = PhasePromoted
+	return sdk.Decision{Action: sdk.Promote, Reason: why + r.postRollout(ctx, r.share),
+		Weights: map[string]int{r.c.canary: r.share, r.c.stable: 0}}
+}
+
+func (r *rollout) rollback(ctx context.Context, why string) sdk.Decision {
+	r.st.Phase = PhaseRolledBack
+	return sdk.Decision{Action: sdk.Rollback, Reason: why + r.postRollout(ctx, 0),
+		Weights: map[string]int{r.c.canary: 0, r.c.stable: r.share}}
+}
+
+// postRollout calls the post-rollout webhooks; they change nothing, but
+// what they answered goes into the reason and the checks.
+func (r *rollout) postRollout(ctx context.Context, weight int) string {
+	var out []string
+	for _, h := range r.hooks(HookPostRollout) {
+		out = append(out, r.call(ctx, h, weight).text)
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(out, "; ")
+}
+
+// gate calls the webhooks of a type in turn until one says no. It
+// reports what they answered and whether all said yes (true when there
+// are none).
+func (r *rollout) gate(ctx context.Context, typ string) (string, bool) {
+	var out []string
+	for _, h := range r.hooks(typ) {
+		res := r.call(ctx, h, r.canary.Weight)
+		if !res.ok {
+			return res.text, false
+		}
+		out = append(out, res.text)
+	}
+	return strings.Join(out, "; "), true
+}
+
+func (r *rollout) hooks(typ string) []webhook {
+	var out []webhook
+	for _, h := range r.c.webhooks {
+		if h.typ == typ {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// call calls a webhook and records its check.
+func (r *rollout) call(ctx context.Context, h webhook, weight int) hookResult {
+	res := r.p.call(ctx, h, payload{Name: r.in.Gateway, Phase: r.st.Phase, Canary: r.c.canary,
+		Weight: float64(weight) / 100})
+	r.checks = append(r.checks, res.check)
+	return res
+}
+
+// bp writes basis points as a percentage: 1250 is "12.5%".
+func bp(w int) string { return pct(float64(w) / 100) }
+
+// noSettings accepts an empty plugin configuration and refuses any key:
+// the policy is set per gateway, in its policy section.
+func noSettings(raw json.RawMessage) error {
+	if len(strings.TrimSpace(string(raw))) == 0 || strings.TrimSpace(string(raw)) == "null" {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return fmt.Errorf("canary: configuration: %w", err)
+	}
+	for k := range m {
+		return fmt.Errorf("canary: the plugin has no settings (%q given); it is set in each gateway's policy section", k)
+	}
+	return nil
+}

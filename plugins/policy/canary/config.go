@@ -1,0 +1,358 @@
+package canary
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults of the policy section.
+const (
+	// DefaultThreshold is Flagger's: the first failed check rolls back.
+	DefaultThreshold = 1
+	// DefaultMaxWeight is where `step` stops when max_weight is not given.
+	DefaultMaxWeight = 50.0
+	// DefaultMinRequests is the least canary traffic a window needs to
+	// be judged at all.
+	DefaultMinRequests = 10
+	// DefaultMaxErrorRate (percent) and DefaultMaxP99 match Flagger's
+	// usual request-success-rate (min 99) and request-duration (max 500ms).
+	DefaultMaxErrorRate = 1.0
+	DefaultMaxP99       = 500 * time.Millisecond
+	// DefaultWebhookTimeout bounds one webhook call.
+	DefaultWebhookTimeout = 10 * time.Second
+)
+
+// Webhook types, as Flagger names them.
+const (
+	HookConfirmRollout   = "confirm-rollout"
+	HookPreRollout       = "pre-rollout"
+	HookConfirmPromotion = "confirm-promotion"
+	HookRollback         = "rollback"
+	HookPostRollout      = "post-rollout"
+)
+
+var hookTypes = []string{HookConfirmRollout, HookPreRollout, HookConfirmPromotion, HookRollback, HookPostRollout}
+
+// config is a parsed policy section.
+type config struct {
+	stable, canary string
+	// steps are the canary's weights in percent, strictly increasing,
+	// each above 0 and below 100: 100% comes only with promotion.
+	steps        []float64
+	threshold    int
+	minRequests  int
+	maxErrorRate float64 // percent
+	maxP99       time.Duration
+	webhooks     []webhook
+}
+
+type webhook struct {
+	name, typ, url string
+	timeout        time.Duration
+	metadata       map[string]string
+}
+
+// parseConfig reads and checks a policy section. routes, when not nil,
+// are the gateway's route names that stable and canary must be among.
+func parseConfig(raw json.RawMessage, routes []string) (*config, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("canary: the policy section must be a mapping: %w", err)
+	}
+	if m == nil {
+		return nil, errors.New("canary: the policy section must be a mapping, got null")
+	}
+	c := &config{threshold: DefaultThreshold, minRequests: DefaultMinRequests,
+		maxErrorRate: DefaultMaxErrorRate, maxP99: DefaultMaxP99}
+	var steps []float64
+	var step, maxWeight float64
+	var hasSteps, hasStep, hasMax bool
+	// Sorted, so that the first problem reported does not depend on map
+	// order.
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := m[k]
+		var err error
+		switch k {
+		case "type", "interval", "max_step":
+			// The core's: it checks them itself.
+		case "stable":
+			c.stable, err = text(v)
+		case "canary":
+			c.canary, err = text(v)
+		case "steps":
+			hasSteps = true
+			steps, err = percentList(v)
+		case "step":
+			hasStep = true
+			step, err = percent(v)
+		case "max_weight":
+			hasMax = true
+			maxWeight, err = percent(v)
+		case "threshold":
+			c.threshold, err = whole(v, 1)
+		case "min_requests":
+			c.minRequests, err = whole(v, 0)
+		case "max_error_rate":
+			c.maxErrorRate, err = percent(v)
+			if err == nil && (c.maxErrorRate < 0 || c.maxErrorRate > 100) {
+				err = fmt.Errorf("must be a percentage from 0 to 100, got %s", pct(c.maxErrorRate))
+			}
+		case "max_p99":
+			c.maxP99, err = duration(v, `"500ms"`)
+		case "webhooks":
+			c.webhooks, err = webhooks(v)
+			if err != nil {
+				return nil, fmt.Errorf("canary: %w", err)
+			}
+		default:
+			return nil, fmt.Errorf("canary: unknown key %q in the policy section", k)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("canary: %s: %w", k, err)
+		}
+	}
+	if err := c.checkRoutes(routes); err != nil {
+		return nil, err
+	}
+	switch {
+	case hasSteps && hasStep:
+		return nil, errors.New("canary: give either steps or step (with max_weight), not both")
+	case hasSteps && hasMax:
+		return nil, errors.New("canary: max_weight goes with step, not with steps (the last step is the most)")
+	case hasSteps:
+		if len(steps) == 0 {
+			return nil, errors.New("canary: steps: at least one step is needed")
+		}
+		for i, s := range steps {
+			// Weights are basis points: 2.555 and 2.56 are one step.
+			s = math.Round(s*100) / 100
+			steps[i] = s
+			if s <= 0 || s >= 100 {
+				return nil, fmt.Errorf("canary: steps: each step must be above 0 and below 100 (100%% comes with promotion), got %s", pct(s))
+			}
+			if i > 0 && s <= steps[i-1] {
+				return nil, fmt.Errorf("canary: steps: must be strictly increasing, got %s after %s", pct(s), pct(steps[i-1]))
+			}
+		}
+		c.steps = steps
+	case hasStep:
+		if !hasMax {
+			maxWeight = DefaultMaxWeight
+		}
+		if maxWeight <= 0 || maxWeight >= 100 {
+			return nil, fmt.Errorf("canary: max_weight: must be above 0 and below 100 (100%% comes with promotion), got %s", pct(maxWeight))
+		}
+		if step <= 0 || step > maxWeight {
+			return nil, fmt.Errorf("canary: step: must be above 0 and at most max_weight (%s), got %s", pct(maxWeight), pct(step))
+		}
+		// As Flagger: step by step, the last one capped at max_weight.
+		for i := 1; ; i++ {
+			w := math.Round(float64(i)*step*100) / 100 // basis points
+			if w >= maxWeight-1e-9 {
+				c.steps = append(c.steps, maxWeight)
+				break
+			}
+			c.steps = append(c.steps, w)
+		}
+	case hasMax:
+		return nil, errors.New("canary: max_weight needs step")
+	default:
+		return nil, errors.New("canary: steps (a list of percentages) or step (with max_weight) is required")
+	}
+	if c.maxP99 <= 0 {
+		return nil, fmt.Errorf("canary: max_p99: must be above 0, got %s", c.maxP99)
+	}
+	return c, nil
+}
+
+func (c *config) checkRoutes(routes []string) error {
+	if c.stable == "" {
+		return errors.New("canary: stable is required: the route that has the traffic now")
+	}
+	if c.canary == "" {
+		return errors.New("canary: canary is required: the route of the new version")
+	}
+	if c.stable == c.canary {
+		return fmt.Errorf("canary: stable and canary are the same route %q", c.stable)
+	}
+	if routes == nil {
+		return nil
+	}
+	for _, r := range []struct{ key, route string }{{"stable", c.stable}, {"canary", c.canary}} {
+		if !slices.Contains(routes, r.route) {
+			return fmt.Errorf("canary: %s: %q is not a route of the gateway (its routes: %s)", r.key, r.route, quoteAll(routes))
+		}
+	}
+	return nil
+}
+
+func webhooks(raw json.RawMessage) ([]webhook, error) {
+	var list []map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, errors.New("webhooks: must be a list of mappings")
+	}
+	out := make([]webhook, 0, len(list))
+	seen := map[string]bool{}
+	for i, m := range list {
+		h := webhook{timeout: DefaultWebhookTimeout}
+		where := fmt.Sprintf("webhooks[%d]", i)
+		if v, ok := m["name"]; ok {
+			n, err := text(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: name: %w", where, err)
+			}
+			h.name = n
+		}
+		if h.name == "" {
+			return nil, fmt.Errorf("%s: name is required", where)
+		}
+		if seen[h.name] {
+			return nil, fmt.Errorf("%s: the name %q is used twice", where, h.name)
+		}
+		seen[h.name] = true
+		where = fmt.Sprintf("webhooks[%d] (%s)", i, h.name)
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			v := m[k]
+			var err error
+			switch k {
+			case "name":
+			case "type":
+				h.typ, err = text(v)
+			case "url":
+				h.url, err = text(v)
+			case "timeout":
+				h.timeout, err = duration(v, `"5s"`)
+				if err == nil && h.timeout <= 0 {
+					err = fmt.Errorf("must be above 0, got %s", h.timeout)
+				}
+			case "metadata":
+				h.metadata, err = metadata(v)
+			default:
+				return nil, fmt.Errorf("%s: unknown key %q", where, k)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", where, k, err)
+			}
+		}
+		if !slices.Contains(hookTypes, h.typ) {
+			return nil, fmt.Errorf("%s: type %q is not one of %s", where, h.typ, strings.Join(hookTypes, ", "))
+		}
+		u, err := url.Parse(h.url)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("%s: url %q is not an absolute http(s) URL", where, h.url)
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// metadata reads a mapping of scalars; numbers and booleans become text,
+// since webhook receivers (Flagger's load tester among them) expect
+// strings.
+func metadata(raw json.RawMessage) (map[string]string, error) {
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, errors.New("must be a mapping of names to values")
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		switch v := v.(type) {
+		case string:
+			out[k] = v
+		case float64:
+			out[k] = strconv.FormatFloat(v, 'f', -1, 64)
+		case bool:
+			out[k] = strconv.FormatBool(v)
+		default:
+			return nil, fmt.Errorf("the value of %q must be a string, number or boolean", k)
+		}
+	}
+	return out, nil
+}
+
+func text(raw json.RawMessage) (string, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fmt.Errorf("must be a string, got %s", raw)
+	}
+	return s, nil
+}
+
+// percent reads 10, 2.5, "10" or "10%".
+func percent(raw json.RawMessage) (float64, error) {
+	var f float64
+	if err := json.Unmarshal(raw, &f); err == nil {
+		return f, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		f, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%")), 64)
+		if err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			return f, nil
+		}
+	}
+	return 0, fmt.Errorf(`want a percentage like 10 or "10%%", got %s`, raw)
+}
+
+func percentList(raw json.RawMessage) ([]float64, error) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, fmt.Errorf("want a list of percentages like [1, 5, 10], got %s", raw)
+	}
+	out := make([]float64, len(list))
+	for i, v := range list {
+		f, err := percent(v)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = f
+	}
+	return out, nil
+}
+
+func whole(raw json.RawMessage, least int) (int, error) {
+	var f float64
+	if err := json.Unmarshal(raw, &f); err != nil || f != math.Trunc(f) || f < float64(least) || f > math.MaxInt32 {
+		return 0, fmt.Errorf("must be a whole number of at least %d, got %s", least, raw)
+	}
+	return int(f), nil
+}
+
+func duration(raw json.RawMessage, example string) (time.Duration, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		if d, err := time.ParseDuration(s); err == nil {
+			return d, nil
+		}
+	}
+	return 0, fmt.Errorf("want a duration like %s, got %s", example, raw)
+}
+
+// pct writes a percentage without trailing zeros: 1%, 2.5%.
+func pct(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) + "%" }
+
+func quoteAll(s []string) string {
+	q := make([]string, len(s))
+	for i, v := range s {
+		q[i] = strconv.Quote(v)
+	}
+	return strings.Join(q, ", ")
+}
