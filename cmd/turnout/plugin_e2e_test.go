@@ -152,19 +152,11 @@ func TestThirdPartyBackendPluginDrivesTraffic(t *testing.T) {
 	within(t, "1.0.0 through file:", got["1.0.0"], 2000, 50, 1)
 	within(t, "1.1.0 through file:", got["1.1.0"], 2000, 50, 1)
 
-	// require_ready: a target its plugin calls not ready gets no traffic,
-	// and says why, until it is ready again.
+	// A route whose endpoints are all unhealthy is held: its share goes
+	// to the other route instead of failing.
 	v2addr, _ := os.ReadFile(v2)
-	endpointsFile(t, v2, strings.TrimSpace(string(v2addr)), "not-ready: warming caches")
-	testnet.Eventually(t, 5*time.Second, "1.1.0 held", func() bool {
-		var st struct {
-			Routes []struct {
-				Held string `json:"held"`
-			} `json:"routes"`
-		}
-		tt.getJSON("/api/v1/gateways/shop/status", &st)
-		return st.Routes[1].Held == "not ready: warming caches"
-	})
+	endpointsFile(t, v2, strings.TrimSpace(string(v2addr))+" unhealthy")
+	tt.heldIs(t, 1, "no healthy endpoint")
 	if got := split(t, url, 400, 4, nil); got["1.0.0"] != 400 {
 		t.Fatalf("a held route got traffic: %v", got)
 	}
@@ -174,6 +166,62 @@ func TestThirdPartyBackendPluginDrivesTraffic(t *testing.T) {
 	})
 	if !strings.Contains(tt.metrics(), `turnout_plugin_up{plugin="backend/file"} 1`) {
 		t.Error("no turnout_plugin_up metric for the running plugin")
+	}
+}
+
+// heldIs waits until route i of the shop gateway is held for the reason.
+func (tt *turnout) heldIs(t *testing.T, i int, reason string) {
+	t.Helper()
+	testnet.Eventually(t, 5*time.Second, fmt.Sprintf("route %d held: %s", i, reason), func() bool {
+		var st struct {
+			Routes []struct {
+				Held string `json:"held"`
+			} `json:"routes"`
+		}
+		tt.getJSON("/api/v1/gateways/shop/status", &st)
+		return st.Routes[i].Held == reason
+	})
+}
+
+// A new version is held until its plugin first calls it ready; after that,
+// a "not ready" (a redeployment of the same app) does not take its traffic
+// while it has healthy endpoints.
+func TestRequireReadyHoldsANewVersionUntilFirstReady(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	dir := t.TempDir()
+	v1, v2 := filepath.Join(dir, "v1.endpoints"), filepath.Join(dir, "v2.endpoints")
+	b1, b2 := testnet.Backend(t, "1.0.0"), testnet.Backend(t, "1.1.0")
+	endpointsFile(t, v1, b1)
+	endpointsFile(t, v2, b2, "not-ready: warming caches")
+	port := testnet.FreePort(t)
+	tt := start(t, fileGateway(port, v1, v2), pluginArgs(t)...)
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	tt.heldIs(t, 1, "not ready: warming caches")
+	if got := split(t, url, 400, 4, nil); got["1.0.0"] != 400 {
+		t.Fatalf("a version not ready yet got traffic: %v", got)
+	}
+	if m := tt.metrics(); !strings.Contains(m, `turnout_route_held{gateway="shop",route="file:`+v2+`"} 1`) {
+		t.Error("turnout_route_held is not 1 for the held route")
+	}
+	endpointsFile(t, v2, b2)
+	testnet.Eventually(t, 5*time.Second, "1.1.0 gets its 50%", func() bool {
+		return split(t, url, 100, 2, nil)["1.1.0"] == 50
+	})
+	endpointsFile(t, v2, b2, "not-ready: redeploying")
+	testnet.Eventually(t, 5*time.Second, "the plugin reports the redeployment", func() bool {
+		var st struct {
+			Routes []struct {
+				Ready *bool  `json:"ready"`
+				Held  string `json:"held"`
+			} `json:"routes"`
+		}
+		tt.getJSON("/api/v1/gateways/shop/status", &st)
+		return st.Routes[1].Ready != nil && !*st.Routes[1].Ready && st.Routes[1].Held == ""
+	})
+	if got := split(t, url, 200, 4, nil); got["1.1.0"] != 100 {
+		t.Fatalf("a version that was ready lost its traffic to a redeployment: %v", got)
 	}
 }
 

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 
 	"github.com/turnout/turnout/core/gateway"
@@ -112,7 +113,12 @@ func (e *Engine) effective(gws []*gateway.Gateway) ([]*gateway.Gateway, map[stri
 	return out, statuses
 }
 
-// holdReason says why a plugin route must wait ("" if it need not).
+// holdReason says why a plugin route must wait ("" if it need not): until
+// its target is first ready (a new version still deploying, booting or
+// unhealthy), and whenever it has no healthy endpoint, so its share goes to
+// the other routes instead of failing. Once a target was ready, a later
+// deployment of the same app (a rolling restart, a dead task replaced) does
+// not hold it while healthy endpoints remain.
 func holdReason(r *gateway.Route, res pluginhost.Resolution, ok bool) string {
 	if !r.RequireReady {
 		return ""
@@ -124,11 +130,16 @@ func holdReason(r *gateway.Route, res pluginhost.Resolution, ok bool) string {
 		return "not resolved: " + res.Error
 	case !res.Received:
 		return "waiting for the first resolution"
-	case !res.Ready:
+	case !res.EverReady:
 		if res.Reason != "" {
 			return "not ready: " + res.Reason
 		}
 		return "not ready"
+	case !slices.ContainsFunc(res.Endpoints, func(e sdk.Endpoint) bool { return e.Healthy }):
+		if res.Reason != "" {
+			return "no healthy endpoint: " + res.Reason
+		}
+		return "no healthy endpoint"
 	}
 	return ""
 }

@@ -16,6 +16,11 @@ type Resolution struct {
 	Received  bool
 	Endpoints []sdk.Endpoint
 	Ready     bool
+	// EverReady latches once the target was ready while watched: a route
+	// is held before its version is first ready, not when a later
+	// deployment or a dead task makes the whole app "not ready" while
+	// healthy endpoints remain.
+	EverReady bool
 	Reason    string
 	// Stale is set while the endpoints may be out of date: the plugin is
 	// down, or its source (Marathon, Consul) is unreachable. The last
@@ -144,6 +149,7 @@ func (h *Host) follow(ctx context.Context, w *watch, in *instance) {
 				r.Received = true
 				r.Endpoints = snap.Endpoints
 				r.Ready = snap.Ready
+				r.EverReady = r.EverReady || snap.Ready
 				r.Reason = snap.Reason
 				r.Error = snap.Error
 				r.Stale = snap.Error != ""
