@@ -1,0 +1,216 @@
+// Package bluegreen is Turnout's built-in blue/green policy, after Argo
+// Rollouts': the active route keeps all the traffic while the preview
+// route (reached through a condition) is checked on its own traffic; a
+// promotion switches everything to it at once, and abort switches back
+// at once, before or after the promotion.
+package bluegreen
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/turnout/turnout/plugins/sdk"
+)
+
+// Version is the plugin's version.
+const Version = "0.1.0"
+
+// Phases of a rollout, as Decision.Phase and in the state.
+const (
+	// PhasePreviewing: the active route has the traffic; the preview's
+	// is checked.
+	PhasePreviewing = "previewing"
+	// PhaseFailed: threshold checks failed; the active route keeps the
+	// traffic and nothing is promoted unless an operator says so.
+	PhaseFailed   = "failed"
+	PhasePromoted = "promoted"
+	// PhaseAborted: an operator switched back to the active route.
+	PhaseAborted = "aborted"
+)
+
+// state is what Turnout keeps between decisions (Decision.State).
+type state struct {
+	Phase string `json:"phase"`
+	// Passes counts consecutive passing windows (a window without enough
+	// data neither adds nor resets).
+	Passes int `json:"passes"`
+	// FailedChecks counts failed windows in this rollout.
+	FailedChecks int `json:"failed_checks"`
+}
+
+type policy struct{}
+
+var _ sdk.Policy = policy{}
+
+// New returns the blue/green policy. It keeps nothing itself: a
+// rollout's progress is in the Decision's State.
+func New() sdk.Policy { return policy{} }
+
+// Info describes the plugin.
+func (policy) Info(context.Context) (sdk.Info, error) {
+	return sdk.Info{
+		Name:        "bluegreen",
+		Kind:        sdk.KindPolicy,
+		Version:     Version,
+		Description: "blue/green: check the preview route on its own traffic, switch all traffic at once on promote, back at once on abort",
+	}, nil
+}
+
+// Configure takes the plugin's own settings: it has none.
+func (policy) Configure(_ context.Context, raw json.RawMessage) error {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || s == "null" {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return fmt.Errorf("bluegreen: configuration: %w", err)
+	}
+	for k := range m {
+		return fmt.Errorf("bluegreen: the plugin has no settings (%q given); it is set in each gateway's policy section", k)
+	}
+	return nil
+}
+
+// ValidateConfig checks a gateway's policy section.
+func (policy) ValidateConfig(_ context.Context, raw json.RawMessage, routes []string) error {
+	if routes == nil {
+		routes = []string{}
+	}
+	_, err := parseConfig(raw, routes)
+	return err
+}
+
+// Decide makes one decision of a rollout.
+func (policy) Decide(_ context.Context, in sdk.Input) (sdk.Decision, error) {
+	c, err := parseConfig(in.Config, nil)
+	if err != nil {
+		return sdk.Decision{}, err
+	}
+	st := state{Phase: PhasePreviewing}
+	if len(in.State) > 0 && string(in.State) != "null" {
+		if err := json.Unmarshal(in.State, &st); err != nil {
+			return sdk.Decision{}, fmt.Errorf("bluegreen: state: %w", err)
+		}
+	}
+	r := &rollout{c: c, in: in, st: st}
+	d, err := r.decide()
+	if err != nil {
+		return sdk.Decision{}, err
+	}
+	if d.State, err = json.Marshal(r.st); err != nil {
+		return sdk.Decision{}, fmt.Errorf("bluegreen: state: %w", err)
+	}
+	d.Phase, d.Checks = r.st.Phase, r.checks
+	return d, nil
+}
+
+type rollout struct {
+	c  *config
+	in sdk.Input
+	st state
+
+	active, preview sdk.RouteMetrics
+	// share is what active and preview split: 100% less the weights of
+	// the gateway's other routes, which are left alone.
+	share  int
+	checks []sdk.Check
+}
+
+func (r *rollout) decide() (sdk.Decision, error) {
+	var ok bool
+	if r.active, ok = r.in.Route(r.c.active); !ok {
+		return sdk.Decision{}, fmt.Errorf("bluegreen: active route %q is not among the gateway's routes", r.c.active)
+	}
+	if r.preview, ok = r.in.Route(r.c.preview); !ok {
+		return sdk.Decision{}, fmt.Errorf("bluegreen: preview route %q is not among the gateway's routes", r.c.preview)
+	}
+	r.share = sdk.Percent(100)
+	for _, m := range r.in.Routes {
+		if m.Route != r.c.active && m.Route != r.c.preview {
+			r.share -= m.Weight
+		}
+	}
+	r.share = max(r.share, 0)
+
+	switch r.in.Command {
+	case sdk.CommandNone:
+	case sdk.CommandPause, sdk.CommandResume:
+		return hold(fmt.Sprintf("%s is Turnout's to handle; holding", r.in.Command)), nil
+	case sdk.CommandPromote:
+		switch r.st.Phase {
+		case PhasePromoted, PhaseAborted:
+			return r.over(), nil
+		}
+		return r.promote("promoted by an operator (checks skipped)"), nil
+	case sdk.CommandAbort:
+		switch r.st.Phase {
+		case PhaseAborted:
+			return r.over(), nil
+		case PhasePromoted:
+			return r.abort(fmt.Sprintf("aborted by an operator after the promotion: all traffic back to %q", r.c.active)), nil
+		}
+		return r.abort(fmt.Sprintf("aborted by an operator: all traffic stays on %q", r.c.active)), nil
+	default:
+		return sdk.Decision{}, fmt.Errorf("bluegreen: unknown command %q", r.in.Command)
+	}
+
+	switch r.st.Phase {
+	case PhasePromoted, PhaseAborted:
+		return r.over(), nil
+	case PhaseFailed:
+		return hold(fmt.Sprintf("gave up after %d/%d failed checks; %q keeps the traffic until an operator promotes or aborts",
+			r.st.FailedChecks, r.c.threshold, r.c.active)), nil
+	}
+	if !r.preview.Ready {
+		return hold(fmt.Sprintf("preview not ready (route %q)", r.c.preview)), nil
+	}
+	a := analyse("preview", r.preview, r.c.minRequests, r.c.maxErrorRate, r.c.maxP99)
+	r.checks = append(r.checks, a.checks...)
+	switch {
+	case !a.enough:
+		return hold(a.summary), nil
+	case !a.passed:
+		r.st.Passes = 0
+		r.st.FailedChecks++
+		if r.st.FailedChecks >= r.c.threshold {
+			r.st.Phase = PhaseFailed
+			return hold(fmt.Sprintf("gave up after %d/%d failed checks: %s; %q keeps the traffic",
+				r.st.FailedChecks, r.c.threshold, a.failures, r.c.active)), nil
+		}
+		return hold(fmt.Sprintf("check failed (%d/%d): %s", r.st.FailedChecks, r.c.threshold, a.failures)), nil
+	}
+	r.st.Passes++
+	switch {
+	case !r.c.autoPromote:
+		return hold(fmt.Sprintf("checks passed: %s; waiting for the promote command", a.summary)), nil
+	case r.st.Passes < r.c.passes:
+		return hold(fmt.Sprintf("checks passed (%d/%d): %s", r.st.Passes, r.c.passes, a.summary)), nil
+	}
+	return r.promote(fmt.Sprintf("promoted after %d/%d passing checks: %s", r.st.Passes, r.c.passes, a.summary)), nil
+}
+
+func hold(why string) sdk.Decision { return sdk.Decision{Action: sdk.Hold, Reason: why} }
+
+// over answers a call after the rollout ended: nothing changes.
+func (r *rollout) over() sdk.Decision {
+	why := fmt.Sprintf("the rollout is over (%s); a changed policy section starts another", r.st.Phase)
+	if r.st.Phase == PhasePromoted {
+		why += fmt.Sprintf("; abort switches back to %q", r.c.active)
+	}
+	return hold(why)
+}
+
+func (r *rollout) promote(why string) sdk.Decision {
+	r.st.Phase = PhasePromoted
+	return sdk.Decision{Action: sdk.Promote, Reason: why,
+		Weights: map[string]int{r.c.preview: r.share, r.c.active: 0}}
+}
+
+func (r *rollout) abort(why string) sdk.Decision {
+	r.st.Phase = PhaseAborted
+	return sdk.Decision{Action: sdk.Rollback, Reason: why,
+		Weights: map[string]int{r.c.active: r.share, r.c.preview: 0}}
+}
