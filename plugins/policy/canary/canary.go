@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/turnout/turnout/plugins/sdk"
@@ -48,7 +49,14 @@ type state struct {
 	RolloutConfirmed bool `json:"rollout_confirmed"`
 	// PreRolloutDone: every pre-rollout webhook said yes.
 	PreRolloutDone bool `json:"pre_rollout_done"`
+	// Failures are the reasons of the last few failed checks: the
+	// rollback's reason repeats them, since the holds that counted them
+	// changed no weights and so left no revision in the history.
+	Failures []string `json:"failures,omitempty"`
 }
+
+// keptFailures bounds state.Failures.
+const keptFailures = 5
 
 type policy struct {
 	client *http.Client
@@ -104,7 +112,7 @@ func (p *policy) Decide(ctx context.Context, in sdk.Input) (sdk.Decision, error)
 	if err != nil {
 		return sdk.Decision{}, err
 	}
-	if d.State, err = json.Marshal(r.st); err != nil {
+	if d.State, err = marshal(r.st); err != nil {
 		return sdk.Decision{}, fmt.Errorf("canary: state: %w", err)
 	}
 	d.Phase, d.Checks = r.st.Phase, r.checks
@@ -235,10 +243,19 @@ func (r *rollout) step(why string, catchUp bool) sdk.Decision {
 // fail counts a failed check and rolls back at the threshold.
 func (r *rollout) fail(ctx context.Context, why string) sdk.Decision {
 	r.st.FailedChecks++
-	if r.st.FailedChecks >= r.c.threshold {
-		return r.rollback(ctx, fmt.Sprintf("rolled back after %d/%d failed checks: %s", r.st.FailedChecks, r.c.threshold, why))
+	this := fmt.Sprintf("check failed (%d/%d): %s", r.st.FailedChecks, r.c.threshold, why)
+	r.st.Failures = append(r.st.Failures, this)
+	if n := len(r.st.Failures); n > keptFailures {
+		r.st.Failures = slices.Clone(r.st.Failures[n-keptFailures:])
 	}
-	return r.hold(fmt.Sprintf("check failed (%d/%d): %s", r.st.FailedChecks, r.c.threshold, why))
+	if r.st.FailedChecks < r.c.threshold {
+		return r.hold(this)
+	}
+	all := strings.Join(r.st.Failures, "; ")
+	if r.st.FailedChecks > len(r.st.Failures) {
+		all = "...; " + all
+	}
+	return r.rollback(ctx, "rolled back: "+all)
 }
 
 func (r *rollout) hold(why string) sdk.Decision {
@@ -301,6 +318,18 @@ func (r *rollout) call(ctx context.Context, h webhook, weight int) hookResult {
 		Weight: float64(weight) / 100})
 	r.checks = append(r.checks, res.check)
 	return res
+}
+
+// marshal writes the state as JSON that people can read in the store:
+// "p99 300ms > 200ms", not "\u003e".
+func marshal(st state) (json.RawMessage, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(st); err != nil {
+		return nil, err
+	}
+	return json.RawMessage(strings.TrimSuffix(b.String(), "\n")), nil
 }
 
 // bp writes basis points as a percentage: 1250 is "12.5%".

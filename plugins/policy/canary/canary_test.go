@@ -249,7 +249,11 @@ func TestFailingCanaryIsRolledBackAfterThreshold(t *testing.T) {
 				s.expect(i, d, want{sdk.Hold, PhaseProgressing, 5, "check failed (" + itoa(i) + "/" + itoa(threshold) + "): canary error rate 20.00% > 1% (500 requests)"})
 				continue
 			}
-			s.expect(i, d, want{sdk.Rollback, PhaseRolledBack, 0, "rolled back after " + itoa(i) + "/" + itoa(threshold) + " failed checks: canary error rate 20.00% > 1% (500 requests)"})
+			var all []string
+			for j := 1; j <= threshold; j++ {
+				all = append(all, "check failed ("+itoa(j)+"/"+itoa(threshold)+"): canary error rate 20.00% > 1% (500 requests)")
+			}
+			s.expect(i, d, want{sdk.Rollback, PhaseRolledBack, 0, "rolled back: " + strings.Join(all, "; ")})
 			if s.weights[stable] != 10000 {
 				t.Errorf("stable at %d after rollback", s.weights[stable])
 			}
@@ -277,7 +281,7 @@ func TestSlowCanaryFails(t *testing.T) {
 	s.decide(healthy(0), "")
 	s.expect(1, s.decide(slow(100, 300*time.Millisecond), ""), want{sdk.Hold, PhaseProgressing, 10, "check failed (1/2): canary p99 300ms > 200ms (100 requests)"})
 	s.expect(2, s.decide(slow(100, 200*time.Millisecond), ""), want{sdk.Step, PhaseProgressing, 50, "step 2/2 → 50%: canary error rate 0.00% ≤ 1%, p99 200ms ≤ 200ms, 100 requests"})
-	s.expect(3, s.decide(slow(100, 300*time.Millisecond), ""), want{sdk.Rollback, PhaseRolledBack, 0, "rolled back after 2/2 failed checks: canary p99 300ms > 200ms (100 requests)"})
+	s.expect(3, s.decide(slow(100, 300*time.Millisecond), ""), want{sdk.Rollback, PhaseRolledBack, 0, "rolled back: check failed (1/2): canary p99 300ms > 200ms (100 requests); check failed (2/2): canary p99 300ms > 200ms (100 requests)"})
 }
 
 func TestCanaryNotReadyHolds(t *testing.T) {
@@ -422,7 +426,7 @@ func TestPreRolloutFailureCounts(t *testing.T) {
 	h.status.Store(http.StatusInternalServerError)
 	s = newSim(t, strings.Replace(s.config, `"threshold": 3`, `"threshold": 2`, 1))
 	s.decide(healthy(0), "")
-	s.expect(4, s.decide(healthy(0), ""), want{sdk.Rollback, PhaseRolledBack, 0, "rolled back after 2/2 failed checks: pre-rollout webhook load-test: HTTP 500: not now"})
+	s.expect(4, s.decide(healthy(0), ""), want{sdk.Rollback, PhaseRolledBack, 0, "rolled back: check failed (1/2): pre-rollout webhook load-test: HTTP 500: not now; check failed (2/2): pre-rollout webhook load-test: HTTP 500: not now"})
 }
 
 func TestRollbackWebhookTriggers(t *testing.T) {
@@ -516,7 +520,7 @@ func TestStateSurvivesARestart(t *testing.T) {
 	s.decide(healthy(100), "")
 	s.decide(failing(100, 50), "")
 	s.decide(healthy(100), "")
-	stored := `{"phase":"progressing","step":3,"failed_checks":1,"rollout_confirmed":true,"pre_rollout_done":true}`
+	stored := `{"phase":"progressing","step":3,"failed_checks":1,"rollout_confirmed":true,"pre_rollout_done":true,"failures":["check failed (1/3): canary error rate 50.00% > 1% (100 requests)"]}`
 	if string(s.state) != stored {
 		t.Fatalf("state %s, want %s", s.state, stored)
 	}
@@ -527,7 +531,19 @@ func TestStateSurvivesARestart(t *testing.T) {
 	s.p = New()
 	s.decide(failing(100, 50), "")
 	s.p = New()
-	s.expect(1, s.decide(failing(100, 50), ""), want{sdk.Rollback, PhaseRolledBack, 0, "rolled back after 3/3 failed checks: canary error rate 50.00% > 1% (100 requests)"})
+	s.expect(1, s.decide(failing(100, 50), ""), want{sdk.Rollback, PhaseRolledBack, 0, "rolled back: check failed (1/3): canary error rate 50.00% > 1% (100 requests); check failed (2/3): canary error rate 50.00% > 1% (100 requests); check failed (3/3): canary error rate 50.00% > 1% (100 requests)"})
+}
+
+func TestRollbackReasonKeepsTheLastFailures(t *testing.T) {
+	s := newSim(t, base+`, "steps": [10, 50], "threshold": 7, "min_requests": 1}`)
+	s.decide(healthy(0), "")
+	var d sdk.Decision
+	for i := 1; i <= 7; i++ {
+		d = s.decide(failing(uint64(i*100), 50), "")
+	}
+	reason := "rolled back: ...; check failed (3/7): canary error rate 50.00% > 1% (300 requests); check failed (4/7): canary error rate 50.00% > 1% (400 requests); " +
+		"check failed (5/7): canary error rate 50.00% > 1% (500 requests); check failed (6/7): canary error rate 50.00% > 1% (600 requests); check failed (7/7): canary error rate 50.00% > 1% (700 requests)"
+	s.expect(0, d, want{sdk.Rollback, PhaseRolledBack, 0, reason})
 }
 
 func TestStepsClampedByMaxStepAreFinished(t *testing.T) {
