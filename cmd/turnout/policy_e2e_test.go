@@ -254,7 +254,7 @@ func TestCanaryRolledBackAfterThresholdFailedChecks(t *testing.T) {
 	// Exactly threshold failed checks, then the rollback: the first step,
 	// one decision that holds on a failed check, one that rolls back.
 	h := tt.history()
-	if !strings.Contains(h, "policy canary: rollback: rolled back after 2/2 failed checks: canary error rate") {
+	if !strings.Contains(h, "policy canary: rollback: rolled back: check failed (1/2): canary error rate") || !strings.Contains(h, "check failed (2/2)") {
 		t.Errorf("no rollback revision naming its figures:\n%s", h)
 	}
 	st := tt.shop()

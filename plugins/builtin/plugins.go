@@ -5,6 +5,7 @@ import (
 	"github.com/turnout/turnout/plugins/backend/marathon"
 	"github.com/turnout/turnout/plugins/backend/marathonlb"
 	"github.com/turnout/turnout/plugins/backend/minuteman"
+	"github.com/turnout/turnout/plugins/policy/bluegreen"
 	"github.com/turnout/turnout/plugins/policy/canary"
 	"github.com/turnout/turnout/plugins/sdk"
 )
@@ -16,4 +17,5 @@ func init() {
 	register(sdk.KindBackend, "marathon-lb", func() sdk.Plugin { return marathonlb.New() })
 	register(sdk.KindBackend, "minuteman", func() sdk.Plugin { return minuteman.New() })
 	register(sdk.KindPolicy, "canary", func() sdk.Plugin { return canary.New() })
+	register(sdk.KindPolicy, "bluegreen", func() sdk.Plugin { return bluegreen.New() })
 }
