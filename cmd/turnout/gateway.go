@@ -103,6 +103,34 @@ func (o *gatewayOptions) accept() string {
 	return mediaJSON
 }
 
+// addAPIFlags makes cmd a group of API commands: an unknown subcommand is
+// a usage error, --output is checked, and the API's persistent flags.
+func addAPIFlags(cmd *cobra.Command, o *gatewayOptions, timeout time.Duration) {
+	// Without Args, cobra would print help and exit 0 for a mistyped
+	// subcommand; a pipeline must see it fail.
+	cmd.Args = usageArgs(func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
+		}
+		return nil
+	})
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		switch o.output {
+		case "table", "json", "yaml":
+			return nil
+		}
+		return usageErrorf("--output %q: want table, json or yaml", o.output)
+	}
+	cmd.SetFlagErrorFunc(flagUsageError)
+	fl := cmd.PersistentFlags()
+	fl.StringVar(&o.addr, "addr", envOr("TURNOUT_ADDR", "http://127.0.0.1:9880"), "address of turnout's admin listener, URL or host:port [TURNOUT_ADDR]")
+	fl.StringVar(&o.token, "token", "", "API token, sent as a bearer token [TURNOUT_TOKEN]")
+	fl.StringVarP(&o.output, "output", "o", "table", "output format: table, json or yaml")
+	fl.DurationVar(&o.timeout, "timeout", timeout, "how long to wait for each answer of the server")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
 func newGatewayCommand() *cobra.Command {
 	o := &gatewayOptions{}
 	cmd := &cobra.Command{
@@ -113,30 +141,8 @@ func newGatewayCommand() *cobra.Command {
 Exit codes: 0 ok, 1 refused by the server, 2 usage (bad flags, arguments or
 file; nothing was changed), 3 the server could not be reached.`,
 		Aliases: []string{"gateways", "gw"},
-		// Without Args, cobra would print help and exit 0 for a mistyped
-		// subcommand; a pipeline must see it fail.
-		Args: usageArgs(func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
-			}
-			return nil
-		}),
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
-		PersistentPreRunE: func(*cobra.Command, []string) error {
-			switch o.output {
-			case "table", "json", "yaml":
-				return nil
-			}
-			return usageErrorf("--output %q: want table, json or yaml", o.output)
-		},
 	}
-	cmd.SetFlagErrorFunc(flagUsageError)
-	fl := cmd.PersistentFlags()
-	fl.StringVar(&o.addr, "addr", envOr("TURNOUT_ADDR", "http://127.0.0.1:9880"), "address of turnout's admin listener, URL or host:port [TURNOUT_ADDR]")
-	fl.StringVar(&o.token, "token", "", "API token, sent as a bearer token [TURNOUT_TOKEN]")
-	fl.StringVarP(&o.output, "output", "o", "table", "output format: table, json or yaml")
-	fl.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for each answer of the server")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	addAPIFlags(cmd, o, 10*time.Second)
 
 	cmd.AddCommand(
 		newGatewayListCommand(o),

@@ -30,27 +30,9 @@ directory, with their versions, API versions, checksum status and state.
 Exit codes: 0 ok, 1 refused by the server, 2 usage, 3 the server could not
 be reached.`,
 		Aliases: []string{"plugins"},
-		Args: usageArgs(func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
-			}
-			return nil
-		}),
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
-		PersistentPreRunE: func(*cobra.Command, []string) error {
-			switch o.output {
-			case "table", "json", "yaml":
-				return nil
-			}
-			return usageErrorf("--output %q: want table, json or yaml", o.output)
-		},
 	}
-	cmd.SetFlagErrorFunc(flagUsageError)
-	fl := cmd.PersistentFlags()
-	fl.StringVar(&o.addr, "addr", envOr("TURNOUT_ADDR", "http://127.0.0.1:9880"), "address of turnout's admin listener, URL or host:port [TURNOUT_ADDR]")
-	fl.StringVar(&o.token, "token", "", "API token, sent as a bearer token [TURNOUT_TOKEN]")
-	fl.StringVarP(&o.output, "output", "o", "table", "output format: table, json or yaml")
-	fl.DurationVar(&o.timeout, "timeout", 20*time.Second, "how long to wait for each answer of the server")
+	// describe may start a plugin and wait for it.
+	addAPIFlags(cmd, o, 20*time.Second)
 	cmd.AddCommand(newPluginListCommand(o), newPluginDescribeCommand(o), newPluginStartCommand())
 	return cmd
 }
