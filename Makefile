@@ -44,7 +44,7 @@ bench: ## Go benchmarks, then throughput and latency beside HAProxy and nginx; w
 
 bench-go: ## Go benchmarks of the request path and of API update latency (-benchmem)
 	mkdir -p bench/out
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./core/routing/ ./core/condition/ ./core/dataplane/ ./core/api/ | tee bench/out/go-bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./core/routing/ ./core/condition/ ./core/dataplane/ ./core/api/ ./core/metrics/ | tee bench/out/go-bench.txt
 
 fuzz: ## fuzz the condition parser for a minute
 	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime 60s ./core/condition/

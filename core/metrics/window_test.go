@@ -43,3 +43,26 @@ func TestWindowFromTotals(t *testing.T) {
 		t.Errorf("empty window p99 = %v", got)
 	}
 }
+
+// BenchmarkObserve is the request path's cost of a route's metrics, which
+// policy windows read without adding anything to it.
+func BenchmarkObserve(b *testing.B) {
+	m := NewRegistry().Route("shop", "canary")
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Observe(200, time.Millisecond)
+	}
+}
+
+// BenchmarkTotals is what reading one route's window costs a policy
+// decision (once per route per interval, off the request path).
+func BenchmarkTotals(b *testing.B) {
+	m := NewRegistry().Route("shop", "canary")
+	for range 1000 {
+		m.Observe(200, time.Millisecond)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = m.Totals()
+	}
+}
