@@ -46,7 +46,7 @@ func newPluginHost(f pluginFlags, reg *metrics.Registry, log *slog.Logger, chang
 		}
 		file, sum, ok := strings.Cut(s, "=")
 		if !ok || file == "" || sum == "" {
-			return nil, fmt.Errorf("--plugin-checksum %q: want FILE=SHA256, e.g. turnout-plugin-backend-file=9f86d0...", s)
+			return nil, fmt.Errorf("--plugin-checksum %q: want FILE=SHA256, as in turnout-plugin-backend-file=9f86d0 (64 hex digits)", s)
 		}
 		sums[file] = sum
 	}

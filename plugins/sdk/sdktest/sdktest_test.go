@@ -46,7 +46,7 @@ func (r *recorder) run(f func()) string {
 }
 
 // sloppy breaks the rules the kit checks.
-type sloppy struct{ zeroRevision, acceptsAll bool }
+type sloppy struct{ zeroRevision bool }
 
 func (sloppy) Info(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "sloppy", Kind: sdk.KindBackend, Version: "1", Schemes: []string{"s"}}, nil
