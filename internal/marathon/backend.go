@@ -19,7 +19,8 @@ const PluginVersion = "0.1.0"
 type Backend struct {
 	Name, Scheme, Description string
 	// Target parses a reference into its resolver; an error is a
-	// malformed reference, prefixed with the plugin's name.
+	// malformed reference, prefixed with the plugin's name. AppTarget
+	// makes it for references to one app.
 	Target func(cfg Config, ref string) (Resolve, error)
 
 	shared Shared
@@ -27,6 +28,41 @@ type Backend struct {
 	cfg    Config
 	set    bool
 	closed bool
+}
+
+// NewBackend is the Backend of a plugin named after its scheme.
+func NewBackend(scheme, description string, target func(cfg Config, ref string) (Resolve, error)) *Backend {
+	return &Backend{Name: scheme, Scheme: scheme, Description: description, Target: target}
+}
+
+// AppTarget is the Target of a plugin whose references are
+// "/app-id[:n]" to one Marathon app (see ParseRef), in the plugin's
+// scheme. check, when not nil, refuses a reference that parses but that
+// the plugin cannot serve; its error says why, prefixed with the
+// plugin's name. resolve is what the reference r resolves to in the
+// model m, where its app is a: a reference to an app the model lacks
+// resolves to no endpoints, with the reason. cfg is the plugin's
+// configuration, its defaults filled in.
+func AppTarget(scheme string, check func(ref string, r Ref) error, resolve func(cfg Config, m *Model, a *App, r Ref) Resolution) func(cfg Config, ref string) (Resolve, error) {
+	return func(cfg Config, ref string) (Resolve, error) {
+		r, err := ParseRef(scheme, ref)
+		if err != nil {
+			return nil, err
+		}
+		if check != nil {
+			if err := check(ref, r); err != nil {
+				return nil, err
+			}
+		}
+		cfg = cfg.WithDefaults()
+		return func(m *Model) Resolution {
+			a, ok := m.App(r.AppID)
+			if !ok {
+				return Resolution{Reason: fmt.Sprintf("app %s not found in Marathon", r.AppID)}
+			}
+			return resolve(cfg, m, a, r)
+		}, nil
+	}
 }
 
 // Info describes the plugin.

@@ -25,27 +25,13 @@ var _ sdk.Backend = (*Plugin)(nil)
 // New returns the plugin; Configure (or the first Watch, with the
 // defaults) sets it up. Close stops its Marathon watcher.
 func New() *Plugin {
-	return &Plugin{&marathon.Backend{
-		Name:        "marathon",
-		Scheme:      "marathon",
-		Description: "a Marathon app's healthy task endpoints, followed through Marathon's event stream",
-		Target:      target,
-	}}
+	return &Plugin{marathon.NewBackend("marathon",
+		"a Marathon app's healthy task endpoints, followed through Marathon's event stream", target)}
 }
 
-func target(_ marathon.Config, ref string) (marathon.Resolve, error) {
-	r, err := marathon.ParseRef("marathon", ref)
-	if err != nil {
-		return nil, err
-	}
-	return func(m *marathon.Model) marathon.Resolution { return resolve(m, r) }, nil
-}
+var target = marathon.AppTarget("marathon", nil, resolve)
 
-func resolve(m *marathon.Model, r marathon.Ref) marathon.Resolution {
-	a, ok := m.App(r.AppID)
-	if !ok {
-		return marathon.Resolution{Reason: fmt.Sprintf("app %s not found in Marathon", r.AppID)}
-	}
+func resolve(_ marathon.Config, m *marathon.Model, a *marathon.App, r marathon.Ref) marathon.Resolution {
 	if n := max(len(a.Ports), maxTaskPorts(a)); r.N >= n {
 		return marathon.Resolution{Reason: fmt.Sprintf("app %s has no port index %d (it has %d %s)", a.ID, r.N, n, plural(n))}
 	}

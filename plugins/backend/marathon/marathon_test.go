@@ -1,37 +1,25 @@
 package marathon
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/turnout/turnout/internal/fakemarathon"
+	"github.com/turnout/turnout/internal/marathon/marathontest"
 	"github.com/turnout/turnout/internal/testnet"
 	"github.com/turnout/turnout/plugins/sdk"
 )
 
 func start(t *testing.T, fm *fakemarathon.Server) *Plugin {
 	t.Helper()
-	p := New()
-	t.Cleanup(func() { p.Close() })
-	if err := p.Configure(context.Background(), json.RawMessage(`{"urls": ["`+fm.URL()+`"], "resync": "1h"}`)); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return marathontest.Start(t, New(), fm, `"resync": "1h"`)
 }
 
 func watch(t *testing.T, p *Plugin, ref string) *fakemarathon.Watch {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	ch, err := p.Watch(ctx, sdk.Target{Scheme: "marathon", Ref: ref})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fakemarathon.NewWatch(t, ch)
+	return marathontest.Watch(t, p, "marathon", ref)
 }
 
 func endpoints(s sdk.Snapshot) string {

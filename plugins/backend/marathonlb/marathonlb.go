@@ -26,22 +26,11 @@ var _ sdk.Backend = (*Plugin)(nil)
 // New returns the plugin; Configure (or the first Watch, with the
 // defaults) sets it up. Close stops its Marathon watcher.
 func New() *Plugin {
-	return &Plugin{&marathon.Backend{
-		Name:        "marathon-lb",
-		Scheme:      "marathon-lb",
-		Description: "the Marathon-LB instances exposing a Marathon app, at its service port or its virtual host",
-		Target:      target,
-	}}
+	return &Plugin{marathon.NewBackend("marathon-lb",
+		"the Marathon-LB instances exposing a Marathon app, at its service port or its virtual host", target)}
 }
 
-func target(cfg marathon.Config, ref string) (marathon.Resolve, error) {
-	r, err := marathon.ParseRef("marathon-lb", ref)
-	if err != nil {
-		return nil, err
-	}
-	group := cfg.WithDefaults().MarathonLBGroup
-	return func(m *marathon.Model) marathon.Resolution { return resolve(m, r, group) }, nil
-}
+var target = marathon.AppTarget("marathon-lb", nil, resolve)
 
 // Frontend is where Marathon-LB serves one port of an app: its port, and
 // the virtual host when it is reached through port 80.
@@ -60,11 +49,8 @@ func FrontendOf(lb marathon.MarathonLB, p marathon.LBPort) Frontend {
 	return Frontend{Port: p.Port}
 }
 
-func resolve(m *marathon.Model, r marathon.Ref, group string) marathon.Resolution {
-	a, ok := m.App(r.AppID)
-	if !ok {
-		return marathon.Resolution{Reason: fmt.Sprintf("app %s not found in Marathon", r.AppID)}
-	}
+func resolve(cfg marathon.Config, m *marathon.Model, a *marathon.App, r marathon.Ref) marathon.Resolution {
+	group := cfg.MarathonLBGroup
 	ports := a.LBPorts()
 	if r.N >= len(ports) {
 		return marathon.Resolution{Reason: fmt.Sprintf("app %s has no port index %d", a.ID, r.N)}

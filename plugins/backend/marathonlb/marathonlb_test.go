@@ -2,13 +2,13 @@ package marathonlb
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/turnout/turnout/internal/fakemarathon"
 	"github.com/turnout/turnout/internal/marathon"
+	"github.com/turnout/turnout/internal/marathon/marathontest"
 	"github.com/turnout/turnout/plugins/sdk"
 )
 
@@ -95,23 +95,12 @@ func TestMarathonLBGroupsFromArgs(t *testing.T) {
 
 func start(t *testing.T, fm *fakemarathon.Server, group string) *Plugin {
 	t.Helper()
-	p := New()
-	t.Cleanup(func() { p.Close() })
-	if err := p.Configure(context.Background(), json.RawMessage(`{"urls": ["`+fm.URL()+`"], "resync": "1h", "marathon_lb_group": "`+group+`"}`)); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return marathontest.Start(t, New(), fm, `"resync": "1h", "marathon_lb_group": "`+group+`"`)
 }
 
 func snapshot(t *testing.T, p *Plugin, ref string) sdk.Snapshot {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	ch, err := p.Watch(ctx, sdk.Target{Scheme: "marathon-lb", Ref: ref})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fakemarathon.NewWatch(t, ch).Await(ref, func(sdk.Snapshot) bool { return true })
+	return marathontest.Watch(t, p, "marathon-lb", ref).Await(ref, func(sdk.Snapshot) bool { return true })
 }
 
 func describe(s sdk.Snapshot) string {

@@ -27,12 +27,8 @@ var _ sdk.Backend = (*Plugin)(nil)
 // New returns the plugin; Configure (or the first Watch, with the
 // defaults) sets it up. Close stops its Marathon watcher.
 func New() *Plugin {
-	return &Plugin{&marathon.Backend{
-		Name:        "minuteman",
-		Scheme:      "minuteman",
-		Description: "a Marathon app's DC/OS layer-4 VIP (NAME.marathon.l4lb.thisdcos.directory), ready when its tasks are healthy",
-		Target:      target,
-	}}
+	return &Plugin{marathon.NewBackend("minuteman",
+		"a Marathon app's DC/OS layer-4 VIP (NAME.marathon.l4lb.thisdcos.directory), ready when its tasks are healthy", target)}
 }
 
 // Zone is the DNS zone of named VIPs.
@@ -165,22 +161,18 @@ func (v VIP) Address(framework string) string {
 	return net.JoinHostPort(Name(v.Name, framework), strconv.Itoa(v.Port))
 }
 
-func target(_ marathon.Config, ref string) (marathon.Resolve, error) {
-	r, err := marathon.ParseRef("minuteman", ref)
-	if err != nil {
-		return nil, err
-	}
+// target reads "/app-id:VIP-PORT".
+var target = marathon.AppTarget("minuteman", check, resolve)
+
+// check refuses a reference without a VIP port.
+func check(ref string, r marathon.Ref) error {
 	if !r.HasN || r.N == 0 {
-		return nil, fmt.Errorf("minuteman: target %q: want minuteman:/app-id:VIP-PORT", ref)
+		return fmt.Errorf("minuteman: target %q: want minuteman:/app-id:VIP-PORT", ref)
 	}
-	return func(m *marathon.Model) marathon.Resolution { return resolve(m, r) }, nil
+	return nil
 }
 
-func resolve(m *marathon.Model, r marathon.Ref) marathon.Resolution {
-	a, ok := m.App(r.AppID)
-	if !ok {
-		return marathon.Resolution{Reason: fmt.Sprintf("app %s not found in Marathon", r.AppID)}
-	}
+func resolve(_ marathon.Config, m *marathon.Model, a *marathon.App, r marathon.Ref) marathon.Resolution {
 	all := VIPs(a)
 	var match []VIP
 	for _, v := range all {

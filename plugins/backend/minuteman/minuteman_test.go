@@ -10,6 +10,7 @@ import (
 
 	"github.com/turnout/turnout/internal/fakemarathon"
 	"github.com/turnout/turnout/internal/marathon"
+	"github.com/turnout/turnout/internal/marathon/marathontest"
 	"github.com/turnout/turnout/internal/testnet"
 	"github.com/turnout/turnout/plugins/sdk"
 )
@@ -133,23 +134,12 @@ func simpleService(version string) fakemarathon.AppSpec {
 
 func start(t *testing.T, fm *fakemarathon.Server, resync string) *Plugin {
 	t.Helper()
-	p := New()
-	t.Cleanup(func() { p.Close() })
-	if err := p.Configure(context.Background(), json.RawMessage(`{"urls": ["`+fm.URL()+`"], "resync": "`+resync+`"}`)); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return marathontest.Start(t, New(), fm, `"resync": "`+resync+`"`)
 }
 
 func watch(t *testing.T, p *Plugin, ref string) *fakemarathon.Watch {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	ch, err := p.Watch(ctx, sdk.Target{Scheme: "minuteman", Ref: ref})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fakemarathon.NewWatch(t, ch)
+	return marathontest.Watch(t, p, "minuteman", ref)
 }
 
 // The seed's scenario: two versions of simple-service, each with its VIP.

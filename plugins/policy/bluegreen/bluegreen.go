@@ -9,8 +9,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
+	"github.com/turnout/turnout/plugins/policy/internal/policykit"
 	"github.com/turnout/turnout/plugins/sdk"
 )
 
@@ -60,18 +60,7 @@ func (policy) Info(context.Context) (sdk.Info, error) {
 
 // Configure takes the plugin's own settings: it has none.
 func (policy) Configure(_ context.Context, raw json.RawMessage) error {
-	s := strings.TrimSpace(string(raw))
-	if s == "" || s == "null" {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return fmt.Errorf("bluegreen: configuration: %w", err)
-	}
-	for k := range m {
-		return fmt.Errorf("bluegreen: the plugin has no settings (%q given); it is set in each gateway's policy section", k)
-	}
-	return nil
+	return policykit.NoSettings("bluegreen", raw)
 }
 
 // ValidateConfig checks a gateway's policy section.
@@ -90,10 +79,8 @@ func (policy) Decide(_ context.Context, in sdk.Input) (sdk.Decision, error) {
 		return sdk.Decision{}, err
 	}
 	st := state{Phase: PhasePreviewing}
-	if len(in.State) > 0 && string(in.State) != "null" {
-		if err := json.Unmarshal(in.State, &st); err != nil {
-			return sdk.Decision{}, fmt.Errorf("bluegreen: state: %w", err)
-		}
+	if err := policykit.LoadState("bluegreen", in.State, &st); err != nil {
+		return sdk.Decision{}, err
 	}
 	r := &rollout{c: c, in: in, st: st}
 	d, err := r.decide()
@@ -120,20 +107,10 @@ type rollout struct {
 }
 
 func (r *rollout) decide() (sdk.Decision, error) {
-	var ok bool
-	if r.active, ok = r.in.Route(r.c.active); !ok {
-		return sdk.Decision{}, fmt.Errorf("bluegreen: active route %q is not among the gateway's routes", r.c.active)
+	var err error
+	if r.active, r.preview, r.share, err = policykit.Split("bluegreen", r.in, r.c.activeRoute(), r.c.previewRoute()); err != nil {
+		return sdk.Decision{}, err
 	}
-	if r.preview, ok = r.in.Route(r.c.preview); !ok {
-		return sdk.Decision{}, fmt.Errorf("bluegreen: preview route %q is not among the gateway's routes", r.c.preview)
-	}
-	r.share = sdk.Percent(100)
-	for _, m := range r.in.Routes {
-		if m.Route != r.c.active && m.Route != r.c.preview {
-			r.share -= m.Weight
-		}
-	}
-	r.share = max(r.share, 0)
 
 	switch r.in.Command {
 	case sdk.CommandNone:
@@ -167,29 +144,29 @@ func (r *rollout) decide() (sdk.Decision, error) {
 	if !r.preview.Ready {
 		return hold(fmt.Sprintf("preview not ready (route %q)", r.c.preview)), nil
 	}
-	a := analyse("preview", r.preview, r.c.minRequests, r.c.maxErrorRate, r.c.maxP99)
-	r.checks = append(r.checks, a.checks...)
+	a := policykit.Analyse("preview", r.preview, r.c.minRequests, r.c.maxErrorRate, r.c.maxP99)
+	r.checks = append(r.checks, a.Checks...)
 	switch {
-	case !a.enough:
-		return hold(a.summary), nil
-	case !a.passed:
+	case !a.Enough:
+		return hold(a.Summary), nil
+	case !a.Passed:
 		r.st.Passes = 0
 		r.st.FailedChecks++
 		if r.st.FailedChecks >= r.c.threshold {
 			r.st.Phase = PhaseFailed
 			return hold(fmt.Sprintf("gave up after %d/%d failed checks: %s; %q keeps the traffic",
-				r.st.FailedChecks, r.c.threshold, a.failures, r.c.active)), nil
+				r.st.FailedChecks, r.c.threshold, a.Failures, r.c.active)), nil
 		}
-		return hold(fmt.Sprintf("check failed (%d/%d): %s", r.st.FailedChecks, r.c.threshold, a.failures)), nil
+		return hold(fmt.Sprintf("check failed (%d/%d): %s", r.st.FailedChecks, r.c.threshold, a.Failures)), nil
 	}
 	r.st.Passes++
 	switch {
 	case !r.c.autoPromote:
-		return hold(fmt.Sprintf("checks passed: %s; waiting for the promote command", a.summary)), nil
+		return hold(fmt.Sprintf("checks passed: %s; waiting for the promote command", a.Summary)), nil
 	case r.st.Passes < r.c.passes:
-		return hold(fmt.Sprintf("checks passed (%d/%d): %s", r.st.Passes, r.c.passes, a.summary)), nil
+		return hold(fmt.Sprintf("checks passed (%d/%d): %s", r.st.Passes, r.c.passes, a.Summary)), nil
 	}
-	return r.promote(fmt.Sprintf("promoted after %d/%d passing checks: %s", r.st.Passes, r.c.passes, a.summary)), nil
+	return r.promote(fmt.Sprintf("promoted after %d/%d passing checks: %s", r.st.Passes, r.c.passes, a.Summary)), nil
 }
 
 func hold(why string) sdk.Decision { return sdk.Decision{Action: sdk.Hold, Reason: why} }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/turnout/turnout/plugins/policy/internal/policykit"
 	"github.com/turnout/turnout/plugins/sdk"
 )
 
@@ -82,7 +83,7 @@ func (p *policy) Info(context.Context) (sdk.Info, error) {
 
 // Configure takes the plugin's own settings: it has none.
 func (p *policy) Configure(_ context.Context, raw json.RawMessage) error {
-	return noSettings(raw)
+	return policykit.NoSettings("canary", raw)
 }
 
 // ValidateConfig checks a gateway's policy section.
@@ -101,10 +102,8 @@ func (p *policy) Decide(ctx context.Context, in sdk.Input) (sdk.Decision, error)
 		return sdk.Decision{}, err
 	}
 	st := state{Phase: PhaseInitializing}
-	if len(in.State) > 0 && string(in.State) != "null" {
-		if err := json.Unmarshal(in.State, &st); err != nil {
-			return sdk.Decision{}, fmt.Errorf("canary: state: %w", err)
-		}
+	if err := policykit.LoadState("canary", in.State, &st); err != nil {
+		return sdk.Decision{}, err
 	}
 	st.Step = max(0, min(st.Step, len(c.steps)))
 	r := &rollout{p: p, c: c, in: in, st: st}
@@ -139,20 +138,10 @@ func (r *rollout) decide(ctx context.Context) (sdk.Decision, error) {
 		// asks anyway, nothing changes.
 		return r.hold(fmt.Sprintf("the rollout is over (%s); a changed policy section starts another", r.st.Phase)), nil
 	}
-	var ok bool
-	if r.stable, ok = r.in.Route(r.c.stable); !ok {
-		return sdk.Decision{}, fmt.Errorf("canary: stable route %q is not among the gateway's routes", r.c.stable)
+	var err error
+	if r.stable, r.canary, r.share, err = policykit.Split("canary", r.in, r.c.stableRoute(), r.c.canaryRoute()); err != nil {
+		return sdk.Decision{}, err
 	}
-	if r.canary, ok = r.in.Route(r.c.canary); !ok {
-		return sdk.Decision{}, fmt.Errorf("canary: canary route %q is not among the gateway's routes", r.c.canary)
-	}
-	r.share = sdk.Percent(100)
-	for _, m := range r.in.Routes {
-		if m.Route != r.c.stable && m.Route != r.c.canary {
-			r.share -= m.Weight
-		}
-	}
-	r.share = max(r.share, 0)
 
 	switch r.in.Command {
 	case sdk.CommandNone:
@@ -200,28 +189,28 @@ func (r *rollout) decide(ctx context.Context) (sdk.Decision, error) {
 		return r.step(why, false), nil
 	}
 
-	a := analyse("canary", r.canary, r.c.minRequests, r.c.maxErrorRate, r.c.maxP99)
-	r.checks = append(r.checks, a.checks...)
+	a := policykit.Analyse("canary", r.canary, r.c.minRequests, r.c.maxErrorRate, r.c.maxP99)
+	r.checks = append(r.checks, a.Checks...)
 	switch {
-	case !a.enough:
-		return r.hold(fmt.Sprintf("%s; holding at %s", a.summary, bp(r.canary.Weight))), nil
-	case !a.passed:
-		return r.fail(ctx, a.failures), nil
+	case !a.Enough:
+		return r.hold(fmt.Sprintf("%s; holding at %s", a.Summary, bp(r.canary.Weight))), nil
+	case !a.Passed:
+		return r.fail(ctx, a.Failures), nil
 	case r.canary.Weight < r.weight(r.st.Step):
 		// The last step was cut short by max_step: finish it before the
 		// next.
-		return r.step(a.summary, true), nil
+		return r.step(a.Summary, true), nil
 	case r.st.Step < len(r.c.steps):
 		r.st.Step++
-		return r.step(a.summary, false), nil
+		return r.step(a.Summary, false), nil
 	}
 	n := len(r.c.steps)
 	if why, ok := r.gate(ctx, HookConfirmPromotion); !ok {
 		r.st.Phase = PhaseWaitingPromotion
 		return r.hold(fmt.Sprintf("last step %d/%d (%s) passed: %s; waiting for confirm-promotion: %s",
-			n, n, bp(r.canary.Weight), a.summary, why)), nil
+			n, n, bp(r.canary.Weight), a.Summary, why)), nil
 	}
-	return r.promote(ctx, fmt.Sprintf("promoted after step %d/%d (%s): %s", n, n, bp(r.canary.Weight), a.summary)), nil
+	return r.promote(ctx, fmt.Sprintf("promoted after step %d/%d (%s): %s", n, n, bp(r.canary.Weight), a.Summary)), nil
 }
 
 // weight is the canary's weight at step i (from 1), in basis points.
@@ -333,20 +322,4 @@ func marshal(st state) (json.RawMessage, error) {
 }
 
 // bp writes basis points as a percentage: 1250 is "12.5%".
-func bp(w int) string { return pct(float64(w) / 100) }
-
-// noSettings accepts an empty plugin configuration and refuses any key:
-// the policy is set per gateway, in its policy section.
-func noSettings(raw json.RawMessage) error {
-	if len(strings.TrimSpace(string(raw))) == 0 || strings.TrimSpace(string(raw)) == "null" {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return fmt.Errorf("canary: configuration: %w", err)
-	}
-	for k := range m {
-		return fmt.Errorf("canary: the plugin has no settings (%q given); it is set in each gateway's policy section", k)
-	}
-	return nil
-}
+func bp(w int) string { return policykit.Pct(float64(w) / 100) }

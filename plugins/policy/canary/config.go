@@ -4,13 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/turnout/turnout/plugins/policy/internal/policykit"
 )
 
 // Defaults of the policy section.
@@ -63,12 +65,9 @@ type webhook struct {
 // parseConfig reads and checks a policy section. routes, when not nil,
 // are the gateway's route names that stable and canary must be among.
 func parseConfig(raw json.RawMessage, routes []string) (*config, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("canary: the policy section must be a mapping: %w", err)
-	}
-	if m == nil {
-		return nil, errors.New("canary: the policy section must be a mapping, got null")
+	m, err := policykit.Section("canary", raw)
+	if err != nil {
+		return nil, err
 	}
 	c := &config{threshold: DefaultThreshold, minRequests: DefaultMinRequests,
 		maxErrorRate: DefaultMaxErrorRate, maxP99: DefaultMaxP99}
@@ -77,21 +76,16 @@ func parseConfig(raw json.RawMessage, routes []string) (*config, error) {
 	var hasSteps, hasStep, hasMax bool
 	// Sorted, so that the first problem reported does not depend on map
 	// order.
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		v := m[k]
 		var err error
 		switch k {
 		case "type", "interval", "max_step":
 			// The core's: it checks them itself.
 		case "stable":
-			c.stable, err = text(v)
+			c.stable, err = policykit.Text(v)
 		case "canary":
-			c.canary, err = text(v)
+			c.canary, err = policykit.Text(v)
 		case "steps":
 			hasSteps = true
 			steps, err = percentList(v)
@@ -102,16 +96,13 @@ func parseConfig(raw json.RawMessage, routes []string) (*config, error) {
 			hasMax = true
 			maxWeight, err = percent(v)
 		case "threshold":
-			c.threshold, err = whole(v, 1)
+			c.threshold, err = policykit.Whole(v, 1)
 		case "min_requests":
-			c.minRequests, err = whole(v, 0)
+			c.minRequests, err = policykit.Whole(v, 0)
 		case "max_error_rate":
-			c.maxErrorRate, err = percent(v)
-			if err == nil && (c.maxErrorRate < 0 || c.maxErrorRate > 100) {
-				err = fmt.Errorf("must be a percentage from 0 to 100, got %s", pct(c.maxErrorRate))
-			}
+			c.maxErrorRate, err = policykit.ErrorRate(v, "10")
 		case "max_p99":
-			c.maxP99, err = duration(v, `"500ms"`)
+			c.maxP99, err = policykit.Duration(v, `"500ms"`)
 		case "webhooks":
 			c.webhooks, err = webhooks(v)
 			if err != nil {
@@ -124,7 +115,7 @@ func parseConfig(raw json.RawMessage, routes []string) (*config, error) {
 			return nil, fmt.Errorf("canary: %s: %w", k, err)
 		}
 	}
-	if err := c.checkRoutes(routes); err != nil {
+	if err := policykit.CheckRoutes("canary", c.stableRoute(), c.canaryRoute(), routes); err != nil {
 		return nil, err
 	}
 	switch {
@@ -141,10 +132,10 @@ func parseConfig(raw json.RawMessage, routes []string) (*config, error) {
 			s = math.Round(s*100) / 100
 			steps[i] = s
 			if s <= 0 || s >= 100 {
-				return nil, fmt.Errorf("canary: steps: each step must be above 0 and below 100 (100%% comes with promotion), got %s", pct(s))
+				return nil, fmt.Errorf("canary: steps: each step must be above 0 and below 100 (100%% comes with promotion), got %s", policykit.Pct(s))
 			}
 			if i > 0 && s <= steps[i-1] {
-				return nil, fmt.Errorf("canary: steps: must be strictly increasing, got %s after %s", pct(s), pct(steps[i-1]))
+				return nil, fmt.Errorf("canary: steps: must be strictly increasing, got %s after %s", policykit.Pct(s), policykit.Pct(steps[i-1]))
 			}
 		}
 		c.steps = steps
@@ -153,10 +144,10 @@ func parseConfig(raw json.RawMessage, routes []string) (*config, error) {
 			maxWeight = DefaultMaxWeight
 		}
 		if maxWeight <= 0 || maxWeight >= 100 {
-			return nil, fmt.Errorf("canary: max_weight: must be above 0 and below 100 (100%% comes with promotion), got %s", pct(maxWeight))
+			return nil, fmt.Errorf("canary: max_weight: must be above 0 and below 100 (100%% comes with promotion), got %s", policykit.Pct(maxWeight))
 		}
 		if step <= 0 || step > maxWeight {
-			return nil, fmt.Errorf("canary: step: must be above 0 and at most max_weight (%s), got %s", pct(maxWeight), pct(step))
+			return nil, fmt.Errorf("canary: step: must be above 0 and at most max_weight (%s), got %s", policykit.Pct(maxWeight), policykit.Pct(step))
 		}
 		// As Flagger: step by step, the last one capped at max_weight.
 		for i := 1; ; i++ {
@@ -178,25 +169,14 @@ func parseConfig(raw json.RawMessage, routes []string) (*config, error) {
 	return c, nil
 }
 
-func (c *config) checkRoutes(routes []string) error {
-	if c.stable == "" {
-		return errors.New("canary: stable is required: the route that has the traffic now")
-	}
-	if c.canary == "" {
-		return errors.New("canary: canary is required: the route of the new version")
-	}
-	if c.stable == c.canary {
-		return fmt.Errorf("canary: stable and canary are the same route %q", c.stable)
-	}
-	if routes == nil {
-		return nil
-	}
-	for _, r := range []struct{ key, route string }{{"stable", c.stable}, {"canary", c.canary}} {
-		if !slices.Contains(routes, r.route) {
-			return fmt.Errorf("canary: %s: %q is not a route of the gateway (its routes: %s)", r.key, r.route, quoteAll(routes))
-		}
-	}
-	return nil
+// stableRoute and canaryRoute are the two routes, as the policy section
+// names them.
+func (c *config) stableRoute() policykit.Route {
+	return policykit.Route{Key: "stable", Name: c.stable, Role: "the route that has the traffic now"}
+}
+
+func (c *config) canaryRoute() policykit.Route {
+	return policykit.Route{Key: "canary", Name: c.canary, Role: "the route of the new version"}
 }
 
 func webhooks(raw json.RawMessage) ([]webhook, error) {
@@ -210,7 +190,7 @@ func webhooks(raw json.RawMessage) ([]webhook, error) {
 		h := webhook{timeout: DefaultWebhookTimeout}
 		where := fmt.Sprintf("webhooks[%d]", i)
 		if v, ok := m["name"]; ok {
-			n, err := text(v)
+			n, err := policykit.Text(v)
 			if err != nil {
 				return nil, fmt.Errorf("%s: name: %w", where, err)
 			}
@@ -224,22 +204,17 @@ func webhooks(raw json.RawMessage) ([]webhook, error) {
 		}
 		seen[h.name] = true
 		where = fmt.Sprintf("webhooks[%d] (%s)", i, h.name)
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			v := m[k]
 			var err error
 			switch k {
 			case "name":
 			case "type":
-				h.typ, err = text(v)
+				h.typ, err = policykit.Text(v)
 			case "url":
-				h.url, err = text(v)
+				h.url, err = policykit.Text(v)
 			case "timeout":
-				h.timeout, err = duration(v, `"5s"`)
+				h.timeout, err = policykit.Duration(v, `"5s"`)
 				if err == nil && h.timeout <= 0 {
 					err = fmt.Errorf("must be above 0, got %s", h.timeout)
 				}
@@ -288,29 +263,8 @@ func metadata(raw json.RawMessage) (map[string]string, error) {
 	return out, nil
 }
 
-func text(raw json.RawMessage) (string, error) {
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", fmt.Errorf("must be a string, got %s", raw)
-	}
-	return s, nil
-}
-
 // percent reads 10, 2.5, "10" or "10%".
-func percent(raw json.RawMessage) (float64, error) {
-	var f float64
-	if err := json.Unmarshal(raw, &f); err == nil {
-		return f, nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		f, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%")), 64)
-		if err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
-			return f, nil
-		}
-	}
-	return 0, fmt.Errorf(`want a percentage like 10 or "10%%", got %s`, raw)
-}
+func percent(raw json.RawMessage) (float64, error) { return policykit.Percent(raw, "10") }
 
 func percentList(raw json.RawMessage) ([]float64, error) {
 	var list []json.RawMessage
@@ -326,33 +280,4 @@ func percentList(raw json.RawMessage) ([]float64, error) {
 		out[i] = f
 	}
 	return out, nil
-}
-
-func whole(raw json.RawMessage, least int) (int, error) {
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil || f != math.Trunc(f) || f < float64(least) || f > math.MaxInt32 {
-		return 0, fmt.Errorf("must be a whole number of at least %d, got %s", least, raw)
-	}
-	return int(f), nil
-}
-
-func duration(raw json.RawMessage, example string) (time.Duration, error) {
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		if d, err := time.ParseDuration(s); err == nil {
-			return d, nil
-		}
-	}
-	return 0, fmt.Errorf("want a duration like %s, got %s", example, raw)
-}
-
-// pct writes a percentage without trailing zeros: 1%, 2.5%.
-func pct(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) + "%" }
-
-func quoteAll(s []string) string {
-	q := make([]string, len(s))
-	for i, v := range s {
-		q[i] = strconv.Quote(v)
-	}
-	return strings.Join(q, ", ")
 }
