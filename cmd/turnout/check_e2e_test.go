@@ -2,20 +2,16 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/turnout/turnout/internal/fakemarathon"
+	"github.com/turnout/turnout/internal/testnet"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite testdata/check from the output of turnout check ports")
@@ -45,11 +41,7 @@ func golden(t *testing.T, name, got string) {
 // the in-process tests (the end-to-end test below uses the real one).
 func fakeAdmin(t *testing.T, gateways string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/v1/gateways" {
 			http.NotFound(w, r)
 			return
@@ -57,10 +49,7 @@ func fakeAdmin(t *testing.T, gateways string) string {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Total-Count", fmt.Sprint(strings.Count(gateways, `"name"`)))
 		fmt.Fprint(w, gateways)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
+	})).String()
 }
 
 // checkPorts runs `turnout check ports` in process.
@@ -120,7 +109,7 @@ func TestCheckPorts(t *testing.T) {
 }
 
 func TestCheckPortsFailures(t *testing.T) {
-	dead := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	dead := fmt.Sprintf("http://127.0.0.1:%d", testnet.FreePort(t))
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -140,22 +129,13 @@ func TestCheckPortsFailures(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // The real binary: a running turnout's gateway on a port Marathon-LB binds
 // for an app.
 func TestCheckPortsEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	tt := start(t, fmt.Sprintf("name: clash\nport: %d/http\nroutes: {}\n", port))
 	fm := fakemarathon.New(t, fakemarathon.Options{})
 	fm.Deploy(fakemarathon.MarathonLBSpec("/marathon-lb", "external", true))
@@ -163,19 +143,9 @@ func TestCheckPortsEndToEnd(t *testing.T) {
 		Ports: []fakemarathon.PortSpec{{ContainerPort: 80}}})
 
 	run := func(args ...string) (string, string, int) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, binary, append([]string{"check", "ports", "--marathon-url", fm.URL()}, args...)...)
 		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return out.String(), errb.String(), ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), errb.String(), 0
+		code := runTurnout(t, nil, &out, &errb, append([]string{"check", "ports", "--marathon-url", fm.URL()}, args...)...)
+		return out.String(), errb.String(), code
 	}
 	out, stderr, code := run("--addr", tt.admin)
 	want := fmt.Sprintf(`%d gateway "clash" app /clashing (HAPROXY_0_PORT, Marathon-LB /marathon-lb group external)`, port)

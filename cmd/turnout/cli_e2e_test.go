@@ -2,14 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -37,21 +34,8 @@ func TestCLIDrivesARunningTurnout(t *testing.T) {
 	// turnout runs the CLI against tt and checks its exit code.
 	turnout := func(wantCode int, args ...string) (string, string) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, binary, args...)
-		cmd.Env = append(os.Environ(), "TURNOUT_ADDR="+tt.admin)
 		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if code != wantCode {
+		if code := runTurnout(t, []string{"TURNOUT_ADDR=" + tt.admin}, &out, &errb, args...); code != wantCode {
 			t.Fatalf("turnout %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, out.String(), errb.String())
 		}
 		return out.String(), errb.String()

@@ -15,14 +15,9 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,36 +47,17 @@ func consulArgs(fc *fakeconsul.Server) []string {
 		`consul={"address": %q, "scheme": "http", "min_interval": "10ms", "retry_min": "50ms", "retry_max": "200ms"}`, fc.Addr())}
 }
 
-// svcInstance is a real backend registered in Consul: it answers with
-// X-Backend: name and records when it saw its first and last request.
+// svcInstance is a real backend registered in Consul under its service
+// ID.
 type svcInstance struct {
-	id, name    string
-	port        int
-	n           atomic.Int64
-	first, last atomic.Int64 // UnixNano, 0 before the first request
+	*backend
+	id string
 }
 
 func newSvcInstance(t *testing.T, id, name string) *svcInstance {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := &svcInstance{id: id, name: name, port: ln.Addr().(*net.TCPAddr).Port}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		now := time.Now().UnixNano()
-		in.first.CompareAndSwap(0, now)
-		in.last.Store(now)
-		in.n.Add(1)
-		w.Header().Set("X-Backend", in.name)
-		io.WriteString(w, in.name)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return in
+	return &svcInstance{backend: newBackend(t, name), id: id}
 }
-
-func (in *svcInstance) addr() string { return fmt.Sprintf("127.0.0.1:%d", in.port) }
 
 // register registers the instance in the fake agent as service svc with
 // one tag (and one passing check, "service:ID").
@@ -89,61 +65,15 @@ func (in *svcInstance) register(fc *fakeconsul.Server, tag string) {
 	fc.Register(fakeconsul.Instance{ID: in.id, Service: "svc", Node: "node1", Address: "127.0.0.1", Port: in.port, Tags: []string{tag}})
 }
 
-func (in *svcInstance) lastSeen() time.Time  { return time.Unix(0, in.last.Load()) }
-func (in *svcInstance) firstSeen() time.Time { return time.Unix(0, in.first.Load()) }
-
-// consulRoute is the part of a route's status these tests read.
-type consulRoute struct {
-	Route     string `json:"route"`
-	Effective string `json:"effective_weight"`
-	Held      string `json:"held"`
-	Ready     *bool  `json:"ready"`
-	Stale     bool   `json:"stale"`
-	Error     string `json:"error"`
-	Endpoints []struct {
-		Address string `json:"address"`
-		Healthy bool   `json:"healthy"`
-	} `json:"endpoints"`
-}
-
-func (r consulRoute) addresses() []string {
-	var out []string
-	for _, ep := range r.Endpoints {
-		out = append(out, ep.Address)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// routeStatus is one route of a gateway's status (the zero route if the
-// gateway has no such route yet).
-func (tt *turnout) routeStatus(gateway, route string) consulRoute {
-	tt.t.Helper()
-	var st struct {
-		Routes []consulRoute `json:"routes"`
-	}
-	tt.getJSON("/api/v1/gateways/"+gateway+"/status", &st)
-	for _, r := range st.Routes {
-		if r.Route == route {
-			return r
-		}
-	}
-	return consulRoute{}
-}
-
 // waitServing waits until a consul route is ready, not held, at its
 // weight, and resolved to exactly these instances.
 func (tt *turnout) waitServing(gateway, route, effective string, ins ...*svcInstance) {
 	tt.t.Helper()
-	var want []string
-	for _, in := range ins {
-		want = append(want, in.addr())
-	}
-	sort.Strings(want)
-	testnet.Eventually(tt.t, 15*time.Second, route+" to serve "+strings.Join(want, " "), func() bool {
-		r := tt.routeStatus(gateway, route)
+	want := strings.Join(sortedAddrs(ins...), " ")
+	tt.awaitStatus(gateway, 15*time.Second, route+" to serve "+want, func(st e2eStatus) bool {
+		r := st.route(route)
 		return r.Ready != nil && *r.Ready && r.Held == "" && !r.Stale && r.Effective == effective &&
-			strings.Join(r.addresses(), " ") == strings.Join(want, " ")
+			strings.Join(r.addresses(), " ") == want
 	})
 }
 
@@ -154,76 +84,6 @@ func (tt *turnout) staleMetric(target string) string {
 		return ""
 	}
 	return m[1]
-}
-
-// load is steady traffic: c keep-alive clients, each sending a request
-// every few milliseconds until stop, counting what failed.
-type load struct {
-	ok, failed atomic.Int64
-	mu         sync.Mutex
-	errs       []string
-	done       chan struct{}
-	wg         sync.WaitGroup
-}
-
-func steadyLoad(t *testing.T, url string, c int) *load {
-	l := &load{done: make(chan struct{})}
-	for range c {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			client := &http.Client{Timeout: 5 * time.Second}
-			tick := time.NewTicker(4 * time.Millisecond) // pacing, not waiting
-			defer tick.Stop()
-			for {
-				select {
-				case <-l.done:
-					return
-				case <-tick.C:
-				}
-				resp, err := client.Get(url)
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					l.failed.Add(1)
-					l.mu.Lock()
-					if len(l.errs) < 5 {
-						l.errs = append(l.errs, time.Now().Format("15:04:05.000")+" "+err.Error())
-					}
-					l.mu.Unlock()
-				} else {
-					l.ok.Add(1)
-				}
-			}
-		}()
-	}
-	t.Cleanup(l.stop)
-	return l
-}
-
-// stop ends the traffic (once) and waits for the clients.
-func (l *load) stop() {
-	select {
-	case <-l.done:
-	default:
-		close(l.done)
-	}
-	l.wg.Wait()
-}
-
-// check stops the traffic and fails the test if any request failed.
-func (l *load) check(t *testing.T) {
-	t.Helper()
-	l.stop()
-	t.Logf("steady load: %d requests, %d failed", l.ok.Load()+l.failed.Load(), l.failed.Load())
-	if l.failed.Load() != 0 || l.ok.Load() == 0 {
-		t.Errorf("%d requests failed (%d ok), first errors: %v", l.failed.Load(), l.ok.Load(), l.errs)
-	}
 }
 
 // consulGateway is a gateway whose routes are consul targets of service
@@ -291,7 +151,7 @@ func consulLoadSetup(t *testing.T, ins ...*svcInstance) (*fakeconsul.Server, *tu
 	port := testnet.FreePort(t)
 	tt := start(t, consulGateway(port, "1.0.0"), consulArgs(fc)...)
 	tt.waitServing("shop", consul100, "100%", ins...)
-	l := steadyLoad(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 4)
+	l := steadyLoad(t, fmt.Sprintf("http://127.0.0.1:%d/", port))
 	testnet.Eventually(t, 10*time.Second, "every instance to get traffic", func() bool {
 		for _, in := range ins {
 			if in.n.Load() < 20 {
@@ -335,10 +195,10 @@ func TestConsulCriticalInstanceStopsGettingTraffic(t *testing.T) {
 	if n := b.n.Load() - bAfter; n != 0 {
 		t.Errorf("b got %d more requests after it had stopped", n)
 	}
-	if r := tt.routeStatus("shop", consul100); strings.Join(r.addresses(), " ") != a.addr() {
-		t.Errorf("route endpoints %v, want only a (%s)", r.addresses(), a.addr())
+	if r := tt.status("shop").route(consul100); strings.Join(r.addresses(), " ") != a.addr {
+		t.Errorf("route endpoints %v, want only a (%s)", r.addresses(), a.addr)
 	}
-	l.check(t)
+	l.finish(t, "steady load")
 }
 
 func TestConsulNewInstanceGetsTraffic(t *testing.T) {
@@ -362,7 +222,7 @@ func TestConsulNewInstanceGetsTraffic(t *testing.T) {
 		return a.n.Load() >= aAt+50 && b.n.Load() >= bAt+50
 	})
 	tt.waitServing("shop", consul100, "100%", a, b)
-	l.check(t)
+	l.finish(t, "steady load")
 }
 
 func TestConsulAgentGoneKeepsTraffic(t *testing.T) {
@@ -377,9 +237,9 @@ func TestConsulAgentGoneKeepsTraffic(t *testing.T) {
 
 	t0 := time.Now()
 	fc.Stop()
-	var r consulRoute
+	var r e2eRoute
 	testnet.Eventually(t, 10*time.Second, "the route to be marked stale", func() bool {
-		r = tt.routeStatus("shop", consul100)
+		r = tt.status("shop").route(consul100)
 		return r.Stale && tt.staleMetric(consul100) == "1"
 	})
 	t.Logf("agent stopped to stale (status and metric): %v; error: %s", time.Since(t0), r.Error)
@@ -397,7 +257,7 @@ func TestConsulAgentGoneKeepsTraffic(t *testing.T) {
 	testnet.Eventually(t, 10*time.Second, "both instances to keep getting traffic without the agent", func() bool {
 		return a.n.Load() >= aAt+100 && b.n.Load() >= bAt+100
 	})
-	if r := tt.routeStatus("shop", consul100); !r.Stale {
+	if r := tt.status("shop").route(consul100); !r.Stale {
 		t.Error("the stale mark cleared while the agent was still gone")
 	}
 
@@ -406,18 +266,18 @@ func TestConsulAgentGoneKeepsTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	testnet.Eventually(t, 10*time.Second, "the stale mark to clear", func() bool {
-		r = tt.routeStatus("shop", consul100)
+		r = tt.status("shop").route(consul100)
 		return !r.Stale && r.Error == "" && tt.staleMetric(consul100) == "0"
 	})
 	t.Logf("agent back to stale cleared (status and metric): %v", time.Since(t1))
 	tt.waitServing("shop", consul100, "100%", a, b)
-	l.check(t)
+	l.finish(t, "steady load")
 }
 
 func sortedAddrs(ins ...*svcInstance) []string {
 	var out []string
 	for _, in := range ins {
-		out = append(out, in.addr())
+		out = append(out, in.addr)
 	}
 	sort.Strings(out)
 	return out

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -16,23 +15,6 @@ import (
 
 	"github.com/turnout/turnout/internal/testnet"
 )
-
-// apiCall sends one request to the admin API and returns the status, the
-// ETag and the body.
-func apiCall(t *testing.T, method, url, contentType, body string) (int, string, string) {
-	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("ETag"), string(b)
-}
 
 // metric reads one unlabelled sample from /metrics.
 func (tt *turnout) metric(name string) string {
@@ -250,13 +232,12 @@ func TestTokenFromEnvironment(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("with DC/OS's token= form: %d", resp.StatusCode)
 	}
-	out, err := exec.Command(binary, "gateway", "list", "--addr", tt.admin).CombinedOutput()
-	if err != nil {
-		t.Fatalf("CLI with TURNOUT_TOKEN: %v\n%s", err, out)
+	if out, code := tt.cli("gateway", "list"); code != 0 {
+		t.Fatalf("CLI with TURNOUT_TOKEN: exit %d\n%s", code, out)
 	}
 	for _, args := range [][]string{{"serve", "--help"}, {"gateway", "--help"}} {
-		out, _ := exec.Command(binary, args...).CombinedOutput()
-		if strings.Contains(string(out), "s3cret-env-token") {
+		out, _ := turnoutCLI(t, args...)
+		if strings.Contains(out, "s3cret-env-token") {
 			t.Errorf("turnout %s prints the token", strings.Join(args, " "))
 		}
 	}

@@ -6,7 +6,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"math"
@@ -443,13 +442,11 @@ func TestMetricsPerRoute(t *testing.T) {
 func TestServeRefusesABadFileAtStart(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(file, []byte("name: g\nport: 8080/udp\n"), 0o644)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, "serve", "-f", file, "--data-dir", t.TempDir(), "--admin", "127.0.0.1:0").CombinedOutput()
-	if err == nil {
+	out, code := turnoutCLI(t, "serve", "-f", file, "--data-dir", t.TempDir(), "--admin", "127.0.0.1:0")
+	if code == 0 {
 		t.Fatalf("turnout serve accepted a bad file:\n%s", out)
 	}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	sc := bufio.NewScanner(strings.NewReader(out))
 	var last string
 	for sc.Scan() {
 		last = sc.Text()
@@ -511,20 +508,11 @@ func TestAPIDrivesTheGatewayAndStateSurvivesRestart(t *testing.T) {
 
 	call := func(method, url, contentType, body string, want int) string {
 		t.Helper()
-		req, _ := http.NewRequest(method, url, strings.NewReader(body))
-		if contentType != "" {
-			req.Header.Set("Content-Type", contentType)
+		code, etag, b := apiCall(t, method, url, contentType, body)
+		if code != want {
+			t.Fatalf("%s %s: %d %s, want %d", method, url, code, b, want)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s: %d %s, want %d", method, url, resp.StatusCode, b, want)
-		}
-		return resp.Header.Get("ETag")
+		return etag
 	}
 	splitIs := func(what string, want1 float64) {
 		t.Helper()

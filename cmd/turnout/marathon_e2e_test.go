@@ -17,15 +17,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,36 +74,8 @@ func mtSeedApp(t *testing.T, id string, taskPorts ...int) fakemarathon.AppSpec {
 	return spec
 }
 
-// mtTask is a local HTTP backend standing in for one Marathon task:
-// it answers with its name in X-Backend, counts requests and remembers
-// when the first one came.
-type mtTask struct {
-	name  string
-	addr  string // 127.0.0.1:port
-	port  int
-	n     atomic.Int64
-	first atomic.Int64 // unix nanoseconds of the first request, 0 before
-}
-
-func newMTTask(t *testing.T, name string) *mtTask {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &mtTask{name: name, addr: ln.Addr().String(), port: ln.Addr().(*net.TCPAddr).Port}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b.first.CompareAndSwap(0, time.Now().UnixNano())
-		b.n.Add(1)
-		w.Header().Set("X-Backend", name)
-		io.WriteString(w, name)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return b
-}
-
-func mtPorts(bs ...*mtTask) []int {
+// mtPorts are the backends' ports, the host ports of their tasks.
+func mtPorts(bs ...*backend) []int {
 	var out []int
 	for _, b := range bs {
 		out = append(out, b.port)
@@ -116,7 +83,7 @@ func mtPorts(bs ...*mtTask) []int {
 	return out
 }
 
-func mtRequests(bs ...*mtTask) int64 {
+func mtRequests(bs ...*backend) int64 {
 	var n int64
 	for _, b := range bs {
 		n += b.n.Load()
@@ -124,18 +91,15 @@ func mtRequests(bs ...*mtTask) int64 {
 	return n
 }
 
-// firstRequest is when the first of bs saw a request (zero if none did).
-func mtFirstRequest(bs ...*mtTask) time.Time {
-	var first int64
+// mtFirstRequest is when the first of bs saw a request (zero if none did).
+func mtFirstRequest(bs ...*backend) time.Time {
+	var first time.Time
 	for _, b := range bs {
-		if f := b.first.Load(); f != 0 && (first == 0 || f < first) {
+		if f := b.firstSeen(); !f.IsZero() && (first.IsZero() || f.Before(first)) {
 			first = f
 		}
 	}
-	if first == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, first)
+	return first
 }
 
 // mtGateway is the seed's gateway (name, 50/50) on two plugin targets.
@@ -143,139 +107,15 @@ func mtGateway(port int, route1, route2 string) string {
 	return fmt.Sprintf("name: simpleservice\nport: %d/http\nroutes:\n  %q:\n    weight: 50%%\n  %q:\n    weight: 50%%\n", port, route1, route2)
 }
 
-type mtRoute struct {
-	Route     string `json:"route"`
-	Weight    string `json:"weight"`
-	Effective string `json:"effective_weight"`
-	Held      string `json:"held"`
-	Ready     *bool  `json:"ready"`
-	Stale     bool   `json:"stale"`
-	Error     string `json:"error"`
-	Endpoints []struct {
-		Address string            `json:"address"`
-		Healthy bool              `json:"healthy"`
-		Labels  map[string]string `json:"labels"`
-	} `json:"endpoints"`
-}
-
-// addresses are the route's endpoints, "address healthy|unhealthy".
-func (r mtRoute) addresses() string {
-	var out []string
-	for _, e := range r.Endpoints {
-		h := "healthy"
-		if !e.Healthy {
-			h = "unhealthy"
+// mtAllAt says whether each of routes is at the effective weight with n
+// endpoints.
+func mtAllAt(st e2eStatus, effective string, n int, routes ...string) bool {
+	for _, route := range routes {
+		if r := st.route(route); r.Effective != effective || len(r.Endpoints) != n {
+			return false
 		}
-		out = append(out, e.Address+" "+h)
 	}
-	return strings.Join(out, ", ")
-}
-
-// routes is the status API's word on a gateway's routes, by route.
-func (tt *turnout) mtRoutes(gw string) map[string]mtRoute {
-	tt.t.Helper()
-	var st struct {
-		Routes []mtRoute `json:"routes"`
-	}
-	tt.getJSON("/api/v1/gateways/"+gw+"/status", &st)
-	out := map[string]mtRoute{}
-	for _, r := range st.Routes {
-		out[r.Route] = r
-	}
-	return out
-}
-
-// mtAwaitRoutes polls the status API until ok holds for the gateway's routes.
-func (tt *turnout) mtAwaitRoutes(within time.Duration, what string, ok func(map[string]mtRoute) bool) map[string]mtRoute {
-	tt.t.Helper()
-	var last map[string]mtRoute
-	testnet.Eventually(tt.t, within, what, func() bool {
-		last = tt.mtRoutes("simpleservice")
-		return ok(last)
-	})
-	return last
-}
-
-// load is a steady stream of requests to a gateway from a few keep-alive
-// clients, paced so the machine keeps time for turnout itself. It counts
-// the requests that succeeded and those that failed.
-type mtLoad struct {
-	ok, failed atomic.Int64
-	mu         sync.Mutex
-	errs       []string
-	stop       chan struct{}
-	wg         sync.WaitGroup
-	stopped    bool
-}
-
-func mtSteadyLoad(t *testing.T, url string) *mtLoad {
-	l := &mtLoad{stop: make(chan struct{})}
-	const workers, every = 4, 4 * time.Millisecond // ~1000 requests a second
-	for range workers {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 5 * time.Second}
-			tick := time.NewTicker(every)
-			defer tick.Stop()
-			for {
-				select {
-				case <-l.stop:
-					return
-				case <-tick.C:
-				}
-				resp, err := c.Get(url)
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						err = fmt.Errorf("status %s", resp.Status)
-					}
-				}
-				if err != nil {
-					l.failed.Add(1)
-					l.mu.Lock()
-					if len(l.errs) < 5 {
-						l.errs = append(l.errs, err.Error())
-					}
-					l.mu.Unlock()
-					continue
-				}
-				l.ok.Add(1)
-			}
-		}()
-	}
-	t.Cleanup(l.end)
-	return l
-}
-
-func (l *mtLoad) end() {
-	l.mu.Lock()
-	if l.stopped {
-		l.mu.Unlock()
-		return
-	}
-	l.stopped = true
-	l.mu.Unlock()
-	close(l.stop)
-	l.wg.Wait()
-}
-
-// await waits until n more requests succeeded: traffic went on for a while.
-func (l *mtLoad) await(t *testing.T, n int64, what string) {
-	t.Helper()
-	target := l.ok.Load() + n
-	testnet.Eventually(t, 15*time.Second, fmt.Sprintf("%d more requests (%s)", n, what), func() bool { return l.ok.Load() >= target })
-}
-
-// finish stops the load and fails the test if any request failed.
-func (l *mtLoad) finish(t *testing.T, what string) {
-	t.Helper()
-	l.end()
-	t.Logf("%s: %d requests, %d failed", what, l.ok.Load(), l.failed.Load())
-	if l.failed.Load() != 0 || l.ok.Load() == 0 {
-		t.Fatalf("%s: %d of %d requests failed: %v", what, l.failed.Load(), l.failed.Load()+l.ok.Load(), l.errs)
-	}
+	return true
 }
 
 // mtDeployHealthy deploys and marks the tasks healthy, as a finished
@@ -300,25 +140,21 @@ func TestSeedScenarioMinuteman(t *testing.T) {
 	mtDeployHealthy(t, fm, mtSeedApp(t, mtV100))
 	mtDeployHealthy(t, fm, mtSeedApp(t, mtV110))
 
+	m1, m2 := "minuteman:"+mtV100+":3000", "minuteman:"+mtV110+":3000"
 	names := map[string]string{
-		"minuteman:" + mtV100 + ":3000": "simple-service-1.0.0.marathon.l4lb.thisdcos.directory:3000",
-		"minuteman:" + mtV110 + ":3000": "simple-service-1.1.0.marathon.l4lb.thisdcos.directory:3000",
+		m1: "simple-service-1.0.0.marathon.l4lb.thisdcos.directory:3000",
+		m2: "simple-service-1.1.0.marathon.l4lb.thisdcos.directory:3000",
 	}
 	port := testnet.FreePort(t)
-	tt := start(t, mtGateway(port, "minuteman:"+mtV100+":3000", "minuteman:"+mtV110+":3000"),
+	tt := start(t, mtGateway(port, m1, m2),
 		append([]string{"--marathon-url", fm.URL()}, seedPins(t)...)...)
 
-	routes := tt.mtAwaitRoutes(20*time.Second, "both minuteman routes ready at 50%", func(rs map[string]mtRoute) bool {
-		for route := range names {
-			if r := rs[route]; r.Effective != "50%" || len(r.Endpoints) != 1 {
-				return false
-			}
-		}
-		return true
+	routes := tt.awaitStatus("simpleservice", 20*time.Second, "both minuteman routes ready at 50%", func(st e2eStatus) bool {
+		return mtAllAt(st, "50%", 1, m1, m2)
 	})
 	for route, name := range names {
-		r := routes[route]
-		if got := r.addresses(); got != name+" healthy" || r.Held != "" || r.Ready == nil || !*r.Ready || r.Stale {
+		r := routes.route(route)
+		if got := r.endpointHealth(); got != name+" healthy" || r.Held != "" || r.Ready == nil || !*r.Ready || r.Stale {
 			t.Errorf("%s: endpoints %q held %q ready %v stale %v, want %s healthy", route, got, r.Held, r.Ready, r.Stale, name)
 		}
 		app := strings.TrimSuffix(strings.TrimPrefix(route, "minuteman:"), ":3000")
@@ -340,8 +176,8 @@ func TestMarathonTasksGetRealTraffic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	a1, b1 := newMTTask(t, "1.0.0/a"), newMTTask(t, "1.0.0/b")
-	a2, b2 := newMTTask(t, "1.1.0/a"), newMTTask(t, "1.1.0/b")
+	a1, b1 := newBackend(t, "1.0.0/a"), newBackend(t, "1.0.0/b")
+	a2, b2 := newBackend(t, "1.1.0/a"), newBackend(t, "1.1.0/b")
 	fm := fakemarathon.New(t, fakemarathon.Options{})
 	mtDeployHealthy(t, fm, mtSeedApp(t, mtV100, mtPorts(a1, b1)...))
 	mtDeployHealthy(t, fm, mtSeedApp(t, mtV110, mtPorts(a2, b2)...))
@@ -358,19 +194,14 @@ func TestMarathonTasksGetRealTraffic(t *testing.T) {
 	}
 	port := testnet.FreePort(t)
 	tt := start(t, mtGateway(port, "marathon:"+mtV100, "marathon:"+mtV110), "--marathon-url", fm.URL())
-	routes := tt.mtAwaitRoutes(20*time.Second, "both marathon routes ready at 50%", func(rs map[string]mtRoute) bool {
-		for route := range want {
-			if r := rs[route]; r.Effective != "50%" || len(r.Endpoints) != 2 {
-				return false
-			}
-		}
-		return true
+	routes := tt.awaitStatus("simpleservice", 20*time.Second, "both marathon routes ready at 50%", func(st e2eStatus) bool {
+		return mtAllAt(st, "50%", 2, "marathon:"+mtV100, "marathon:"+mtV110)
 	})
 	for route, eps := range want {
-		if got := routes[route].addresses(); got != eps {
+		if got := routes.route(route).endpointHealth(); got != eps {
 			t.Errorf("%s: endpoints %q, want the tasks' %q", route, got, eps)
 		}
-		for _, e := range routes[route].Endpoints {
+		for _, e := range routes.route(route).Endpoints {
 			if !strings.HasPrefix(e.Labels["task"], strings.TrimPrefix(strings.TrimPrefix(route, "marathon:"), "/")+".") || e.Labels["agent"] != "127.0.0.1" {
 				t.Errorf("%s: endpoint labels %v", route, e.Labels)
 			}
@@ -381,7 +212,7 @@ func TestMarathonTasksGetRealTraffic(t *testing.T) {
 	got := split(t, fmt.Sprintf("http://127.0.0.1:%d/", port), n, 4, nil)
 	within(t, "1.0.0's tasks", got["1.0.0/a"]+got["1.0.0/b"], n, 50, 1)
 	within(t, "1.1.0's tasks", got["1.1.0/a"]+got["1.1.0/b"], n, 50, 1)
-	for _, b := range []*mtTask{a1, b1, a2, b2} {
+	for _, b := range []*backend{a1, b1, a2, b2} {
 		within(t, "task "+b.name, got[b.name], n, 25, 1)
 	}
 }
@@ -394,8 +225,8 @@ func TestReadinessHoldsANewVersion(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	a1, b1 := newMTTask(t, "1.0.0/a"), newMTTask(t, "1.0.0/b")
-	a2, b2 := newMTTask(t, "1.1.0/a"), newMTTask(t, "1.1.0/b")
+	a1, b1 := newBackend(t, "1.0.0/a"), newBackend(t, "1.0.0/b")
+	a2, b2 := newBackend(t, "1.1.0/a"), newBackend(t, "1.1.0/b")
 	fm := fakemarathon.New(t, fakemarathon.Options{})
 	mtDeployHealthy(t, fm, mtSeedApp(t, mtV100, mtPorts(a1, b1)...))
 	r1, r2 := "marathon:"+mtV100, "marathon:"+mtV110
@@ -403,22 +234,22 @@ func TestReadinessHoldsANewVersion(t *testing.T) {
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	tt := start(t, mtGateway(port, r1, r2), "--marathon-url", fm.URL())
 
-	tt.mtAwaitRoutes(20*time.Second, "1.0.0 ready, 1.1.0 held as it does not exist yet", func(rs map[string]mtRoute) bool {
-		return rs[r1].Effective == "50%" && len(rs[r1].Endpoints) == 2 &&
-			rs[r2].Held == "not ready: app "+mtV110+" not found in Marathon" && rs[r2].Effective == "0%"
+	tt.awaitStatus("simpleservice", 20*time.Second, "1.0.0 ready, 1.1.0 held as it does not exist yet", func(st e2eStatus) bool {
+		return mtAllAt(st, "50%", 2, r1) &&
+			st.route(r2).Held == "not ready: app "+mtV110+" not found in Marathon" && st.route(r2).Effective == "0%"
 	})
-	l := mtSteadyLoad(t, url)
+	l := steadyLoad(t, url)
 	l.await(t, 200, "before 1.1.0 deploys")
 
 	// 1.1.0 deploys; its tasks run but fail their health checks.
 	fm.Deploy(mtSeedApp(t, mtV110, mtPorts(a2, b2)...))
-	routes := tt.mtAwaitRoutes(10*time.Second, "1.1.0's unhealthy tasks listed and the route held", func(rs map[string]mtRoute) bool {
-		return len(rs[r2].Endpoints) == 2 && rs[r2].Held != "" && !strings.Contains(rs[r2].Held, "not found")
-	})
-	held := routes[r2]
-	t.Logf("1.1.0 while unhealthy: held %q, effective %s, endpoints %s", held.Held, held.Effective, held.addresses())
+	held := tt.awaitStatus("simpleservice", 10*time.Second, "1.1.0's unhealthy tasks listed and the route held", func(st e2eStatus) bool {
+		r := st.route(r2)
+		return len(r.Endpoints) == 2 && r.Held != "" && !strings.Contains(r.Held, "not found")
+	}).route(r2)
+	t.Logf("1.1.0 while unhealthy: held %q, effective %s, endpoints %s", held.Held, held.Effective, held.endpointHealth())
 	if held.Held != "not ready: deployment in flight; 0 of 2 tasks healthy" || held.Effective != "0%" || held.Weight != "50%" ||
-		held.Ready == nil || *held.Ready || strings.Contains(held.addresses(), " healthy") {
+		held.Ready == nil || *held.Ready || strings.Contains(held.endpointHealth(), " healthy") {
 		t.Errorf("1.1.0 while unhealthy: %+v", held)
 	}
 	if m := tt.metrics(); !strings.Contains(m, `turnout_route_held{gateway="simpleservice",route="`+r2+`"} 1`) ||
@@ -444,8 +275,7 @@ func TestReadinessHoldsANewVersion(t *testing.T) {
 	}
 	l.finish(t, "steady load through the rollout")
 
-	routes = tt.mtRoutes("simpleservice")
-	if r := routes[r2]; r.Held != "" || r.Effective != "50%" || r.Ready == nil || !*r.Ready {
+	if r := tt.status("simpleservice").route(r2); r.Held != "" || r.Effective != "50%" || r.Ready == nil || !*r.Ready {
 		t.Errorf("1.1.0 after the health event: %+v", r)
 	}
 	const n = 2000
@@ -461,9 +291,9 @@ func TestMarathonOutageKeepsRouting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	a1, b1 := newMTTask(t, "1.0.0/a"), newMTTask(t, "1.0.0/b")
-	a2, b2 := newMTTask(t, "1.1.0/a"), newMTTask(t, "1.1.0/b")
-	c2, d2 := newMTTask(t, "1.1.0/c"), newMTTask(t, "1.1.0/d")
+	a1, b1 := newBackend(t, "1.0.0/a"), newBackend(t, "1.0.0/b")
+	a2, b2 := newBackend(t, "1.1.0/a"), newBackend(t, "1.1.0/b")
+	c2, d2 := newBackend(t, "1.1.0/c"), newBackend(t, "1.1.0/d")
 	fm := fakemarathon.New(t, fakemarathon.Options{})
 	mtDeployHealthy(t, fm, mtSeedApp(t, mtV100, mtPorts(a1, b1)...))
 	mtDeployHealthy(t, fm, mtSeedApp(t, mtV110, mtPorts(a2, b2)...))
@@ -472,20 +302,20 @@ func TestMarathonOutageKeepsRouting(t *testing.T) {
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	tt := start(t, mtGateway(port, r1, r2), "--marathon-url", fm.URL(),
 		"--plugin-config", `marathon={"urls": ["`+fm.URL()+`"], "resync": "1s"}`)
-	tt.mtAwaitRoutes(20*time.Second, "both routes ready at 50%", func(rs map[string]mtRoute) bool {
-		return rs[r1].Effective == "50%" && len(rs[r1].Endpoints) == 2 && rs[r2].Effective == "50%" && len(rs[r2].Endpoints) == 2
+	tt.awaitStatus("simpleservice", 20*time.Second, "both routes ready at 50%", func(st e2eStatus) bool {
+		return mtAllAt(st, "50%", 2, r1, r2)
 	})
-	l := mtSteadyLoad(t, url)
+	l := steadyLoad(t, url)
 	l.await(t, 200, "before the outage")
 
 	fm.Stop()
 	down := time.Now()
-	routes := tt.mtAwaitRoutes(10*time.Second, "both routes stale", func(rs map[string]mtRoute) bool {
-		return rs[r1].Stale && rs[r2].Stale
+	routes := tt.awaitStatus("simpleservice", 10*time.Second, "both routes stale", func(st e2eStatus) bool {
+		return st.route(r1).Stale && st.route(r2).Stale
 	})
-	t.Logf("routes stale %v after Marathon stopped: %q", time.Since(down).Round(time.Millisecond), routes[r2].Error)
+	t.Logf("routes stale %v after Marathon stopped: %q", time.Since(down).Round(time.Millisecond), routes.route(r2).Error)
 	for _, r := range []string{r1, r2} {
-		if rs := routes[r]; rs.Error == "" || rs.Held != "" || rs.Effective != "50%" || len(rs.Endpoints) != 2 {
+		if rs := routes.route(r); rs.Error == "" || rs.Held != "" || rs.Effective != "50%" || len(rs.Endpoints) != 2 {
 			t.Errorf("%s during the outage: %+v", r, rs)
 		}
 	}
@@ -500,8 +330,8 @@ func TestMarathonOutageKeepsRouting(t *testing.T) {
 		}
 	}
 	// Traffic goes on to the last endpoints, every task of both versions.
-	before := map[*mtTask]int64{}
-	for _, b := range []*mtTask{a1, b1, a2, b2} {
+	before := map[*backend]int64{}
+	for _, b := range []*backend{a1, b1, a2, b2} {
 		before[b] = b.n.Load()
 	}
 	l.await(t, 500, "during the outage")
@@ -524,11 +354,11 @@ func TestMarathonOutageKeepsRouting(t *testing.T) {
 	up := time.Now()
 	testnet.Eventually(t, 10*time.Second, "a request to 1.1.0's new tasks", func() bool { return !mtFirstRequest(c2, d2).IsZero() })
 	t.Logf("the deploy made during the outage was picked up %v after Marathon came back", mtFirstRequest(c2, d2).Sub(up).Round(time.Millisecond))
-	routes = tt.mtAwaitRoutes(5*time.Second, "the routes fresh again", func(rs map[string]mtRoute) bool {
-		return !rs[r1].Stale && !rs[r2].Stale
+	routes = tt.awaitStatus("simpleservice", 5*time.Second, "the routes fresh again", func(st e2eStatus) bool {
+		return !st.route(r1).Stale && !st.route(r2).Stale
 	})
 	l.finish(t, "steady load through the outage")
-	if got, want := routes[r2].addresses(), mtSortedPair(c2.addr, d2.addr); got != want {
+	if got, want := routes.route(r2).endpointHealth(), mtSortedPair(c2.addr, d2.addr); got != want {
 		t.Errorf("1.1.0 after the outage: endpoints %q, want the new tasks %q", got, want)
 	}
 	if m := tt.metrics(); !strings.Contains(m, `turnout_target_stale{target="`+r2+`"} 0`) {
@@ -589,13 +419,8 @@ func TestGatewayOnMarathonLBPortIsRefused(t *testing.T) {
 		t.Fatalf("before: %q", got)
 	}
 	state := func() string {
-		resp, err := http.Get("http://" + tt.admin + "/api/v1/gateways")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.Status + " " + string(b)
+		code, _, body := apiCall(t, "GET", "http://"+tt.admin+"/api/v1/gateways", "", "")
+		return fmt.Sprint(code, " ", body)
 	}
 	before := state()
 
@@ -608,23 +433,15 @@ func TestGatewayOnMarathonLBPortIsRefused(t *testing.T) {
 		if err := os.WriteFile(file, []byte(tc.doc), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		out, err := exec.Command(binary, "gateway", "apply", "-f", file, "--addr", tt.admin).CombinedOutput()
-		t.Logf("%s: exit %d: %s", tc.what, exitCodeOf(err), strings.TrimSpace(string(out)))
-		if code := exitCodeOf(err); code != 1 || !strings.Contains(string(out), owner) {
+		out, code := tt.cli("gateway", "apply", "-f", file)
+		t.Logf("%s: exit %d: %s", tc.what, code, strings.TrimSpace(out))
+		if code != 1 || !strings.Contains(out, owner) {
 			t.Errorf("%s: exit %d, output %q; want exit 1 and %q", tc.what, code, out, owner)
 		}
 	}
 	// The API's answer itself is a 409.
-	req, _ := http.NewRequest("PUT", "http://"+tt.admin+"/api/v1/gateways/stats", strings.NewReader(gw("stats", 9090)))
-	req.Header.Set("Content-Type", "application/x-yaml")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(body), owner) {
-		t.Errorf("PUT a gateway on 9090: %s %s, want 409 naming Marathon-LB", resp.Status, body)
+	if code, _, body := apiCall(t, "PUT", "http://"+tt.admin+"/api/v1/gateways/stats", "application/x-yaml", gw("stats", 9090)); code != http.StatusConflict || !strings.Contains(body, owner) {
+		t.Errorf("PUT a gateway on 9090: %d %s, want 409 naming Marathon-LB", code, body)
 	}
 
 	if after := state(); after != before {

@@ -6,15 +6,12 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -82,21 +79,6 @@ func endpointsFile(t *testing.T, path string, lines ...string) {
 	}
 }
 
-func (tt *turnout) getJSON(path string, v any) {
-	tt.t.Helper()
-	resp, err := http.Get("http://" + tt.admin + path)
-	if err != nil {
-		tt.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		tt.t.Fatalf("GET %s: %s", path, resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		tt.t.Fatal(err)
-	}
-}
-
 // pluginPID is the process of a running plugin (0 if none).
 func (tt *turnout) pluginPID(id string) (pid, restarts int) {
 	var list []pluginInfo
@@ -131,13 +113,7 @@ func fileSetup(t *testing.T) (*turnout, string, string, string) {
 	port := testnet.FreePort(t)
 	tt := start(t, fileGateway(port, v1, v2), pluginArgs(t)...)
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
-	testnet.Eventually(t, 10*time.Second, "both routes resolved", func() bool {
-		var st struct {
-			Routes []struct {
-				Effective string `json:"effective_weight"`
-			} `json:"routes"`
-		}
-		tt.getJSON("/api/v1/gateways/shop/status", &st)
+	tt.awaitStatus("shop", 10*time.Second, "both routes resolved", func(st e2eStatus) bool {
 		return len(st.Routes) == 2 && st.Routes[0].Effective == "50%" && st.Routes[1].Effective == "50%"
 	})
 	return tt, url, v1, v2
@@ -156,7 +132,7 @@ func TestThirdPartyBackendPluginDrivesTraffic(t *testing.T) {
 	// to the other route instead of failing.
 	v2addr, _ := os.ReadFile(v2)
 	endpointsFile(t, v2, strings.TrimSpace(string(v2addr))+" unhealthy")
-	tt.heldIs(t, 1, "no healthy endpoint")
+	tt.heldIs(1, "no healthy endpoint")
 	if got := split(t, url, 400, 4, nil); got["1.0.0"] != 400 {
 		t.Fatalf("a held route got traffic: %v", got)
 	}
@@ -170,15 +146,9 @@ func TestThirdPartyBackendPluginDrivesTraffic(t *testing.T) {
 }
 
 // heldIs waits until route i of the shop gateway is held for the reason.
-func (tt *turnout) heldIs(t *testing.T, i int, reason string) {
-	t.Helper()
-	testnet.Eventually(t, 5*time.Second, fmt.Sprintf("route %d held: %s", i, reason), func() bool {
-		var st struct {
-			Routes []struct {
-				Held string `json:"held"`
-			} `json:"routes"`
-		}
-		tt.getJSON("/api/v1/gateways/shop/status", &st)
+func (tt *turnout) heldIs(i int, reason string) {
+	tt.t.Helper()
+	tt.awaitStatus("shop", 5*time.Second, fmt.Sprintf("route %d held: %s", i, reason), func(st e2eStatus) bool {
 		return st.Routes[i].Held == reason
 	})
 }
@@ -198,7 +168,7 @@ func TestRequireReadyHoldsANewVersionUntilFirstReady(t *testing.T) {
 	port := testnet.FreePort(t)
 	tt := start(t, fileGateway(port, v1, v2), pluginArgs(t)...)
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
-	tt.heldIs(t, 1, "not ready: warming caches")
+	tt.heldIs(1, "not ready: warming caches")
 	if got := split(t, url, 400, 4, nil); got["1.0.0"] != 400 {
 		t.Fatalf("a version not ready yet got traffic: %v", got)
 	}
@@ -210,14 +180,7 @@ func TestRequireReadyHoldsANewVersionUntilFirstReady(t *testing.T) {
 		return split(t, url, 100, 2, nil)["1.1.0"] == 50
 	})
 	endpointsFile(t, v2, b2, "not-ready: redeploying")
-	testnet.Eventually(t, 5*time.Second, "the plugin reports the redeployment", func() bool {
-		var st struct {
-			Routes []struct {
-				Ready *bool  `json:"ready"`
-				Held  string `json:"held"`
-			} `json:"routes"`
-		}
-		tt.getJSON("/api/v1/gateways/shop/status", &st)
+	tt.awaitStatus("shop", 5*time.Second, "the plugin reports the redeployment", func(st e2eStatus) bool {
 		return st.Routes[1].Ready != nil && !*st.Routes[1].Ready && st.Routes[1].Held == ""
 	})
 	if got := split(t, url, 200, 4, nil); got["1.1.0"] != 100 {
@@ -236,32 +199,7 @@ func TestCrashedPluginRestartsWithoutFailingARequest(t *testing.T) {
 	}
 	// Keep-alive clients send requests all along; none may fail while the
 	// plugin is down and restarted.
-	var ok, failed atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &http.Client{Timeout: 5 * time.Second}
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := c.Get(url)
-				if err != nil || resp.StatusCode != 200 {
-					failed.Add(1)
-				} else {
-					ok.Add(1)
-				}
-				if resp != nil {
-					resp.Body.Close()
-				}
-			}
-		}()
-	}
+	l := startLoad(t, url, loadOptions{clients: 4})
 	time.Sleep(200 * time.Millisecond) // traffic before the crash
 	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -271,12 +209,7 @@ func TestCrashedPluginRestartsWithoutFailingARequest(t *testing.T) {
 		return pid != 0 && pid != first && restarts == 1
 	})
 	time.Sleep(200 * time.Millisecond) // traffic after the restart
-	close(stop)
-	wg.Wait()
-	t.Logf("%d requests while the plugin crashed and restarted, %d failed", ok.Load(), failed.Load())
-	if failed.Load() != 0 || ok.Load() == 0 {
-		t.Fatalf("%d requests failed (%d ok)", failed.Load(), ok.Load())
-	}
+	l.finish(t, "requests while the plugin crashed and restarted")
 	m := tt.metrics()
 	for _, want := range []string{`turnout_plugin_crashes_total{plugin="backend/file"} 1`, `turnout_plugin_starts_total{plugin="backend/file"} 2`} {
 		if !strings.Contains(m, want) {
@@ -327,35 +260,16 @@ func TestPluginWithWrongChecksumIsRefused(t *testing.T) {
 	port := testnet.FreePort(t)
 	tt := start(t, fmt.Sprintf("name: static\nport: %d/http\nroutes: {}\n", port),
 		"--plugin-dir", dir, "--plugin-checksum", "turnout-plugin-backend-file="+strings.Repeat("0", 64))
-	out := run2(t, "plugin", "list", "--addr", tt.admin)
+	out, code := tt.cli("plugin", "list")
+	if code != 0 {
+		t.Fatalf("plugin list: exit %d\n%s", code, out)
+	}
 	if !strings.Contains(out, "backend  file    directory  -        -    mismatch  refused  0") {
 		t.Errorf("plugin list:\n%s", out)
 	}
 	gw := filepath.Join(t.TempDir(), "gw.yaml")
 	os.WriteFile(gw, []byte(fileGateway(testnet.FreePort(t), "/tmp/a", "/tmp/b")), 0o644)
-	cmd := exec.Command(binary, "gateway", "apply", "-f", gw, "--addr", tt.admin)
-	b, err := cmd.CombinedOutput()
-	if code := exitCodeOf(err); code != 1 || !strings.Contains(string(b), "checksum mismatch") {
-		t.Fatalf("apply: exit %d, output %s", code, b)
+	if out, code := tt.cli("gateway", "apply", "-f", gw); code != 1 || !strings.Contains(out, "checksum mismatch") {
+		t.Fatalf("apply: exit %d, output %s", code, out)
 	}
-}
-
-// run2 runs a CLI command that must succeed and returns its output.
-func run2(t *testing.T, args ...string) string {
-	t.Helper()
-	b, err := exec.Command(binary, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("turnout %s: %v\n%s", strings.Join(args, " "), err, b)
-	}
-	return string(b)
-}
-
-func exitCodeOf(err error) int {
-	if err == nil {
-		return 0
-	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode()
-	}
-	return -1
 }

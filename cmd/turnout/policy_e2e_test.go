@@ -6,14 +6,10 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -22,112 +18,16 @@ import (
 	"github.com/turnout/turnout/internal/testnet"
 )
 
-// versionBackend is a backend standing for one version of a service: it answers
-// with its name, fails every Nth request with a 500 when failEvery > 0, and
-// sleeps delay before answering.
-type versionBackend struct {
-	name      string
-	addr      string
-	failEvery atomic.Int64
-	delay     atomic.Int64 // nanoseconds
-	served    atomic.Int64
-}
-
-func newVersion(t *testing.T, name string) *versionBackend {
-	t.Helper()
-	v := &versionBackend{name: name}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := v.served.Add(1)
-		if d := v.delay.Load(); d > 0 {
-			time.Sleep(time.Duration(d))
-		}
-		w.Header().Set("X-Backend", name)
-		if f := v.failEvery.Load(); f > 0 && n%f == 0 {
-			w.WriteHeader(500)
-		}
-		io.WriteString(w, name)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	v.addr = ln.Addr().String()
-	return v
-}
-
-// policyLoad sends requests with c keep-alive clients until stopped, counting the
-// answers by backend and status, and the requests that failed outright.
-type policyLoad struct {
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	byKey   map[string]int // "name status"
-	failed  atomic.Int64   // no answer, or an answer the gateway made (502/503/504)
-	header  http.Header
-	pace    time.Duration
-	clients int
-}
-
-func startPolicyLoad(t *testing.T, url string, clients int, pace time.Duration, header http.Header) *policyLoad {
-	l := &policyLoad{stop: make(chan struct{}), byKey: map[string]int{}, header: header, pace: pace, clients: clients}
-	for range clients {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			c := &http.Client{Timeout: 10 * time.Second}
-			tick := time.NewTicker(pace)
-			defer tick.Stop()
-			for {
-				select {
-				case <-l.stop:
-					return
-				case <-tick.C:
-				}
-				req, _ := http.NewRequest("GET", url, nil)
-				for k, v := range header {
-					req.Header[k] = v
-				}
-				resp, err := c.Do(req)
-				if err != nil {
-					l.failed.Add(1)
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				b := resp.Header.Get("X-Backend")
-				if b == "" {
-					l.failed.Add(1) // answered by the gateway itself
-					continue
-				}
-				l.mu.Lock()
-				l.byKey[fmt.Sprintf("%s %d", b, resp.StatusCode)]++
-				l.mu.Unlock()
-			}
-		}()
-	}
-	t.Cleanup(l.end)
-	return l
-}
-
-func (l *policyLoad) end() {
-	select {
-	case <-l.stop:
-	default:
-		close(l.stop)
-	}
-	l.wg.Wait()
-}
-
-func (l *policyLoad) count(key string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.byKey[key]
+// startPolicyLoad sends requests with c keep-alive clients until stopped,
+// counting the answers by backend and status; a request fails when it has
+// no answer or one the gateway made itself (502/503/504), not when a
+// version answers 500.
+func startPolicyLoad(t *testing.T, url string, clients int, pace time.Duration) *load {
+	return startLoad(t, url, loadOptions{clients: clients, pace: pace, timeout: 10 * time.Second, backendErrors: true})
 }
 
 // policyGateway is a gateway from stable to canary driven by a policy.
-func policyGateway(port int, stable, canary *versionBackend, policy string) string {
+func policyGateway(port int, stable, canary *backend, policy string) string {
 	return fmt.Sprintf(`name: shop
 port: %d/http
 routes:
@@ -139,38 +39,17 @@ policy:
 %s`, port, stable.addr, canary.addr, policy)
 }
 
-// cli runs the CLI against tt and returns its output and exit code.
-func (tt *turnout) cli(args ...string) (string, int) {
-	cmd := exec.Command(binary, append(args, "--addr", tt.admin)...)
-	b, err := cmd.CombinedOutput()
-	return string(b), exitCodeOf(err)
+// startCanary starts turnout on a policyGateway from stable to canary whose
+// policy is a canary with these settings (the lines after its type, stable
+// and canary), and returns the gateway's URL.
+func startCanary(t *testing.T, stable, canary *backend, settings string) (*turnout, string) {
+	port := testnet.FreePort(t)
+	tt := start(t, canaryGateway(port, stable, canary, settings))
+	return tt, fmt.Sprintf("http://127.0.0.1:%d/", port)
 }
 
-type shopStatus struct {
-	Routes []struct {
-		Route     string `json:"route"`
-		Weight    string `json:"weight"`
-		Effective string `json:"effective_weight"`
-	} `json:"routes"`
-	Policy *struct {
-		Phase     string `json:"phase"`
-		Decisions int    `json:"decisions"`
-		Last      *struct {
-			Action string `json:"action"`
-			Reason string `json:"reason"`
-			Checks []struct {
-				Name   string
-				Passed bool
-				Detail string
-			} `json:"checks"`
-		} `json:"last"`
-	} `json:"policy"`
-}
-
-func (tt *turnout) shop() shopStatus {
-	var st shopStatus
-	tt.getJSON("/api/v1/gateways/shop/status", &st)
-	return st
+func canaryGateway(port int, stable, canary *backend, settings string) string {
+	return policyGateway(port, stable, canary, fmt.Sprintf("  type: canary\n  stable: \"[%s]\"\n  canary: \"[%s]\"\n", stable.addr, canary.addr)+settings)
 }
 
 // history is the gateway's revisions with their reasons.
@@ -186,21 +65,17 @@ func TestCanaryPromotedThroughEveryStep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	stable, canary := newVersion(t, "1.0.0"), newVersion(t, "1.1.0")
-	port := testnet.FreePort(t)
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
 	const interval, steps = time.Second, 3
 	began := time.Now()
-	tt := start(t, policyGateway(port, stable, canary, fmt.Sprintf(`  type: canary
-  interval: %s
-  stable: "[%s]"
-  canary: "[%s]"
+	tt, url := startCanary(t, stable, canary, fmt.Sprintf(`  interval: %s
   steps: [10, 30, 60]
   threshold: 2
   min_requests: 3
   max_error_rate: 1
   max_p99: 500ms
-`, interval, stable.addr, canary.addr)))
-	l := startPolicyLoad(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 4, 5*time.Millisecond, nil)
+`, interval))
+	l := startPolicyLoad(t, url, 4, 5*time.Millisecond)
 
 	// A CI job gating on the rollout: --wait exits 0 once promoted.
 	out, code := tt.cli("gateway", "status", "shop", "--wait", "--wait-timeout", "30s")
@@ -214,11 +89,11 @@ func TestCanaryPromotedThroughEveryStep(t *testing.T) {
 	}
 	testnet.Eventually(t, 5*time.Second, "all traffic on the canary", func() bool {
 		before := l.count("1.0.0 200")
-		n := canary.served.Load()
+		n := canary.n.Load()
 		time.Sleep(100 * time.Millisecond)
-		return l.count("1.0.0 200") == before && canary.served.Load() > n
+		return l.count("1.0.0 200") == before && canary.n.Load() > n
 	})
-	l.end()
+	l.stop()
 	if l.failed.Load() != 0 {
 		t.Errorf("%d requests failed during the rollout", l.failed.Load())
 	}
@@ -234,19 +109,15 @@ func TestCanaryRolledBackAfterThresholdFailedChecks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	stable, canary := newVersion(t, "1.0.0"), newVersion(t, "1.1.0")
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
 	canary.failEvery.Store(5) // 20% of its requests answer 500
-	port := testnet.FreePort(t)
-	tt := start(t, policyGateway(port, stable, canary, fmt.Sprintf(`  type: canary
-  interval: 700ms
-  stable: "[%s]"
-  canary: "[%s]"
+	tt, url := startCanary(t, stable, canary, `  interval: 700ms
   steps: [20, 40, 60]
   threshold: 2
   min_requests: 5
   max_error_rate: 5
-`, stable.addr, canary.addr)))
-	l := startPolicyLoad(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 4, 5*time.Millisecond, nil)
+`)
+	l := startPolicyLoad(t, url, 4, 5*time.Millisecond)
 	out, code := tt.cli("gateway", "status", "shop", "--wait", "--wait-timeout", "30s")
 	if code != 1 || !strings.Contains(out, "rolled-back") {
 		t.Fatalf("status --wait: exit %d, want 1 (rolled back)\n%s", code, out)
@@ -257,14 +128,14 @@ func TestCanaryRolledBackAfterThresholdFailedChecks(t *testing.T) {
 	if !strings.Contains(h, "policy canary: rollback: rolled back: check failed (1/2): canary error rate") || !strings.Contains(h, "check failed (2/2)") {
 		t.Errorf("no rollback revision naming its figures:\n%s", h)
 	}
-	st := tt.shop()
+	st := tt.status("shop")
 	if st.Policy.Decisions != 3 {
 		t.Errorf("%d decisions, want 3 (step, failed check, rollback)", st.Policy.Decisions)
 	}
 	if st.Routes[0].Effective != "100%" || st.Routes[1].Effective != "0%" {
 		t.Errorf("after the rollback: %+v", st.Routes)
 	}
-	l.end()
+	l.stop()
 	// The 500s were the canary's own; the switches themselves failed nothing.
 	if l.failed.Load() != 0 || l.count("1.0.0 500") != 0 {
 		t.Errorf("%d requests failed outright, %d stable 500s", l.failed.Load(), l.count("1.0.0 500"))
@@ -275,23 +146,18 @@ func TestCanaryWithTooLittleTrafficHolds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	stable, canary := newVersion(t, "1.0.0"), newVersion(t, "1.1.0")
-	port := testnet.FreePort(t)
-	tt := start(t, policyGateway(port, stable, canary, fmt.Sprintf(`  type: canary
-  interval: 300ms
-  stable: "[%s]"
-  canary: "[%s]"
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
+	tt, url := startCanary(t, stable, canary, `  interval: 300ms
   steps: [10, 50]
   threshold: 2
   min_requests: 1000
-`, stable.addr, canary.addr)))
-	l := startPolicyLoad(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 1, 20*time.Millisecond, nil)
-	testnet.Eventually(t, 10*time.Second, "four decisions", func() bool {
-		st := tt.shop()
+`)
+	l := startPolicyLoad(t, url, 1, 20*time.Millisecond)
+	tt.awaitStatus("shop", 10*time.Second, "four decisions", func(st e2eStatus) bool {
 		return st.Policy != nil && st.Policy.Decisions >= 4
 	})
-	l.end()
-	st := tt.shop()
+	l.stop()
+	st := tt.status("shop")
 	if st.Policy.Phase == "promoted" || st.Routes[1].Weight != "10%" || !strings.Contains(st.Policy.Last.Reason, "not enough data") {
 		t.Fatalf("with too little traffic: phase %s, canary at %s, last %+v", st.Policy.Phase, st.Routes[1].Weight, st.Policy.Last)
 	}
@@ -301,19 +167,15 @@ func TestCanaryLatencyCheckFails(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	stable, canary := newVersion(t, "1.0.0"), newVersion(t, "1.1.0")
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
 	canary.delay.Store(int64(300 * time.Millisecond))
-	port := testnet.FreePort(t)
-	tt := start(t, policyGateway(port, stable, canary, fmt.Sprintf(`  type: canary
-  interval: 1s
-  stable: "[%s]"
-  canary: "[%s]"
+	tt, url := startCanary(t, stable, canary, `  interval: 1s
   steps: [50, 80]
   threshold: 1
   min_requests: 3
   max_p99: 200ms
-`, stable.addr, canary.addr)))
-	startPolicyLoad(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 8, 10*time.Millisecond, nil)
+`)
+	startPolicyLoad(t, url, 8, 10*time.Millisecond)
 	out, code := tt.cli("gateway", "status", "shop", "--wait", "--wait-timeout", "30s")
 	if code != 1 || !strings.Contains(out, "rolled-back") {
 		t.Fatalf("status --wait: exit %d\n%s", code, out)
@@ -329,25 +191,15 @@ func TestCanaryPromotionGateHoldsUntilItAccepts(t *testing.T) {
 	}
 	var accept atomic.Bool
 	var asked atomic.Int64
-	gate := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	gate := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		asked.Add(1)
 		if !accept.Load() {
 			w.WriteHeader(http.StatusForbidden)
 		}
-	})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gate.Serve(ln)
-	t.Cleanup(func() { gate.Close() })
+	}))
 
-	stable, canary := newVersion(t, "1.0.0"), newVersion(t, "1.1.0")
-	port := testnet.FreePort(t)
-	tt := start(t, policyGateway(port, stable, canary, fmt.Sprintf(`  type: canary
-  interval: 300ms
-  stable: "[%s]"
-  canary: "[%s]"
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
+	tt, url := startCanary(t, stable, canary, fmt.Sprintf(`  interval: 300ms
   steps: [20, 50]
   threshold: 3
   min_requests: 2
@@ -356,10 +208,10 @@ func TestCanaryPromotionGateHoldsUntilItAccepts(t *testing.T) {
       type: confirm-promotion
       url: http://%s/promote
       timeout: 2s
-`, stable.addr, canary.addr, ln.Addr())))
-	startPolicyLoad(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 4, 5*time.Millisecond, nil)
+`, gate))
+	startPolicyLoad(t, url, 4, 5*time.Millisecond)
 	testnet.Eventually(t, 15*time.Second, "the gate asked three times", func() bool { return asked.Load() >= 3 })
-	st := tt.shop()
+	st := tt.status("shop")
 	if st.Policy.Phase == "promoted" || st.Routes[1].Weight != "50%" {
 		t.Fatalf("the refused gate let it through: phase %s, canary %s", st.Policy.Phase, st.Routes[1].Weight)
 	}
@@ -374,7 +226,7 @@ func TestBlueGreenPreviewPromoteAndAbort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	blue, green := newVersion(t, "blue"), newVersion(t, "green")
+	blue, green := newBackend(t, "blue"), newBackend(t, "green")
 	port := testnet.FreePort(t)
 	tt := start(t, fmt.Sprintf(`name: shop
 port: %d/http
@@ -399,13 +251,12 @@ policy:
 	if got := split(t, url, 200, 4, nil); got["blue"] != 200 {
 		t.Fatalf("normal traffic: %v", got)
 	}
-	l := startPolicyLoad(t, url, 4, 5*time.Millisecond, nil)
+	l := startPolicyLoad(t, url, 4, 5*time.Millisecond)
 	revs := strings.Count(tt.history(), "\n")
 	if out, code := tt.cli("gateway", "promote", "shop"); code != 0 {
 		t.Fatalf("promote: %d %s", code, out)
 	}
-	testnet.Eventually(t, 5*time.Second, "green has all traffic", func() bool {
-		st := tt.shop()
+	tt.awaitStatus("shop", 5*time.Second, "green has all traffic", func(st e2eStatus) bool {
 		return st.Routes[1].Effective == "100%"
 	})
 	// One swap: one new gateway revision, from 100/0 straight to 0/100.
@@ -416,11 +267,10 @@ policy:
 	if out, code := tt.cli("gateway", "abort", "shop"); code != 0 {
 		t.Fatalf("abort: %d %s", code, out)
 	}
-	testnet.Eventually(t, 5*time.Second, "blue has all traffic again", func() bool {
-		st := tt.shop()
+	tt.awaitStatus("shop", 5*time.Second, "blue has all traffic again", func(st e2eStatus) bool {
 		return st.Routes[0].Effective == "100%" && st.Routes[1].Effective == "0%"
 	})
-	l.end()
+	l.stop()
 	if l.failed.Load() != 0 {
 		t.Errorf("%d requests failed across the switches", l.failed.Load())
 	}
@@ -430,35 +280,32 @@ func TestRestartMidRolloutResumesAtTheSameStep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	stable, canary := newVersion(t, "1.0.0"), newVersion(t, "1.1.0")
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
 	port := testnet.FreePort(t)
 	data := t.TempDir()
 	file := filepath.Join(t.TempDir(), "gateways.yaml")
-	gw := policyGateway(port, stable, canary, fmt.Sprintf(`  type: canary
-  interval: 1s
-  stable: "[%s]"
-  canary: "[%s]"
+	gw := canaryGateway(port, stable, canary, `  interval: 1s
   steps: [10, 20, 30, 40, 50]
   threshold: 2
   min_requests: 2
-`, stable.addr, canary.addr))
+`)
 	if err := os.WriteFile(file, []byte(gw), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tt := run(t, "-f", file, "--data-dir", data)
-	startPolicyLoad(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 4, 5*time.Millisecond, nil)
-	testnet.Eventually(t, 15*time.Second, "the canary at 20%", func() bool { return tt.shop().Routes[1].Weight == "20%" })
+	startPolicyLoad(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 4, 5*time.Millisecond)
+	tt.awaitStatus("shop", 15*time.Second, "the canary at 20%", func(st e2eStatus) bool { return st.Routes[1].Weight == "20%" })
 	tt.cmd.Process.Signal(syscall.SIGTERM)
 	tt.cmd.Wait()
 
 	// The same file, the same store: the rollout goes on from 20%, neither
 	// back to 0% (the file's weights) nor from the first step.
 	tt2 := run(t, "-f", file, "--data-dir", data)
-	st := tt2.shop()
+	st := tt2.status("shop")
 	if st.Routes[1].Weight != "20%" && st.Routes[1].Weight != "30%" {
 		t.Fatalf("after the restart the canary is at %s, want 20%% (or the next step, 30%%)", st.Routes[1].Weight)
 	}
-	testnet.Eventually(t, 15*time.Second, "the next steps", func() bool { return tt2.shop().Routes[1].Weight == "40%" })
+	tt2.awaitStatus("shop", 15*time.Second, "the next steps", func(st e2eStatus) bool { return st.Routes[1].Weight == "40%" })
 	if h := tt2.history(); strings.Count(h, "→ 10%") > 1 || strings.Count(h, "canary to 10") > 1 {
 		t.Errorf("the rollout started over:\n%s", h)
 	}
