@@ -226,8 +226,16 @@ func (d *DataPlane) Ports() map[int]bool {
 }
 
 // CanListen reports whether port can be bound on the gateway address now,
-// by binding it and letting it go.
+// by binding it and letting it go; a port the data plane itself listens on
+// can. It holds the data plane's lock, so that its test bind never races
+// an Apply binding the same port (which would fail the Apply), and a port
+// an Apply just opened is seen as held, not as taken.
 func (d *DataPlane) CanListen(port int) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.listeners[port]; ok {
+		return nil
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(d.opts.Address, strconv.Itoa(port)))
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", port, err)
