@@ -8,7 +8,9 @@
 #   REPS [3]          repetitions; each runs every contender once, in order
 #   DURATION [10s]    each measured wrk run (c64, then c8)
 #   WARMUP [2s]       wrk -c64 warm-up before the measured runs
-#   CONTENDERS        [direct haproxy-http nginx turnout-http haproxy-tcp turnout-tcp]
+#   CONTENDERS        [direct haproxy-http nginx turnout-http turnout-plugins haproxy-tcp turnout-tcp]
+#                     turnout-plugins: turnout-http's split, but its two routes are
+#                     resolved by a backend plugin process (docs/examples/backend-file)
 #   SPLIT_N [2000]    requests of the split sample (bench/bin/splitcount)
 #   PINNED [0]        1: load (wrk, splitcount, backends) on CPU 0, contender on CPU 1,
 #                     one proxy thread
@@ -24,7 +26,7 @@ bench_init
 REPS=${REPS:-3}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
-CONTENDERS=${CONTENDERS:-"direct haproxy-http nginx turnout-http haproxy-tcp turnout-tcp"}
+CONTENDERS=${CONTENDERS:-"direct haproxy-http nginx turnout-http turnout-plugins haproxy-tcp turnout-tcp"}
 SPLIT_N=${SPLIT_N:-2000}
 
 cd "$REPO_ROOT"
@@ -103,6 +105,43 @@ start_contender() {
 			return 2
 		fi
 		CPID=$LAST_PID
+		;;
+	turnout-plugins)
+		# The same split with plugins loaded: the routes are file: targets
+		# that the example backend plugin resolves, in its own process. The
+		# plugin is off the request path, so the numbers should not move.
+		if [[ $TURNOUT_STATUS != built ]]; then
+			SKIP_REASON=$TURNOUT_STATUS
+			return 2
+		fi
+		PROTO=http URL=http://127.0.0.1:$PORT_TURNOUT_HTTP/
+		mkdir -p "$d/plugins"
+		(cd "$REPO_ROOT" && go build -o "$d/plugins/turnout-plugin-backend-file" ./docs/examples/backend-file) || return 1
+		echo "$BACKEND_A" >"$d/a.endpoints"
+		echo "$BACKEND_B" >"$d/b.endpoints"
+		{
+			echo "name: bench-http"
+			echo "port: $PORT_TURNOUT_HTTP/http"
+			echo "routes:"
+			echo "  \"file:$d/a.endpoints\":"
+			echo "    weight: 50%"
+			echo "  \"file:$d/b.endpoints\":"
+			echo "    weight: 50%"
+		} >"$d/gateways.yaml"
+		local sum
+		sum=$(sha256sum "$d/plugins/turnout-plugin-backend-file" | cut -d' ' -f1)
+		if ! start_turnout "$d" "$d/gateways.yaml" --plugin-dir plugins --plugin-checksum "turnout-plugin-backend-file=$sum"; then
+			SKIP_REASON="turnout serve did not become healthy (log: ${d#"$REPO_ROOT"/}/turnout.log)"
+			[[ -n $LAST_PID ]] && stop_pid "$LAST_PID"
+			return 2
+		fi
+		CPID=$LAST_PID
+		# Traffic flows once the plugin resolved both routes.
+		local i
+		for ((i = 0; i < 100; i++)); do
+			curl -fsS "http://$TURNOUT_ADMIN/api/v1/gateways/bench-http/status" | grep -q '"effective_weight":"50%","ready":true.*"effective_weight":"50%","ready":true' && break
+			sleep 0.1
+		done
 		;;
 	*)
 		die "unknown contender $name"
