@@ -518,7 +518,7 @@ func (d *doc) protoContenders(proto string) []string {
 		switch {
 		case c == "direct":
 			out = append(out, c)
-		case strings.HasSuffix(c, "-"+proto), proto == "http" && c == "nginx":
+		case strings.HasSuffix(c, "-"+proto), proto == "http" && (c == "nginx" || c == "turnout-plugins"):
 			out = append(out, c)
 		}
 	}
@@ -637,6 +637,7 @@ func (d *doc) throughput() {
 			d.p("c64 and c8 runs, per repetition. Split sample: b1's share of %s requests over 4", orDefault(r.meta["SPLIT_N"], "2000"))
 			d.p("keep-alive connections (`bench/bin/splitcount`), per repetition; split over the run: b1's")
 			d.p("share of the requests the backends counted during the c64 run.")
+			d.pluginsLine()
 		} else {
 			d.p("TCP proxies balance per connection: the split sample opens one connection per request")
 			d.p("(`splitcount -newconn`); over the wrk run the share follows how wrk's 64 long-lived")
@@ -1017,4 +1018,31 @@ func realDir(dir string) string {
 		dir = real
 	}
 	return dir
+}
+
+// pluginsLine compares turnout-plugins (both routes resolved by a backend
+// plugin process) with turnout-http (static routes) in each repetition:
+// plugins are off the request path, so the ratio should be 1 within noise.
+func (d *doc) pluginsLine() {
+	r := d.run
+	var ratios []float64
+	for _, load := range []string{"c64", "c8"} {
+		p, h := r.cell("turnout-plugins", load), r.cell("turnout-http", load)
+		for rep := range p {
+			pv, err1 := strconv.ParseFloat(p[rep]["rps"], 64)
+			hv, err2 := strconv.ParseFloat(h[rep]["rps"], 64)
+			if err1 == nil && err2 == nil && hv > 0 {
+				ratios = append(ratios, pv/hv)
+			}
+		}
+	}
+	if len(ratios) == 0 {
+		return
+	}
+	sort.Float64s(ratios)
+	d.p("")
+	d.p("turnout-plugins is turnout-http's gateway with both routes resolved by a backend plugin")
+	d.p("process (`file:` targets, docs/examples/backend-file) instead of static addresses: plugins")
+	d.p("are off the request path. Its req/s over turnout-http's in the same repetition, c64 and c8:")
+	d.p("median %.2fx (from %.2fx to %.2fx).", ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
 }
