@@ -273,3 +273,41 @@ func TestPluginWithWrongChecksumIsRefused(t *testing.T) {
 		t.Fatalf("apply: exit %d, output %s", code, out)
 	}
 }
+
+// The example third-party policy plugin (docs/examples/policy-window), run
+// by the binary as a real subprocess, drives real traffic to promotion.
+func TestThirdPartyPolicyPluginDrivesWeights(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
+	port := testnet.FreePort(t)
+	tt := start(t, fmt.Sprintf(`name: shop
+port: %d/http
+routes:
+  "[%s]":
+    weight: 100%%
+  "[%s]":
+    weight: 0%%
+policy:
+  type: window
+  interval: 300ms
+  stable: "[%s]"
+  canary: "[%s]"
+  step: 50
+  from: "00:00"
+  to: "00:00"
+`, port, stable.addr, canary.addr, stable.addr, canary.addr), pluginArgs(t)...)
+	if out, code := tt.cli("gateway", "status", "shop", "--wait", "--wait-timeout", "30s"); code != 0 {
+		t.Fatalf("status --wait: exit %d\n%s", code, out)
+	}
+	if got := split(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 200, 4, nil); got["1.1.0"] != 200 {
+		t.Fatalf("after promotion: %v", got)
+	}
+	out, _ := tt.cli("gateway", "history", "shop")
+	for _, want := range []string{"policy window: step: inside the window 00:00-00:00 UTC: canary to 50%", "policy window: promote: the canary reached 100% inside the window"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("history lacks %q:\n%s", want, out)
+		}
+	}
+}

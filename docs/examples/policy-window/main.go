@@ -1,7 +1,8 @@
 // Command turnout-plugin-policy-window is an example third-party policy
 // plugin: it moves traffic from a stable route to a canary route by `step`
-// percent per interval, but only between `from` and `to` (UTC), and
-// promotes the canary when it reaches 100%. Outside the window it holds.
+// percent per interval, but only between `from` and `to` (UTC; equal
+// times mean all day), and promotes the canary when it reaches 100%.
+// Outside the window it holds.
 //
 //	policy:
 //	  type: window
@@ -84,7 +85,8 @@ func (windowPolicy) Decide(_ context.Context, in sdk.Input) (sdk.Decision, error
 	}
 	now := in.Now.UTC()
 	tod := now.Sub(now.Truncate(24 * time.Hour))
-	inside := from <= tod && tod < to || to < from && (tod >= from || tod < to)
+	// from == to is the whole day; to < from wraps past midnight.
+	inside := from == to || from <= tod && tod < to || to < from && (tod >= from || tod < to)
 	canary, _ := in.Route(c.Canary)
 	if !inside {
 		return sdk.Decision{Action: sdk.Hold, Phase: "waiting",
