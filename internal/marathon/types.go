@@ -255,8 +255,7 @@ func DecodeApp(raw []byte) (*App, error) {
 			mappings = dockerMappings
 		}
 		for _, m := range mappings {
-			a.Ports = append(a.Ports, Port{ContainerPort: m.ContainerPort, HostPort: m.HostPort, ServicePort: m.ServicePort,
-				Protocol: m.Protocol, Name: m.Name, Labels: m.Labels})
+			a.Ports = append(a.Ports, Port(m))
 		}
 		// A 1.4 IP-per-task app without mappings names its ports in
 		// ipAddress.discovery.
