@@ -328,11 +328,12 @@ func TestSharedWatch(t *testing.T) {
 			}
 		})
 	}
-	// A write to the service wakes the 1.1.0 watch only.
+	// A write to the service wakes the 1.1.0 watch only. (It may still be
+	// answering the check's change, so it is counted as "more", not "+1".)
 	before, other := len(healthRequests(fake, "web", "1.0.0")), len(healthRequests(fake, "web", "1.1.0"))
 	fake.Touch("web")
 	testnet.Eventually(t, promptly, "the 1.1.0 watch querying again", func() bool {
-		return len(healthRequests(fake, "web", "1.1.0")) == other+1 && fake.Blocked() == 1
+		return len(healthRequests(fake, "web", "1.1.0")) > other && fake.Blocked() == 1
 	})
 	if n := len(healthRequests(fake, "web", "1.0.0")); n != before {
 		t.Errorf("the stopped watch queried: %d, was %d", n, before)
