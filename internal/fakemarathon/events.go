@@ -39,14 +39,8 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := &stream{types: r.URL.Query()["event_type"], ch: make(chan []byte, 1024), done: make(chan struct{})}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	fl.Flush()
-	if st.wants("event_stream_attached") {
-		w.Write(record("event_stream_attached", map[string]any{"remoteAddress": r.RemoteAddr}))
-		fl.Flush()
-	}
+	// Registered before the client sees the answer: a test that changes
+	// something as soon as it is attached must not lose the events.
 	s.mu.Lock()
 	if s.srv == nil {
 		s.mu.Unlock()
@@ -59,6 +53,14 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		delete(s.streams, st)
 		s.mu.Unlock()
 	}()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	fl.Flush()
+	if st.wants("event_stream_attached") {
+		w.Write(record("event_stream_attached", map[string]any{"remoteAddress": r.RemoteAddr}))
+		fl.Flush()
+	}
 	for {
 		select {
 		case <-r.Context().Done():

@@ -155,7 +155,12 @@ func attach(t *testing.T, s *Server, query string) *events {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
 		t.Fatalf("/v2/events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	t.Cleanup(func() { resp.Body.Close() })
+	// A missing event fails the test instead of hanging it.
+	deadline := time.AfterFunc(30*time.Second, func() { resp.Body.Close() })
+	t.Cleanup(func() {
+		deadline.Stop()
+		resp.Body.Close()
+	})
 	return &events{t: t, r: bufio.NewReader(resp.Body), body: resp.Body}
 }
 
