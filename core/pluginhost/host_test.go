@@ -255,3 +255,20 @@ func TestUnknownSchemeNamesThePlugins(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// A target whose scheme no plugin resolves is refused with the reason, and
+// dropping it later is fine (a gateway stored before its plugin went away).
+func TestUnresolvableTargetComesAndGoes(t *testing.T) {
+	var log testnet.Buffer
+	h, _ := startHost(t, CatalogOptions{}, nil, &log)
+	target := sdk.Target{Scheme: "gone", Ref: "x"}
+	h.SyncTargets([]sdk.Target{target})
+	r, ok := h.Resolve(target)
+	if !ok || r.Error != `no backend plugin resolves "gone:" targets (backend plugins: none)` {
+		t.Fatalf("resolution %+v", r)
+	}
+	h.SyncTargets(nil)
+	if _, ok := h.Resolve(target); ok {
+		t.Fatal("the target is still watched")
+	}
+}

@@ -54,7 +54,9 @@ func (h *Host) SyncTargets(targets []sdk.Target) {
 	h.mu.Lock()
 	for key, w := range h.watches {
 		if _, ok := want[key]; !ok {
-			w.cancel()
+			if w.cancel != nil { // nil for a target no plugin took
+				w.cancel()
+			}
 			delete(h.watches, key)
 		}
 	}
