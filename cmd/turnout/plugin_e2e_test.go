@@ -264,7 +264,8 @@ func TestPluginWithWrongChecksumIsRefused(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("plugin list: exit %d\n%s", code, out)
 	}
-	if !strings.Contains(strings.Join(strings.Fields(out), " "), "backend file directory - - mismatch refused 0") {
+	if flat := strings.Join(strings.Fields(out), " "); !strings.Contains(flat, "backend file directory - - mismatch refused 0") ||
+		!strings.Contains(flat, "policy canary built-in 0.1.0 v1 verified (turnout binary) stopped 0") {
 		t.Errorf("plugin list:\n%s", out)
 	}
 	gw := filepath.Join(t.TempDir(), "gw.yaml")

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/turnout/turnout/core/metrics"
 	"github.com/turnout/turnout/core/pluginhost"
 	"github.com/turnout/turnout/plugins/builtin"
+	"github.com/turnout/turnout/plugins/sdk"
 )
 
 // pluginFlags are serve's plugin settings.
@@ -33,7 +36,7 @@ func newPluginHost(f pluginFlags, reg *metrics.Registry, log *slog.Logger, chang
 	}
 	var builtins []pluginhost.Builtin
 	for _, p := range builtin.All() {
-		builtins = append(builtins, pluginhost.Builtin{Kind: p.Kind, Name: p.Name})
+		builtins = append(builtins, pluginhost.Builtin{Kind: p.Kind, Name: p.Name, Info: describeBuiltin(p)})
 	}
 	sums := map[string]string{}
 	specs := f.checksums
@@ -137,4 +140,22 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// describeBuiltin asks a built-in plugin for its Info in this process (a
+// constructor and Info start nothing), so `turnout plugin list` shows its
+// version before it ever runs.
+func describeBuiltin(p builtin.Plugin) sdk.Info {
+	impl := p.New()
+	if c, ok := impl.(io.Closer); ok {
+		defer c.Close()
+	}
+	info, err := impl.Info(context.Background())
+	if err != nil {
+		return sdk.Info{}
+	}
+	if len(info.APIVersions) == 0 {
+		info.APIVersions = sdk.APIVersions
+	}
+	return info
 }

@@ -49,6 +49,9 @@ type Entry struct {
 	Refused error
 	// Replaces is set when a third-party plugin takes a built-in's place.
 	Replaces bool
+	// Info is what the plugin said of itself when it last ran; for a
+	// built-in, known without running it.
+	Info sdk.Info
 }
 
 // ID is "KIND/NAME".
@@ -58,6 +61,8 @@ func (e Entry) ID() string { return string(e.Kind) + "/" + e.Name }
 type Builtin struct {
 	Kind sdk.Kind
 	Name string
+	// Info, if known, describes it before it ever runs.
+	Info sdk.Info
 }
 
 // CatalogOptions say where plugins come from.
@@ -91,7 +96,7 @@ func NewCatalog(o CatalogOptions) (*Catalog, error) {
 		}
 		for _, b := range o.Builtins {
 			e := Entry{Name: b.Name, Kind: b.Kind, Builtin: true, Path: o.Self,
-				Args: []string{"plugin", "start", string(b.Kind), b.Name}, Checksum: sum}
+				Args: []string{"plugin", "start", string(b.Kind), b.Name}, Checksum: sum, Info: b.Info}
 			c.entries[e.ID()] = e
 		}
 	}

@@ -76,7 +76,7 @@ func (h *Host) Statuses() []Status {
 			out = append(out, in.status())
 			continue
 		}
-		st := Status{Entry: e, State: StateStopped}
+		st := Status{Entry: e, State: StateStopped, Info: e.Info}
 		if e.Refused != nil {
 			st.State, st.LastError = StateRefused, e.Refused.Error()
 		}
