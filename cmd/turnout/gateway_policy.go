@@ -29,15 +29,10 @@ func newGatewayCommandCommand(o *gatewayOptions, command, short string) *cobra.C
 	}
 }
 
-// policyStatus is the policy part of GET /gateways/{name}/status.
-type policyStatus struct {
-	policy.State
-	Interval string `json:"interval"`
-}
-
+// gatewayStatus is GET /gateways/{name}/status with its policy typed.
 type gatewayStatus struct {
 	api.GatewayStatus
-	Policy *policyStatus `json:"policy"`
+	Policy *policy.Status `json:"policy"`
 }
 
 func newGatewayStatusCommand(o *gatewayOptions) *cobra.Command {

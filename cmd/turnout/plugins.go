@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -53,10 +54,7 @@ func newPluginHost(f pluginFlags, reg *metrics.Registry, log *slog.Logger, chang
 		}
 		sums[file] = sum
 	}
-	dir := f.dir
-	if dir == "" {
-		dir = os.Getenv("TURNOUT_PLUGIN_DIR")
-	}
+	dir := cmp.Or(f.dir, os.Getenv("TURNOUT_PLUGIN_DIR"))
 	if dir == "" && len(sums) > 0 {
 		return nil, fmt.Errorf("--plugin-checksum given without --plugin-dir")
 	}
@@ -101,10 +99,10 @@ func newPluginHost(f pluginFlags, reg *metrics.Registry, log *slog.Logger, chang
 func pluginConfigs(f pluginFlags) (map[string]json.RawMessage, error) {
 	out := map[string]json.RawMessage{}
 	m := map[string]any{}
-	if u := firstNonEmpty(f.marathonURL, os.Getenv("TURNOUT_MARATHON_URL")); u != "" {
+	if u := cmp.Or(f.marathonURL, os.Getenv("TURNOUT_MARATHON_URL")); u != "" {
 		m["urls"] = strings.Split(u, ",")
 	}
-	if t := firstNonEmpty(f.acsToken, os.Getenv("TURNOUT_DCOS_ACS_TOKEN")); t != "" {
+	if t := cmp.Or(f.acsToken, os.Getenv("TURNOUT_DCOS_ACS_TOKEN")); t != "" {
 		m["acs_token"] = t
 	}
 	if s := os.Getenv("TURNOUT_DCOS_SERVICE_ACCOUNT_SECRET"); s != "" {
@@ -131,15 +129,6 @@ func pluginConfigs(f pluginFlags) (map[string]json.RawMessage, error) {
 		out[name] = json.RawMessage(raw)
 	}
 	return out, nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // describeBuiltin asks a built-in plugin for its Info in this process (a

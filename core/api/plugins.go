@@ -52,9 +52,6 @@ func toPluginInfo(s pluginhost.Status) PluginInfo {
 	default:
 		p.Checksum = "unknown"
 	}
-	if p.APIVersions == nil && s.Builtin {
-		p.APIVersions = sdk.APIVersions
-	}
 	return p
 }
 

@@ -233,8 +233,9 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 		}
 	}
 	if e.opts.Backends != nil {
-		e.opts.Backends.SyncTargets(pluginTargets(gws))
-		for _, t := range pluginTargets(gws) {
+		targets := pluginTargets(gws)
+		e.opts.Backends.SyncTargets(targets)
+		for _, t := range targets {
 			if res, ok := e.opts.Backends.Resolve(t); ok {
 				for _, ep := range res.Endpoints {
 					keep[ep.Address] = true

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -301,7 +302,7 @@ func killPID(pid int) {
 // sentinel ("Incompatible API version with plugin. Plugin version: 2,
 // Client versions: [1]").
 func isVersionError(err error) bool {
-	return err != nil && containsFold(err.Error(), "incompatible api version")
+	return err != nil && strings.Contains(strings.ToLower(err.Error()), "incompatible api version")
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -336,10 +336,10 @@ func (r *Runner) save(ctx context.Context, name string, g *gateway.Gateway, grev
 }
 
 func (r *Runner) ready(name string) map[string]bool {
-	out := map[string]bool{}
 	if r.o.Routes == nil {
 		return nil
 	}
+	out := map[string]bool{}
 	for _, s := range r.o.Routes(name) {
 		out[s.Route] = s.Held == ""
 	}
