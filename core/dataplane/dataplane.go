@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/turnout/turnout/core/dataplane/pump"
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/metrics"
 	"github.com/turnout/turnout/core/routing"
@@ -80,6 +81,7 @@ type DataPlane struct {
 
 	table     atomic.Pointer[routing.Table]
 	endpoints *routing.Endpoints
+	pump      *pump.Pump // moves the bytes of TCP gateways
 
 	mu        sync.Mutex // serialises Apply and Shutdown
 	listeners map[int]*portListener
@@ -91,7 +93,7 @@ type DataPlane struct {
 // New creates a data plane serving an empty table.
 func New(opts Options) *DataPlane {
 	opts.defaults()
-	d := &DataPlane{opts: opts, log: opts.Logger, listeners: map[int]*portListener{}, stop: make(chan struct{})}
+	d := &DataPlane{opts: opts, log: opts.Logger, listeners: map[int]*portListener{}, stop: make(chan struct{}), pump: pump.New(0)}
 	d.endpoints = routing.NewEndpoints(d.newTransport, closeTransport)
 	d.table.Store(&routing.Table{Gateways: map[int]*routing.Gateway{}})
 	d.sweeper.Add(1)
@@ -280,6 +282,7 @@ func (d *DataPlane) Shutdown(ctx context.Context) error {
 		}
 	}
 	wg.Wait()
+	d.pump.Close()
 	d.sweeper.Wait()
 	d.endpoints.Sweep(time.Now(), 0)
 	return ctx.Err()
@@ -315,7 +318,7 @@ func (d *DataPlane) track(c net.Conn, port int, set *connSet) net.Conn {
 		m.Connections.Inc()
 		m.Open.Inc()
 	}
-	w := &trackedConn{TCPConn: tc}
+	w := &trackedConn{TCPConn: tc, closed: make(chan struct{})}
 	set.add(w)
 	w.onClose = func() {
 		if m != nil {

@@ -78,15 +78,21 @@ func (p *portListener) close() {
 
 // trackedConn calls onClose once when the connection is closed, so the
 // open-connections gauge follows connections exactly. It embeds the
-// *net.TCPConn so splice, ReadFrom and deadlines keep their fast paths.
+// *net.TCPConn so ReadFrom and deadlines keep their fast paths.
 type trackedConn struct {
 	*net.TCPConn
 	once    sync.Once
 	onClose func()
+	// closed is closed by Close: a pump that has taken the socket over
+	// (and closed the TCPConn itself) lets go of it then.
+	closed chan struct{}
 }
 
 func (c *trackedConn) Close() error {
 	err := c.TCPConn.Close()
-	c.once.Do(c.onClose)
+	c.once.Do(func() {
+		close(c.closed)
+		c.onClose()
+	})
 	return err
 }

@@ -2,12 +2,11 @@ package dataplane
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 
+	"github.com/turnout/turnout/core/dataplane/pump"
 	"github.com/turnout/turnout/core/gateway"
 )
 
@@ -51,7 +50,7 @@ func (s *tcpServer) handle(client net.Conn) {
 		return
 	}
 	e.Begin()
-	pipe(client, backend)
+	s.pipe(client, backend)
 	e.End()
 	r.Metrics.ObserveConn(true, time.Since(start))
 	if al := s.dp.opts.AccessLog; al != nil {
@@ -65,42 +64,15 @@ func (s *tcpServer) handle(client net.Conn) {
 	}
 }
 
-// pipe copies both ways until both directions are done, half-closing
-// each side's write end when its source ends, then closes both.
-func pipe(a, b net.Conn) {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		copyHalf(b, a)
-	}()
-	copyHalf(a, b)
-	wg.Wait()
-	a.Close()
-	b.Close()
-}
-
-type closeWriter interface{ CloseWrite() error }
-
-func copyHalf(dst, src net.Conn) {
-	buf := bufPool.Get().(*[]byte)
-	_, err := io.CopyBuffer(writerOnly{dst}, readerOnly{src}, *buf)
-	bufPool.Put(buf)
-	if cw, ok := dst.(closeWriter); ok && err == nil {
-		cw.CloseWrite()
-	} else {
-		// An error on one side ends the whole tunnel.
-		dst.Close()
-		src.Close()
+// pipe hands both sockets to the data plane's pump and waits until the
+// connection is over. Closing client (shutdown's stragglers) aborts it.
+func (s *tcpServer) pipe(client, backend net.Conn) {
+	tc, ok := client.(*trackedConn)
+	bc, bok := backend.(*net.TCPConn)
+	if !ok || !bok {
+		pump.Copy(client, backend)
+		return
 	}
+	s.dp.pump.Pipe(tc.TCPConn, bc, tc.closed)
+	client.Close() // the pump closed the socket; this settles the tracking
 }
-
-// writerOnly hides ReadFrom so io.CopyBuffer uses the plain read/write
-// loop: for the small messages of typical request/response traffic, one
-// read and one write beat splice's pipe round trips (perf-anchors.md).
-type writerOnly struct{ io.Writer }
-
-// readerOnly hides WriteTo for the same reason.
-type readerOnly struct{ io.Reader }
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}

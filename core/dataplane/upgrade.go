@@ -7,6 +7,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/turnout/turnout/core/dataplane/pump"
 	"github.com/turnout/turnout/core/metrics"
 	"github.com/turnout/turnout/core/routing"
 )
@@ -76,7 +77,7 @@ func (h *httpServer) upgrade(ctx *fasthttp.RequestCtx, d routing.Decision, hs se
 				return
 			}
 		}
-		pipe(client, backend)
+		pump.Copy(client, backend)
 	})
 }
 

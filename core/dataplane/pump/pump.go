@@ -1,0 +1,93 @@
+// Package pump moves bytes both ways between pairs of TCP connections: the
+// body of a TCP gateway, and of an HTTP connection upgraded to a tunnel.
+//
+// On Linux the pairs are served by a few epoll event loops (one per CPU Go
+// may use) instead of two goroutines per connection. A message then costs
+// one read and one write, without the extra read that returns EAGAIN and
+// the goroutine wake-up of Go's netpoller, which is where a
+// goroutine-per-connection proxy spends the CPU that separates it from
+// HAProxy (docs/performance-analysis.md). Elsewhere Pipe falls back to Copy.
+package pump
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+)
+
+// ErrClosed is returned by Pipe when the Pump is closed under it.
+var ErrClosed = errors.New("pump: closed")
+
+// ErrAborted is returned by Pipe when its abort channel was closed.
+var ErrAborted = errors.New("pump: aborted")
+
+// bufSize is the read buffer of a loop, and the most a direction holds
+// while its destination cannot take more: reads from a source stop while
+// its bytes wait (backpressure), so memory per connection stays bounded
+// whatever the speed of either side.
+const bufSize = 32 << 10
+
+// Copy moves bytes both ways between a and b with a goroutine per
+// direction, passing a half-close on as a half-close, until both
+// directions are done or either fails; then it closes both. It is the
+// fallback of Pipe, and what tunnels whose connections are not plain TCP
+// sockets use.
+func Copy(a, b net.Conn) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		copyHalf(b, a)
+	}()
+	copyHalf(a, b)
+	wg.Wait()
+	a.Close()
+	b.Close()
+}
+
+type closeWriter interface{ CloseWrite() error }
+
+func copyHalf(dst, src net.Conn) {
+	buf := bufPool.Get().(*[]byte)
+	_, err := io.CopyBuffer(writerOnly{dst}, readerOnly{src}, *buf)
+	bufPool.Put(buf)
+	if cw, ok := dst.(closeWriter); ok && err == nil {
+		cw.CloseWrite()
+	} else {
+		// An error on one side ends the whole tunnel.
+		dst.Close()
+		src.Close()
+	}
+}
+
+// writerOnly hides ReadFrom so io.CopyBuffer uses the plain read/write
+// loop: for the small messages of typical request/response traffic, one
+// read and one write beat splice's pipe round trips (perf-anchors.md).
+type writerOnly struct{ io.Writer }
+
+// readerOnly hides WriteTo for the same reason.
+type readerOnly struct{ io.Reader }
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+// copyAbortable is Copy that also ends when abort is closed.
+func copyAbortable(a, b *net.TCPConn, abort <-chan struct{}) error {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-abort:
+			a.Close()
+			b.Close()
+		case <-done:
+		}
+	}()
+	Copy(a, b)
+	close(done)
+	select {
+	case <-abort:
+		return ErrAborted
+	default:
+		return nil
+	}
+}
