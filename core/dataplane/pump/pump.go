@@ -14,10 +14,12 @@ import (
 	"io"
 	"net"
 	"sync"
+
+	"github.com/turnout/turnout/core/dataplane/eventloop"
 )
 
 // ErrClosed is returned by Pipe when the Pump is closed under it.
-var ErrClosed = errors.New("pump: closed")
+var ErrClosed = eventloop.ErrClosed
 
 // ErrAborted is returned by Pipe when its abort channel was closed.
 var ErrAborted = errors.New("pump: aborted")

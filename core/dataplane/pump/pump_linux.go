@@ -1,14 +1,14 @@
 package pump
 
 import (
-	"errors"
 	"fmt"
 	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/turnout/turnout/core/dataplane/eventloop"
 )
 
 // Pump runs the event loops. The zero value is not usable; call New.
@@ -16,20 +16,14 @@ type Pump struct {
 	n      int
 	start  sync.Once
 	err    error // why the loops could not start: Pipe falls back to Copy
-	loops  []*loop
-	next   atomic.Uint32
+	loops  *eventloop.Group
 	closed atomic.Bool
 }
 
 // New returns a Pump with n event loops (n <= 0: one per CPU Go may use).
 // The loops start with the first Pipe, so a Pump that is never used costs
 // nothing.
-func New(n int) *Pump {
-	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
-	}
-	return &Pump{n: n}
-}
+func New(n int) *Pump { return &Pump{n: n} }
 
 // Pipe takes a and b over and moves bytes both ways between them, passing
 // a half-close from one side on as a half-close to the other, until both
@@ -45,15 +39,15 @@ func (p *Pump) Pipe(a, b *net.TCPConn, abort <-chan struct{}) error {
 		b.Close()
 		return ErrClosed
 	}
-	p.start.Do(p.startLoops)
+	p.start.Do(func() { p.loops, p.err = eventloop.NewGroup(p.n) })
 	if p.err != nil {
 		return copyAbortable(a, b, abort)
 	}
-	fa, err := takeFD(a)
+	fa, err := TakeFD(a)
 	if err != nil {
 		return copyAbortable(a, b, abort)
 	}
-	fb, err := takeFD(b)
+	fb, err := TakeFD(b)
 	if err != nil {
 		unix.Close(fa)
 		return copyAbortable(a, b, abort)
@@ -63,11 +57,11 @@ func (p *Pump) Pipe(a, b *net.TCPConn, abort <-chan struct{}) error {
 	a.Close()
 	b.Close()
 
-	pr := &pair{done: make(chan error, 1)}
+	l := p.loops.Next()
+	pr := &pair{loop: l, done: make(chan error, 1)}
 	pr.a = sock{fd: fa, pair: pr, peer: &pr.b}
 	pr.b = sock{fd: fb, pair: pr, peer: &pr.a}
-	l := p.loops[p.next.Add(1)%uint32(len(p.loops))]
-	if !l.submit(func() { l.add(pr) }) {
+	if !l.Submit(pr.add) {
 		unix.Close(fa)
 		unix.Close(fb)
 		return ErrClosed
@@ -76,7 +70,7 @@ func (p *Pump) Pipe(a, b *net.TCPConn, abort <-chan struct{}) error {
 	case err := <-pr.done:
 		return err
 	case <-abort:
-		l.submit(func() { l.finish(pr, ErrAborted) })
+		l.Submit(func() { pr.finish(ErrAborted) })
 		return <-pr.done
 	}
 }
@@ -85,33 +79,15 @@ func (p *Pump) Pipe(a, b *net.TCPConn, abort <-chan struct{}) error {
 func (p *Pump) Close() error {
 	p.closed.Store(true)
 	p.start.Do(func() { p.err = ErrClosed })
-	for _, l := range p.loops {
-		l.submit(l.stop)
-		<-l.stopped
+	if p.loops != nil {
+		p.loops.Close()
 	}
 	return nil
 }
 
-func (p *Pump) startLoops() {
-	for range p.n {
-		l, err := newLoop()
-		if err != nil {
-			p.err = err
-			for _, l := range p.loops {
-				l.submit(l.stop)
-				<-l.stopped
-			}
-			p.loops = nil
-			return
-		}
-		p.loops = append(p.loops, l)
-		go l.run()
-	}
-}
-
-// takeFD duplicates c's socket (close-on-exec, and non-blocking like every
-// socket of Go's) so it outlives c.Close.
-func takeFD(c *net.TCPConn) (int, error) {
+// TakeFD duplicates c's socket (close-on-exec, and non-blocking like every
+// socket of Go's) so that it outlives c.Close.
+func TakeFD(c *net.TCPConn) (int, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return -1, err
@@ -131,6 +107,7 @@ func takeFD(c *net.TCPConn) (int, error) {
 
 // pair is a proxied connection: two sockets, each the other's peer.
 type pair struct {
+	loop  *eventloop.Loop
 	a, b  sock
 	done  chan error
 	ended bool
@@ -147,211 +124,93 @@ type sock struct {
 	outBuf   *[]byte // pooled, held only while out is not empty
 	eof      bool    // fd's read side ended
 	shut     bool    // fd's write side is shut down
-	interest uint32  // events registered with epoll; 0: not registered
+	interest uint32  // events registered with the loop; 0: not registered
 }
 
 func (s *sock) wantRead() bool { return !s.eof && len(s.peer.out) == 0 }
 
-// loop is one epoll event loop. Everything but submit runs on its goroutine.
-type loop struct {
-	epfd, evfd int
-	buf        []byte
-	socks      []*sock // by descriptor
-	pairs      map[*pair]struct{}
-	stopping   bool
-	stopped    chan struct{}
-
-	mu     sync.Mutex
-	tasks  []func()
-	closed bool
+func (pr *pair) add() {
+	pr.loop.Own(pr)
+	pr.a.update()
+	pr.b.update()
 }
 
-func newLoop() (*loop, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("pump: epoll_create1: %w", err)
-	}
-	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		unix.Close(epfd)
-		return nil, fmt.Errorf("pump: eventfd: %w", err)
-	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd)}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
-		unix.Close(epfd)
-		unix.Close(evfd)
-		return nil, fmt.Errorf("pump: epoll_ctl: %w", err)
-	}
-	return &loop{epfd: epfd, evfd: evfd, buf: make([]byte, bufSize), pairs: map[*pair]struct{}{}, stopped: make(chan struct{})}, nil
-}
+// Event and Stop make the pair the loop's handler of record (Own); the
+// sockets handle their own events.
+func (pr *pair) Event(uint32)   {}
+func (pr *pair) Stop(err error) { pr.finish(err) }
 
-// submit queues f to run on the loop and wakes it; false once the loop
-// has stopped.
-func (l *loop) submit(f func()) bool {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return false
-	}
-	l.tasks = append(l.tasks, f)
-	first := len(l.tasks) == 1
-	l.mu.Unlock()
-	if first {
-		one := [8]byte{1}
-		unix.Write(l.evfd, one[:])
-	}
-	return true
-}
+func (s *sock) Stop(err error) { s.pair.finish(err) }
 
-// runTasks runs what was submitted. The eventfd is read before the queue
-// is taken, so a task queued after the take wakes the loop again.
-func (l *loop) runTasks() {
-	var b [8]byte
-	unix.Read(l.evfd, b[:])
-	l.mu.Lock()
-	tasks := l.tasks
-	l.tasks = nil
-	l.mu.Unlock()
-	for _, f := range tasks {
-		f()
-	}
-}
-
-func (l *loop) run() {
-	defer close(l.stopped)
-	var events [128]unix.EpollEvent
-	for !l.stopping {
-		n, err := unix.EpollWait(l.epfd, events[:], -1)
-		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			// Not expected with a valid epoll descriptor: end every pair
-			// rather than spin.
-			l.stopWith(fmt.Errorf("pump: epoll_wait: %w", err))
-			return
-		}
-		for i := range n {
-			fd := int(events[i].Fd)
-			if fd == l.evfd {
-				l.runTasks()
-				continue
-			}
-			if fd < len(l.socks) {
-				if s := l.socks[fd]; s != nil {
-					l.handle(s, events[i].Events)
-				}
-			}
-		}
-	}
-}
-
-func (l *loop) stop() { l.stopWith(ErrClosed) }
-
-func (l *loop) stopWith(err error) {
-	l.mu.Lock()
-	l.closed = true
-	tasks := l.tasks
-	l.tasks = nil
-	l.mu.Unlock()
-	// Pairs queued but never added still own their sockets.
-	for _, f := range tasks {
-		f()
-	}
-	for pr := range l.pairs {
-		l.finish(pr, err)
-	}
-	unix.Close(l.epfd)
-	unix.Close(l.evfd)
-	l.stopping = true
-}
-
-func (l *loop) add(pr *pair) {
-	if l.stopping {
-		unix.Close(pr.a.fd)
-		unix.Close(pr.b.fd)
-		pr.done <- ErrClosed
-		return
-	}
-	l.pairs[pr] = struct{}{}
-	for _, s := range []*sock{&pr.a, &pr.b} {
-		for s.fd >= len(l.socks) {
-			l.socks = append(l.socks, make([]*sock, len(l.socks)+64)...)
-		}
-		l.socks[s.fd] = s
-	}
-	l.update(&pr.a)
-	l.update(&pr.b)
-}
-
-func (l *loop) handle(s *sock, ev uint32) {
-	if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 && len(s.out) > 0 {
-		l.flush(s)
+func (s *sock) Event(ev uint32) {
+	if ev&(eventloop.Writable|eventloop.Error|eventloop.Hangup) != 0 && len(s.out) > 0 {
+		s.flush()
 		if s.pair.ended {
 			return
 		}
 	}
-	if ev&(unix.EPOLLIN|unix.EPOLLERR|unix.EPOLLHUP) != 0 && s.wantRead() {
-		l.read(s)
+	if ev&(eventloop.Readable|eventloop.Error|eventloop.Hangup) != 0 && s.wantRead() {
+		s.read()
 	}
 }
 
-// read takes what src has and sends it to the peer.
-func (l *loop) read(src *sock) {
-	n, err := unix.Read(src.fd, l.buf)
+// read takes what s has and sends it to the peer.
+func (s *sock) read() {
+	buf := s.pair.loop.Buffer()
+	n, err := unix.Read(s.fd, buf)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return
 	case err != nil:
-		l.finish(src.pair, err)
+		s.pair.finish(err)
 		return
 	case n == 0:
-		src.eof = true
-		if len(src.peer.out) == 0 {
-			l.shutWrite(src.peer)
+		s.eof = true
+		if len(s.peer.out) == 0 {
+			s.peer.shutWrite()
 		}
-		l.update(src)
-		l.endIfDone(src.pair)
+		s.update()
+		s.pair.endIfDone()
 		return
 	}
-	dst := src.peer
-	w, err := write(dst.fd, l.buf[:n])
+	dst := s.peer
+	w, err := Write(dst.fd, buf[:n])
 	if err != nil {
-		l.finish(src.pair, err)
+		s.pair.finish(err)
 		return
 	}
 	if w < n {
 		dst.outBuf = bufPool.Get().(*[]byte)
-		dst.out = append((*dst.outBuf)[:0], l.buf[w:n]...)
-		l.update(dst)
-		l.update(src)
+		dst.out = append((*dst.outBuf)[:0], buf[w:n]...)
+		dst.update()
+		s.update()
 	}
 }
 
-// flush writes what waits for dst; once all is written, reading from its
-// peer resumes (or, if the peer has ended, dst's write side is shut).
-func (l *loop) flush(dst *sock) {
-	w, err := write(dst.fd, dst.out)
+// flush writes what waits for s; once all is written, reading from its
+// peer resumes (or, if the peer has ended, s's write side is shut).
+func (s *sock) flush() {
+	w, err := Write(s.fd, s.out)
 	if err != nil {
-		l.finish(dst.pair, err)
+		s.pair.finish(err)
 		return
 	}
-	dst.out = dst.out[w:]
-	if len(dst.out) > 0 {
+	s.out = s.out[w:]
+	if len(s.out) > 0 {
 		return
 	}
-	bufPool.Put(dst.outBuf)
-	dst.out, dst.outBuf = nil, nil
-	if dst.peer.eof {
-		l.shutWrite(dst)
+	bufPool.Put(s.outBuf)
+	s.out, s.outBuf = nil, nil
+	if s.peer.eof {
+		s.shutWrite()
 	}
-	l.update(dst)
-	l.update(dst.peer)
-	l.endIfDone(dst.pair)
+	s.update()
+	s.peer.update()
+	s.pair.endIfDone()
 }
 
-// write is one write(2); EAGAIN and EINTR write nothing and are no error.
-func write(fd int, b []byte) (int, error) {
+// Write is one write(2); EAGAIN and EINTR write nothing and are no error.
+func Write(fd int, b []byte) (int, error) {
 	w, err := unix.Write(fd, b)
 	if err == unix.EAGAIN || err == unix.EINTR {
 		return 0, nil
@@ -362,7 +221,7 @@ func write(fd int, b []byte) (int, error) {
 	return w, nil
 }
 
-func (l *loop) shutWrite(s *sock) {
+func (s *sock) shutWrite() {
 	if !s.shut {
 		s.shut = true
 		unix.Shutdown(s.fd, unix.SHUT_WR)
@@ -373,53 +232,56 @@ func (l *loop) shutWrite(s *sock) {
 // have somewhere to go, writable while bytes wait for it. A socket that
 // waits for nothing leaves the epoll set, so a hang-up it cannot act on
 // yet does not wake the loop again and again.
-func (l *loop) update(s *sock) {
+func (s *sock) update() {
 	var want uint32
 	if s.wantRead() {
-		want |= unix.EPOLLIN
+		want |= eventloop.Readable
 	}
 	if len(s.out) > 0 {
-		want |= unix.EPOLLOUT
+		want |= eventloop.Writable
 	}
 	if want == s.interest || s.pair.ended {
 		return
 	}
-	op := unix.EPOLL_CTL_MOD
+	l := s.pair.loop
+	var err error
 	switch {
 	case s.interest == 0:
-		op = unix.EPOLL_CTL_ADD
+		err = l.Register(s.fd, s, want)
 	case want == 0:
-		op = unix.EPOLL_CTL_DEL
+		l.Unregister(s.fd)
+	default:
+		err = l.Modify(s.fd, want)
 	}
-	ev := unix.EpollEvent{Events: want, Fd: int32(s.fd)}
-	if err := unix.EpollCtl(l.epfd, op, s.fd, &ev); err != nil {
-		l.finish(s.pair, fmt.Errorf("pump: epoll_ctl: %w", err))
+	if err != nil {
+		s.pair.finish(err)
 		return
 	}
 	s.interest = want
 }
 
-func (l *loop) endIfDone(pr *pair) {
+func (pr *pair) endIfDone() {
 	if pr.a.eof && pr.b.eof && pr.a.shut && pr.b.shut {
-		l.finish(pr, nil)
+		pr.finish(nil)
 	}
 }
 
-// finish closes both sockets (which also takes them out of the epoll set)
-// and reports err to Pipe.
-func (l *loop) finish(pr *pair, err error) {
+// finish closes both sockets and reports err to Pipe.
+func (pr *pair) finish(err error) {
 	if pr.ended {
 		return
 	}
 	pr.ended = true
 	for _, s := range []*sock{&pr.a, &pr.b} {
-		l.socks[s.fd] = nil
+		if s.interest != 0 {
+			pr.loop.Unregister(s.fd)
+		}
 		unix.Close(s.fd)
 		if s.outBuf != nil {
 			bufPool.Put(s.outBuf)
 			s.out, s.outBuf = nil, nil
 		}
 	}
-	delete(l.pairs, pr)
+	pr.loop.Disown(pr)
 	pr.done <- err
 }
