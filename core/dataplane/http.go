@@ -85,51 +85,28 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 		ctx.Error("turnout: no gateway on this port\n", fasthttp.StatusServiceUnavailable)
 		return
 	}
-	hs := scanRequest(&ctx.Request.Header)
-	if hs&seenBadName != 0 {
+	d, hs, cookie, reject := h.route(ctx, g)
+	switch reject {
+	case 0:
+	case fasthttp.StatusBadRequest:
 		ctx.SetConnectionClose()
 		ctx.Error("turnout: malformed header name\n", fasthttp.StatusBadRequest)
 		return
-	}
-	normaliseTarget(ctx)
-	req := (*request)(ctx)
-	if !g.ServesHost(ctx.Request.Header.Host()) {
-		h.reject(ctx, g, fasthttp.StatusNotFound, start)
+	default:
+		h.reject(ctx, g, reject, start)
 		return
 	}
-	var cookie []byte
-	if g.Sticky != gateway.StickyNone {
-		cookie = ctx.Request.Header.Cookie(g.CookieName)
-	}
-	d := g.Decide(req, cookie)
 	r := d.Route
-	if r == nil {
-		h.reject(ctx, g, fasthttp.StatusServiceUnavailable, start)
-		return
-	}
 	if h.dp.opts.AccessLog != nil {
 		ctx.SetUserValue(accessRoute, r.Name)
 	}
-	if len(r.Rewrites) > 0 {
-		var buf [256]byte
-		if p, ok := r.RewritePath(buf[:0], req, ctx.Request.URI().PathOriginal()); ok {
-			ctx.Request.URI().SetPathBytes(p)
-		}
-	}
-	if cookie != nil {
-		// Like HAProxy's "indirect": the affinity cookie is ours, not the backend's.
-		ctx.Request.Header.DelCookie(g.CookieName)
-	}
 	clientClose := ctx.Request.Header.ConnectionClose()
 	if ctx.Request.Header.ConnectionUpgrade() && len(ctx.Request.Header.PeekBytes(headerUpgrade)) > 0 {
+		rewrite(ctx, g, d, cookie)
 		h.upgrade(ctx, d, hs, start)
 		return
 	}
-	dropHopByHop(&ctx.Request.Header, hs, false)
-	addForwarded(ctx, hs)
-	if r.Host != nil {
-		ctx.Request.Header.SetHostBytes(r.Host) // after X-Forwarded-Host took the client's
-	}
+	prepare(ctx, g, d, cookie, hs)
 
 	var body *clientBody
 	if ctx.Request.IsBodyStream() {
@@ -174,6 +151,55 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 		h.setCookie(ctx, g, r, e)
 	}
 	r.Metrics.Observe(ctx.Response.StatusCode(), time.Since(start))
+}
+
+// route checks a parsed request and decides its route, for both ways of
+// serving a connection. reject is the status to answer instead (400 for a
+// header name that is not a token, 404 for a host the gateway does not
+// serve, 503 when no route takes it), or 0.
+func (h *httpServer) route(ctx *fasthttp.RequestCtx, g *routing.Gateway) (d routing.Decision, hs seen, cookie []byte, reject int) {
+	hs = scanRequest(&ctx.Request.Header)
+	if hs&seenBadName != 0 {
+		return d, hs, nil, fasthttp.StatusBadRequest
+	}
+	normaliseTarget(ctx)
+	if !g.ServesHost(ctx.Request.Header.Host()) {
+		return d, hs, nil, fasthttp.StatusNotFound
+	}
+	if g.Sticky != gateway.StickyNone {
+		cookie = ctx.Request.Header.Cookie(g.CookieName)
+	}
+	d = g.Decide((*request)(ctx), cookie)
+	if d.Route == nil {
+		return d, hs, cookie, fasthttp.StatusServiceUnavailable
+	}
+	return d, hs, cookie, 0
+}
+
+// rewrite applies the route's path rewrites and takes our affinity cookie
+// out (like HAProxy's "indirect": it is ours, not the endpoint's).
+func rewrite(ctx *fasthttp.RequestCtx, g *routing.Gateway, d routing.Decision, cookie []byte) {
+	if r := d.Route; len(r.Rewrites) > 0 {
+		var buf [256]byte
+		if p, ok := r.RewritePath(buf[:0], (*request)(ctx), ctx.Request.URI().PathOriginal()); ok {
+			ctx.Request.URI().SetPathBytes(p)
+		}
+	}
+	if cookie != nil {
+		ctx.Request.Header.DelCookie(g.CookieName)
+	}
+}
+
+// prepare makes a routed request ready for its endpoint: rewritten, without
+// hop-by-hop headers, with X-Forwarded-*, and the route's Host if it sets
+// one (after X-Forwarded-Host took the client's).
+func prepare(ctx *fasthttp.RequestCtx, g *routing.Gateway, d routing.Decision, cookie []byte, hs seen) {
+	rewrite(ctx, g, d, cookie)
+	dropHopByHop(&ctx.Request.Header, hs, false)
+	addForwarded(ctx, hs)
+	if d.Route.Host != nil {
+		ctx.Request.Header.SetHostBytes(d.Route.Host)
+	}
 }
 
 // Keys of the request values the access log reads.
