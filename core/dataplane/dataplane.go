@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -49,6 +50,10 @@ type Options struct {
 	// AccessLog, if set, gets one line per HTTP request and per TCP
 	// connection. Off by default: the request path then does no logging work.
 	AccessLog *slog.Logger
+	// GoroutineHTTP serves every HTTP connection with a goroutine of its
+	// own (fasthttp's server), never on the event loops. An access log or
+	// a write timeout does too.
+	GoroutineHTTP bool
 }
 
 func (o *Options) defaults() {
@@ -82,6 +87,9 @@ type DataPlane struct {
 	table     atomic.Pointer[routing.Table]
 	endpoints *routing.Endpoints
 	pump      *pump.Pump // moves the bytes of TCP gateways
+	nloops    int        // HTTP event loops (started on first use)
+	loopsOnce sync.Once
+	loops     *loopHTTP // nil: HTTP served by goroutines only
 
 	mu        sync.Mutex // serialises Apply and Shutdown
 	listeners map[int]*portListener
@@ -93,7 +101,7 @@ type DataPlane struct {
 // New creates a data plane serving an empty table.
 func New(opts Options) *DataPlane {
 	opts.defaults()
-	d := &DataPlane{opts: opts, log: opts.Logger, listeners: map[int]*portListener{}, stop: make(chan struct{}), pump: pump.New(0)}
+	d := &DataPlane{opts: opts, log: opts.Logger, listeners: map[int]*portListener{}, stop: make(chan struct{}), pump: pump.New(0), nloops: runtime.GOMAXPROCS(0)}
 	d.endpoints = routing.NewEndpoints(d.newTransport, closeTransport)
 	d.table.Store(&routing.Table{Gateways: map[int]*routing.Gateway{}})
 	d.sweeper.Add(1)
@@ -283,6 +291,8 @@ func (d *DataPlane) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	d.pump.Close()
+	d.loopsOnce.Do(func() {}) // no loops start after this
+	d.loops.close()
 	d.sweeper.Wait()
 	d.endpoints.Sweep(time.Now(), 0)
 	return ctx.Err()

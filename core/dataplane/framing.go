@@ -35,16 +35,16 @@ type bodyEnd struct {
 type chunkState uint8
 
 const (
-	csSize     chunkState = iota // hex digits of a chunk size
-	csExt                        // ";ext" after the size, up to CR
-	csSizeLF                     // LF after the size line
-	csData                       // chunk data
-	csDataCR                     // CR after the data
-	csDataLF                     // LF after the data
-	csTrailer                    // start of a trailer line, or the final CRLF
-	csTrailerLine                // inside a trailer line
-	csTrailerLF                  // LF of a trailer line
-	csEndLF                      // LF of the final CRLF
+	csSize        chunkState = iota // hex digits of a chunk size
+	csExt                           // ";ext" after the size, up to CR
+	csSizeLF                        // LF after the size line
+	csData                          // chunk data
+	csDataCR                        // CR after the data
+	csDataLF                        // LF after the data
+	csTrailer                       // start of a trailer line, or the final CRLF
+	csTrailerLine                   // inside a trailer line
+	csTrailerLF                     // LF of a trailer line
+	csEndLF                         // LF of the final CRLF
 	csDone
 )
 

@@ -24,6 +24,7 @@ type httpServer struct {
 	srv   *fasthttp.Server
 	ln    *chanListener
 	conns connSet
+	live  liveConns // connections served by event loops
 	ended chan struct{}
 }
 
@@ -61,12 +62,20 @@ func newHTTPServer(dp *DataPlane, p *portListener) *httpServer {
 func (h *httpServer) protocol() string { return string(gateway.HTTP) }
 
 func (h *httpServer) serve(c net.Conn) {
-	h.ln.push(h.dp.track(c, h.port, &h.conns))
+	tc := h.dp.track(c, h.port, &h.conns)
+	if t, ok := tc.(*trackedConn); ok {
+		if lh := h.dp.loopHTTP(); lh != nil {
+			go h.serveOnLoop(lh, t)
+			return
+		}
+	}
+	h.ln.push(tc)
 }
 
 func (h *httpServer) shutdown(deadline time.Time) {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	h.live.drain()
 	h.ln.Close()
 	_ = h.srv.ShutdownWithContext(ctx)
 	<-h.ended
@@ -248,7 +257,7 @@ func (h *httpServer) roundTrip(ctx *fasthttp.RequestCtx, r *routing.Route, pinne
 			r.Metrics.Error(metrics.ErrNoEndpoint)
 			return nil, fasthttp.StatusServiceUnavailable
 		}
-		hc := e.Transport.(*fasthttp.HostClient)
+		hc := e.Transport.(*transport).hc
 		e.Begin()
 		err := hc.DoTimeout(&ctx.Request, &ctx.Response, r.Timeout)
 		e.End()

@@ -4,15 +4,24 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
 )
 
-// newTransport is the connection pool of one endpoint.
+// transport is an endpoint's connection pools: fasthttp's for connections
+// served by goroutines, and one per event loop for the loops' own.
+type transport struct {
+	hc     *fasthttp.HostClient
+	idle   [][]*upConn // by loop; only that loop touches its list
+	closed atomic.Bool // the endpoint is gone: pooled connections close
+}
+
+// newTransport is the connection pools of one endpoint.
 func (d *DataPlane) newTransport(addr string) any {
 	dialer := &net.Dialer{Timeout: d.opts.ConnectTimeout, KeepAlive: 30 * time.Second}
-	return &fasthttp.HostClient{
+	hc := &fasthttp.HostClient{
 		Addr: addr,
 		Dial: func(a string) (net.Conn, error) {
 			c, err := dialer.Dial("tcp", a)
@@ -38,6 +47,7 @@ func (d *DataPlane) newTransport(addr string) any {
 		DisablePathNormalizing:    true,
 		SecureErrorLogMessage:     true,
 	}
+	return &transport{hc: hc, idle: make([][]*upConn, d.nloops)}
 }
 
 func retryStaleConn(req *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
@@ -47,8 +57,9 @@ func retryStaleConn(req *fasthttp.Request, attempts int, err error) (resetTimeou
 }
 
 func closeTransport(t any) {
-	if hc, ok := t.(*fasthttp.HostClient); ok {
-		hc.CloseIdleConnections()
+	if tr, ok := t.(*transport); ok {
+		tr.closed.Store(true) // the loops close theirs when they next look
+		tr.hc.CloseIdleConnections()
 	}
 }
 

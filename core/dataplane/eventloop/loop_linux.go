@@ -62,6 +62,9 @@ func NewGroup(n int) (*Group, error) {
 	return g, nil
 }
 
+// Loops are the group's loops.
+func (g *Group) Loops() []*Loop { return g.loops }
+
 // Next returns the loop whose turn it is.
 func (g *Group) Next() *Loop { return g.loops[g.next.Add(1)%uint32(len(g.loops))] }
 
