@@ -79,10 +79,16 @@ func (s *connSet) wait(deadline time.Time) {
 		return
 	case <-time.After(time.Until(deadline)):
 	}
+	// Closing a connection removes it from the set, under s.mu: close a
+	// copy of the set, not the set under its lock.
 	s.mu.Lock()
+	open := make([]net.Conn, 0, len(s.conns))
 	for c := range s.conns {
-		c.Close()
+		open = append(open, c)
 	}
 	s.mu.Unlock()
+	for _, c := range open {
+		c.Close()
+	}
 	<-done
 }

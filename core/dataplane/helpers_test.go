@@ -44,6 +44,10 @@ var quiet = func() *slog.Logger {
 // hanging gateway fails a test instead of stalling the run.
 const ioTimeout = 5 * time.Second
 
+// goroutineHTTP runs every gateway of the tests with HTTP served by
+// goroutines only (TestGoroutinePath sets it for a second run).
+var goroutineHTTP = os.Getenv("TURNOUT_TEST_GOROUTINE_HTTP") != ""
+
 // closedPort returns a port with nothing listening on it.
 func closedPort(t testing.TB) int { return testnet.FreePort(t) }
 
@@ -61,6 +65,9 @@ type testGateway struct {
 func startGateway(t testing.TB, doc string, o dataplane.Options, eo engine.Options) *testGateway {
 	t.Helper()
 	o.Address = "127.0.0.1"
+	if goroutineHTTP {
+		o.GoroutineHTTP = true
+	}
 	if o.Logger == nil {
 		o.Logger = quiet
 	}

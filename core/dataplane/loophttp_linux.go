@@ -151,6 +151,7 @@ func (h *httpServer) serveOnLoop(lh *loopHTTP, tc *trackedConn) {
 		tc.Close()
 		return
 	}
+	h.dp.opts.Metrics.HTTPHandoffs.Inc()
 	f := os.NewFile(uintptr(res.fd), "")
 	nc, err := net.FileConn(f)
 	f.Close()

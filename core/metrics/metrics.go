@@ -58,6 +58,10 @@ type Registry struct {
 	// RouteHeld is 1 for a route held at weight 0 until its backend is
 	// ready, by gateway and route.
 	RouteHeld *prometheus.GaugeVec
+	// HTTPHandoffs counts HTTP connections the event loops handed to the
+	// goroutine path: a request with a body, an upgrade, or one that was
+	// malformed or unroutable.
+	HTTPHandoffs prometheus.Counter
 }
 
 // NewRegistry creates the collectors and registers them, together with the
@@ -123,10 +127,14 @@ func NewRegistry() *Registry {
 			Name: "turnout_route_held",
 			Help: "1 while a route is held at weight 0 until its backend is ready, by gateway and route.",
 		}, []string{"gateway", "route"}),
+		HTTPHandoffs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "turnout_http_handoffs_total",
+			Help: "HTTP connections the event loops handed to the goroutine path (a request with a body, an upgrade, a malformed or unroutable request).",
+		}),
 	}
 	r.Prometheus.MustRegister(r.requests, r.duration, r.errors, r.connections, r.open,
 		r.TableSwaps, r.TableFailures, r.TableGeneration, r.ConfigReloads,
-		r.PluginStarts, r.PluginCrashes, r.PluginUp, r.TargetStale, r.RouteHeld,
+		r.PluginStarts, r.PluginCrashes, r.PluginUp, r.TargetStale, r.RouteHeld, r.HTTPHandoffs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
 }

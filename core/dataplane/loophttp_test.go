@@ -1,0 +1,122 @@
+package dataplane_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/turnout/turnout/core/dataplane"
+	"github.com/turnout/turnout/core/engine"
+)
+
+// The event loops serve the common request themselves: many keep-alive
+// GETs, HEAD and a 204 go through without one connection handed to the
+// goroutine path, on one pooled connection to the endpoint; a request
+// with a body is handed over with the bytes already read, and answered.
+func TestEventLoopsServeCommonRequests(t *testing.T) {
+	if runtime.GOOS != "linux" || goroutineHTTP {
+		t.Skip("the event loops run on Linux, and not in the goroutine-only run")
+	}
+	t.Parallel()
+	be := newRecorder(t)
+	be.respond = func(req *rawRequest, c net.Conn, _ *bufio.Reader) bool {
+		switch req.Target {
+		case "/empty":
+			io.WriteString(c, "HTTP/1.1 204 No Content\r\nDate: Mon, 02 Jan 2006 15:04:05 GMT\r\n\r\n")
+		case "/body":
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.Body), req.Body)
+		default:
+			// The endpoint's Date passes unchanged; hop-by-hop headers go.
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nDate: Mon, 02 Jan 2006 15:04:05 GMT\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nContent-Length: 2\r\n\r\n")
+			if req.Method != "HEAD" {
+				io.WriteString(c, "ok")
+			}
+		}
+		return true
+	}
+	g := startGateway(t, simpleGateway("loop", be.addr, ""), dataplane.Options{}, engine.Options{})
+	c := dial(t, g.addr)
+	br := bufio.NewReader(c)
+	for i := range 50 {
+		method := "GET"
+		if i == 10 {
+			method = "HEAD"
+		}
+		fmt.Fprintf(c, "%s /n%d HTTP/1.1\r\nHost: a\r\n\r\n", method, i)
+		resp := readResponse(t, br, method)
+		if resp.Status != 200 || method == "GET" && string(resp.Body) != "ok" {
+			t.Fatalf("request %d: %d %q", i, resp.Status, resp.Body)
+		}
+		if got := resp.Header.Get("Date"); got != "Mon, 02 Jan 2006 15:04:05 GMT" {
+			t.Fatalf("Date %q, want the endpoint's", got)
+		}
+		if resp.Header.Get("X-Hop") != "" || resp.Header.Get("Connection") != "" {
+			t.Fatalf("hop-by-hop headers reached the client: %v", resp.Header)
+		}
+	}
+	io.WriteString(c, "GET /empty HTTP/1.1\r\nHost: a\r\n\r\n")
+	if resp := readResponse(t, br, "GET"); resp.Status != 204 {
+		t.Fatalf("204 came back as %d", resp.Status)
+	}
+	if n := metricValue(t, g.dp, "turnout_http_handoffs_total", nil); n != 0 {
+		t.Fatalf("%v connections handed to the goroutine path, want 0", n)
+	}
+	if n := be.conns.Load(); n != 1 {
+		t.Fatalf("the endpoint saw %d connections for sequential requests, want 1 (pooled)", n)
+	}
+
+	io.WriteString(c, "POST /body HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nabcd")
+	if resp := readResponse(t, br, "POST"); resp.Status != 200 || string(resp.Body) != "abcd" {
+		t.Fatalf("request with a body: %d %q", resp.Status, resp.Body)
+	}
+	if n := metricValue(t, g.dp, "turnout_http_handoffs_total", nil); n != 1 {
+		t.Fatalf("%v handoffs after a request with a body, want 1", n)
+	}
+	// The handed-over connection keeps serving.
+	io.WriteString(c, "GET /after HTTP/1.1\r\nHost: a\r\n\r\n")
+	if resp := readResponse(t, br, "GET"); resp.Status != 200 {
+		t.Fatalf("after the handoff: %d", resp.Status)
+	}
+}
+
+// A close-delimited response (no length, not chunked) reaches the client
+// whole, and the client's connection is closed after it, since that is
+// the only way the client can tell where it ends.
+func TestCloseDelimitedResponse(t *testing.T) {
+	t.Parallel()
+	body := strings.Repeat("x", 100<<10)
+	be := newRecorder(t)
+	be.respond = func(_ *rawRequest, c net.Conn, _ *bufio.Reader) bool {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n"+body)
+		return false
+	}
+	g := startGateway(t, simpleGateway("close", be.addr, ""), dataplane.Options{}, engine.Options{})
+	resps := parseResponses(t, exchange(t, g.addr, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+	if len(resps) != 1 || resps[0].Status != 200 || string(resps[0].Body) != body {
+		t.Fatalf("got %d responses; want one 200 with the %d-byte body", len(resps), len(body))
+	}
+}
+
+// TestGoroutinePath runs the protocol and security tests again with HTTP
+// served by goroutines only (Options.GoroutineHTTP), the path every
+// connection the loops hand over takes.
+func TestGoroutinePath(t *testing.T) {
+	if goroutineHTTP || testing.Short() {
+		t.Skip("this is the goroutine-only run, or -short")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^(TestKeepAlive|TestPipelined|TestStreaming|TestRouteTimeout|TestLargeResponse|TestWebSocket|TestRequestSmuggling|TestAbsoluteForm|TestRequestTarget|TestRefusedUpgrade|TestHeaderSizeLimits|TestResponseHeaderTooLarge|TestBrokenExchange|TestSlowClients|TestHopByHop|TestFailureStatuses|TestDeadEndpoint|TestVirtualHosts|TestRewrites|TestTruncatedSmallBody|TestCloseDelimited)")
+	cmd.Env = append(os.Environ(), "TURNOUT_TEST_GOROUTINE_HTTP=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("goroutine-only run failed: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "PASS") {
+		t.Fatalf("goroutine-only run ran nothing:\n%s", out)
+	}
+}
