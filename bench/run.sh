@@ -8,7 +8,9 @@
 #   REPS [3]          repetitions; each runs every contender once, in order
 #   DURATION [10s]    each measured wrk run (c64, then c8)
 #   WARMUP [2s]       wrk -c64 warm-up before the measured runs
-#   CONTENDERS        [direct haproxy-http nginx turnout-http turnout-plugins haproxy-tcp turnout-tcp]
+#   CONTENDERS        [direct haproxy-http nginx turnout-http turnout-goroutine-http turnout-plugins haproxy-tcp turnout-tcp]
+#                     turnout-goroutine-http: turnout-http with --goroutine-http (a
+#                     goroutine per connection, fasthttp's server, instead of the event loops)
 #                     turnout-plugins: turnout-http's split, but its two routes are
 #                     resolved by a backend plugin process (docs/examples/backend-file)
 #   SPLIT_N [2000]    requests of the split sample (bench/bin/splitcount)
@@ -26,7 +28,7 @@ bench_init
 REPS=${REPS:-3}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
-CONTENDERS=${CONTENDERS:-"direct haproxy-http nginx turnout-http turnout-plugins haproxy-tcp turnout-tcp"}
+CONTENDERS=${CONTENDERS:-"direct haproxy-http nginx turnout-http turnout-goroutine-http turnout-plugins haproxy-tcp turnout-tcp"}
 SPLIT_N=${SPLIT_N:-2000}
 
 cd "$REPO_ROOT"
@@ -86,19 +88,21 @@ start_contender() {
 		start_bg "$d/nginx.log" "${PROXY_PIN[@]}" nginx -p "$d/nginx" -c "$d/nginx/nginx.conf" -g 'daemon off;'
 		CPID=$LAST_PID
 		;;
-	turnout-http | turnout-tcp)
+	turnout-http | turnout-goroutine-http | turnout-tcp)
 		if [[ $TURNOUT_STATUS != built ]]; then
 			SKIP_REASON=$TURNOUT_STATUS
 			return 2
 		fi
-		PROTO=${name#turnout-}
+		PROTO=${name##*-}
+		local extra=()
+		[[ $name == turnout-goroutine-http ]] && extra=(--goroutine-http)
 		if [[ $PROTO == http ]]; then
 			URL=http://127.0.0.1:$PORT_TURNOUT_HTTP/
 		else
 			URL=http://127.0.0.1:$PORT_TURNOUT_TCP/ NEWCONN=1
 		fi
 		write_turnout_gateways "$d/gateways.yaml" 50 50 "$PORT_TURNOUT_HTTP" "$PORT_TURNOUT_TCP"
-		if ! start_turnout "$d" "$d/gateways.yaml"; then
+		if ! start_turnout "$d" "$d/gateways.yaml" "${extra[@]}"; then
 			SKIP_REASON="turnout serve did not become healthy (log: ${d#"$REPO_ROOT"/}/turnout.log)"
 			tail -5 "$d/turnout.log" >&2 || true
 			[[ -n $LAST_PID ]] && stop_pid "$LAST_PID"
