@@ -38,6 +38,7 @@ type exchange struct {
 	reused, staleRetried        bool
 	gotHead                     bool   // the response head has been read
 	sent                        bool   // bytes of the response reached the client
+	observed                    bool   // the route's metrics have the exchange
 	hold                        []byte // a small response kept until it is whole
 	status                      int
 	frame                       bodyEnd
@@ -162,7 +163,7 @@ func (ex *exchange) failWith(status int) {
 		ex.e = nil
 	}
 	ex.dropUp()
-	ex.r.Metrics.Observe(0, time.Since(ex.start))
+	ex.observe(0)
 	ex.active = false
 	if ex.sent {
 		ex.c.close() // part of a response went out: only closing can tell
@@ -187,16 +188,26 @@ func (ex *exchange) abandon() {
 		ex.e = nil
 	}
 	if ex.gotHead {
-		ex.r.Metrics.Observe(ex.status, time.Since(ex.start))
+		ex.observe(ex.status)
 	}
 	ex.active = false
 	ex.gen++
 }
 
+// observe puts the exchange in its route's metrics, once: when its
+// response head goes to the client (the duration ends there, as on the
+// goroutine path), or when it fails.
+func (ex *exchange) observe(status int) {
+	if !ex.observed {
+		ex.observed = true
+		ex.r.Metrics.Observe(status, time.Since(ex.start))
+	}
+}
+
 // complete: the whole response went to the client (or into its buffer).
 func (ex *exchange) complete() {
 	c, e, up := ex.c, ex.e, ex.up
-	ex.r.Metrics.Observe(ex.status, time.Since(ex.start))
+	ex.observe(ex.status)
 	e.Succeeded()
 	e.End()
 	ex.e, ex.up, up.ex = nil, nil, nil
@@ -282,6 +293,9 @@ func (ex *exchange) forward(b []byte) bool {
 	if len(b) == 0 {
 		return true
 	}
+	if ex.gotHead {
+		ex.observe(ex.status)
+	}
 	ex.sent = true
 	return ex.c.send(b)
 }
@@ -325,7 +339,7 @@ func (ex *exchange) truncated(kind string) {
 	ex.dropUp()
 	ex.e.End()
 	ex.e = nil
-	ex.r.Metrics.Observe(ex.status, time.Since(ex.start))
+	ex.observe(ex.status)
 	ex.active = false
 	ex.c.close()
 }
