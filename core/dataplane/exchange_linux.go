@@ -427,7 +427,7 @@ func (up *upConn) bind(ex *exchange) {
 	up.ex, ex.up = ex, up
 	up.gotBytes = false
 	up.in = up.in[:0]
-	w, err := pump.Write(up.fd, ex.head)
+	w, err := eventloop.Write(up.fd, ex.head)
 	if err != nil {
 		ex.broken(err)
 		return
@@ -447,7 +447,7 @@ func (up *upConn) Stop(error) { up.close() }
 
 func (up *upConn) Event(ev uint32) {
 	if ev&(eventloop.Writable|eventloop.Error|eventloop.Hangup) != 0 && len(up.out) > 0 {
-		w, err := pump.Write(up.fd, up.out)
+		w, err := eventloop.Write(up.fd, up.out)
 		if err != nil {
 			up.ex.broken(err)
 			return
@@ -491,7 +491,7 @@ func (up *upConn) fail() {
 
 func (up *upConn) read() {
 	buf := up.st.loop.Buffer()
-	n, err := unix.Read(up.fd, buf)
+	n, err := eventloop.Read(up.fd, buf)
 	if err == unix.EAGAIN || err == unix.EINTR {
 		return
 	}

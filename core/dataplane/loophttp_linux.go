@@ -349,7 +349,7 @@ func (c *clientConn) timedOut() {
 
 func (c *clientConn) read() {
 	buf := c.st.loop.Buffer()
-	n, err := unix.Read(c.fd, buf)
+	n, err := eventloop.Read(c.fd, buf)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return
@@ -412,8 +412,10 @@ func (c *clientConn) request(data []byte) int {
 	}
 	headLen := st.feed.pos - st.br.Buffered()
 	// A request without Content-Length or Transfer-Encoding has no body
-	// (-2, RFC 9112 6.3); one with a body goes to the goroutine path.
-	if cl := hdr.ContentLength(); cl != 0 && cl != -2 || hdr.ConnectionUpgrade() || len(hdr.PeekBytes(headerExpect)) > 0 || hdr.IsConnect() {
+	// (-2, RFC 9112 6.3); one with a body goes to the goroutine path, and
+	// so does HTTP/1.0, which cannot read the chunked responses forwarded
+	// here as they come.
+	if cl := hdr.ContentLength(); cl != 0 && cl != -2 || !hdr.IsHTTP11() || hdr.ConnectionUpgrade() || len(hdr.PeekBytes(headerExpect)) > 0 || hdr.IsConnect() {
 		c.demote(data)
 		return 0
 	}
@@ -476,7 +478,7 @@ func (c *clientConn) send(b []byte) bool {
 		c.out = append(c.out, b...)
 		return true
 	}
-	w, err := pump.Write(c.fd, b)
+	w, err := eventloop.Write(c.fd, b)
 	if err != nil {
 		c.close()
 		return false
@@ -490,7 +492,7 @@ func (c *clientConn) send(b []byte) bool {
 }
 
 func (c *clientConn) flush() {
-	w, err := pump.Write(c.fd, c.out)
+	w, err := eventloop.Write(c.fd, c.out)
 	if err != nil {
 		c.close()
 		return

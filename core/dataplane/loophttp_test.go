@@ -83,6 +83,16 @@ func TestEventLoopsServeCommonRequests(t *testing.T) {
 	if resp := readResponse(t, br, "GET"); resp.Status != 200 {
 		t.Fatalf("after the handoff: %d", resp.Status)
 	}
+
+	// HTTP/1.0 cannot read a chunked response forwarded as it comes: the
+	// goroutine path answers it.
+	resps := parseResponses(t, exchange(t, g.addr, "GET /old HTTP/1.0\r\nHost: a\r\n\r\n"))
+	if len(resps) != 1 || resps[0].Status != 200 {
+		t.Fatalf("HTTP/1.0 request: %+v", resps)
+	}
+	if n := metricValue(t, g.dp, "turnout_http_handoffs_total", nil); n != 2 {
+		t.Fatalf("%v handoffs after an HTTP/1.0 request, want 2", n)
+	}
 }
 
 // A close-delimited response (no length, not chunked) reaches the client

@@ -153,7 +153,7 @@ func TestFailedApplyKeepsTheOldTable(t *testing.T) {
 func TestPortsAreAssignedFromTheRangeAndKept(t *testing.T) {
 	dp := dataplane.New(dataplane.Options{Address: "127.0.0.1", Logger: quiet()})
 	defer dp.Shutdown(context.Background())
-	lo := testnet.FreePort(t)
+	lo := testnet.FreePorts(t, 2)
 	eng := New(dp, Options{Logger: quiet(), PortRange: [2]int{lo, lo + 1}, Reserved: map[int]string{lo: "the admin listener"}})
 	if err := eng.Set(decode(t, "name: x\n")); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,31 @@ func FreePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// FreePorts returns the first of n consecutive ports that were all free
+// on 127.0.0.1 a moment ago (for tests of port ranges).
+func FreePorts(t testing.TB, n int) int {
+	t.Helper()
+	for range 50 {
+		lo := FreePort(t)
+		var held []net.Listener
+		for p := lo; p < lo+n; p++ {
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if err != nil {
+				break
+			}
+			held = append(held, ln)
+		}
+		for _, ln := range held {
+			ln.Close()
+		}
+		if len(held) == n {
+			return lo
+		}
+	}
+	t.Fatalf("no %d consecutive free ports found", n)
+	return 0
 }
 
 // Backend starts an HTTP server on 127.0.0.1 that answers every request

@@ -202,7 +202,10 @@ func (l *Loop) run() {
 	defer close(l.stopped)
 	var events [128]unix.EpollEvent
 	for !l.stopping {
-		n, err := unix.EpollWait(l.epfd, events[:], l.timers.waitMillis())
+		n, err := poll(l.epfd, events[:])
+		if err == nil && n == 0 {
+			n, err = unix.EpollWait(l.epfd, events[:], l.timers.waitMillis())
+		}
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue

@@ -157,7 +157,7 @@ func (s *sock) Event(ev uint32) {
 // read takes what s has and sends it to the peer.
 func (s *sock) read() {
 	buf := s.pair.loop.Buffer()
-	n, err := unix.Read(s.fd, buf)
+	n, err := eventloop.Read(s.fd, buf)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return
@@ -174,7 +174,7 @@ func (s *sock) read() {
 		return
 	}
 	dst := s.peer
-	w, err := Write(dst.fd, buf[:n])
+	w, err := eventloop.Write(dst.fd, buf[:n])
 	if err != nil {
 		s.pair.finish(err)
 		return
@@ -190,7 +190,7 @@ func (s *sock) read() {
 // flush writes what waits for s; once all is written, reading from its
 // peer resumes (or, if the peer has ended, s's write side is shut).
 func (s *sock) flush() {
-	w, err := Write(s.fd, s.out)
+	w, err := eventloop.Write(s.fd, s.out)
 	if err != nil {
 		s.pair.finish(err)
 		return
@@ -207,18 +207,6 @@ func (s *sock) flush() {
 	s.update()
 	s.peer.update()
 	s.pair.endIfDone()
-}
-
-// Write is one write(2); EAGAIN and EINTR write nothing and are no error.
-func Write(fd int, b []byte) (int, error) {
-	w, err := unix.Write(fd, b)
-	if err == unix.EAGAIN || err == unix.EINTR {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return w, nil
 }
 
 func (s *sock) shutWrite() {

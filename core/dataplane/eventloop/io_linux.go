@@ -1,0 +1,50 @@
+package eventloop
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Read and Write are read(2) and write(2) on a non-blocking socket. They
+// cannot block, so they skip the runtime's system-call bookkeeping, as
+// Go's netpoller does for its own non-blocking epoll_wait: the loop keeps
+// its P, and no other thread is woken to take it over while the kernel
+// delivers a write on loopback (which wakes the receiver inside the call).
+// Read returns unix.EAGAIN when there is nothing to read; Write returns 0
+// and no error when the socket takes nothing now.
+func Read(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// Write: see Read.
+func Write(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	switch e {
+	case 0:
+		return int(n), nil
+	case unix.EAGAIN, unix.EINTR:
+		return 0, nil
+	}
+	return 0, e
+}
+
+// poll collects ready events without waiting, skipping the runtime's
+// bookkeeping too; the loop blocks in epoll_wait only when there are none.
+func poll(epfd int, events []unix.EpollEvent) (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
