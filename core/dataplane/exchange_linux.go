@@ -110,42 +110,38 @@ func (ex *exchange) dialed(gen uint64, e *routing.Endpoint, fd int, err error) {
 }
 
 func (ex *exchange) connectFailed(err error) {
-	r, e := ex.r, ex.e
+	r := ex.r
 	r.Metrics.Error(metrics.ErrConnect)
-	e.Failed(time.Now().UnixNano(), ex.c.h.dp.opts.EjectFor)
+	ex.e.Failed(time.Now().UnixNano(), ex.c.h.dp.opts.EjectFor)
 	if r.Failed != nil {
 		r.Failed()
 	}
-	ex.c.h.dp.log.Debug("endpoint failed", "gateway_port", ex.c.h.port, "route", r.Name, "endpoint", e.Addr, "err", err, "attempt", ex.attempt+1)
-	e.End()
-	ex.e = nil
-	if ex.attempt < r.Retries {
-		if e2 := r.Pick(e); e2 != nil {
-			r.Metrics.Error(metrics.ErrRetried)
-			ex.attempt++
-			ex.attach(e2, true)
-			return
-		}
-	}
-	ex.failWith(502)
+	ex.leave(err, true)
 }
 
 // broken: the endpoint connection failed before any response byte.
 func (ex *exchange) broken(err error) {
-	r, e := ex.r, ex.e
 	ex.dropUp()
 	if ex.reused && ex.staleOK && !ex.staleRetried {
 		// A pooled connection the endpoint closed while it was idle.
 		ex.staleRetried = true
 		ex.reused = false
-		ex.dial(e)
+		ex.dial(ex.e)
 		return
 	}
+	ex.r.Metrics.Error(metrics.ErrUpstream)
+	ex.leave(err, ex.idempotent)
+}
+
+// leave gives up on the current endpoint after err: another one of the
+// route is tried if retry allows it and the route's retries are not used
+// up, else the client gets a 502.
+func (ex *exchange) leave(err error, retry bool) {
+	r, e := ex.r, ex.e
+	ex.c.h.dp.log.Debug("endpoint failed", "gateway_port", ex.c.h.port, "route", r.Name, "endpoint", e.Addr, "err", err, "attempt", ex.attempt+1)
 	e.End()
 	ex.e = nil
-	r.Metrics.Error(metrics.ErrUpstream)
-	ex.c.h.dp.log.Debug("endpoint failed", "gateway_port", ex.c.h.port, "route", r.Name, "endpoint", e.Addr, "err", err, "attempt", ex.attempt+1)
-	if ex.idempotent && ex.attempt < r.Retries {
+	if retry && ex.attempt < r.Retries {
 		if e2 := r.Pick(e); e2 != nil {
 			r.Metrics.Error(metrics.ErrRetried)
 			ex.attempt++
