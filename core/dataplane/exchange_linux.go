@@ -451,8 +451,12 @@ func (up *upConn) Event(ev uint32) {
 		up.out = up.out[w:]
 		up.update()
 	}
-	if ev&(eventloop.Readable|eventloop.Error|eventloop.Hangup) != 0 && up.wantRead() {
-		up.read()
+	if ev&(eventloop.Readable|eventloop.Error|eventloop.Hangup) != 0 {
+		if up.wantRead() {
+			up.read()
+		} else {
+			up.update() // not now: leave the epoll set until the client catches up
+		}
 	}
 }
 

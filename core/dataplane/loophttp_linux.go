@@ -487,6 +487,9 @@ func (c *clientConn) send(b []byte) bool {
 		c.outBuf = bufPool.Get().(*[]byte)
 		c.out = append((*c.outBuf)[:0], b[w:]...)
 		c.update()
+		if c.ex.active && c.ex.up != nil {
+			c.ex.up.update() // stop reading the endpoint until the client catches up
+		}
 	}
 	return true
 }

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/turnout/turnout/core/dataplane"
 	"github.com/turnout/turnout/core/engine"
@@ -120,7 +121,7 @@ func TestGoroutinePath(t *testing.T) {
 	if goroutineHTTP || testing.Short() {
 		t.Skip("this is the goroutine-only run, or -short")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run", "^(TestKeepAlive|TestPipelined|TestStreaming|TestRouteTimeout|TestLargeResponse|TestWebSocket|TestRequestSmuggling|TestAbsoluteForm|TestRequestTarget|TestRefusedUpgrade|TestHeaderSizeLimits|TestResponseHeaderTooLarge|TestBrokenExchange|TestSlowClients|TestHopByHop|TestFailureStatuses|TestDeadEndpoint|TestVirtualHosts|TestRewrites|TestTruncatedSmallBody|TestCloseDelimited)")
+	cmd := exec.Command(os.Args[0], "-test.run", "^(TestKeepAlive|TestPipelined|TestStreaming|TestRouteTimeout|TestLargeResponse|TestWebSocket|TestRequestSmuggling|TestAbsoluteForm|TestRequestTarget|TestRefusedUpgrade|TestHeaderSizeLimits|TestResponseHeaderTooLarge|TestBrokenExchange|TestSlowClients|TestHopByHop|TestFailureStatuses|TestDeadEndpoint|TestVirtualHosts|TestRewrites|TestTruncatedSmallBody|TestCloseDelimited|TestSlowClientHolds)")
 	cmd.Env = append(os.Environ(), "TURNOUT_TEST_GOROUTINE_HTTP=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -128,5 +129,43 @@ func TestGoroutinePath(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "PASS") {
 		t.Fatalf("goroutine-only run ran nothing:\n%s", out)
+	}
+}
+
+// A client that stops reading holds the endpoint back: the loop keeps at
+// most a buffer of the response, so what the endpoint manages to write is
+// bounded by socket buffers, and all of it arrives once the client reads.
+func TestSlowClientHoldsTheEndpointBack(t *testing.T) {
+	t.Parallel()
+	const bound = 64 << 20 // far above the loopback socket buffers on the way
+	wrote := make(chan int, 1)
+	be := newRecorder(t)
+	be.respond = func(_ *rawRequest, c net.Conn, _ *bufio.Reader) bool {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+		chunk := []byte(fmt.Sprintf("%x\r\n%s\r\n", 1<<20, strings.Repeat("x", 1<<20)))
+		n := 0
+		c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		for n < 4*bound {
+			w, err := c.Write(chunk)
+			n += w
+			if err != nil {
+				break
+			}
+		}
+		wrote <- n
+		return false
+	}
+	g := startGateway(t, simpleGateway("slow", be.addr, "{timeout: 30s}"), dataplane.Options{}, engine.Options{})
+	c := dial(t, g.addr)
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	n := <-wrote // the endpoint gave up writing: nobody reads
+	if n >= bound {
+		t.Fatalf("the endpoint wrote %d MiB to a client that reads nothing: no backpressure", n>>20)
+	}
+	t.Logf("held back after %.1f MiB", float64(n)/(1<<20))
+	got, _ := io.Copy(io.Discard, c) // the endpoint hung up mid-body: the gateway closes after what came
+	if got < int64(n) {
+		t.Fatalf("the client read %d bytes, fewer than the %d the endpoint wrote", got, n)
 	}
 }
