@@ -2,6 +2,7 @@ package dataplane_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/turnout/turnout/core/dataplane"
 	"github.com/turnout/turnout/core/engine"
+	"github.com/turnout/turnout/internal/testnet"
 )
 
 // The event loops serve the common request themselves: many keep-alive
@@ -121,7 +123,7 @@ func TestGoroutinePath(t *testing.T) {
 	if goroutineHTTP || testing.Short() {
 		t.Skip("this is the goroutine-only run, or -short")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run", "^(TestKeepAlive|TestPipelined|TestStreaming|TestRouteTimeout|TestLargeResponse|TestWebSocket|TestRequestSmuggling|TestAbsoluteForm|TestRequestTarget|TestRefusedUpgrade|TestHeaderSizeLimits|TestResponseHeaderTooLarge|TestBrokenExchange|TestSlowClients|TestHopByHop|TestFailureStatuses|TestDeadEndpoint|TestVirtualHosts|TestRewrites|TestTruncatedSmallBody|TestCloseDelimited|TestSlowClientHolds)")
+	cmd := exec.Command(os.Args[0], "-test.run", "^(TestKeepAlive|TestPipelined|TestStreaming|TestRouteTimeout|TestLargeResponse|TestWebSocket|TestRequestSmuggling|TestAbsoluteForm|TestRequestTarget|TestRefusedUpgrade|TestHeaderSizeLimits|TestResponseHeaderTooLarge|TestBrokenExchange|TestSlowClients|TestHopByHop|TestFailureStatuses|TestDeadEndpoint|TestVirtualHosts|TestRewrites|TestTruncatedSmallBody|TestCloseDelimited|TestSlowClientHolds|TestShutdownFinishes)")
 	cmd.Env = append(os.Environ(), "TURNOUT_TEST_GOROUTINE_HTTP=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -167,5 +169,48 @@ func TestSlowClientHoldsTheEndpointBack(t *testing.T) {
 	got, _ := io.Copy(io.Discard, c) // the endpoint hung up mid-body: the gateway closes after what came
 	if got < int64(n) {
 		t.Fatalf("the client read %d bytes, fewer than the %d the endpoint wrote", got, n)
+	}
+}
+
+// A shutdown lets the request in flight finish (its response says the
+// connection closes after it), closes idle keep-alive connections at once,
+// and returns once they are done.
+func TestShutdownFinishesRequestsInFlight(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	be := newRecorder(t)
+	be.respond = func(req *rawRequest, c net.Conn, _ *bufio.Reader) bool {
+		if req.Target == "/slow" {
+			<-release
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone")
+		return true
+	}
+	g := startGateway(t, simpleGateway("drain", be.addr, ""), dataplane.Options{}, engine.Options{})
+	idle := dial(t, g.addr)
+	io.WriteString(idle, "GET /fast HTTP/1.1\r\nHost: a\r\n\r\n")
+	idleBr := bufio.NewReader(idle)
+	if resp := readResponse(t, idleBr, "GET"); resp.Status != 200 {
+		t.Fatalf("first request: %d", resp.Status)
+	}
+	busy := dial(t, g.addr)
+	io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+	testnet.Eventually(t, 5*time.Second, "the slow request reaching the endpoint", func() bool { return len(be.requests()) == 2 })
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		stopped <- g.dp.Shutdown(ctx)
+	}()
+	if closed, _ := waitClosed(idle, 5*time.Second); !closed {
+		t.Fatal("an idle keep-alive connection stayed open through the shutdown")
+	}
+	close(release)
+	resp := readResponse(t, bufio.NewReader(busy), "GET")
+	if resp.Status != 200 || string(resp.Body) != "done" || !resp.Close {
+		t.Fatalf("request in flight got %d %q (close %v), want 200 done and the connection closing", resp.Status, resp.Body, resp.Close)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("Shutdown: %v", err)
 	}
 }
