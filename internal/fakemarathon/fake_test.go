@@ -309,16 +309,17 @@ func TestGoMarathonReceivesTheFakesEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		deadline := time.After(10 * time.Second)
-		wait := func(f func(*gomarathon.Event) bool) {
+		// waitAll waits until each predicate has matched an event, in any
+		// order: go-marathon hands every event to its listeners in a
+		// goroutine of its own, so they can arrive out of order.
+		waitAll := func(preds ...func(*gomarathon.Event) bool) {
 			t.Helper()
-			for {
+			for len(preds) > 0 {
 				select {
 				case ev := <-ch:
-					if f(ev) {
-						return
-					}
+					preds = slices.DeleteFunc(preds, func(p func(*gomarathon.Event) bool) bool { return p(ev) })
 				case <-deadline:
-					t.Fatal("no such event within 10s")
+					t.Fatalf("version %d: %d expected events missing after 10s", v, len(preds))
 				}
 			}
 		}
@@ -326,16 +327,15 @@ func TestGoMarathonReceivesTheFakesEvents(t *testing.T) {
 		// wait for the stream.
 		testnet.Eventually(t, 5*time.Second, "the event stream", func() bool { return s.Streams() == 1 })
 		s.Deploy(AppSpec{ID: "/web", Instances: 1, HealthCheck: true, Ports: []PortSpec{{ContainerPort: 80}}})
-		wait(func(ev *gomarathon.Event) bool {
+		waitAll(func(ev *gomarathon.Event) bool {
 			a, ok := ev.Event.(*gomarathon.EventAPIRequest)
 			return ok && a.AppDefinition.ID == "/web"
-		})
-		wait(func(ev *gomarathon.Event) bool {
+		}, func(ev *gomarathon.Event) bool {
 			su, ok := ev.Event.(*gomarathon.EventStatusUpdate)
 			return ok && su.TaskStatus == "TASK_RUNNING" && su.AppID == "/web" && len(su.IPAddresses) == 1
 		})
 		s.MarkHealthy("/web")
-		wait(func(ev *gomarathon.Event) bool {
+		waitAll(func(ev *gomarathon.Event) bool {
 			h, ok := ev.Event.(*gomarathon.EventHealthCheckChanged)
 			if !ok {
 				return false
@@ -346,8 +346,7 @@ func TestGoMarathonReceivesTheFakesEvents(t *testing.T) {
 				t.Errorf("version %d: health event task id %q", v, h.TaskID)
 			}
 			return h.Alive
-		})
-		wait(func(ev *gomarathon.Event) bool { _, ok := ev.Event.(*gomarathon.EventDeploymentSuccess); return ok })
+		}, func(ev *gomarathon.Event) bool { _, ok := ev.Event.(*gomarathon.EventDeploymentSuccess); return ok })
 	}
 }
 
