@@ -17,12 +17,13 @@ import (
 
 // The event-loop HTTP path. A client connection is served by an epoll loop
 // for as long as its requests are the common kind: a head that fasthttp
-// parses, no body, no upgrade. The loop parses the head, routes and
-// rewrites it exactly as the goroutine path does (route, prepare), sends
-// it to a pooled endpoint connection of its own, and forwards the
-// response's bytes as they come, reading only their framing. The first
-// request it does not take (a body, an upgrade, a parse error, a request
-// no route takes) hands the connection, with every byte not yet used, to
+// parses, no body or a small one of known length, no upgrade. The loop
+// parses the head, routes and rewrites it exactly as the goroutine path
+// does (route, prepare), sends it to a pooled endpoint connection of its
+// own, and forwards the response's bytes as they come, reading only their
+// framing. The first request it does not take (a chunked or big body, an
+// upgrade, a parse error, a request no route takes) hands the connection,
+// with every byte not yet used, to
 // the goroutine path (fasthttp), which serves it from then on. So rare
 // and hostile requests meet the same checks as before, and the common
 // request costs one read and one write on each side.
@@ -412,12 +413,25 @@ func (c *clientConn) request(data []byte) int {
 	}
 	headLen := st.feed.pos - st.br.Buffered()
 	// A request without Content-Length or Transfer-Encoding has no body
-	// (-2, RFC 9112 6.3); one with a body goes to the goroutine path, and
-	// so does HTTP/1.0, which cannot read the chunked responses forwarded
-	// here as they come.
-	if cl := hdr.ContentLength(); cl != 0 && cl != -2 || !hdr.IsHTTP11() || hdr.ConnectionUpgrade() || len(hdr.PeekBytes(headerExpect)) > 0 || hdr.IsConnect() {
+	// (-2, RFC 9112 6.3). A small body of known length is taken whole,
+	// then sent with the head; bigger or chunked bodies go to the
+	// goroutine path, which streams them, and so does HTTP/1.0, which
+	// cannot read the chunked responses forwarded here as they come.
+	body := 0
+	switch cl := hdr.ContentLength(); {
+	case cl == 0 || cl == -2:
+	case cl > 0 && cl <= bufferUpTo:
+		body = cl
+	default:
 		c.demote(data)
 		return 0
+	}
+	if !hdr.IsHTTP11() || hdr.ConnectionUpgrade() || len(hdr.PeekBytes(headerExpect)) > 0 || hdr.IsConnect() {
+		c.demote(data)
+		return 0
+	}
+	if len(data) < headLen+body {
+		return 0 // the rest of the body is on its way (within the read timeout)
 	}
 	g := c.h.dp.table.Load().Gateway(c.h.port)
 	if g == nil {
@@ -440,10 +454,11 @@ func (c *clientConn) request(data []byte) int {
 	uri.DisablePathNormalizing = true
 	hdr.SetRequestURIBytes(uri.RequestURI())
 	ex.head = hdr.AppendBytes(ex.head)
+	ex.head = append(ex.head, data[headLen:headLen+body]...)
 	c.first, c.reading = false, false
 	c.timer.Stop()
 	c.ex.begin()
-	return headLen
+	return headLen + body
 }
 
 var headerExpect = []byte("Expect")

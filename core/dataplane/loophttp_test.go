@@ -74,12 +74,23 @@ func TestEventLoopsServeCommonRequests(t *testing.T) {
 		t.Fatalf("the endpoint saw %d connections for sequential requests, want 1 (pooled)", n)
 	}
 
-	io.WriteString(c, "POST /body HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nabcd")
+	// A small body of known length is taken whole and sent with the head,
+	// also when it comes in pieces.
+	io.WriteString(c, "POST /body HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nab")
+	io.WriteString(c, "cd")
 	if resp := readResponse(t, br, "POST"); resp.Status != 200 || string(resp.Body) != "abcd" {
-		t.Fatalf("request with a body: %d %q", resp.Status, resp.Body)
+		t.Fatalf("request with a small body: %d %q", resp.Status, resp.Body)
+	}
+	if n := metricValue(t, g.dp, "turnout_http_handoffs_total", nil); n != 0 {
+		t.Fatalf("%v handoffs after a small body, want 0", n)
+	}
+	// A chunked body is streamed by the goroutine path.
+	io.WriteString(c, "POST /body HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwxyz\r\n0\r\n\r\n")
+	if resp := readResponse(t, br, "POST"); resp.Status != 200 || string(resp.Body) != "wxyz" {
+		t.Fatalf("request with a chunked body: %d %q", resp.Status, resp.Body)
 	}
 	if n := metricValue(t, g.dp, "turnout_http_handoffs_total", nil); n != 1 {
-		t.Fatalf("%v handoffs after a request with a body, want 1", n)
+		t.Fatalf("%v handoffs after a chunked body, want 1", n)
 	}
 	// The handed-over connection keeps serving.
 	io.WriteString(c, "GET /after HTTP/1.1\r\nHost: a\r\n\r\n")

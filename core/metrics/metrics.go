@@ -59,8 +59,8 @@ type Registry struct {
 	// ready, by gateway and route.
 	RouteHeld *prometheus.GaugeVec
 	// HTTPHandoffs counts HTTP connections the event loops handed to the
-	// goroutine path: a request with a body, an upgrade, or one that was
-	// malformed or unroutable.
+	// goroutine path: a request with a chunked or big body, an upgrade, or
+	// one that was malformed or unroutable.
 	HTTPHandoffs prometheus.Counter
 }
 
@@ -129,7 +129,7 @@ func NewRegistry() *Registry {
 		}, []string{"gateway", "route"}),
 		HTTPHandoffs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "turnout_http_handoffs_total",
-			Help: "HTTP connections the event loops handed to the goroutine path (a request with a body, an upgrade, a malformed or unroutable request).",
+			Help: "HTTP connections the event loops handed to the goroutine path (a chunked or big request body, an upgrade, a malformed or unroutable request).",
 		}),
 	}
 	r.Prometheus.MustRegister(r.requests, r.duration, r.errors, r.connections, r.open,
