@@ -499,7 +499,7 @@ func (c *clientConn) send(b []byte) bool {
 		return false
 	}
 	if w < len(b) {
-		c.outBuf = bufPool.Get().(*[]byte)
+		c.outBuf = eventloop.GetBuffer()
 		c.out = append((*c.outBuf)[:0], b[w:]...)
 		c.update()
 		if c.ex.active && c.ex.up != nil {
@@ -519,7 +519,7 @@ func (c *clientConn) flush() {
 	if len(c.out) > 0 {
 		return
 	}
-	bufPool.Put(c.outBuf)
+	eventloop.PutBuffer(c.outBuf)
 	c.out, c.outBuf = nil, nil
 	if c.ex.active {
 		if up := c.ex.up; up != nil {
@@ -567,14 +567,12 @@ func (c *clientConn) end(res loopResult) {
 	}
 	c.timer.Stop()
 	if c.outBuf != nil {
-		bufPool.Put(c.outBuf)
+		eventloop.PutBuffer(c.outBuf)
 		c.out, c.outBuf = nil, nil
 	}
 	c.st.loop.Disown(c)
 	c.done <- res
 }
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, eventloop.BufferSize); return &b }}
 
 // fail answers a request the loop could not get answered, and closes.
 func (c *clientConn) fail(status int) {

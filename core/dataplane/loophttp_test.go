@@ -74,8 +74,8 @@ func TestEventLoopsServeCommonRequests(t *testing.T) {
 		t.Fatalf("the endpoint saw %d connections for sequential requests, want 1 (pooled)", n)
 	}
 
-	// A small body of known length is taken whole and sent with the head,
-	// also when it comes in pieces.
+	// A small body of known length is taken whole and sent with the head
+	// (written in two parts, which may or may not arrive in one read).
 	io.WriteString(c, "POST /body HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nab")
 	io.WriteString(c, "cd")
 	if resp := readResponse(t, br, "POST"); resp.Status != 200 || string(resp.Body) != "abcd" {

@@ -1,10 +1,3 @@
-// Package eventloop runs epoll event loops for the data plane: each loop
-// is one goroutine that waits for its sockets, runs their handlers, its
-// timers and the tasks other goroutines hand it. Proxying on a loop costs
-// one read and one write per message, without the EAGAIN read and the
-// goroutine wake-up of a connection served by its own goroutine
-// (docs/performance-analysis.md). Linux only: elsewhere New fails and the
-// data plane serves connections with goroutines.
 package eventloop
 
 import (
@@ -91,9 +84,6 @@ type Loop struct {
 	tasks  []func()
 	closed bool
 }
-
-// BufferSize is the size of a loop's shared read buffer.
-const BufferSize = 32 << 10
 
 // New starts a loop.
 func New() (*Loop, error) {

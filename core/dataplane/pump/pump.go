@@ -24,12 +24,6 @@ var ErrClosed = eventloop.ErrClosed
 // ErrAborted is returned by Pipe when its abort channel was closed.
 var ErrAborted = errors.New("pump: aborted")
 
-// bufSize is the read buffer of a loop, and the most a direction holds
-// while its destination cannot take more: reads from a source stop while
-// its bytes wait (backpressure), so memory per connection stays bounded
-// whatever the speed of either side.
-const bufSize = 32 << 10
-
 // Copy moves bytes both ways between a and b with a goroutine per
 // direction, passing a half-close on as a half-close, until both
 // directions are done or either fails; then it closes both. It is the
@@ -51,9 +45,9 @@ func Copy(a, b net.Conn) {
 type closeWriter interface{ CloseWrite() error }
 
 func copyHalf(dst, src net.Conn) {
-	buf := bufPool.Get().(*[]byte)
+	buf := eventloop.GetBuffer()
 	_, err := io.CopyBuffer(writerOnly{dst}, readerOnly{src}, *buf)
-	bufPool.Put(buf)
+	eventloop.PutBuffer(buf)
 	if cw, ok := dst.(closeWriter); ok && err == nil {
 		cw.CloseWrite()
 	} else {
@@ -70,8 +64,6 @@ type writerOnly struct{ io.Writer }
 
 // readerOnly hides WriteTo for the same reason.
 type readerOnly struct{ io.Reader }
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
 // copyAbortable is Copy that also ends when abort is closed.
 func copyAbortable(a, b *net.TCPConn, abort <-chan struct{}) error {

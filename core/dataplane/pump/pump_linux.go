@@ -180,7 +180,7 @@ func (s *sock) read() {
 		return
 	}
 	if w < n {
-		dst.outBuf = bufPool.Get().(*[]byte)
+		dst.outBuf = eventloop.GetBuffer()
 		dst.out = append((*dst.outBuf)[:0], buf[w:n]...)
 		dst.update()
 		s.update()
@@ -199,7 +199,7 @@ func (s *sock) flush() {
 	if len(s.out) > 0 {
 		return
 	}
-	bufPool.Put(s.outBuf)
+	eventloop.PutBuffer(s.outBuf)
 	s.out, s.outBuf = nil, nil
 	if s.peer.eof {
 		s.shutWrite()
@@ -266,7 +266,7 @@ func (pr *pair) finish(err error) {
 		}
 		unix.Close(s.fd)
 		if s.outBuf != nil {
-			bufPool.Put(s.outBuf)
+			eventloop.PutBuffer(s.outBuf)
 			s.out, s.outBuf = nil, nil
 		}
 	}
