@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"runtime"
 	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/turnout/turnout/core/dataplane/eventloop"
 	"github.com/turnout/turnout/core/dataplane/pump"
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/metrics"
@@ -101,7 +101,7 @@ type DataPlane struct {
 // New creates a data plane serving an empty table.
 func New(opts Options) *DataPlane {
 	opts.defaults()
-	d := &DataPlane{opts: opts, log: opts.Logger, listeners: map[int]*portListener{}, stop: make(chan struct{}), pump: pump.New(0), nloops: runtime.GOMAXPROCS(0)}
+	d := &DataPlane{opts: opts, log: opts.Logger, listeners: map[int]*portListener{}, stop: make(chan struct{}), pump: pump.New(0), nloops: eventloop.Procs()}
 	d.endpoints = routing.NewEndpoints(d.newTransport, closeTransport)
 	d.table.Store(&routing.Table{Gateways: map[int]*routing.Gateway{}})
 	d.sweeper.Add(1)

@@ -4,7 +4,6 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,16 +33,17 @@ type Handler interface {
 
 // Group is a set of loops that takes work round-robin.
 type Group struct {
-	loops []*Loop
-	next  atomic.Uint32
+	loops   []*Loop
+	next    atomic.Uint32
+	procs   int // Ps added to GOMAXPROCS for the loops (procs.go)
+	release sync.Once
 }
 
-// NewGroup starts n loops (n <= 0: one per CPU Go may use).
+// NewGroup starts n loops (n <= 0: one per P the program has, Procs) and
+// adds a P per loop to GOMAXPROCS until Close.
 func NewGroup(n int) (*Group, error) {
-	if n <= 0 {
-		n = runtime.GOMAXPROCS(0)
-	}
-	g := &Group{}
+	n = reserveProcs(n)
+	g := &Group{procs: n}
 	for range n {
 		l, err := New()
 		if err != nil {
@@ -61,11 +61,12 @@ func (g *Group) Loops() []*Loop { return g.loops }
 // Next returns the loop whose turn it is.
 func (g *Group) Next() *Loop { return g.loops[g.next.Add(1)%uint32(len(g.loops))] }
 
-// Close stops every loop and waits for them.
+// Close stops every loop, waits for them and gives their Ps back.
 func (g *Group) Close() {
 	for _, l := range g.loops {
 		l.Close()
 	}
+	g.release.Do(func() { releaseProcs(g.procs) })
 }
 
 // Loop is one event loop. Register, Modify, Unregister, Buffer and After
@@ -192,10 +193,7 @@ func (l *Loop) run() {
 	defer close(l.stopped)
 	var events [128]unix.EpollEvent
 	for !l.stopping {
-		n, err := poll(l.epfd, events[:])
-		if err == nil && n == 0 {
-			n, err = unix.EpollWait(l.epfd, events[:], l.timers.waitMillis())
-		}
+		n, err := poll(l.epfd, events[:], l.timers.waitMillis())
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue

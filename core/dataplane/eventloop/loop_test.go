@@ -4,6 +4,8 @@ package eventloop
 
 import (
 	"errors"
+	"fmt"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -85,5 +87,62 @@ func TestCloseStopsOwnedHandlers(t *testing.T) {
 	}
 	if l.Submit(func() {}) {
 		t.Fatal("Submit accepted after Close")
+	}
+}
+
+// A group adds a P per loop to GOMAXPROCS and gives them back on Close,
+// and counts them out of Procs, so a second group is no bigger.
+func TestGroupReservesProcs(t *testing.T) {
+	before, base := runtime.GOMAXPROCS(0), Procs()
+	g, err := NewGroup(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(g.Loops()); got != base {
+		t.Errorf("NewGroup(0) started %d loops, want Procs() = %d", got, base)
+	}
+	if got := runtime.GOMAXPROCS(0); got != before+base {
+		t.Errorf("GOMAXPROCS with the group running = %d, want %d", got, before+base)
+	}
+	if got := Procs(); got != base {
+		t.Errorf("Procs() with the group running = %d, want %d", got, base)
+	}
+	g2, err := NewGroup(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g2.Close()
+	g.Close()
+	g.Close() // a second Close gives nothing back twice
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Errorf("GOMAXPROCS after Close = %d, want %d", got, before)
+	}
+}
+
+// Loops waiting in epoll_wait hold their Ps: the garbage collector must
+// still stop them (its signal interrupts the wait), and a goroutine that
+// a loop starts, which Go queues on the loop's own P, must still run.
+func TestWaitingLoopsLetTheProgramRun(t *testing.T) {
+	g, err := NewGroup(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	gcDone := make(chan struct{})
+	go func() { runtime.GC(); close(gcDone) }()
+	waitFor(t, gcDone, "runtime.GC with every loop waiting")
+	for i, l := range g.Loops() {
+		ran := make(chan struct{})
+		on(t, l, func() { go close(ran) })
+		waitFor(t, ran, fmt.Sprintf("a goroutine started on loop %d", i))
+	}
+}
+
+func waitFor(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not finish within 10s", what)
 	}
 }
