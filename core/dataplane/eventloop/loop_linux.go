@@ -193,7 +193,17 @@ func (l *Loop) run() {
 	defer close(l.stopped)
 	var events [128]unix.EpollEvent
 	for !l.stopping {
-		n, err := poll(l.epfd, events[:], l.timers.waitMillis())
+		// A busy loop waits keeping its P; one idle for rawWaitMillis
+		// waits as an ordinary system call (procs.go).
+		wait := l.timers.waitMillis()
+		raw := rawWait(wait)
+		n, err := poll(l.epfd, events[:], raw)
+		if err == nil && n == 0 && raw != wait {
+			if wait > 0 {
+				wait -= raw
+			}
+			n, err = unix.EpollWait(l.epfd, events[:], wait)
+		}
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
