@@ -14,7 +14,9 @@ import (
 // again when its events came. So each group of loops adds one P per loop
 // to GOMAXPROCS for as long as it runs, and other goroutines keep the Ps
 // they had. A loop still stops for the garbage collector: its signal
-// interrupts epoll_wait (EINTR).
+// interrupts epoll_wait (EINTR), and without signals
+// (GODEBUG=asyncpreemptoff=1) the wait that keeps the P ends within
+// rawWaitMillis anyway.
 var extraProcs struct {
 	sync.Mutex
 	n int // Ps added by the groups running now
