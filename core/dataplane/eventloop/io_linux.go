@@ -43,8 +43,8 @@ func Write(fd int, p []byte) (int, error) {
 	return 0, e
 }
 
-// poll collects ready events without waiting, skipping the runtime's
-// bookkeeping too; the loop blocks in epoll_wait only when there are none.
+// poll is epoll_wait for up to msec milliseconds, skipping the runtime's
+// bookkeeping too: the loop keeps its P while it waits (procs.go).
 func poll(epfd int, events []unix.EpollEvent, msec int) (int, error) {
 	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(msec), 0, 0)
 	if e != 0 {
