@@ -96,7 +96,7 @@ gateway with two demo backends.`,
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fl.BoolVar(&f.pprof, "pprof", false, "serve /debug/pprof on the admin listener")
 	fl.BoolVar(&f.accessLog, "access-log", false, "log one line per HTTP request and per TCP connection")
-	fl.BoolVar(&f.goroutineHTTP, "goroutine-http", false, "serve every HTTP connection with a goroutine of its own instead of the event loops (as --access-log does)")
+	fl.BoolVar(&f.goroutineHTTP, "goroutine-http", false, "serve every HTTP connection with a goroutine of its own instead of the event loops")
 	fl.DurationVar(&f.drain, "drain-timeout", 30*time.Second, "how long removed ports and endpoints, and a shutdown, wait for requests in flight")
 	fl.DurationVar(&f.connectTimeout, "connect-timeout", 2*time.Second, "timeout for connecting to an endpoint")
 	fl.DurationVar(&f.readTimeout, "client-read-timeout", 30*time.Second, "time a client has to send a request")

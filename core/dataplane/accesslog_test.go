@@ -32,7 +32,8 @@ func accessLines(t *testing.T, buf *testnet.Buffer) []map[string]any {
 }
 
 // With an access log, every request (answered by an endpoint or by the
-// gateway itself) and every TCP connection gets one line.
+// gateway itself) and every TCP connection gets one line, in the same
+// format whichever HTTP path served it.
 func TestAccessLog(t *testing.T) {
 	var buf testnet.Buffer
 	al := slog.New(slog.NewJSONHandler(&buf, nil))
@@ -40,7 +41,8 @@ func TestAccessLog(t *testing.T) {
 	tcpPort, emptyPort := testnet.FreePort(t), testnet.FreePort(t)
 	doc := fmt.Sprintf("name: web\nport: {{port}}/http\nroutes:\n  \"[%s]\": {}\n---\nname: raw\nport: %d/tcp\nroutes:\n  \"[%s]\": {}\n---\nname: empty\nport: %d\n",
 		a, tcpPort, a, emptyPort)
-	httpPort := startGateway(t, doc, dataplane.Options{AccessLog: al}, engine.Options{}).port
+	g := startGateway(t, doc, dataplane.Options{AccessLog: al}, engine.Options{})
+	httpPort := g.port
 
 	for _, u := range []string{fmt.Sprintf("http://127.0.0.1:%d/x?y=1", httpPort), fmt.Sprintf("http://127.0.0.1:%d/", emptyPort)} {
 		resp, err := http.Get(u)
@@ -66,6 +68,11 @@ func TestAccessLog(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The event loops logged the request they served; the goroutine path
+	// the one for the empty gateway, which the loops handed it.
+	if n := metricValue(t, g.dp, "turnout_http_handoffs_total", nil); !goroutineHTTP && n != 1 {
+		t.Errorf("%v handoffs, want 1 (the empty gateway's request)", n)
+	}
 	want := []map[string]any{
 		{"msg": "request", "gateway": "web", "route": "[" + a + "]", "endpoint": a, "method": "GET", "uri": "/x?y=1", "status": float64(200)},
 		{"msg": "request", "gateway": "empty", "route": "", "endpoint": "", "status": float64(503)},
@@ -83,5 +90,48 @@ func TestAccessLog(t *testing.T) {
 		if _, ok := lines[i]["duration"]; !ok {
 			t.Errorf("line %d has no duration", i)
 		}
+	}
+}
+
+// blockingWriter blocks every Write until release is closed, like a log
+// collector that stopped reading the pipe.
+type blockingWriter struct {
+	release chan struct{}
+	testnet.Buffer
+}
+
+func (w *blockingWriter) Write(p []byte) (int, error) {
+	<-w.release
+	return w.Buffer.Write(p)
+}
+
+// An access log that cannot be written does not hold requests back on the
+// event loops: the lines wait in a queue, and are written once the log
+// takes them again.
+func TestStalledAccessLogDoesNotStopTheLoops(t *testing.T) {
+	if goroutineHTTP {
+		t.Skip("the goroutine path writes each line before its response, as fasthttp's handlers do")
+	}
+	w := &blockingWriter{release: make(chan struct{})}
+	al := slog.New(slog.NewJSONHandler(w, nil))
+	a := testnet.Backend(t, "a")
+	g := startGateway(t, fmt.Sprintf("name: web\nport: {{port}}/http\nroutes:\n  \"[%s]\": {}\n", a), dataplane.Options{AccessLog: al}, engine.Options{})
+	const n = 20
+	client := &http.Client{Timeout: 5 * time.Second}
+	for i := range n {
+		resp, err := client.Get(fmt.Sprintf("http://%s/%d", g.addr, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: status %d with the access log stalled", i, resp.StatusCode)
+		}
+	}
+	close(w.release)
+	testnet.Eventually(t, 5*time.Second, "all access log lines written", func() bool { return len(accessLines(t, &w.Buffer)) == n })
+	if lines := accessLines(t, &w.Buffer); lines[n-1]["uri"] != fmt.Sprintf("/%d", n-1) {
+		t.Errorf("last line %v, want uri /%d", lines[n-1], n-1)
 	}
 }

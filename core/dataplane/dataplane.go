@@ -48,11 +48,13 @@ type Options struct {
 	Logger       *slog.Logger
 	Metrics      *metrics.Registry
 	// AccessLog, if set, gets one line per HTTP request and per TCP
-	// connection. Off by default: the request path then does no logging work.
+	// connection; the event loops' lines are written from a queue
+	// (accessWriter). Off by default: the request path then does no
+	// logging work.
 	AccessLog *slog.Logger
 	// GoroutineHTTP serves every HTTP connection with a goroutine of its
-	// own (fasthttp's server), never on the event loops. An access log or
-	// a write timeout does too.
+	// own (fasthttp's server), never on the event loops. A write timeout
+	// does too.
 	GoroutineHTTP bool
 }
 

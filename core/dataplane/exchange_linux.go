@@ -43,6 +43,10 @@ type exchange struct {
 	status                      int
 	frame                       bodyEnd
 	keepUp                      bool // the endpoint connection may serve another request
+
+	// For the access log: the endpoint tried last, and the request line
+	// as the client sent it (only set with an access log).
+	addr, method, uri string
 }
 
 func (ex *exchange) begin() {
@@ -61,6 +65,7 @@ func (ex *exchange) begin() {
 // attach sends the request to e, on a pooled connection if allowed and
 // there is one, else on a new one.
 func (ex *exchange) attach(e *routing.Endpoint, pooled bool) {
+	ex.addr = e.Addr
 	ex.e = e
 	e.Begin()
 	if pooled {
@@ -160,6 +165,7 @@ func (ex *exchange) failWith(status int) {
 	}
 	ex.dropUp()
 	ex.observe(0)
+	ex.logAccess(status)
 	ex.active = false
 	if ex.sent {
 		ex.c.close() // part of a response went out: only closing can tell
@@ -186,6 +192,7 @@ func (ex *exchange) abandon() {
 	if ex.gotHead {
 		ex.observe(ex.status)
 	}
+	ex.logAccess(ex.status)
 	ex.active = false
 	ex.gen++
 }
@@ -200,10 +207,29 @@ func (ex *exchange) observe(status int) {
 	}
 }
 
+// logAccess queues the exchange's access log line, if there is a log.
+// It is called once, where the exchange ends.
+func (ex *exchange) logAccess(status int) {
+	w := ex.c.st.access
+	if w == nil {
+		return
+	}
+	client := ""
+	if a, ok := ex.c.raddr.(*net.TCPAddr); ok {
+		client = a.IP.String()
+	}
+	w.add(accessEntry{
+		gateway: ex.g.Name, route: ex.r.Name, endpoint: ex.addr,
+		client: client, method: ex.method, uri: ex.uri,
+		status: status, duration: time.Since(ex.start),
+	})
+}
+
 // complete: the whole response went to the client (or into its buffer).
 func (ex *exchange) complete() {
 	c, e, up := ex.c, ex.e, ex.up
 	ex.observe(ex.status)
+	ex.logAccess(ex.status)
 	e.Succeeded()
 	e.End()
 	ex.e, ex.up, up.ex = nil, nil, nil
@@ -336,6 +362,7 @@ func (ex *exchange) truncated(kind string) {
 	ex.e.End()
 	ex.e = nil
 	ex.observe(ex.status)
+	ex.logAccess(ex.status)
 	ex.active = false
 	ex.c.close()
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"time"
 
@@ -226,16 +225,12 @@ func (h *httpServer) handleLogged(ctx *fasthttp.RequestCtx) {
 	}
 	route, _ := ctx.UserValue(accessRoute).(string)
 	endpoint, _ := ctx.UserValue(accessEndpoint).(string)
-	h.dp.opts.AccessLog.LogAttrs(context.Background(), slog.LevelInfo, "request",
-		slog.String("gateway", gw),
-		slog.String("route", route),
-		slog.String("endpoint", endpoint),
-		slog.String("client", ctx.RemoteIP().String()),
-		slog.String("method", string(ctx.Method())),
-		slog.String("uri", string(ctx.RequestURI())),
-		slog.Int("status", ctx.Response.StatusCode()),
-		slog.Duration("duration", time.Since(ctx.Time())),
-	)
+	logAccess(h.dp.opts.AccessLog, accessEntry{
+		gateway: gw, route: route, endpoint: endpoint,
+		client: ctx.RemoteIP().String(),
+		method: string(ctx.Method()), uri: string(ctx.RequestURI()),
+		status: ctx.Response.StatusCode(), duration: time.Since(ctx.Time()),
+	})
 }
 
 // bufferUpTo is the largest response body read into memory instead of

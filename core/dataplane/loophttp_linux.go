@@ -54,6 +54,7 @@ type loopHTTP struct {
 	group  *eventloop.Group
 	states map[*eventloop.Loop]*loopState // fixed once built
 	n      int
+	access *accessWriter // nil without an access log
 }
 
 // loopState is what one loop's connections share: only that loop uses it.
@@ -68,6 +69,7 @@ type loopState struct {
 	scratch []byte // a response head and the body bytes sent with it
 	extra   []byte // header lines added to a response head
 	cookie  fasthttp.Cookie
+	access  *accessWriter // nil without an access log
 
 	upstreamIdle time.Duration
 }
@@ -82,12 +84,12 @@ func (a *remoteAddr) RemoteAddr() net.Addr { return a.r }
 func (a *remoteAddr) LocalAddr() net.Addr  { return a.r }
 
 // loopHTTP starts the loops on first use; nil when this data plane serves
-// HTTP with goroutines only (an access log or a write timeout, which the
-// loops do not implement, or loops that cannot start).
+// HTTP with goroutines only (asked for, a write timeout, which the loops
+// do not implement, or loops that cannot start).
 func (d *DataPlane) loopHTTP() *loopHTTP {
 	d.loopsOnce.Do(func() {
 		o := d.opts
-		if o.GoroutineHTTP || o.AccessLog != nil || o.WriteTimeout > 0 {
+		if o.GoroutineHTTP || o.WriteTimeout > 0 {
 			return
 		}
 		g, err := eventloop.NewGroup(d.nloops)
@@ -96,8 +98,11 @@ func (d *DataPlane) loopHTTP() *loopHTTP {
 			return
 		}
 		lh := &loopHTTP{group: g, states: map[*eventloop.Loop]*loopState{}, n: len(g.Loops())}
+		if o.AccessLog != nil {
+			lh.access = newAccessWriter(o.AccessLog, o.Metrics.AccessLogDropped)
+		}
 		for i, l := range g.Loops() {
-			st := &loopState{id: i, loop: l, br: bufio.NewReaderSize(nil, o.MaxHeaderBytes), upstreamIdle: o.UpstreamIdle}
+			st := &loopState{id: i, loop: l, br: bufio.NewReaderSize(nil, o.MaxHeaderBytes), access: lh.access, upstreamIdle: o.UpstreamIdle}
 			st.ctx.Init2(&st.addr, fasthttpLogger{d.log}, false)
 			lh.states[l] = st
 		}
@@ -109,6 +114,9 @@ func (d *DataPlane) loopHTTP() *loopHTTP {
 func (lh *loopHTTP) close() {
 	if lh != nil {
 		lh.group.Close()
+		if lh.access != nil {
+			lh.access.close() // after the loops: they add no more lines
+		}
 	}
 }
 
@@ -449,6 +457,10 @@ func (c *clientConn) request(data []byte) int {
 	ex.idempotent = hdr.IsGet() || ex.isHead || hdr.IsOptions() || hdr.IsPut() || hdr.IsDelete()
 	ex.staleOK = hdr.IsGet() || ex.isHead || hdr.IsOptions()
 	ex.clientClose = hdr.ConnectionClose()
+	if st.access != nil {
+		// ctx serves the loop's next request long before this one ends.
+		ex.method, ex.uri = string(hdr.Method()), string(hdr.RequestURI())
+	}
 	prepare(ctx, g, d, cookie, hs)
 	uri := ctx.Request.URI()
 	uri.DisablePathNormalizing = true

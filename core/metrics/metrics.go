@@ -62,6 +62,9 @@ type Registry struct {
 	// goroutine path: a request with a chunked or big body, an upgrade, or
 	// one that was malformed or unroutable.
 	HTTPHandoffs prometheus.Counter
+	// AccessLogDropped counts access log lines of the event loops dropped
+	// because the log's writer fell behind.
+	AccessLogDropped prometheus.Counter
 }
 
 // NewRegistry creates the collectors and registers them, together with the
@@ -131,10 +134,14 @@ func NewRegistry() *Registry {
 			Name: "turnout_http_handoffs_total",
 			Help: "HTTP connections the event loops handed to the goroutine path (a chunked or big request body, an upgrade, a malformed or unroutable request).",
 		}),
+		AccessLogDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "turnout_access_log_dropped_total",
+			Help: "Access log lines of the event loops dropped because the log's writer fell behind (--access-log).",
+		}),
 	}
 	r.Prometheus.MustRegister(r.requests, r.duration, r.errors, r.connections, r.open,
 		r.TableSwaps, r.TableFailures, r.TableGeneration, r.ConfigReloads,
-		r.PluginStarts, r.PluginCrashes, r.PluginUp, r.TargetStale, r.RouteHeld, r.HTTPHandoffs,
+		r.PluginStarts, r.PluginCrashes, r.PluginUp, r.TargetStale, r.RouteHeld, r.HTTPHandoffs, r.AccessLogDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
 }
