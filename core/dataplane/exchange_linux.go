@@ -406,7 +406,7 @@ func (ex *exchange) responseHead(out, head []byte, resp *fasthttp.ResponseHeader
 			extra = append(extra, "Cache-Control: private\r\n"...)
 		}
 	}
-	if ex.clientClose || c.closing || kind == frameClose {
+	if ex.clientClose || c.closing || kind == frameClose || c.h.live.draining.Load() {
 		c.closing = true
 		extra = append(extra, "Connection: close\r\n"...)
 	}

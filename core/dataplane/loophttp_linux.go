@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -203,6 +204,10 @@ func (c *demotedConn) Close() error {
 type liveConns struct {
 	mu sync.Mutex
 	m  map[*clientConn]struct{}
+	// draining is set before any connection hears of the drain: a
+	// response head forwarded after it says Connection: close even when
+	// its loop has not run the connection's drain task yet.
+	draining atomic.Bool
 }
 
 func (l *liveConns) add(c *clientConn) {
@@ -223,6 +228,7 @@ func (l *liveConns) remove(c *clientConn) {
 // drain asks every connection to close once its request in flight is
 // answered (idle ones close now).
 func (l *liveConns) drain() {
+	l.draining.Store(true)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for c := range l.m {
