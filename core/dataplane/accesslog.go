@@ -14,11 +14,17 @@ type accessEntry struct {
 	client, method, uri      string
 	status                   int // 0: the client left before a response head came
 	duration                 time.Duration
+	end                      time.Time // the line's time: when the request ended, not when it is written
 }
 
 // logAccess writes e: one format for both HTTP paths.
 func logAccess(l *slog.Logger, e accessEntry) {
-	l.LogAttrs(context.Background(), slog.LevelInfo, "request",
+	ctx := context.Background()
+	if !l.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	r := slog.NewRecord(e.end, slog.LevelInfo, "request", 0)
+	r.AddAttrs(
 		slog.String("gateway", e.gateway),
 		slog.String("route", e.route),
 		slog.String("endpoint", e.endpoint),
@@ -28,6 +34,7 @@ func logAccess(l *slog.Logger, e accessEntry) {
 		slog.Int("status", e.status),
 		slog.Duration("duration", e.duration),
 	)
+	l.Handler().Handle(ctx, r)
 }
 
 // accessQueue is how many lines may wait for the access log's writer.

@@ -60,35 +60,38 @@ func TestAccessLog(t *testing.T) {
 	io.ReadAll(c)
 	c.Close()
 
-	deadline := time.Now().Add(5 * time.Second)
-	var lines []map[string]any
-	for {
-		if lines = accessLines(t, &buf); len(lines) >= 3 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testnet.Eventually(t, 5*time.Second, "3 access log lines", func() bool { return len(accessLines(t, &buf)) >= 3 })
 	// The event loops logged the request they served; the goroutine path
 	// the one for the empty gateway, which the loops handed it.
 	if n := metricValue(t, g.dp, "turnout_http_handoffs_total", nil); !goroutineHTTP && n != 1 {
 		t.Errorf("%v handoffs, want 1 (the empty gateway's request)", n)
 	}
-	want := []map[string]any{
-		{"msg": "request", "gateway": "web", "route": "[" + a + "]", "endpoint": a, "method": "GET", "uri": "/x?y=1", "status": float64(200)},
-		{"msg": "request", "gateway": "empty", "route": "", "endpoint": "", "status": float64(503)},
-		{"msg": "connection", "gateway": "raw", "route": "[" + a + "]", "endpoint": a},
+	want := map[string]map[string]any{
+		"web":   {"msg": "request", "route": "[" + a + "]", "endpoint": a, "method": "GET", "uri": "/x?y=1", "status": float64(200)},
+		"empty": {"msg": "request", "route": "", "endpoint": "", "status": float64(503)},
+		"raw":   {"msg": "connection", "route": "[" + a + "]", "endpoint": a},
 	}
+	// The loops' lines are written by a goroutine of their own, so lines
+	// of different requests may come in any order; each has its gateway.
+	lines := accessLines(t, &buf)
 	if len(lines) != len(want) {
 		t.Fatalf("%d access log lines, want %d: %v", len(lines), len(want), lines)
 	}
-	for i, w := range want {
+	for _, line := range lines {
+		gw, _ := line["gateway"].(string)
+		w, ok := want[gw]
+		if !ok {
+			t.Errorf("unexpected or repeated line %v", line)
+			continue
+		}
+		delete(want, gw)
 		for k, v := range w {
-			if lines[i][k] != v {
-				t.Errorf("line %d: %s = %v, want %v (%v)", i, k, lines[i][k], v, lines[i])
+			if line[k] != v {
+				t.Errorf("gateway %s: %s = %v, want %v (%v)", gw, k, line[k], v, line)
 			}
 		}
-		if _, ok := lines[i]["duration"]; !ok {
-			t.Errorf("line %d has no duration", i)
+		if _, ok := line["duration"]; !ok {
+			t.Errorf("gateway %s: line has no duration", gw)
 		}
 	}
 }
@@ -129,9 +132,18 @@ func TestStalledAccessLogDoesNotStopTheLoops(t *testing.T) {
 			t.Fatalf("request %d: status %d with the access log stalled", i, resp.StatusCode)
 		}
 	}
+	released := time.Now()
 	close(w.release)
 	testnet.Eventually(t, 5*time.Second, "all access log lines written", func() bool { return len(accessLines(t, &w.Buffer)) == n })
-	if lines := accessLines(t, &w.Buffer); lines[n-1]["uri"] != fmt.Sprintf("/%d", n-1) {
+	lines := accessLines(t, &w.Buffer)
+	if lines[n-1]["uri"] != fmt.Sprintf("/%d", n-1) {
 		t.Errorf("last line %v, want uri /%d", lines[n-1], n-1)
+	}
+	// A line's time is when its request ended, not when it was written.
+	for _, line := range lines {
+		at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(line["time"]))
+		if err != nil || !at.Before(released) {
+			t.Errorf("line time %v (%v), want before the log was released at %v", line["time"], err, released)
+		}
 	}
 }

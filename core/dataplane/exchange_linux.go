@@ -218,10 +218,11 @@ func (ex *exchange) logAccess(status int) {
 	if a, ok := ex.c.raddr.(*net.TCPAddr); ok {
 		client = a.IP.String()
 	}
+	now := time.Now()
 	w.add(accessEntry{
 		gateway: ex.g.Name, route: ex.r.Name, endpoint: ex.addr,
 		client: client, method: ex.method, uri: ex.uri,
-		status: status, duration: time.Since(ex.start),
+		status: status, duration: now.Sub(ex.start), end: now,
 	})
 }
 

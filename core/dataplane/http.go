@@ -229,7 +229,7 @@ func (h *httpServer) handleLogged(ctx *fasthttp.RequestCtx) {
 		gateway: gw, route: route, endpoint: endpoint,
 		client: ctx.RemoteIP().String(),
 		method: string(ctx.Method()), uri: string(ctx.RequestURI()),
-		status: ctx.Response.StatusCode(), duration: time.Since(ctx.Time()),
+		status: ctx.Response.StatusCode(), duration: time.Since(ctx.Time()), end: time.Now(),
 	})
 }
 
