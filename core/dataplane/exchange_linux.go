@@ -44,8 +44,8 @@ type exchange struct {
 	frame                       bodyEnd
 	keepUp                      bool // the endpoint connection may serve another request
 
-	// For the access log: the endpoint tried last, and the request line
-	// as the client sent it (only set with an access log).
+	// For the access log: the endpoint tried last, and (only with an
+	// access log) the request line as the client sent it.
 	addr, method, uri string
 }
 
