@@ -520,7 +520,7 @@ func (up *upConn) fail() {
 func (up *upConn) read() {
 	buf := up.st.loop.Buffer()
 	n, err := eventloop.Read(up.fd, buf)
-	if err == unix.EAGAIN || err == unix.EINTR {
+	if err == unix.EAGAIN {
 		return
 	}
 	ex := up.ex

@@ -115,14 +115,7 @@ func (f *bodyEnd) step(c byte) error {
 			return errBadChunk
 		}
 	case csExt:
-		if f.line++; f.line > maxChunkLine {
-			return errBadChunk
-		}
-		if c == '\r' {
-			f.st = csSizeLF
-		} else if c == '\n' {
-			return errBadChunk
-		}
+		return f.lineByte(c, csSizeLF)
 	case csSizeLF:
 		if c != '\n' {
 			return errBadChunk
@@ -150,14 +143,7 @@ func (f *bodyEnd) step(c byte) error {
 		f.st = csTrailerLine
 		return f.step(c)
 	case csTrailerLine:
-		if f.line++; f.line > maxChunkLine {
-			return errBadChunk
-		}
-		if c == '\r' {
-			f.st = csTrailerLF
-		} else if c == '\n' {
-			return errBadChunk
-		}
+		return f.lineByte(c, csTrailerLF)
 	case csTrailerLF:
 		if c != '\n' {
 			return errBadChunk
@@ -168,6 +154,20 @@ func (f *bodyEnd) step(c byte) error {
 			return errBadChunk
 		}
 		f.st = csDone
+	}
+	return nil
+}
+
+// lineByte takes a byte of a chunk extension or trailer line: CR moves to
+// cr (its LF), a bare LF or a line over maxChunkLine is an error.
+func (f *bodyEnd) lineByte(c byte, cr chunkState) error {
+	if f.line++; f.line > maxChunkLine {
+		return errBadChunk
+	}
+	if c == '\r' {
+		f.st = cr
+	} else if c == '\n' {
+		return errBadChunk
 	}
 	return nil
 }

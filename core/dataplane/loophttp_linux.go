@@ -366,7 +366,7 @@ func (c *clientConn) read() {
 	buf := c.st.loop.Buffer()
 	n, err := eventloop.Read(c.fd, buf)
 	switch {
-	case err == unix.EAGAIN || err == unix.EINTR:
+	case err == unix.EAGAIN:
 		return
 	case n == 0 && err == nil && len(c.in) > 0:
 		// The end of the stream in the middle of a head: the goroutine

@@ -15,14 +15,18 @@ import (
 // Go's netpoller does for its own non-blocking epoll_wait: the loop keeps
 // its P, and no other thread is woken to take it over while the kernel
 // delivers a write on loopback (which wakes the receiver inside the call).
-// Read returns unix.EAGAIN when there is nothing to read; Write returns 0
-// and no error when the socket takes nothing now.
+// Read returns unix.EAGAIN when there is nothing to read now (EINTR
+// included); Write returns 0 and no error when the socket takes nothing now.
 func Read(fd int, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
 	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
-	if e != 0 {
+	switch e {
+	case 0:
+	case unix.EINTR:
+		return 0, unix.EAGAIN // the loop comes back to it
+	default:
 		return 0, e
 	}
 	return int(n), nil

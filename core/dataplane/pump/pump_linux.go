@@ -159,7 +159,7 @@ func (s *sock) read() {
 	buf := s.pair.loop.Buffer()
 	n, err := eventloop.Read(s.fd, buf)
 	switch {
-	case err == unix.EAGAIN || err == unix.EINTR:
+	case err == unix.EAGAIN:
 		return
 	case err != nil:
 		s.pair.finish(err)
