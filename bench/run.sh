@@ -5,7 +5,10 @@
 # the summary to docs/performance.md.
 #
 # Environment (defaults in brackets):
-#   REPS [3]          repetitions; each runs every contender once, in order
+#   REPS [4]          repetitions; each runs every contender once, in the order of
+#                     CONTENDERS on odd repetitions and in reverse on even ones, so
+#                     no contender always runs right after the same one (the
+#                     machine drifts within a run) and an even REPS balances the two
 #   DURATION [10s]    each measured wrk run (c64, then c8)
 #   WARMUP [2s]       wrk -c64 warm-up before the measured runs
 #   CONTENDERS        [direct haproxy-http nginx turnout-http turnout-goroutine-http turnout-plugins haproxy-tcp turnout-tcp]
@@ -25,7 +28,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 bench_init
 
-REPS=${REPS:-3}
+REPS=${REPS:-4}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 CONTENDERS=${CONTENDERS:-"direct haproxy-http nginx turnout-http turnout-goroutine-http turnout-plugins haproxy-tcp turnout-tcp"}
@@ -63,96 +66,6 @@ start_backends "$OUT"
 TSV=$OUT/run.tsv
 printf 'rep\tcontender\tproto\tload\trps\trequests\tp50_us\tp99_us\tsocket_errors\tnon2xx\terrors_cwrt\tproxy_ticks\tbackend_ticks\twrk_cpu_s\tb1\tb2\tsample_b1_pct\tsample_errors\n' >"$TSV"
 printf 'rep\tcontender\treason\n' >"$OUT/skipped.tsv"
-
-# start_contender NAME DIR: starts it, waits until it answers; sets URL, PROTO,
-# NEWCONN and CPID (the process whose CPU is measured; empty for direct).
-start_contender() {
-	local name=$1 d=$2
-	CPID='' NEWCONN=''
-	case $name in
-	direct)
-		PROTO=ref URL=http://$BACKEND_A/
-		;;
-	haproxy-http | haproxy-tcp)
-		local mode=${name#haproxy-} port=$PORT_HAPROXY_HTTP
-		[[ $mode == tcp ]] && port=$PORT_HAPROXY_TCP NEWCONN=1
-		PROTO=$mode URL=http://127.0.0.1:$port/
-		write_haproxy_cfg "$d/haproxy.cfg" "$mode" "$port" 50 50
-		haproxy -c -q -f "$d/haproxy.cfg" >"$d/haproxy-check.log" 2>&1 || { cat "$d/haproxy-check.log" >&2; return 1; }
-		start_bg "$d/haproxy.log" "${PROXY_PIN[@]}" haproxy -db -f "$d/haproxy.cfg"
-		CPID=$LAST_PID
-		;;
-	nginx)
-		PROTO=http URL=http://127.0.0.1:$PORT_NGINX/
-		write_nginx_conf "$d/nginx" "$PORT_NGINX" 50 50
-		start_bg "$d/nginx.log" "${PROXY_PIN[@]}" nginx -p "$d/nginx" -c "$d/nginx/nginx.conf" -g 'daemon off;'
-		CPID=$LAST_PID
-		;;
-	turnout-http | turnout-goroutine-http | turnout-tcp)
-		if [[ $TURNOUT_STATUS != built ]]; then
-			SKIP_REASON=$TURNOUT_STATUS
-			return 2
-		fi
-		PROTO=${name##*-}
-		local extra=()
-		[[ $name == turnout-goroutine-http ]] && extra=(--goroutine-http)
-		if [[ $PROTO == http ]]; then
-			URL=http://127.0.0.1:$PORT_TURNOUT_HTTP/
-		else
-			URL=http://127.0.0.1:$PORT_TURNOUT_TCP/ NEWCONN=1
-		fi
-		write_turnout_gateways "$d/gateways.yaml" 50 50 "$PORT_TURNOUT_HTTP" "$PORT_TURNOUT_TCP"
-		if ! start_turnout "$d" "$d/gateways.yaml" "${extra[@]}"; then
-			SKIP_REASON="turnout serve did not become healthy (log: ${d#"$REPO_ROOT"/}/turnout.log)"
-			tail -5 "$d/turnout.log" >&2 || true
-			[[ -n $LAST_PID ]] && stop_pid "$LAST_PID"
-			return 2
-		fi
-		CPID=$LAST_PID
-		;;
-	turnout-plugins)
-		# The same split with plugins loaded: the routes are file: targets
-		# that the example backend plugin resolves, in its own process. The
-		# plugin is off the request path, so the numbers should not move.
-		if [[ $TURNOUT_STATUS != built ]]; then
-			SKIP_REASON=$TURNOUT_STATUS
-			return 2
-		fi
-		PROTO=http URL=http://127.0.0.1:$PORT_TURNOUT_HTTP/
-		mkdir -p "$d/plugins"
-		(cd "$REPO_ROOT" && go build -o "$d/plugins/turnout-plugin-backend-file" ./docs/examples/backend-file) || return 1
-		echo "$BACKEND_A" >"$d/a.endpoints"
-		echo "$BACKEND_B" >"$d/b.endpoints"
-		{
-			echo "name: bench-http"
-			echo "port: $PORT_TURNOUT_HTTP/http"
-			echo "routes:"
-			echo "  \"file:$d/a.endpoints\":"
-			echo "    weight: 50%"
-			echo "  \"file:$d/b.endpoints\":"
-			echo "    weight: 50%"
-		} >"$d/gateways.yaml"
-		local sum
-		sum=$(sha256sum "$d/plugins/turnout-plugin-backend-file" | cut -d' ' -f1)
-		if ! start_turnout "$d" "$d/gateways.yaml" --plugin-dir plugins --plugin-checksum "turnout-plugin-backend-file=$sum"; then
-			SKIP_REASON="turnout serve did not become healthy (log: ${d#"$REPO_ROOT"/}/turnout.log)"
-			[[ -n $LAST_PID ]] && stop_pid "$LAST_PID"
-			return 2
-		fi
-		CPID=$LAST_PID
-		# Traffic flows once the plugin resolved both routes.
-		local i
-		for ((i = 0; i < 100; i++)); do
-			curl -fsS "http://$TURNOUT_ADMIN/api/v1/gateways/bench-http/status" | grep -q '"effective_weight":"50%","ready":true.*"effective_weight":"50%","ready":true' && break
-			sleep 0.1
-		done
-		;;
-	*)
-		die "unknown contender $name"
-		;;
-	esac
-	wait_http "$URL" 20 "$CPID"
-}
 
 measure_contender() {
 	local rep=$1 name=$2
@@ -210,8 +123,14 @@ measure_contender() {
 	return 0
 }
 
+read -ra forward <<<"$CONTENDERS"
 for ((rep = 1; rep <= REPS; rep++)); do
-	for c in $CONTENDERS; do
+	order=("${forward[@]}")
+	if ((rep % 2 == 0)); then
+		order=()
+		for ((i = ${#forward[@]} - 1; i >= 0; i--)); do order+=("${forward[i]}"); done
+	fi
+	for c in "${order[@]}"; do
 		measure_contender "$rep" "$c"
 	done
 done

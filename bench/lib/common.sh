@@ -389,6 +389,98 @@ start_turnout() {
 	wait_http "http://$TURNOUT_ADMIN/healthz" 20 "$LAST_PID"
 }
 
+# ---------------------------------------------------------------- contenders
+
+# start_contender NAME DIR: starts it, waits until it answers; sets URL, PROTO,
+# NEWCONN and CPID (the process whose CPU is measured; empty for direct).
+start_contender() {
+	local name=$1 d=$2
+	CPID='' NEWCONN=''
+	case $name in
+	direct)
+		PROTO=ref URL=http://$BACKEND_A/
+		;;
+	haproxy-http | haproxy-tcp)
+		local mode=${name#haproxy-} port=$PORT_HAPROXY_HTTP
+		[[ $mode == tcp ]] && port=$PORT_HAPROXY_TCP NEWCONN=1
+		PROTO=$mode URL=http://127.0.0.1:$port/
+		write_haproxy_cfg "$d/haproxy.cfg" "$mode" "$port" 50 50
+		haproxy -c -q -f "$d/haproxy.cfg" >"$d/haproxy-check.log" 2>&1 || { cat "$d/haproxy-check.log" >&2; return 1; }
+		start_bg "$d/haproxy.log" "${PROXY_PIN[@]}" haproxy -db -f "$d/haproxy.cfg"
+		CPID=$LAST_PID
+		;;
+	nginx)
+		PROTO=http URL=http://127.0.0.1:$PORT_NGINX/
+		write_nginx_conf "$d/nginx" "$PORT_NGINX" 50 50
+		start_bg "$d/nginx.log" "${PROXY_PIN[@]}" nginx -p "$d/nginx" -c "$d/nginx/nginx.conf" -g 'daemon off;'
+		CPID=$LAST_PID
+		;;
+	turnout-http | turnout-goroutine-http | turnout-tcp)
+		if [[ $TURNOUT_STATUS != built ]]; then
+			SKIP_REASON=$TURNOUT_STATUS
+			return 2
+		fi
+		PROTO=${name##*-}
+		local extra=()
+		[[ $name == turnout-goroutine-http ]] && extra=(--goroutine-http)
+		if [[ $PROTO == http ]]; then
+			URL=http://127.0.0.1:$PORT_TURNOUT_HTTP/
+		else
+			URL=http://127.0.0.1:$PORT_TURNOUT_TCP/ NEWCONN=1
+		fi
+		write_turnout_gateways "$d/gateways.yaml" 50 50 "$PORT_TURNOUT_HTTP" "$PORT_TURNOUT_TCP"
+		if ! start_turnout "$d" "$d/gateways.yaml" "${extra[@]}"; then
+			SKIP_REASON="turnout serve did not become healthy (log: ${d#"$REPO_ROOT"/}/turnout.log)"
+			tail -5 "$d/turnout.log" >&2 || true
+			[[ -n $LAST_PID ]] && stop_pid "$LAST_PID"
+			return 2
+		fi
+		CPID=$LAST_PID
+		;;
+	turnout-plugins)
+		# The same split with plugins loaded: the routes are file: targets
+		# that the example backend plugin resolves, in its own process. The
+		# plugin is off the request path, so the numbers should not move.
+		if [[ $TURNOUT_STATUS != built ]]; then
+			SKIP_REASON=$TURNOUT_STATUS
+			return 2
+		fi
+		PROTO=http URL=http://127.0.0.1:$PORT_TURNOUT_HTTP/
+		mkdir -p "$d/plugins"
+		(cd "$REPO_ROOT" && go build -o "$d/plugins/turnout-plugin-backend-file" ./docs/examples/backend-file) || return 1
+		echo "$BACKEND_A" >"$d/a.endpoints"
+		echo "$BACKEND_B" >"$d/b.endpoints"
+		{
+			echo "name: bench-http"
+			echo "port: $PORT_TURNOUT_HTTP/http"
+			echo "routes:"
+			echo "  \"file:$d/a.endpoints\":"
+			echo "    weight: 50%"
+			echo "  \"file:$d/b.endpoints\":"
+			echo "    weight: 50%"
+		} >"$d/gateways.yaml"
+		local sum
+		sum=$(sha256sum "$d/plugins/turnout-plugin-backend-file" | cut -d' ' -f1)
+		if ! start_turnout "$d" "$d/gateways.yaml" --plugin-dir plugins --plugin-checksum "turnout-plugin-backend-file=$sum"; then
+			SKIP_REASON="turnout serve did not become healthy (log: ${d#"$REPO_ROOT"/}/turnout.log)"
+			[[ -n $LAST_PID ]] && stop_pid "$LAST_PID"
+			return 2
+		fi
+		CPID=$LAST_PID
+		# Traffic flows once the plugin resolved both routes.
+		local i
+		for ((i = 0; i < 100; i++)); do
+			curl -fsS "http://$TURNOUT_ADMIN/api/v1/gateways/bench-http/status" | grep -q '"effective_weight":"50%","ready":true.*"effective_weight":"50%","ready":true' && break
+			sleep 0.1
+		done
+		;;
+	*)
+		die "unknown contender $name"
+		;;
+	esac
+	wait_http "$URL" 20 "$CPID"
+}
+
 # latest_dir SUFFIX: newest bench/out/*-SUFFIX directory with a finished result, or "".
 latest_dir() {
 	local d last=""
