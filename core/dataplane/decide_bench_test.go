@@ -31,11 +31,11 @@ var browserCookies = func() string {
 // the matchers: a browser request with twenty cookies, parsed by fasthttp,
 // read through request.
 //
-//   - parsed: the request's cookies and query were parsed already, as the
-//     loops' header scan (scanRequest, through fasthttp's All) parses the
-//     cookies of every request before its decision;
+//   - parsed: the URI and the query were parsed already, as for every
+//     decision after a request's first (cookies are read in place, never
+//     parsed: peekCookie);
 //   - fresh: each decision starts from a newly copied head, so it also pays
-//     for parsing the URI, every cookie and the query;
+//     for parsing the URI and the query;
 //   - copy and URI: the copy and the URI parse alone, to subtract: the loops
 //     parse every request's URI to forward it, condition or not.
 func BenchmarkDecideOnRequest(b *testing.B) {

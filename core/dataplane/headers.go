@@ -130,15 +130,36 @@ type header interface {
 // every name: RFC 9110 tokens only. fasthttp accepts names such as
 // "Foo Bar", which endpoints and other proxies may read differently, and
 // that is how requests get smuggled.
+//
+// A request with cookies is read from its raw lines (AllInOrder) instead.
+// fasthttp's All first parses every cookie into a list, and the Cookie
+// header is then written back from that list: merged into one header,
+// without quotes, and without any cookie whose value fasthttp finds
+// invalid, such as prefs={"lang":"nl"} (TestCookieConditionAmongBrowserCookies).
+// Reading the raw lines keeps the cookies as the client sent them, and the
+// matchers read them in place (peekCookie). It costs about 0.4 µs more
+// with two cookies and 1.4 µs less with twenty-two (BenchmarkScanRequest).
 func scanRequest(h *fasthttp.RequestHeader) seen {
 	var s seen
-	for k := range h.All() {
-		if !isToken(k) {
-			s |= seenBadName
+	if h.PeekCanonical(cookieHeader) != nil && len(h.RawHeaders()) > 0 {
+		for k := range h.AllInOrder() {
+			s |= nameBits(k)
 		}
-		s |= headerBit(k)
+		return s
+	}
+	for k := range h.All() {
+		s |= nameBits(k)
 	}
 	return s
+}
+
+var cookieHeader = []byte(fasthttp.HeaderCookie)
+
+func nameBits(k []byte) seen {
+	if !isToken(k) {
+		return seenBadName | headerBit(k)
+	}
+	return headerBit(k)
 }
 
 // scanResponse notes the headers of a response that need work.

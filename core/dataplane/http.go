@@ -175,7 +175,7 @@ func (h *httpServer) route(ctx *fasthttp.RequestCtx, g *routing.Gateway) (d rout
 		return d, hs, nil, fasthttp.StatusNotFound
 	}
 	if g.Sticky != gateway.StickyNone {
-		cookie = ctx.Request.Header.Cookie(g.CookieName)
+		cookie, _ = peekCookie(&ctx.Request.Header, g.CookieKey)
 	}
 	d = g.Decide((*request)(ctx), cookie)
 	if d.Route == nil {

@@ -27,8 +27,7 @@ func (r *request) Header(name []byte) ([]byte, bool) {
 }
 
 func (r *request) Cookie(name []byte) ([]byte, bool) {
-	v := r.ctx().Request.Header.CookieBytes(name)
-	return v, v != nil
+	return peekCookie(&r.ctx().Request.Header, name)
 }
 
 func (r *request) Path() []byte { return r.ctx().Path() }

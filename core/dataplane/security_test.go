@@ -116,6 +116,12 @@ func TestRequestSmuggling(t *testing.T) {
 			status: []int{200, 400}, maxReqs: 1, oneResponse: true},
 		{name: "space inside TE header name", raw: post + "Transfer Encoding: chunked\r\nContent-Length: 5\r\nConnection: close\r\n\r\n0\r\n\r\n",
 			status: []int{200, 400}, maxReqs: 1, body: str("0\r\n\r\n"), oneResponse: true},
+		// A request with cookies has its names read from the raw lines
+		// (scanRequest): the same checks must hold there.
+		{name: "space inside header name, with cookies", raw: "GET /a HTTP/1.1\r\nHost: a\r\nCookie: a=1; b=2\r\nFoo Bar: x\r\nConnection: close\r\n\r\n",
+			status: []int{400}, oneResponse: true},
+		{name: "space inside TE header name, with cookies", raw: post + "Cookie: a=1\r\nTransfer Encoding: chunked\r\nContent-Length: 5\r\nConnection: close\r\n\r\n0\r\n\r\n",
+			status: []int{400}, oneResponse: true},
 		{name: "NUL in header value", raw: "GET /a HTTP/1.1\r\nHost: a\r\nX-A: a\x00b\r\nConnection: close\r\n\r\n",
 			status: []int{200, 400}, maxReqs: 1, oneResponse: true},
 		{name: "bare CR in header value", raw: "GET /a HTTP/1.1\r\nHost: a\r\nX-A: a\rb\r\nConnection: close\r\n\r\n",
@@ -130,6 +136,9 @@ func TestRequestSmuggling(t *testing.T) {
 			status: []int{200, 400}, maxReqs: 1, body: str(smuggled), oneResponse: true},
 		{name: "Connection names Transfer-Encoding",
 			raw:    post + fmt.Sprintf("Connection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", len(smuggled), smuggled),
+			status: []int{200, 400}, maxReqs: 1, body: str(smuggled), oneResponse: true},
+		{name: "Connection names Content-Length, with cookies",
+			raw:    post + fmt.Sprintf("Cookie: a=1\r\nConnection: Content-Length\r\nContent-Length: %d\r\n\r\n", len(smuggled)) + smuggled,
 			status: []int{200, 400}, maxReqs: 1, body: str(smuggled), oneResponse: true},
 		{name: "Connection names Host", raw: "GET /a HTTP/1.1\r\nHost: a\r\nConnection: close, Host\r\n\r\n",
 			status: []int{200, 400}, maxReqs: 1, oneResponse: true},

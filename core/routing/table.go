@@ -26,8 +26,10 @@ type Gateway struct {
 	Port     int
 	Protocol gateway.Protocol
 	Sticky   gateway.Sticky
-	// CookieName is the affinity cookie of a sticky gateway.
+	// CookieName is the affinity cookie of a sticky gateway; CookieKey is
+	// the same as bytes, so reading it costs no conversion per request.
 	CookieName string
+	CookieKey  []byte
 	Routes     []*Route
 	Metrics    *metrics.Gateway
 	// NoRouteBody is the 503 body answered when nothing can take a request.
@@ -108,6 +110,7 @@ func buildGateway(g *gateway.Gateway, in Input) *Gateway {
 		Protocol:    g.Port.Protocol,
 		Sticky:      g.Sticky,
 		CookieName:  cookieName(g.Name),
+		CookieKey:   []byte(cookieName(g.Name)),
 		NoRouteBody: []byte(fmt.Sprintf("turnout: gateway %q has no route for this request\n", g.Name)),
 	}
 	if in.Metrics != nil {
