@@ -3,7 +3,6 @@ package dataplane_test
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,24 +10,18 @@ import (
 
 	"github.com/turnout/turnout/core/dataplane"
 	"github.com/turnout/turnout/core/engine"
+	"github.com/turnout/turnout/internal/testnet"
 )
 
 // cookieEchoBackend answers with its name in X-Backend and the Cookie
 // header it received in X-Got-Cookie.
 func cookieEchoBackend(t *testing.T, name string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return testnet.HandlerBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Backend", name)
 		w.Header().Set("X-Got-Cookie", strings.Join(r.Header.Values("Cookie"), " | "))
 		io.WriteString(w, name)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
+	}))
 }
 
 func getWithCookies(t *testing.T, addr string, cookies ...string) *http.Response {

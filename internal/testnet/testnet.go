@@ -55,14 +55,21 @@ func FreePorts(t testing.TB, n int) int {
 // It stops when the test ends.
 func Backend(t testing.TB, name string) string {
 	t.Helper()
+	return HandlerBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Backend", name)
+		io.WriteString(w, name)
+	}))
+}
+
+// HandlerBackend serves h on 127.0.0.1 until the test ends, and returns
+// its address.
+func HandlerBackend(t testing.TB, h http.Handler) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Backend", name)
-		io.WriteString(w, name)
-	})}
+	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
