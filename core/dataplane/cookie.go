@@ -26,8 +26,9 @@ func peekCookie(h *fasthttp.RequestHeader, name []byte) (value []byte, ok bool) 
 // findCookie finds name's value in one Cookie header, splitting it as
 // fasthttp's cookie scanner does (scanCookies). It searches for the name
 // itself, so the pairs before it cost one pass of bytes.Index, not a split
-// each; pairStart only moves forward, so the whole search is linear even
-// when the name occurs many times inside other pairs.
+// each. pairStart only moves forward and the blank scans never overlap, so
+// the search stays linear when the name occurs many times inside other
+// pairs (a client controls the header).
 func findCookie(b, name []byte) ([]byte, bool) {
 	if !plainCookieName(name) {
 		return scanCookies(b, name)
@@ -44,8 +45,16 @@ func findCookie(b, name []byte) ([]byte, bool) {
 		}
 		scanned = i
 		off = i + 1
+		// The name is a key if only blanks stand between it and its pair's
+		// start, and blanks then '=' after it. Both scans stop at the first
+		// other byte, and a plain name has no blanks, so no byte is scanned
+		// for two candidates.
+		j := i
+		for j > pairStart && (b[j-1] == ' ' || b[j-1] == '\t') {
+			j--
+		}
 		after := trimLeftBlanks(b[i+len(name):])
-		if len(trimCookie(b[pairStart:i])) > 0 || len(after) == 0 || after[0] != '=' {
+		if j > pairStart || len(after) == 0 || after[0] != '=' {
 			continue // inside another pair's key or value
 		}
 		val, rest := after[1:], []byte(nil)

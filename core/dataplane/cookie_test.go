@@ -53,6 +53,8 @@ func TestPeekCookie(t *testing.T) {
 		{[]string{";;; ; session=x;"}, "session", "x", true},
 		{[]string{"a b=1"}, "a b", "1", true}, // names fasthttp allows, searched pair by pair
 		{[]string{"=v"}, "", "v", true},
+		{[]string{"x=1;" + strings.Repeat(" ", 300) + "a=2"}, "a", "2", true},
+		{[]string{strings.Repeat(" a", 300) + "=3"}, "a", "", false}, // the key is "a a a ... a"
 	}
 	for _, tc := range tests {
 		h := parseHead(t, tc.lines...)
