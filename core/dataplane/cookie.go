@@ -61,7 +61,7 @@ func findCookie(b, name []byte) ([]byte, bool) {
 		if end := bytes.IndexByte(val, ';'); end >= 0 {
 			val, rest = val[:end], val[end+1:]
 		}
-		if val = unquote(trimCookie(val)); validCookieValue(val) {
+		if val = unquote(trimSpace(val)); validCookieValue(val) {
 			return val, true
 		}
 		// An invalid value is skipped, as fasthttp skips the pair.
@@ -102,9 +102,9 @@ func scanCookies(b, name []byte) ([]byte, bool) {
 		var key []byte
 		val := pair
 		if i := bytes.IndexByte(pair, '='); i >= 0 {
-			key, val = trimCookie(pair[:i]), pair[i+1:]
+			key, val = trimSpace(pair[:i]), pair[i+1:]
 		}
-		val = unquote(trimCookie(val))
+		val = unquote(trimSpace(val))
 		if string(key) != string(name) || (len(key) == 0 && len(val) == 0) || !validCookieValue(val) {
 			continue
 		}
@@ -118,21 +118,6 @@ func unquote(v []byte) []byte {
 		return v[1 : n-1]
 	}
 	return v
-}
-
-func trimLeftBlanks(s []byte) []byte {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	return s
-}
-
-func trimCookie(s []byte) []byte {
-	s = trimLeftBlanks(s)
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 // validCookieValue: ';' cannot occur, the pairs were split at it.
