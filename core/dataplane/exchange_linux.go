@@ -18,8 +18,8 @@ import (
 // the last byte of its response. It makes the goroutine path's choices:
 // retry another endpoint after a failed connect, and after a broken
 // exchange if the request is idempotent; re-send once on a fresh
-// connection when a pooled one turns out closed; eject endpoints that
-// refuse connections.
+// connection when a pooled one turns out closed before any answer byte;
+// eject endpoints that refuse connections.
 type exchange struct {
 	c     *clientConn
 	g     *routing.Gateway
@@ -31,18 +31,18 @@ type exchange struct {
 	start time.Time
 	gen   uint64 // tells a late dial result from a current one
 
-	active                      bool
-	isHead, idempotent, staleOK bool
-	clientClose                 bool
-	attempt                     int
-	reused, staleRetried        bool
-	gotHead                     bool   // the response head has been read
-	sent                        bool   // bytes of the response reached the client
-	observed                    bool   // the route's metrics have the exchange
-	hold                        []byte // a small response kept until it is whole
-	status                      int
-	frame                       bodyEnd
-	keepUp                      bool // the endpoint connection may serve another request
+	active               bool
+	isHead, idempotent   bool
+	clientClose          bool
+	attempt              int
+	reused, staleRetried bool
+	gotHead              bool   // the response head has been read
+	sent                 bool   // bytes of the response reached the client
+	observed             bool   // the route's metrics have the exchange
+	hold                 []byte // a small response kept until it is whole
+	status               int
+	frame                bodyEnd
+	keepUp               bool // the endpoint connection may serve another request
 
 	// For the access log: the endpoint tried last, and (only with an
 	// access log) the request line as the client sent it.
@@ -127,8 +127,10 @@ func (ex *exchange) connectFailed(err error) {
 // broken: the endpoint connection failed before any response byte.
 func (ex *exchange) broken(err error) {
 	ex.dropUp()
-	if ex.reused && ex.staleOK && !ex.staleRetried {
-		// A pooled connection the endpoint closed while it was idle.
+	if ex.reused && !ex.staleRetried {
+		// A pooled connection the endpoint closed while it was idle (or
+		// as the request arrived, without reading it). The loop holds the
+		// whole request, body included: it goes again, whatever it is.
 		ex.staleRetried = true
 		ex.reused = false
 		ex.dial(ex.e)

@@ -252,9 +252,8 @@ func (h *httpServer) roundTrip(ctx *fasthttp.RequestCtx, r *routing.Route, pinne
 			r.Metrics.Error(metrics.ErrNoEndpoint)
 			return nil, fasthttp.StatusServiceUnavailable
 		}
-		hc := e.Transport.(*transport).hc
 		e.Begin()
-		err := hc.DoTimeout(&ctx.Request, &ctx.Response, r.Timeout)
+		err := e.Transport.(*transport).do(&ctx.Request, &ctx.Response, r.Timeout)
 		e.End()
 		if err == nil {
 			e.Succeeded()

@@ -461,7 +461,6 @@ func (c *clientConn) request(data []byte) int {
 	*ex = exchange{c: c, g: g, r: d.Route, d: d, head: ex.head[:0], start: time.Now(), gen: ex.gen + 1, active: true}
 	ex.isHead = hdr.IsHead()
 	ex.idempotent = hdr.IsGet() || ex.isHead || hdr.IsOptions() || hdr.IsPut() || hdr.IsDelete()
-	ex.staleOK = hdr.IsGet() || ex.isHead || hdr.IsOptions()
 	ex.clientClose = hdr.ConnectionClose()
 	if st.access != nil {
 		// ctx serves the loop's next request long before this one ends.

@@ -2,7 +2,7 @@ package dataplane
 
 import (
 	"errors"
-	"io"
+	"fmt"
 	"net"
 	"sync/atomic"
 	"time"
@@ -10,87 +10,111 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// transport is an endpoint's connection pools: fasthttp's for connections
-// served by goroutines, and one per event loop for the loops' own.
+// transport is an endpoint's connections: fasthttp's pool for requests
+// served by goroutines, one pool per event loop for the loops' own, and a
+// client that opens a new connection per request for streamed bodies.
 type transport struct {
-	hc     *fasthttp.HostClient
-	idle   [][]*upConn // by loop; only that loop touches its list
-	closed atomic.Bool // the endpoint is gone: pooled connections close
+	hc     *fasthttp.HostClient // pooled, for requests without a streamed body
+	fresh  *fasthttp.HostClient // one connection per request (sent with Connection: close)
+	idle   [][]*upConn          // by loop; only that loop touches its list
+	closed atomic.Bool          // the endpoint is gone: pooled connections close
 }
 
 // newTransport is the connection pools of one endpoint.
 func (d *DataPlane) newTransport(addr string) any {
 	dialer := &net.Dialer{Timeout: d.opts.ConnectTimeout, KeepAlive: 30 * time.Second}
-	hc := &fasthttp.HostClient{
-		Addr: addr,
-		Dial: func(a string) (net.Conn, error) {
-			c, err := dialer.Dial("tcp", a)
-			if err != nil {
-				return nil, err
-			}
-			return &idleTimeoutConn{Conn: c}, nil
-		},
-		MaxConns:            4096,
-		MaxIdleConnDuration: d.opts.UpstreamIdle,
-		ReadBufferSize:      d.opts.MaxHeaderBytes,
-		StreamResponseBody:  true,
-		// Our own retry loop decides about other endpoints; the pool only
-		// re-sends an idempotent request once, when its connection closed
-		// before the first response byte: what a pooled keep-alive
-		// connection that the endpoint closed while idle does. fasthttp
-		// reports a fresh connection closed by a crashing endpoint the
-		// same way (any error on the first byte is EOF), so a GET that
-		// crashes its endpoint is sent to it twice.
-		MaxIdemponentCallAttempts: 2,
-		RetryIfErr:                retryStaleConn,
-		NoDefaultUserAgentHeader:  true,
-		DisablePathNormalizing:    true,
-		SecureErrorLogMessage:     true,
+	client := func() *fasthttp.HostClient {
+		return &fasthttp.HostClient{
+			Addr: addr,
+			Dial: func(a string) (net.Conn, error) {
+				c, err := dialer.Dial("tcp", a)
+				if err != nil {
+					return nil, err
+				}
+				return newEndpointConn(c), nil
+			},
+			Transport:           staleTransport{},
+			MaxConns:            4096,
+			MaxIdleConnDuration: d.opts.UpstreamIdle,
+			ReadBufferSize:      d.opts.MaxHeaderBytes,
+			StreamResponseBody:  true,
+			// transport.do re-sends what a closed pooled connection failed,
+			// and our retry loop decides about other endpoints.
+			MaxIdemponentCallAttempts: 1,
+			NoDefaultUserAgentHeader:  true,
+			DisablePathNormalizing:    true,
+			SecureErrorLogMessage:     true,
+		}
 	}
-	return &transport{hc: hc, idle: make([][]*upConn, d.nloops)}
+	return &transport{hc: client(), fresh: client(), idle: make([][]*upConn, d.nloops)}
 }
 
-func retryStaleConn(req *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
-	idempotent := req.Header.IsGet() || req.Header.IsHead() || req.Header.IsOptions()
-	stale := errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed)
-	return false, attempts < 2 && idempotent && stale && !req.IsBodyStream()
+// errStaleConn: a pooled connection turned out closed by its endpoint,
+// before the request went out or before any byte of its answer came.
+var errStaleConn = errors.New("the endpoint had closed the pooled connection")
+
+// do sends req to the endpoint and reads the head of its response.
+//
+// A pooled connection may have been closed by the endpoint while it was
+// idle (Node and Apache close idle ones after a few seconds), and that
+// shows only when it is used. A request whose body streams from the
+// client cannot be sent twice, so it goes on a new connection. Any other
+// request is sent again, once, on a new connection when its pooled one
+// was found closed or broke before any byte of an answer: nothing reached
+// the endpoint, or it closed without reading what did.
+func (t *transport) do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) error {
+	if req.IsBodyStream() {
+		return t.doFresh(req, resp, timeout)
+	}
+	err := t.hc.DoTimeout(req, resp, timeout)
+	if errors.Is(err, errStaleConn) {
+		// The others in the pool have been idle longer than this one, so
+		// the endpoint has closed them too, most likely.
+		t.hc.CloseIdleConnections()
+		err = t.doFresh(req, resp, timeout)
+	}
+	return err
+}
+
+// doFresh sends req on a connection of its own, closed after the answer.
+func (t *transport) doFresh(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) error {
+	if req.Header.ConnectionClose() {
+		return t.fresh.DoTimeout(req, resp, timeout)
+	}
+	req.Header.SetConnectionClose()
+	err := t.fresh.DoTimeout(req, resp, timeout)
+	req.Header.ResetConnectionClose() // the client's connection stays open
+	return err
 }
 
 func closeTransport(t any) {
 	if tr, ok := t.(*transport); ok {
 		tr.closed.Store(true) // the loops close theirs when they next look
 		tr.hc.CloseIdleConnections()
+		tr.fresh.CloseIdleConnections()
 	}
 }
 
-// idleTimeoutConn turns the deadline fasthttp sets for a request into an
-// inactivity timeout: it slides forward while response bytes keep coming,
-// so a route's timeout bounds waiting for the endpoint, not the length of
-// a streamed download or event stream.
-type idleTimeoutConn struct {
-	net.Conn
-	idle    time.Duration
-	lastSet time.Time
-}
+// staleTransport is fasthttp's transport, with its failures on a pooled
+// connection that the endpoint had closed marked errStaleConn. fasthttp
+// reports any failure before the first response byte as the same EOF, so
+// only the connection can tell; the response names the connection used.
+type staleTransport struct{}
 
-func (c *idleTimeoutConn) SetReadDeadline(t time.Time) error {
-	if t.IsZero() {
-		c.idle = 0
-	} else {
-		c.lastSet = time.Now()
-		c.idle = t.Sub(c.lastSet)
-	}
-	return c.Conn.SetReadDeadline(t)
-}
-
-func (c *idleTimeoutConn) Read(b []byte) (int, error) {
-	if c.idle > 0 {
-		// Moving the deadline costs a timer update; do it only once a
-		// quarter of the timeout has passed.
-		if now := time.Now(); now.Sub(c.lastSet) > c.idle/4 {
-			c.lastSet = now
-			c.Conn.SetReadDeadline(now.Add(c.idle))
+func (staleTransport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Response) (bool, error) {
+	resp.ParseNetConn(noConn{}) // forget the connection of an earlier try
+	retry, err := fasthttp.DefaultTransport.RoundTrip(hc, req, resp)
+	if err != nil {
+		// On failure fasthttp has closed the connection: it is ours alone.
+		if a, ok := resp.RemoteAddr().(*endpointAddr); ok && a.c.stale {
+			return retry, fmt.Errorf("%w: %w", errStaleConn, err)
 		}
 	}
-	return c.Conn.Read(b)
+	return retry, err
 }
+
+// noConn has no addresses.
+type noConn struct{ net.Conn }
+
+func (noConn) RemoteAddr() net.Addr { return nil }
+func (noConn) LocalAddr() net.Addr  { return nil }
