@@ -60,7 +60,7 @@ func TestUploadsToAnEndpointThatClosesIdleConnections(t *testing.T) {
 			big := strings.Repeat("u", 100<<10)
 			forms := []struct {
 				name, method, body string
-				chunked           bool
+				chunked            bool
 			}{
 				{"GET", "GET", "", false},
 				{"DELETE", "DELETE", "", false},
