@@ -2,6 +2,8 @@ module github.com/turnout/turnout
 
 go 1.26.8
 
+toolchain go1.26.10
+
 require (
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/gambol99/go-marathon v0.7.1
