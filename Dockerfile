@@ -11,7 +11,7 @@
 # tarball and runs the binary with the Mesos containerizer
 # (docs/install-dcos.md).
 
-ARG GO_VERSION=1.26.8
+ARG GO_VERSION=1.26.10
 
 FROM golang:${GO_VERSION}-alpine AS build
 WORKDIR /src
