@@ -5,7 +5,7 @@
 # Marathon), run as an unprivileged user.
 #
 #   docker build -t turnout/turnout:0.1.0 --build-arg VERSION=v0.1.0 .
-#   docker run -p 9880:9880 -p 8080:8080 turnout/turnout:0.1.0 serve --demo --admin 0.0.0.0:9880
+#   docker run -e TURNOUT_TOKEN="$(openssl rand -hex 32)" -p 9880:9880 -p 8080:8080 turnout/turnout:0.1.0 serve --demo
 #
 # The Universe package does not need this image: it fetches the release
 # tarball and runs the binary with the Mesos containerizer
@@ -34,8 +34,8 @@ RUN apk add --no-cache ca-certificates \
 COPY --from=build /out/turnout /usr/local/bin/turnout
 USER 10001:10001
 # The admin listener on every interface (the binary's default is
-# 127.0.0.1, which is unreachable from outside a container), the store in
-# the volume.
+# 127.0.0.1, which is unreachable from outside a container), so serve
+# needs TURNOUT_TOKEN or --token-file to start; the store in the volume.
 ENV TURNOUT_ADMIN=0.0.0.0:9880 \
     TURNOUT_DATA_DIR=/var/lib/turnout
 VOLUME /var/lib/turnout

@@ -163,17 +163,35 @@ func checkApp(t *testing.T, name string, app map[string]any, mlbPorts map[int]bo
 		}
 	}
 
-	// env values are strings or references to declared secrets.
+	// env values are strings or references to declared secrets, and
+	// every declared secret is used: Marathon would still need an unused
+	// one to exist in the secret store (and on open DC/OS refuse the app).
 	secrets, _ := app["secrets"].(map[string]any)
+	used := map[string]bool{}
 	for k, v := range app["env"].(map[string]any) {
 		if ref, ok := v.(map[string]any); ok {
+			used[ref["secret"].(string)] = true
 			if _, ok := secrets[ref["secret"].(string)]; !ok {
 				t.Errorf("%s: env %s refers to undeclared secret %v", name, k, ref["secret"])
 			}
 		}
 	}
+	for s := range secrets {
+		if !used[s] {
+			t.Errorf("%s: secret %s is declared and not used", name, s)
+		}
+	}
 	if len(secrets) == 0 && app["secrets"] != nil {
 		t.Errorf("%s: empty secrets rendered", name)
+	}
+
+	// The admin API listens on every address of the agent: a token guards
+	// it, or the app says --insecure-admin, never both and never neither
+	// (turnout would refuse to start).
+	_, token := app["env"].(map[string]any)["TURNOUT_TOKEN"]
+	insecure := flags["insecure-admin"] == "true"
+	if token == insecure {
+		t.Errorf("%s: TURNOUT_TOKEN set: %v, --insecure-admin: %v; want exactly one", name, token, insecure)
 	}
 }
 
@@ -242,8 +260,30 @@ func TestDefaults(t *testing.T) {
 	if app["id"] != "/turnout" || app["instances"] != jsonInt(1) || !reflect.DeepEqual(app["acceptedResourceRoles"], []any{"slave_public"}) {
 		t.Errorf("defaults: id %v, instances %v, roles %v", app["id"], app["instances"], app["acceptedResourceRoles"])
 	}
-	if env := app["env"].(map[string]any); !reflect.DeepEqual(env, map[string]any{"TURNOUT_DATA_DIR": "turnout-data", "TURNOUT_MARATHON_URL": "http://marathon.mesos:8080"}) {
-		t.Errorf("defaults: env %v: want the store in the sandbox and the Marathon URL (no token, no secrets)", env)
+	// The admin API on the public agents is guarded by default, with a
+	// token from the DC/OS secret the docs tell operators to create.
+	wantEnv := map[string]any{
+		"TURNOUT_DATA_DIR":     "turnout-data",
+		"TURNOUT_MARATHON_URL": "http://marathon.mesos:8080",
+		"TURNOUT_TOKEN":        map[string]any{"secret": "token"},
+	}
+	if env := app["env"].(map[string]any); !reflect.DeepEqual(env, wantEnv) {
+		t.Errorf("defaults: env %v\nwant %v: the store in the sandbox, the Marathon URL and the admin token from a secret", env, wantEnv)
+	}
+	if want := map[string]any{"token": map[string]any{"source": "turnout/admin-token"}}; !reflect.DeepEqual(app["secrets"], want) {
+		t.Errorf("defaults: secrets %v, want %v", app["secrets"], want)
+	}
+	if _, ok := flags["insecure-admin"]; ok {
+		t.Error("defaults: --insecure-admin")
+	}
+	for _, doc := range []string{"../docs/install-dcos.md", "../marathon-json/README.md", "README.md"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(b, []byte("dcos security secrets create")) || !bytes.Contains(b, []byte("turnout/admin-token")) {
+			t.Errorf("%s does not say how to create the secret turnout/admin-token", doc)
+		}
 	}
 }
 
@@ -298,17 +338,45 @@ func TestOptionFiles(t *testing.T) {
 			}
 		},
 		"only-service-account": func(t *testing.T, app map[string]any) {
-			want := map[string]any{"serviceAccount": map[string]any{"source": "turnout/sa"}}
+			// The admin token's default secret comes along.
+			want := map[string]any{
+				"token":          map[string]any{"source": "turnout/admin-token"},
+				"serviceAccount": map[string]any{"source": "turnout/sa"},
+			}
 			if !reflect.DeepEqual(app["secrets"], want) {
 				t.Errorf("secrets %v", app["secrets"])
 			}
-			if _, ok := app["env"].(map[string]any)["TURNOUT_TOKEN"]; ok {
-				t.Error("TURNOUT_TOKEN without a token")
+		},
+		"token-wins-over-secret": func(t *testing.T, app map[string]any) {
+			if tok := app["env"].(map[string]any)["TURNOUT_TOKEN"]; tok != "the-plain-token-wins" {
+				t.Errorf("TURNOUT_TOKEN = %v, want the plain token", tok)
+			}
+			if _, ok := app["secrets"]; ok {
+				t.Errorf("secrets %v rendered for a plain token", app["secrets"])
 			}
 		},
-		"token-secret-wins": func(t *testing.T, app map[string]any) {
-			if tok := app["env"].(map[string]any)["TURNOUT_TOKEN"]; !reflect.DeepEqual(tok, map[string]any{"secret": "token"}) {
-				t.Errorf("TURNOUT_TOKEN = %v, want the secret", tok)
+		"plain-token-service-account": func(t *testing.T, app map[string]any) {
+			if tok := app["env"].(map[string]any)["TURNOUT_TOKEN"]; tok != "t0ken" {
+				t.Errorf("TURNOUT_TOKEN = %v", tok)
+			}
+			if want := map[string]any{"serviceAccount": map[string]any{"source": "turnout/sa"}}; !reflect.DeepEqual(app["secrets"], want) {
+				t.Errorf("secrets %v", app["secrets"])
+			}
+		},
+		"insecure-admin": func(t *testing.T, app map[string]any) {
+			if serveArgs(t, app)["insecure-admin"] != "true" {
+				t.Errorf("cmd %v lacks --insecure-admin", app["cmd"])
+			}
+			if _, ok := app["secrets"]; ok {
+				t.Errorf("secrets %v: the default token secret must not be required", app["secrets"])
+			}
+		},
+		"insecure-admin-service-account": func(t *testing.T, app map[string]any) {
+			if serveArgs(t, app)["insecure-admin"] != "true" {
+				t.Errorf("cmd %v lacks --insecure-admin", app["cmd"])
+			}
+			if want := map[string]any{"serviceAccount": map[string]any{"source": "turnout/sa"}}; !reflect.DeepEqual(app["secrets"], want) {
+				t.Errorf("secrets %v", app["secrets"])
 			}
 		},
 		"plugins": func(t *testing.T, app map[string]any) {
@@ -395,6 +463,52 @@ func TestOptionFiles(t *testing.T) {
 	}
 	if n := len(seen) - len(checks); n < 5 {
 		t.Errorf("only %d bad option files", n)
+	}
+}
+
+// Every combination of the security options either renders an app whose
+// admin API a token guards (or that says --insecure-admin, as asked), or
+// is refused by config.json: the package never serves an open admin API
+// by accident. checkApp holds the invariants.
+func TestSecurityOptionCombinations(t *testing.T) {
+	mlb := marathonLBPorts(t)
+	for _, tokenSecret := range []string{"", "ops/turnout-token"} {
+		for _, token := range []string{"", "plain"} {
+			for _, insecure := range []bool{false, true} {
+				for _, sa := range []string{"", "ops/turnout-sa"} {
+					opts := map[string]any{"security": map[string]any{
+						"token_secret": tokenSecret, "token": token, "insecure_admin": insecure, "service_account_secret": sa,
+					}}
+					name := fmt.Sprintf("token_secret=%q token=%q insecure_admin=%v service_account_secret=%q", tokenSecret, token, insecure, sa)
+					_, app, err := renderOurs(t, opts)
+					var mismatch *schemaMismatchError
+					refused := errors.As(err, &mismatch)
+					if wantRefused := (insecure && token != "") || (!insecure && token == "" && tokenSecret == ""); refused != wantRefused {
+						t.Errorf("%s: refused %v (%v), want %v", name, refused, err, wantRefused)
+						continue
+					}
+					if refused {
+						continue
+					}
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					checkApp(t, name, app, mlb)
+					env := app["env"].(map[string]any)
+					switch {
+					case token != "":
+						if env["TURNOUT_TOKEN"] != token {
+							t.Errorf("%s: TURNOUT_TOKEN %v, want the plain token", name, env["TURNOUT_TOKEN"])
+						}
+					case !insecure:
+						secrets, _ := app["secrets"].(map[string]any)
+						if !reflect.DeepEqual(secrets["token"], map[string]any{"source": tokenSecret}) {
+							t.Errorf("%s: secrets %v, want the token from %s", name, secrets, tokenSecret)
+						}
+					}
+				}
+			}
+		}
 	}
 }
 

@@ -21,6 +21,7 @@ type checkOptions struct {
 	marathonURLs  []string
 	marathonToken string
 	addr, token   string
+	caCert        string
 	output        string
 	gatewayRange  string
 	lbRange       string
@@ -67,6 +68,7 @@ Marathon or turnout could not be reached.`,
 	fl.StringVar(&o.marathonToken, "marathon-token", "", "DC/OS ACS token for Marathon [DCOS_ACS_TOKEN]")
 	fl.StringVar(&o.addr, "addr", "", "a running turnout's admin address, to check its gateways too (URL or host:port)")
 	fl.StringVar(&o.token, "token", "", "turnout's API token [TURNOUT_TOKEN]")
+	fl.StringVar(&o.caCert, "ca-cert", envOr("TURNOUT_CA_CERT", ""), "PEM file of the CA to trust for an https --addr [TURNOUT_CA_CERT]")
 	fl.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	fl.StringVar(&o.gatewayRange, "gateway-range", "8000-9999", "the range Turnout assigns gateway ports from")
 	fl.StringVar(&o.lbRange, "marathon-lb-range", "10000-10100", "Marathon-LB's service port range")
@@ -120,7 +122,7 @@ func (o *checkOptions) run(ctx context.Context, out io.Writer) error {
 
 	var gws []ports.Gateway
 	if o.addr != "" {
-		c, err := newClient(o.addr, cmp.Or(o.token, os.Getenv("TURNOUT_TOKEN")), o.timeout)
+		c, err := newClient(o.addr, cmp.Or(o.token, os.Getenv("TURNOUT_TOKEN")), o.caCert, o.timeout)
 		if err != nil {
 			return err
 		}

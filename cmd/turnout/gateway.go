@@ -75,6 +75,7 @@ func flagUsageError(_ *cobra.Command, err error) error { return &exitError{code:
 type gatewayOptions struct {
 	addr    string
 	token   string
+	caCert  string
 	output  string
 	timeout time.Duration
 }
@@ -82,7 +83,7 @@ type gatewayOptions struct {
 func (o *gatewayOptions) client() (*client, error) {
 	// The token is read here rather than as the flag's default, which
 	// --help would print.
-	return newClient(o.addr, cmp.Or(o.token, os.Getenv("TURNOUT_TOKEN")), o.timeout)
+	return newClient(o.addr, cmp.Or(o.token, os.Getenv("TURNOUT_TOKEN")), o.caCert, o.timeout)
 }
 
 // do sends one request to the API (the commands that make a single call).
@@ -126,6 +127,7 @@ func addAPIFlags(cmd *cobra.Command, o *gatewayOptions, timeout time.Duration) {
 	fl := cmd.PersistentFlags()
 	fl.StringVar(&o.addr, "addr", envOr("TURNOUT_ADDR", "http://127.0.0.1:9880"), "address of turnout's admin listener, URL or host:port [TURNOUT_ADDR]")
 	fl.StringVar(&o.token, "token", "", "API token, sent as a bearer token [TURNOUT_TOKEN]")
+	fl.StringVar(&o.caCert, "ca-cert", envOr("TURNOUT_CA_CERT", ""), "PEM file of the CA (or self-signed certificate) to trust for an https --addr [TURNOUT_CA_CERT]")
 	fl.StringVarP(&o.output, "output", "o", "table", "output format: table, json or yaml")
 	fl.DurationVar(&o.timeout, "timeout", timeout, "how long to wait for each answer of the server")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))

@@ -188,12 +188,12 @@ func TestGatewayAddr(t *testing.T) {
 		"https://turnout.local":  "https://turnout.local",
 		"turnout.marathon:9880/": "http://turnout.marathon:9880",
 	} {
-		c, err := newClient(in, "", 0)
+		c, err := newClient(in, "", "", 0)
 		if err != nil || c.base != want {
 			t.Errorf("%q: %v %v, want %s", in, c, err, want)
 		}
 	}
-	if _, err := newClient("ftp://x", "", 0); exitCode(err) != exitUsage {
+	if _, err := newClient("ftp://x", "", "", 0); exitCode(err) != exitUsage {
 		t.Errorf("ftp://x: %v", err)
 	}
 }

@@ -40,6 +40,9 @@ type serveFlags struct {
 	token          string
 	tokenFile      string
 	admin          string
+	insecureAdmin  bool
+	adminTLSCert   string
+	adminTLSKey    string
 	bind           string
 	demo           bool
 	demoPort       int
@@ -77,6 +80,13 @@ gateway with two demo backends.`,
 			if f.demo && !cmd.Flags().Changed("data-dir") && os.Getenv("TURNOUT_DATA_DIR") == "" {
 				f.dataDir = "" // the demo leaves nothing behind
 			}
+			if !cmd.Flags().Changed("insecure-admin") {
+				v, err := insecureAdminEnv()
+				if err != nil {
+					return err
+				}
+				f.insecureAdmin = v
+			}
 			return serve(cmd.Context(), f)
 		},
 	}
@@ -86,7 +96,10 @@ gateway with two demo backends.`,
 	// The environment is read at run time, not as the default, which --help would print.
 	fl.StringVar(&f.token, "token", "", "token required on the admin listener (but /healthz, /metrics) [TURNOUT_TOKEN]")
 	fl.StringVar(&f.tokenFile, "token-file", "", "read the admin token from this file (a DC/OS secret, say)")
-	fl.StringVar(&f.admin, "admin", envOr("TURNOUT_ADMIN", "127.0.0.1:9880"), "admin listener address (/metrics, /healthz) [TURNOUT_ADMIN]")
+	fl.StringVar(&f.admin, "admin", envOr("TURNOUT_ADMIN", "127.0.0.1:9880"), "admin listener address (/metrics, /healthz); any but a loopback address needs a token or --insecure-admin [TURNOUT_ADMIN]")
+	fl.BoolVar(&f.insecureAdmin, "insecure-admin", false, "UNSAFE: serve the admin API on an address others can reach without a token, so that anyone who reaches it can change every gateway [TURNOUT_INSECURE_ADMIN]")
+	fl.StringVar(&f.adminTLSCert, "admin-tls-cert", envOr("TURNOUT_ADMIN_TLS_CERT", ""), "serve the admin API over HTTPS with this PEM certificate (chain); needs --admin-tls-key [TURNOUT_ADMIN_TLS_CERT]")
+	fl.StringVar(&f.adminTLSKey, "admin-tls-key", envOr("TURNOUT_ADMIN_TLS_KEY", ""), "the PEM private key of --admin-tls-cert [TURNOUT_ADMIN_TLS_KEY]")
 	fl.StringVar(&f.bind, "bind", "", "address gateway ports bind to (default all interfaces)")
 	fl.BoolVar(&f.demo, "demo", false, "start two demo backends on 127.0.0.1 and pin the example's VIP names to them")
 	fl.IntVar(&f.demoPort, "demo-port", 3001, "first port of the demo backends")
@@ -139,6 +152,25 @@ func serve(ctx context.Context, f serveFlags) error {
 		if token = strings.TrimSpace(string(b)); token == "" {
 			return fmt.Errorf("--token-file %s: the file is empty", f.tokenFile)
 		}
+	}
+	// The admin listener is checked before anything starts: a refusal
+	// leaves nothing half-started.
+	adminTLSConfig, err := adminTLS(f.adminTLSCert, f.adminTLSKey)
+	if err != nil {
+		return err
+	}
+	adminLoopback, err := checkAdminAccess(ctx, f.admin, token, f.insecureAdmin)
+	if err != nil {
+		return err
+	}
+	adminOpen := !adminLoopback && token == ""
+	switch {
+	case adminOpen:
+		log.Warn("INSECURE: the admin API has no token and listens on an address others can reach (--insecure-admin): anyone who reaches it can change every gateway; set --token or --token-file, or use a loopback --admin",
+			"admin", f.admin)
+	case !adminLoopback && adminTLSConfig == nil:
+		log.Warn("the admin API serves plain HTTP on an address others can reach: its token crosses the network in clear text; serve it over TLS with --admin-tls-cert and --admin-tls-key",
+			"admin", f.admin)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -240,15 +272,22 @@ func serve(ctx context.Context, f serveFlags) error {
 		Ready: func() error { return eng.LastError() },
 		API: api.New(api.Config{Store: st, Check: check, Logger: log,
 			Plugins: host, Routes: eng.Statuses, Policy: runner}),
-		Token: token})
+		Token: token, TLS: adminTLSConfig, Open: adminOpen})
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
 		return err
 	}
+	// A name is resolved again by net.Listen: what it bound settles
+	// whether the listener without a token is really loopback only.
+	if token == "" && !f.insecureAdmin && !api.IsLoopbackAddr(admin.Addr()) {
+		_ = admin.Shutdown(context.Background())
+		_ = dp.Shutdown(context.Background())
+		return fmt.Errorf("refusing to serve the admin API without a token: --admin %s bound %s, which is not a loopback address; set a token or --insecure-admin", f.admin, admin.Addr())
+	}
 	for _, g := range eng.Gateways() {
 		log.Info("gateway serving", "gateway", g.Name, "port", g.Port.Number, "protocol", g.Port.Protocol, "routes", len(g.Routes))
 	}
-	log.Info("turnout serving", "version", version, "admin", admin.Addr().String())
+	log.Info("turnout serving", "version", version, "admin", admin.Addr().String(), "admin_tls", adminTLSConfig != nil, "admin_token", token != "")
 
 	go eng.Run(ctx)
 	runnerDone := make(chan struct{})

@@ -5,8 +5,10 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -35,6 +37,11 @@ type Options struct {
 	// ReadTimeout bounds reading a request, headers and body (default 30s;
 	// headers alone get a third of it): slow clients are cut off.
 	ReadTimeout time.Duration
+	// TLS, if set, serves HTTPS with its certificates instead of HTTP.
+	TLS *tls.Config
+	// Open says that no token guards a listener others can reach
+	// (--insecure-admin): /healthz says so, where operators look.
+	Open bool
 }
 
 // Server is the running admin listener.
@@ -59,10 +66,12 @@ func Start(o Options) (*Server, error) {
 		if o.Ready != nil {
 			if err := o.Ready(); err != nil {
 				fmt.Fprintf(w, "ok (degraded: %v)\n", err)
+				openWarning(w, o.Open)
 				return
 			}
 		}
 		fmt.Fprintln(w, "ok")
+		openWarning(w, o.Open)
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if o.Ready != nil {
@@ -99,12 +108,27 @@ func Start(o Options) (*Server, error) {
 		IdleTimeout:       60 * time.Second,
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
 	}}
+	serve := s.srv.Serve
+	if o.TLS != nil {
+		// ServeTLS adds h2 and http/1.1 to the config's ALPN protocols;
+		// the certificates are in the config, so no file names.
+		s.srv.TLSConfig = o.TLS
+		serve = func(ln net.Listener) error { return s.srv.ServeTLS(ln, "", "") }
+	}
 	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			o.Logger.Error("admin listener stopped", "err", err)
 		}
 	}()
 	return s, nil
+}
+
+// openWarning is /healthz's second line when no token guards an admin
+// listener others can reach.
+func openWarning(w io.Writer, open bool) {
+	if open {
+		fmt.Fprintln(w, "warning: no token guards this admin API (--insecure-admin): anyone who reaches it can change every gateway")
+	}
 }
 
 // Addr is the bound address.
