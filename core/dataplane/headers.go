@@ -182,6 +182,29 @@ func isToken(b []byte) bool {
 	return true
 }
 
+// hostChar are the bytes of a Host value (RFC 9110 7.2: uri-host [":"
+// port]): a reg-name's unreserved, percent-encoded and sub-delims, the
+// colon of a port and the brackets of an IPv6 literal. A space, "/", "?",
+// "#", "@" or "\\" in a Host would make the request target mean something
+// else to the endpoint than to the gateway.
+var hostChar = func() (t [256]bool) {
+	for _, c := range []byte("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()*+,;=:[]") {
+		t[c] = true
+	}
+	return t
+}()
+
+// validHost reports whether h can be a Host value. Empty is valid: HTTP/1.0
+// needs no Host (and HTTP/1.1 without one never gets here).
+func validHost(h []byte) bool {
+	for _, c := range h {
+		if !hostChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
 // dropHopByHop removes the hop-by-hop headers of a message about to be
 // forwarded: those its Connection headers name, and the standard ones. An
 // upgrade request keeps its Upgrade header and gets "Connection: Upgrade".

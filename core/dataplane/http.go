@@ -51,6 +51,7 @@ func newHTTPServer(dp *DataPlane, p *portListener) *httpServer {
 		DisableHeaderNamesNormalizing: false,
 		Logger:                        fasthttpLogger{dp.log},
 	}
+	h.srv.ErrorHandler = h.unreadable
 	go func() {
 		defer close(h.ended)
 		_ = h.srv.Serve(h.ln)
@@ -95,13 +96,14 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 	}
 	d, hs, cookie, reject := h.route(ctx, g)
 	switch reject {
-	case 0:
-	case fasthttp.StatusBadRequest:
+	case routed:
+	case badHeaderName, badHost:
+		clientError(g, metrics.ClientHead)
 		ctx.SetConnectionClose()
-		ctx.Error("turnout: malformed header name\n", fasthttp.StatusBadRequest)
+		ctx.Error(reject.body(), fasthttp.StatusBadRequest)
 		return
 	default:
-		h.reject(ctx, g, reject, start)
+		h.reject(ctx, g, reject.status(), start)
 		return
 	}
 	r := d.Route
@@ -134,7 +136,12 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 		ctx.Response.Reset()
 		ctx.SetConnectionClose()
 		ctx.Error(errorBody(status), status)
-		r.Metrics.Observe(0, time.Since(start))
+		if status == fasthttp.StatusBadRequest {
+			// Only the client's body gets a 400 here: no failure of the route.
+			clientError(g, metrics.ClientBody)
+		} else {
+			r.Metrics.Observe(0, time.Since(start))
+		}
 		return
 	}
 	if n := ctx.Response.Header.ContentLength(); n >= 0 && n <= bufferUpTo && ctx.Response.IsBodyStream() {
@@ -161,27 +168,58 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 	r.Metrics.Observe(ctx.Response.StatusCode(), time.Since(start))
 }
 
+// refusal is why route answers a request itself instead of routing it.
+type refusal uint8
+
+const (
+	routed        refusal = iota
+	badHeaderName         // 400: a header name that is not a token
+	badHost               // 400: a Host that is not host[:port]
+	hostNotServed         // 404: a host the gateway does not serve
+	noRoute               // 503: no route takes the request
+)
+
+func (r refusal) status() int {
+	switch r {
+	case badHeaderName, badHost:
+		return fasthttp.StatusBadRequest
+	case hostNotServed:
+		return fasthttp.StatusNotFound
+	default:
+		return fasthttp.StatusServiceUnavailable
+	}
+}
+
+// body is the answer to a malformed request.
+func (r refusal) body() string {
+	if r == badHost {
+		return "turnout: malformed Host header\n"
+	}
+	return "turnout: malformed header name\n"
+}
+
 // route checks a parsed request and decides its route, for both ways of
-// serving a connection. reject is the status to answer instead (400 for a
-// header name that is not a token, 404 for a host the gateway does not
-// serve, 503 when no route takes it), or 0.
-func (h *httpServer) route(ctx *fasthttp.RequestCtx, g *routing.Gateway) (d routing.Decision, hs seen, cookie []byte, reject int) {
+// serving a connection; reject says why it cannot be routed, if it cannot.
+func (h *httpServer) route(ctx *fasthttp.RequestCtx, g *routing.Gateway) (d routing.Decision, hs seen, cookie []byte, reject refusal) {
 	hs = scanRequest(&ctx.Request.Header)
 	if hs&seenBadName != 0 {
-		return d, hs, nil, fasthttp.StatusBadRequest
+		return d, hs, nil, badHeaderName
+	}
+	if !validHost(ctx.Request.Header.Host()) {
+		return d, hs, nil, badHost
 	}
 	normaliseTarget(ctx)
 	if !g.ServesHost(ctx.Request.Header.Host()) {
-		return d, hs, nil, fasthttp.StatusNotFound
+		return d, hs, nil, hostNotServed
 	}
 	if g.Sticky != gateway.StickyNone {
 		cookie, _ = peekCookie(&ctx.Request.Header, g.CookieKey)
 	}
 	d = g.Decide((*request)(ctx), cookie)
 	if d.Route == nil {
-		return d, hs, cookie, fasthttp.StatusServiceUnavailable
+		return d, hs, cookie, noRoute
 	}
-	return d, hs, cookie, 0
+	return d, hs, cookie, routed
 }
 
 // rewrite applies the route's path rewrites and takes our affinity cookie
@@ -247,10 +285,17 @@ func (h *httpServer) roundTrip(ctx *fasthttp.RequestCtx, r *routing.Route, pinne
 	if e == nil {
 		e = r.Pick(nil)
 	}
+	// HTTP/1.0 needs no Host, but fasthttp's client sends none without one:
+	// such a request gets the endpoint's address, as nginx gives it.
+	noHost := len(ctx.Request.Header.Host()) == 0
 	for attempt := 0; ; attempt++ {
 		if e == nil {
 			r.Metrics.Error(metrics.ErrNoEndpoint)
 			return nil, fasthttp.StatusServiceUnavailable
+		}
+		if noHost {
+			ctx.Request.URI().SetHost(e.Addr) // what fasthttp writes as Host
+			ctx.Request.Header.SetHost(e.Addr)
 		}
 		e.Begin()
 		err := e.Transport.(*transport).do(&ctx.Request, &ctx.Response, r.Timeout)
@@ -348,6 +393,31 @@ func normaliseTarget(ctx *fasthttp.RequestCtx) {
 	}
 	if !bytes.Equal(uri.Scheme(), valueHTTP) {
 		uri.SetSchemeBytes(valueHTTP)
+	}
+}
+
+// unreadable answers a request fasthttp could not read, as fasthttp does,
+// and counts it as the client's error.
+func (h *httpServer) unreadable(ctx *fasthttp.RequestCtx, err error) {
+	if g := h.dp.table.Load().Gateway(h.port); g != nil {
+		clientError(g, metrics.ClientHead)
+	}
+	var small *fasthttp.ErrSmallBuffer
+	var ne net.Error
+	switch {
+	case errors.As(err, &small):
+		ctx.Error("Too big request header", fasthttp.StatusRequestHeaderFieldsTooLarge)
+	case errors.As(err, &ne) && ne.Timeout():
+		ctx.Error("Request timeout", fasthttp.StatusRequestTimeout)
+	default:
+		ctx.Error("Error when parsing request", fasthttp.StatusBadRequest)
+	}
+}
+
+// clientError counts a request refused because of the client.
+func clientError(g *routing.Gateway, kind int) {
+	if g.Metrics != nil {
+		g.Metrics.ClientError(kind)
 	}
 }
 

@@ -453,7 +453,7 @@ func (c *clientConn) request(data []byte) int {
 		return 0
 	}
 	d, hs, cookie, reject := c.h.route(ctx, g)
-	if reject != 0 {
+	if reject != routed {
 		c.demote(data)
 		return 0
 	}

@@ -36,6 +36,7 @@ type Registry struct {
 	errors      *prometheus.CounterVec
 	connections *prometheus.CounterVec
 	open        *prometheus.GaugeVec
+	client      *prometheus.CounterVec
 
 	// TableSwaps counts routing tables put in service.
 	TableSwaps prometheus.Counter
@@ -94,6 +95,10 @@ func NewRegistry() *Registry {
 			Name: "turnout_open_connections",
 			Help: "Client connections currently open, by gateway.",
 		}, []string{"gateway"}),
+		client: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnout_client_errors_total",
+			Help: "Requests the gateway refused itself because of the client, by gateway and kind (head: a head that is malformed, too big or late; body: a body that broke off, stalled or was malformed). They count against no route.",
+		}, []string{"gateway", "kind"}),
 		TableSwaps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "turnout_table_swaps_total",
 			Help: "Routing tables put in service.",
@@ -139,7 +144,7 @@ func NewRegistry() *Registry {
 			Help: "Access log lines of the event loops dropped because the log's writer fell behind (--access-log).",
 		}),
 	}
-	r.Prometheus.MustRegister(r.requests, r.duration, r.errors, r.connections, r.open,
+	r.Prometheus.MustRegister(r.requests, r.duration, r.errors, r.connections, r.open, r.client,
 		r.TableSwaps, r.TableFailures, r.TableGeneration, r.ConfigReloads,
 		r.PluginStarts, r.PluginCrashes, r.PluginUp, r.TargetStale, r.RouteHeld, r.HTTPHandoffs, r.AccessLogDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -207,6 +212,21 @@ func classOf(status int) int {
 	}
 }
 
+// Kinds of client errors, for Gateway.ClientError: where the request
+// failed.
+const (
+	// ClientHead is a request refused for its head: malformed (a header
+	// name that is not a token, a bad Host, a line that is not HTTP), too
+	// big, or not sent in time.
+	ClientHead = iota
+	// ClientBody is a request whose body broke off, stalled past the read
+	// timeout or had malformed chunks.
+	ClientBody
+	numClientKinds
+)
+
+var clientKindLabels = [numClientKinds]string{"head", "body"}
+
 // Gateway is the set of per-gateway series.
 type Gateway struct {
 	Connections prometheus.Counter
@@ -214,16 +234,26 @@ type Gateway struct {
 	// NoRoute counts requests that found no route (no weights, no match,
 	// Host not served): answered by the gateway itself.
 	NoRoute *Route
+	client  [numClientKinds]prometheus.Counter
 }
 
 // Gateway returns the pre-bound series of a gateway.
 func (r *Registry) Gateway(name string) *Gateway {
-	return &Gateway{
+	g := &Gateway{
 		Connections: r.connections.WithLabelValues(name),
 		Open:        r.open.WithLabelValues(name),
 		NoRoute:     r.Route(name, ""),
 	}
+	for i, k := range clientKindLabels {
+		g.client[i] = r.client.WithLabelValues(name, k)
+	}
+	return g
 }
+
+// ClientError counts one request refused because of the client (kind is
+// ClientHead or ClientBody). Anyone can send those, so they stay
+// apart from the routes' series, which policies judge versions by.
+func (g *Gateway) ClientError(kind int) { g.client[kind].Inc() }
 
 // Forget deletes every series of a gateway that is no longer configured,
 // so removed gateways and routes do not linger on /metrics.
@@ -234,6 +264,7 @@ func (r *Registry) Forget(gateway string) {
 	r.errors.DeletePartialMatch(l)
 	r.connections.DeletePartialMatch(l)
 	r.open.DeletePartialMatch(l)
+	r.client.DeletePartialMatch(l)
 	r.RouteHeld.DeletePartialMatch(l)
 }
 
