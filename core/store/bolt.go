@@ -66,10 +66,21 @@ type Bolt struct {
 	db   *bolt.DB
 	// mu serialises Apply and Close: bbolt already allows one writer, but
 	// publishing to watchers under the same lock keeps versions in order.
-	mu       sync.Mutex
-	closed   bool
-	bc       *broadcaster
-	warnings []string
+	mu     sync.Mutex
+	closed bool
+	bc     *broadcaster
+	opened Opened
+}
+
+// Opened says how Open found the store, for the log.
+type Opened struct {
+	// Created: there was no store file, the store starts empty.
+	Created bool
+	// Migrated: the file was schema 1; every record has its checksum now.
+	Migrated bool
+	// Check is what the check of an existing file found (nil if Created);
+	// its Warnings are wrong but harmless to serve.
+	Check *Report
 }
 
 // Open opens (creating if needed) the store in dir: the file dir/turnout.db,
@@ -86,7 +97,7 @@ func Open(dir string) (*Bolt, error) {
 	}
 	path := filepath.Join(dir, FileName)
 	var db *bolt.DB
-	var warnings []string
+	var opened Opened
 	switch _, err := os.Stat(path); {
 	case errors.Is(err, fs.ErrNotExist):
 		if err := missing(dir); err != nil {
@@ -99,16 +110,16 @@ func Open(dir string) (*Bolt, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}
+		opened.Created = true
 	case err != nil:
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	default:
-		var rep *Report
-		if db, rep, err = openChecked(path, false); err != nil {
+		if db, opened.Check, err = openChecked(path, false); err != nil {
 			return nil, err
 		}
-		warnings = rep.Warnings
+		opened.Migrated = opened.Check.Schema == 1
 	}
-	s := &Bolt{path: path, db: db, warnings: warnings}
+	s := &Bolt{path: path, db: db, opened: opened}
 	if err := db.Update(initSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -126,9 +137,8 @@ func Open(dir string) (*Bolt, error) {
 	return s, nil
 }
 
-// Warnings are what the check at Open found wrong but harmless to serve (a
-// damaged meta page bbolt did without), for the log.
-func (s *Bolt) Warnings() []string { return s.warnings }
+// Opened says how Open found the store.
+func (s *Bolt) Opened() Opened { return s.opened }
 
 func lockedError(path string) error {
 	return fmt.Errorf("store: open %s: %w (another turnout using this --data-dir?)", path, ErrLocked)

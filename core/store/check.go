@@ -454,9 +454,8 @@ func missing(dir string) error {
 	if _, err := os.Stat(marker); err != nil {
 		return nil
 	}
-	return fmt.Errorf("store: %s is %w: the file is missing, but %s says this data dir held a store; "+
-		"put a backup in place (turnout store restore --data-dir %s BACKUP), or delete %s to start with an empty store",
-		filepath.Join(dir, FileName), ErrDamaged, marker, dir, marker)
+	return fmt.Errorf("store: %s is %w: the file is missing, but %s says this data dir held a store (delete the marker to start with an empty store)",
+		filepath.Join(dir, FileName), ErrDamaged, marker)
 }
 
 // writeMarker writes MarkerFile if it is missing, then syncs the data dir,

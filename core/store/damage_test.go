@@ -239,8 +239,8 @@ func TestDamage(t *testing.T) {
 				}
 				s := mustOpen(t, dir)
 				defer s.Close()
-				if tt.warn != "" && (len(s.Warnings()) != 1 || !strings.Contains(s.Warnings()[0], tt.warn)) {
-					t.Errorf("open warnings = %q, want %q", s.Warnings(), tt.warn)
+				if w := s.Opened().Check.Warnings; tt.warn != "" && (len(w) != 1 || !strings.Contains(w[0], tt.warn)) {
+					t.Errorf("open warnings = %q, want %q", w, tt.warn)
 				}
 				sameAsGolden(t, s, g)
 				return
@@ -336,7 +336,7 @@ func TestMissingStoreFile(t *testing.T) {
 	}
 	want := "store: " + path + " is damaged: the file is missing, but " + filepath.Join(dir, MarkerFile) + " says this data dir held a store"
 	_, err := Open(dir)
-	wantErr(t, err, ErrDamaged, want, "turnout store restore --data-dir "+dir)
+	wantErr(t, err, ErrDamaged, want, "delete the marker to start with an empty store")
 	_, err = CheckDir(dir)
 	wantErr(t, err, ErrDamaged, want)
 	if _, err := os.Stat(path); err == nil {
@@ -410,6 +410,9 @@ func TestMigrateSchema1(t *testing.T) {
 		t.Errorf("schema 1 report = %+v", rep)
 	}
 	s := mustOpen(t, dir)
+	if o := s.Opened(); !o.Migrated || o.Created {
+		t.Errorf("opened = %+v, want migrated", o)
+	}
 	wantRevs(t, "history of a", history(t, s, "a"), "a@1:a1 a@2:a2")
 	wantRevs(t, "history of b", history(t, s, "b"), "b@1:b1 b@2:deleted")
 	if v := snapshot(t, s).Version; v != 3 {
