@@ -299,7 +299,7 @@ func openStore(dir string, log *slog.Logger) (store.Store, error) {
 	}
 	st, err := store.Open(dir)
 	if errors.Is(err, store.ErrDamaged) {
-		return nil, fmt.Errorf("%w\nturnout does not start on a damaged store (nothing was changed); %s", err, damageAdvice(dir))
+		return nil, fmt.Errorf("%w\nturnout does not start on a damaged store (nothing was changed); %s", err, damageAdvice(dir, true))
 	}
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -71,7 +72,7 @@ Exit codes: 0 sound, 1 damaged (or the file could not be checked), 2 usage.`,
 			printReport(out, rep)
 			switch {
 			case errors.Is(err, store.ErrDamaged) && len(args) == 0:
-				return &exitError{code: exitRefused, err: fmt.Errorf("%w\n%s", err, damageAdvice(dir))}
+				return &exitError{code: exitRefused, err: fmt.Errorf("%w\n%s", err, damageAdvice(dir, false))}
 			case errors.Is(err, store.ErrDamaged):
 				return &exitError{code: exitRefused, err: fmt.Errorf("%w\nthis backup cannot be restored: use another one", err)}
 			case errors.Is(err, store.ErrLocked):
@@ -94,8 +95,8 @@ Exit codes: 0 sound, 1 damaged (or the file could not be checked), 2 usage.`,
 
 // printReport prints what a check found, as far as it got.
 func printReport(w io.Writer, rep *store.Report) {
-	if rep == nil {
-		return
+	if rep == nil || rep.Size == 0 && rep.Damage == 0 {
+		return // nothing was read: the error says why
 	}
 	fmt.Fprintf(w, "store     %s\n", rep.Path)
 	if rep.Size > 0 {
@@ -122,14 +123,18 @@ func printReport(w io.Writer, rep *store.Report) {
 }
 
 // damageAdvice is what to do about a damaged store, as commands for dir.
-func damageAdvice(dir string) string {
-	return fmt.Sprintf(`what to do:
-  list every problem:     turnout store check --data-dir %[1]s
-  put a backup in place:  turnout store restore --data-dir %[1]s BACKUP
+func damageAdvice(dir string, check bool) string {
+	var b strings.Builder
+	b.WriteString("what to do:\n")
+	if check {
+		fmt.Fprintf(&b, "  list every problem:     turnout store check --data-dir %s\n", dir)
+	}
+	fmt.Fprintf(&b, `  put a backup in place:  turnout store restore --data-dir %[1]s BACKUP
                           (the damaged file is kept as turnout.db.damaged-TIME)
   or start empty:         move %[2]s and %[3]s away
                           (every stored gateway is gone; a file given with -f is loaded again)`,
 		dir, filepath.Join(dir, store.FileName), filepath.Join(dir, store.MarkerFile))
+	return b.String()
 }
 
 func newStoreBackupCommand() *cobra.Command {
@@ -160,7 +165,7 @@ usage, 3 the server could not be reached.`,
 					return &exitError{code: exitRefused, err: fmt.Errorf("%w\nthe store is in use by a running turnout: back it up through its API: turnout store backup --addr HOST:PORT %s", err, file)}
 				case errors.Is(err, store.ErrDamaged):
 					printReport(out, rep)
-					return &exitError{code: exitRefused, err: fmt.Errorf("%w\na damaged store is not backed up (nothing was written to %s); %s", err, file, damageAdvice(dir))}
+					return &exitError{code: exitRefused, err: fmt.Errorf("%w\na damaged store is not backed up (nothing was written to %s); %s", err, file, damageAdvice(dir, true))}
 				case err != nil:
 					return &exitError{code: exitRefused, err: err}
 				}
