@@ -202,3 +202,50 @@ func gatewayPath(name string, sub ...string) string {
 	}
 	return "/gateways/" + strings.Join(append(parts, sub...), "/")
 }
+
+// download streams the body of GET path (a store backup) to w rather than
+// holding it in memory. A body cut short fails: the server sends its
+// Content-Length, and the transport checks it.
+func (c *client) download(ctx context.Context, path string, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v1"+path, nil)
+	if err != nil {
+		return 0, usageErrorf("%v", err)
+	}
+	req.Header.Set("Accept", "application/octet-stream, "+mediaJSON)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, unreachable(c.base, c.http.Timeout, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return 0, &exitError{code: exitRefused, err: &apiError{status: resp.StatusCode, message: serverMessage(resp.StatusCode, b)}}
+	}
+	body := &readErr{r: resp.Body}
+	n, err := io.Copy(w, body)
+	switch {
+	case body.err != nil:
+		return n, unreachable(c.base, c.http.Timeout, fmt.Errorf("the answer was cut short after %d bytes: %w", n, body.err))
+	case err != nil:
+		return n, err // writing the local file
+	}
+	return n, nil
+}
+
+// readErr remembers a read error, to tell the network's failures from the
+// local file's in io.Copy.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
+}

@@ -246,7 +246,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		Logger:    log,
 	})
 
-	st, err := openStore(f.dataDir)
+	st, err := openStore(f.dataDir, log)
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
 		return err
@@ -331,12 +331,33 @@ func serve(ctx context.Context, f serveFlags) error {
 }
 
 // openStore opens the desired-state store: bbolt in dir, or memory when
-// dir is "" (the demo).
-func openStore(dir string) (store.Store, error) {
+// dir is "" (the demo). A damaged store stops the start with what to do.
+func openStore(dir string, log *slog.Logger) (store.Store, error) {
 	if dir == "" {
 		return store.NewMemory(), nil
 	}
-	return store.Open(dir)
+	st, err := store.Open(dir)
+	if errors.Is(err, store.ErrDamaged) {
+		return nil, fmt.Errorf("%w\nturnout does not start on a damaged store (nothing was changed); %s", err, damageAdvice(dir, true))
+	}
+	if err != nil {
+		return nil, err
+	}
+	o := st.Opened()
+	switch {
+	case o.Created:
+		log.Info("store created: no store file in the data dir, starting empty", "path", st.Path())
+	case o.Migrated:
+		log.Info("store checked and migrated: every revision has a checksum now", "path", st.Path(), "revisions", o.Check.Revisions)
+	default:
+		log.Info("store checked", "path", st.Path(), "gateways", o.Check.Gateways, "revisions", o.Check.Revisions, "store_version", o.Check.Version)
+	}
+	if o.Check != nil {
+		for _, w := range o.Check.Warnings {
+			log.Warn("store: "+w, "path", st.Path())
+		}
+	}
+	return st, nil
 }
 
 // firstTable seeds the store from the file (or the demo's example) and puts

@@ -47,6 +47,7 @@ const (
 	routeCommand
 	routePlugins
 	routePlugin
+	routeBackup
 )
 
 var routes = []route{
@@ -84,6 +85,9 @@ var routes = []route{
 	routePlugin: {"/plugins/{kind}/{name}", map[string]endpoint{
 		http.MethodGet: {(*gatewayAPI).describePlugin, []int{200, 404, 500}},
 	}},
+	routeBackup: {"/store/backup", map[string]endpoint{
+		http.MethodGet: {(*gatewayAPI).backup, []int{200, 500, 501}},
+	}},
 }
 
 // allow is the Allow header of a route.
@@ -112,6 +116,8 @@ func matchRoute(path string) (int, params, bool) {
 		return routeGateways, params{}, true
 	case "/plugins":
 		return routePlugins, params{}, true
+	case "/store/backup":
+		return routeBackup, params{}, true
 	}
 	if rest, ok := strings.CutPrefix(rest, "/plugins/"); ok {
 		kind, name, ok := strings.Cut(rest, "/")

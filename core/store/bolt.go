@@ -5,6 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,20 +17,26 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// On-disk layout (schema 1):
+// On-disk layout (schema 2):
 //
 //	meta/schema            uint64 big-endian, schemaVersion
 //	meta/version           int64 big-endian, the store version
 //	gateways/<name>/<rev>  one bucket per gateway; rev is int64 big-endian, so
 //	                       keys sort by revision and the last key is the newest
-//	policies/<name>/<rev>  the same for each gateway's policy state (added to
-//	                       schema 1 files that lack it when they are opened)
+//	policies/<name>/<rev>  the same for each gateway's policy state
 //
-// A record is: 1 flag byte (bit 0: deleted), the commit time as int64
-// big-endian Unix nanoseconds, then the document. A gateway bucket is never
-// empty (pruning keeps the newest revision), so its numbering survives
-// deletion and pruning.
-const schemaVersion = 1
+// A record is: 1 flag byte (bit 0: deleted, bit 1: a reason follows), the
+// commit time as int64 big-endian Unix nanoseconds, the record's CRC-32C
+// (Castagnoli, 4 bytes big-endian; see recordSum), with flagReason a uvarint
+// length and the reason, then the document. A gateway bucket is never empty
+// (pruning keeps the newest revision), so its numbering survives deletion and
+// pruning.
+//
+// Schema 1 (turnout before checksums) is the same without the CRC; Open
+// migrates it to schema 2 in one transaction, after checking it, so that in
+// a schema-2 file a record without a valid CRC is damage, never an old
+// record. A schema-1 turnout refuses a schema-2 file as newer.
+const schemaVersion = 2
 
 // FileName is the store file inside the data dir.
 const FileName = "turnout.db"
@@ -60,26 +69,64 @@ type Bolt struct {
 	mu     sync.Mutex
 	closed bool
 	bc     *broadcaster
+	opened Opened
+}
+
+// Opened says how Open found the store, for the log.
+type Opened struct {
+	// Created: there was no store file, the store starts empty.
+	Created bool
+	// Migrated: the file was schema 1; every record has its checksum now.
+	Migrated bool
+	// Check is what the check of an existing file found (nil if Created);
+	// its Warnings are wrong but harmless to serve.
+	Check *Report
 }
 
 // Open opens (creating if needed) the store in dir: the file dir/turnout.db,
 // dir created 0700. It fails after 2s if another process holds the file lock.
+//
+// An existing file is checked before anything is read from it (see Check):
+// a damaged one is refused with an error wrapping ErrDamaged, never served
+// in part and never taken for a new store; so is a missing file where
+// MarkerFile says a store was. Only a data dir that never held a store
+// starts empty.
 func Open(dir string) (*Bolt, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data dir: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("store: open %s: %w (another turnout using this --data-dir?)", path, ErrLocked)
-	}
-	if err != nil {
+	var db *bolt.DB
+	var opened Opened
+	switch _, err := os.Stat(path); {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := missing(dir); err != nil {
+			return nil, err
+		}
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+		if errors.Is(err, berrors.ErrTimeout) {
+			return nil, lockedError(path)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+		opened.Created = true
+	case err != nil:
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	default:
+		if db, opened.Check, err = openChecked(path, false); err != nil {
+			return nil, err
+		}
+		opened.Migrated = opened.Check.Schema == 1
 	}
-	s := &Bolt{path: path, db: db}
+	s := &Bolt{path: path, db: db, opened: opened}
 	if err := db.Update(initSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := writeMarker(dir); err != nil {
+		db.Close()
+		return nil, err
 	}
 	snap, err := s.Snapshot(context.Background())
 	if err != nil {
@@ -90,13 +137,21 @@ func Open(dir string) (*Bolt, error) {
 	return s, nil
 }
 
-// initSchema creates a fresh layout or checks an existing one. A newer schema
-// is refused rather than guessed at: an older turnout must not rewrite it.
+// Opened says how Open found the store.
+func (s *Bolt) Opened() Opened { return s.opened }
+
+func lockedError(path string) error {
+	return fmt.Errorf("store: open %s: %w (another turnout using this --data-dir?)", path, ErrLocked)
+}
+
+// initSchema creates a fresh layout, or completes an existing one (checked
+// by openChecked) and migrates it from schema 1. A newer schema is refused
+// rather than guessed at: an older turnout must not rewrite it.
 func initSchema(tx *bolt.Tx) error {
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
 		if tx.Bucket(bucketGateways) != nil {
-			return fmt.Errorf("%w: meta bucket missing (corrupt file?)", ErrSchema)
+			return fmt.Errorf("%w: meta bucket missing", ErrDamaged)
 		}
 		if meta, err := tx.CreateBucket(bucketMeta); err != nil {
 			return err
@@ -111,21 +166,76 @@ func initSchema(tx *bolt.Tx) error {
 		_, err := tx.CreateBucket(bucketPolicies)
 		return err
 	}
+	n, err := schemaOf(meta)
+	if err != nil && !errors.Is(err, ErrSchema) {
+		return fmt.Errorf("%w: %v", ErrDamaged, err)
+	} else if err != nil {
+		return err
+	}
+	if len(meta.Get(keyVersion)) != 8 || tx.Bucket(bucketGateways) == nil {
+		return fmt.Errorf("%w: store version or gateways bucket missing", ErrDamaged)
+	}
+	if _, err := tx.CreateBucketIfNotExists(bucketPolicies); err != nil {
+		return err
+	}
+	if n == 1 {
+		return migrate1(tx)
+	}
+	return nil
+}
+
+// schemaOf reads the schema version: 1 or 2; newer is ErrSchema, any other
+// error says what is damaged.
+func schemaOf(meta *bolt.Bucket) (uint64, error) {
 	v := meta.Get(keySchema)
 	if len(v) != 8 {
-		return fmt.Errorf("%w: schema version key missing or corrupt", ErrSchema)
+		return 0, errors.New("schema version key missing or corrupt")
 	}
 	switch n := binary.BigEndian.Uint64(v); {
 	case n > schemaVersion:
-		return fmt.Errorf("%w: schema version %d is newer than this turnout supports (%d); upgrade turnout or use another --data-dir", ErrSchema, n, schemaVersion)
-	case n < schemaVersion:
-		return fmt.Errorf("%w: schema version %d is corrupt", ErrSchema, n)
+		return n, fmt.Errorf("%w: schema version %d is newer than this turnout supports (%d); upgrade turnout or use another --data-dir", ErrSchema, n, schemaVersion)
+	case n < 1:
+		return n, fmt.Errorf("schema version %d is corrupt", n)
+	default:
+		return n, nil
 	}
-	if len(meta.Get(keyVersion)) != 8 || tx.Bucket(bucketGateways) == nil {
-		return fmt.Errorf("%w: store version or gateways bucket missing (corrupt file?)", ErrSchema)
+}
+
+// migrate1 gives every record of a schema-1 file its checksum and makes the
+// file schema 2, in the transaction that opens it.
+func migrate1(tx *bolt.Tx) error {
+	type rec struct {
+		b        *bolt.Bucket
+		key, val []byte
 	}
-	_, err := tx.CreateBucketIfNotExists(bucketPolicies)
-	return err
+	var recs []rec
+	for _, k := range []Kind{KindGateway, KindPolicy} {
+		top := bucketOf(tx, k)
+		err := top.ForEach(func(name, _ []byte) error {
+			b := top.Bucket(name)
+			if b == nil {
+				return fmt.Errorf("%w: %s: not a bucket", ErrDamaged, subject(k, string(name)))
+			}
+			return b.ForEach(func(key, v []byte) error {
+				e, err := decodeRecord(k, string(name), key, v, false)
+				if err != nil {
+					return err
+				}
+				// Keys point into the map, which a Put may move: copy.
+				recs = append(recs, rec{b, append([]byte(nil), key...), encodeRecord(e)})
+				return nil
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("migrate to schema %d: %w", schemaVersion, err)
+		}
+	}
+	for _, r := range recs {
+		if err := r.b.Put(r.key, r.val); err != nil {
+			return fmt.Errorf("migrate to schema %d: %w", schemaVersion, err)
+		}
+	}
+	return tx.Bucket(bucketMeta).Put(keySchema, u64(schemaVersion))
 }
 
 // bucketOf is the top-level bucket of a kind.
@@ -178,7 +288,7 @@ func liveIn(tx *bolt.Tx, k Kind) ([]Entry, error) {
 	out := []Entry{}
 	b := bucketOf(tx, k)
 	err := b.ForEach(func(name, _ []byte) error {
-		e, err := newest(b, string(name))
+		e, err := newest(k, b, string(name))
 		if err == nil && !e.Deleted {
 			e.Kind = k
 			out = append(out, e)
@@ -194,7 +304,7 @@ func (s *Bolt) Policy(ctx context.Context, name string) (Entry, error) {
 	}
 	var e Entry
 	err := s.db.View(func(tx *bolt.Tx) (err error) {
-		e, err = newest(tx.Bucket(bucketPolicies), name)
+		e, err = newest(KindPolicy, tx.Bucket(bucketPolicies), name)
 		return err
 	})
 	if err != nil {
@@ -213,7 +323,7 @@ func (s *Bolt) Get(ctx context.Context, name string) (Entry, error) {
 	}
 	var e Entry
 	err := s.db.View(func(tx *bolt.Tx) (err error) {
-		e, err = newest(tx.Bucket(bucketGateways), name)
+		e, err = newest(KindGateway, tx.Bucket(bucketGateways), name)
 		return err
 	})
 	if err != nil {
@@ -236,7 +346,7 @@ func (s *Bolt) History(ctx context.Context, name string) ([]Entry, error) {
 			return fmt.Errorf("gateway %q: %w", name, ErrNotFound)
 		}
 		return b.ForEach(func(k, v []byte) error {
-			e, err := decodeRecord(name, k, v)
+			e, err := decodeRecord(KindGateway, name, k, v, true)
 			hist = append(hist, e)
 			return err
 		})
@@ -260,7 +370,7 @@ func (s *Bolt) Revision(ctx context.Context, name string, rev int64) (Entry, err
 		if v == nil {
 			return fmt.Errorf("gateway %q revision %d: %w", name, rev, ErrNotFound)
 		}
-		e, err = decodeRecord(name, u64(uint64(rev)), v)
+		e, err = decodeRecord(KindGateway, name, u64(uint64(rev)), v, true)
 		return err
 	})
 	if err != nil {
@@ -287,7 +397,7 @@ func (s *Bolt) Apply(ctx context.Context, changes []Change) ([]Entry, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		results, written, err = plan(changes, commitTime(), func(kind Kind, name string) (Entry, error) {
-			e, err := newest(bucketOf(tx, kind), name)
+			e, err := newest(kind, bucketOf(tx, kind), name)
 			e.Kind = kind
 			return e, err
 		})
@@ -349,16 +459,16 @@ func gatewayBucket(gws *bolt.Bucket, name string) *bolt.Bucket {
 }
 
 // newest returns the newest revision of name, or a zero Entry if none.
-func newest(gws *bolt.Bucket, name string) (Entry, error) {
-	b := gatewayBucket(gws, name)
+func newest(k Kind, top *bolt.Bucket, name string) (Entry, error) {
+	b := gatewayBucket(top, name)
 	if b == nil {
 		return Entry{}, nil
 	}
-	k, v := b.Cursor().Last()
-	if k == nil {
-		return Entry{}, fmt.Errorf("gateway %q: no revisions (corrupt file?)", name)
+	key, v := b.Cursor().Last()
+	if key == nil {
+		return Entry{}, fmt.Errorf("%s: no revisions (corrupt file?)", subject(k, name))
 	}
-	return decodeRecord(name, k, v)
+	return decodeRecord(k, name, key, v, true)
 }
 
 // prune drops the revisions older than the newest HistoryLimit. Kept
@@ -376,11 +486,38 @@ func prune(b *bolt.Bucket, newestRev int64) error {
 	return nil
 }
 
-// A record is a flags byte, the commit time (8 bytes), with flagReason a
-// uvarint length and the reason, then the document. Records written before
-// reasons existed have no flagReason and read the same.
+// castagnoli is CRC-32C's table: the polynomial with hardware support on
+// amd64 and arm64, so checking every record at start costs little.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// sumOffset is where a record's CRC sits: after the flags and the time.
+const sumOffset = 9
+
+// recordSum is the CRC-32C of a record: of its kind, gateway name and
+// revision key as well as its bytes (without the CRC itself), so that a
+// record found under another name or revision fails too.
+func recordSum(k Kind, name string, key, rec []byte) uint32 {
+	sum := crc32.Update(0, castagnoli, bucketName(k))
+	sum = crc32.Update(sum, castagnoli, []byte{0})
+	sum = crc32.Update(sum, castagnoli, []byte(name))
+	sum = crc32.Update(sum, castagnoli, []byte{0})
+	sum = crc32.Update(sum, castagnoli, key)
+	sum = crc32.Update(sum, castagnoli, rec[:sumOffset])
+	return crc32.Update(sum, castagnoli, rec[sumOffset+4:])
+}
+
+func bucketName(k Kind) []byte {
+	if k == KindPolicy {
+		return bucketPolicies
+	}
+	return bucketGateways
+}
+
+// encodeRecord is a record of schema 2: the flags byte, the commit time (8
+// bytes), the CRC (4 bytes), with flagReason a uvarint length and the
+// reason, then the document.
 func encodeRecord(e Entry) []byte {
-	buf := make([]byte, 9, 9+len(e.Doc)+len(e.Reason)+2)
+	buf := make([]byte, sumOffset+4, sumOffset+4+len(e.Doc)+len(e.Reason)+2)
 	if e.Deleted {
 		buf[0] |= flagDeleted
 	}
@@ -390,37 +527,80 @@ func encodeRecord(e Entry) []byte {
 		buf = binary.AppendUvarint(buf, uint64(len(e.Reason)))
 		buf = append(buf, e.Reason...)
 	}
-	return append(buf, e.Doc...)
+	buf = append(buf, e.Doc...)
+	binary.BigEndian.PutUint32(buf[sumOffset:], recordSum(e.Kind, e.Name, u64(uint64(e.Revision)), buf))
+	return buf
 }
 
-// decodeRecord copies out of v: bbolt's memory is only valid in the transaction.
-func decodeRecord(name string, k, v []byte) (Entry, error) {
-	corrupt := fmt.Errorf("gateway %q: corrupt record %x", name, k)
-	if len(k) != 8 || len(v) < 9 || v[0]&^(flagDeleted|flagReason) != 0 {
-		return Entry{}, corrupt
+// decodeRecord reads a record of schema 2 (summed) or 1, checking its CRC
+// first: a flipped bit anywhere, the flags included, is a checksum
+// mismatch. It copies out of v: bbolt's memory is only valid in the
+// transaction.
+func decodeRecord(k Kind, name string, key, v []byte, summed bool) (Entry, error) {
+	if len(key) != 8 {
+		return Entry{}, fmt.Errorf("%s: corrupt record: bad revision key %x", subject(k, name), key)
 	}
-	e := Entry{
-		Name:     name,
-		Revision: int64(binary.BigEndian.Uint64(k)),
-		Deleted:  v[0]&flagDeleted != 0,
-		Time:     time.Unix(0, int64(binary.BigEndian.Uint64(v[1:9]))).UTC(),
+	e := Entry{Kind: k, Name: name, Revision: int64(binary.BigEndian.Uint64(key))}
+	corrupt := func(why string) error {
+		return fmt.Errorf("%s revision %d: corrupt record: %s", subject(k, name), e.Revision, why)
 	}
-	rest := v[9:]
+	rest := v
+	if summed {
+		if len(v) < sumOffset+4 {
+			return Entry{}, corrupt(fmt.Sprintf("%d bytes, shorter than its header", len(v)))
+		}
+		stored, sum := binary.BigEndian.Uint32(v[sumOffset:]), recordSum(k, name, key, v)
+		if stored != sum {
+			return Entry{}, fmt.Errorf("%s revision %d: checksum mismatch: the record changed on disk after it was written (stored CRC-32C %08x, computed %08x)",
+				subject(k, name), e.Revision, stored, sum)
+		}
+		rest = v[sumOffset+4:]
+	} else if len(v) < sumOffset {
+		return Entry{}, corrupt(fmt.Sprintf("%d bytes, shorter than its header", len(v)))
+	} else {
+		rest = v[sumOffset:]
+	}
+	if v[0]&^(flagDeleted|flagReason) != 0 {
+		return Entry{}, corrupt(fmt.Sprintf("unknown flags %#x", v[0]))
+	}
+	e.Deleted = v[0]&flagDeleted != 0
+	e.Time = time.Unix(0, int64(binary.BigEndian.Uint64(v[1:9]))).UTC()
 	if v[0]&flagReason != 0 {
 		n, w := binary.Uvarint(rest)
 		if w <= 0 || uint64(len(rest)-w) < n {
-			return Entry{}, corrupt
+			return Entry{}, corrupt("bad reason length")
 		}
 		e.Reason = string(rest[w : w+int(n)])
 		rest = rest[w+int(n):]
 	}
 	if e.Deleted && len(rest) != 0 {
-		return Entry{}, corrupt
+		return Entry{}, corrupt("a deletion with a document")
 	}
 	if !e.Deleted {
 		e.Doc = append(make([]byte, 0, len(rest)), rest...)
 	}
 	return e, nil
+}
+
+// Backup writes a consistent copy of the store file to w from one read
+// transaction (bbolt's tx.WriteTo), so writes go on meanwhile. size, if not
+// nil, is told the copy's length before the first byte is written.
+func (s *Bolt) Backup(ctx context.Context, w io.Writer, size func(int64)) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		if size != nil {
+			size(tx.Size())
+		}
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return n, s.fail("backup", err)
+	}
+	return n, nil
 }
 
 func u64(n uint64) []byte {

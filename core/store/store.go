@@ -84,8 +84,13 @@ var (
 	ErrClosed = errors.New("store closed")
 	// ErrLocked: another process holds the store file (Open waited 2s).
 	ErrLocked = errors.New("timeout waiting for the file lock")
-	// ErrSchema: the store file has a schema this build does not know (newer or corrupt).
+	// ErrSchema: the store file has a schema newer than this build knows.
 	ErrSchema = errors.New("unsupported store schema")
+	// ErrDamaged: the store file is damaged: empty, truncated, garbled,
+	// failing bbolt's consistency check, holding a record whose checksum
+	// does not match, or missing where a store was (see MarkerFile). The
+	// store refuses to open it rather than serve it or start empty.
+	ErrDamaged = errors.New("damaged")
 )
 
 // Match values for Change.Match: Any (no check), Absent (the gateway must be

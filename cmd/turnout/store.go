@@ -1,0 +1,250 @@
+package main
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/turnout/turnout/core/store"
+)
+
+func newStoreCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "store",
+		Short: "Check, back up and restore the store of desired state (--data-dir)",
+		Long: `Check, back up and restore the store of desired state: the bbolt file
+turnout.db in the data dir (--data-dir), which holds every gateway and its
+revisions. turnout serve checks it when it starts and refuses a damaged store.
+
+Exit codes: 0 ok, 1 damaged or refused (the reason is printed), 2 usage, 3
+the server could not be reached (backup --addr).`,
+		Args: usageArgs(func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			return nil
+		}),
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.SetFlagErrorFunc(flagUsageError)
+	cmd.AddCommand(newStoreCheckCommand(), newStoreBackupCommand(), newStoreRestoreCommand())
+	return cmd
+}
+
+func dataDirFlag(cmd *cobra.Command, dir *string) {
+	cmd.Flags().StringVar(dir, "data-dir", store.DefaultDir(), "the data dir of the store [TURNOUT_DATA_DIR; under Mesos $MESOS_SANDBOX/turnout-data]")
+}
+
+func newStoreCheckCommand() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "check [FILE]",
+		Short: "Check the store, or a backup FILE: bbolt's consistency check and every revision's checksum",
+		Long: `Check the store of --data-dir, or a backup FILE, without changing it: the
+file's header and length, bbolt's consistency check, and the checksum of every
+revision of every gateway and policy state. turnout serve runs the same check
+when it starts.
+
+A running turnout holds its store's lock: back it up through its API
+(turnout store backup --addr), which checks the copy.
+
+Exit codes: 0 sound, 1 damaged (or the file could not be checked), 2 usage.`,
+		Args: usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var rep *store.Report
+			var err error
+			if len(args) == 1 {
+				if cmd.Flags().Changed("data-dir") {
+					return usageErrorf("give --data-dir or a FILE to check, not both")
+				}
+				rep, err = store.Check(args[0])
+			} else {
+				rep, err = store.CheckDir(dir)
+			}
+			out := cmd.OutOrStdout()
+			printReport(out, rep)
+			switch {
+			case errors.Is(err, store.ErrDamaged) && len(args) == 0:
+				return &exitError{code: exitRefused, err: fmt.Errorf("%w\n%s", err, damageAdvice(dir, false))}
+			case errors.Is(err, store.ErrDamaged):
+				return &exitError{code: exitRefused, err: fmt.Errorf("%w\nthis backup cannot be restored: use another one", err)}
+			case errors.Is(err, store.ErrLocked):
+				return &exitError{code: exitRefused, err: fmt.Errorf("%w\nthe store is in use by a running turnout, which checked it when it started; "+
+					"to check it now, back it up through its API: turnout store backup --addr HOST:PORT FILE", err)}
+			case err != nil:
+				return &exitError{code: exitRefused, err: err}
+			}
+			if rep.Unsummed > 0 {
+				fmt.Fprintln(out, "sound: bbolt's consistency check passed; the revisions have no checksums yet (a store of an older turnout): turnout adds them when it opens the store")
+			} else {
+				fmt.Fprintln(out, "sound: bbolt's consistency check passed and every revision's checksum matches")
+			}
+			return nil
+		},
+	}
+	dataDirFlag(cmd, &dir)
+	return cmd
+}
+
+// printReport prints what a check found, as far as it got.
+func printReport(w io.Writer, rep *store.Report) {
+	if rep == nil || rep.Size == 0 && rep.Damage == 0 {
+		return // nothing was read: the error says why
+	}
+	fmt.Fprintf(w, "store     %s\n", rep.Path)
+	if rep.Size > 0 {
+		fmt.Fprintf(w, "size      %d bytes", rep.Size)
+		if rep.PageSize > 0 {
+			fmt.Fprintf(w, " (page size %d, bbolt transaction %d)", rep.PageSize, rep.Txid)
+		}
+		fmt.Fprintln(w)
+	}
+	if rep.Schema > 0 {
+		fmt.Fprintf(w, "schema    %d, store version %d\n", rep.Schema, rep.Version)
+		fmt.Fprintf(w, "contents  %d %s, %d %s, %d %s kept\n", rep.Gateways, plural(rep.Gateways, "gateway", "gateways"),
+			rep.Policies, plural(rep.Policies, "policy state", "policy states"), rep.Revisions, plural(rep.Revisions, "revision", "revisions"))
+	}
+	for _, s := range rep.Warnings {
+		fmt.Fprintf(w, "warning   %s\n", s)
+	}
+	for _, s := range rep.Problems {
+		fmt.Fprintf(w, "damage    %s\n", s)
+	}
+	if n := rep.Damage - len(rep.Problems); n > 0 {
+		fmt.Fprintf(w, "damage    ... and %d more\n", n)
+	}
+}
+
+// damageAdvice is what to do about a damaged store, as commands for dir.
+func damageAdvice(dir string, check bool) string {
+	var b strings.Builder
+	b.WriteString("what to do:\n")
+	if check {
+		fmt.Fprintf(&b, "  list every problem:     turnout store check --data-dir %s\n", dir)
+	}
+	fmt.Fprintf(&b, `  put a backup in place:  turnout store restore --data-dir %[1]s BACKUP
+                          (the damaged file is kept as turnout.db.damaged-TIME)
+  or start empty:         move %[2]s and %[3]s away
+                          (every stored gateway is gone; a file given with -f is loaded again)`,
+		dir, filepath.Join(dir, store.FileName), filepath.Join(dir, store.MarkerFile))
+	return b.String()
+}
+
+func newStoreBackupCommand() *cobra.Command {
+	var dir, addr, token string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "backup FILE",
+		Short: "Write a consistent, checked copy of the store to FILE (from a running turnout with --addr)",
+		Long: `Write a consistent copy of the store to FILE. The copy is written next to
+FILE, checked as turnout store check does, then renamed to FILE: FILE is either
+a whole, sound backup or as it was.
+
+A running turnout holds its store's lock: back it up through its API with
+--addr (GET /api/v1/store/backup, with --token as the other API commands).
+Without --addr, the store of --data-dir is read directly, which needs turnout
+stopped. A damaged store is not backed up: copy the file itself (cp) to keep
+it, and restore an older backup.
+
+Exit codes: 0 ok, 1 refused (a damaged store or copy, a store in use), 2
+usage, 3 the server could not be reached.`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			file, out := args[0], cmd.OutOrStdout()
+			if addr == "" {
+				rep, err := store.BackupFile(dir, file)
+				switch {
+				case errors.Is(err, store.ErrLocked):
+					return &exitError{code: exitRefused, err: fmt.Errorf("%w\nthe store is in use by a running turnout: back it up through its API: turnout store backup --addr HOST:PORT %s", err, file)}
+				case errors.Is(err, store.ErrDamaged):
+					printReport(out, rep)
+					return &exitError{code: exitRefused, err: fmt.Errorf("%w\na damaged store is not backed up (nothing was written to %s); %s", err, file, damageAdvice(dir, true))}
+				case err != nil:
+					return &exitError{code: exitRefused, err: err}
+				}
+				printBackup(out, filepath.Join(dir, store.FileName), file, rep)
+				return nil
+			}
+			if cmd.Flags().Changed("data-dir") {
+				return usageErrorf("give --addr (a running turnout) or --data-dir (a stopped one), not both")
+			}
+			c, err := newClient(addr, cmp.Or(token, os.Getenv("TURNOUT_TOKEN")), timeout)
+			if err != nil {
+				return err
+			}
+			rep, err := store.SaveBackup(file, func(w io.Writer) error {
+				_, err := c.download(cmd.Context(), "/store/backup", w)
+				return err
+			})
+			if errors.Is(err, store.ErrDamaged) {
+				printReport(out, rep)
+				return &exitError{code: exitRefused, err: fmt.Errorf("%w\nthe running turnout's store is damaged: run turnout store check on its data dir once it is stopped", err)}
+			} else if err != nil {
+				var ee *exitError
+				if errors.As(err, &ee) {
+					return err
+				}
+				return &exitError{code: exitRefused, err: err}
+			}
+			printBackup(out, c.base, file, rep)
+			return nil
+		},
+	}
+	dataDirFlag(cmd, &dir)
+	fl := cmd.Flags()
+	fl.StringVar(&addr, "addr", "", "back up a running turnout through its API: its admin address, URL or host:port")
+	fl.StringVar(&token, "token", "", "API token, sent as a bearer token [TURNOUT_TOKEN]")
+	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "how long the copy from the API may take")
+	return cmd
+}
+
+func printBackup(w io.Writer, from, file string, rep *store.Report) {
+	fmt.Fprintf(w, "backed up %s to %s: %d %s, %d %s, store version %d (%d bytes, checked: sound)\n", from, file,
+		rep.Gateways, plural(rep.Gateways, "gateway", "gateways"), rep.Policies, plural(rep.Policies, "policy state", "policy states"),
+		rep.Version, rep.Size)
+}
+
+func newStoreRestoreCommand() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "restore FILE",
+		Short: "Put a backup in place as the store of --data-dir (turnout stopped)",
+		Long: `Put the backup FILE in place as the store of --data-dir. The backup is
+checked first and refused if it is damaged. The store file it replaces is never
+deleted: it is kept as turnout.db.damaged-TIME if it fails its check,
+turnout.db.replaced-TIME if not (UTC). A store a running turnout holds is
+refused: stop turnout, restore, start it again.
+
+Exit codes: 0 ok, 1 refused (a damaged backup, a store in use), 2 usage.`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := store.Restore(dir, args[0])
+			out := cmd.OutOrStdout()
+			if err != nil {
+				if res != nil && errors.Is(err, store.ErrDamaged) {
+					printReport(out, res.Backup)
+				}
+				return &exitError{code: exitRefused, err: err}
+			}
+			rep := res.Backup
+			fmt.Fprintf(out, "restored %s to %s: %d %s, %d %s, store version %d\n", args[0], filepath.Join(dir, store.FileName),
+				rep.Gateways, plural(rep.Gateways, "gateway", "gateways"), rep.Policies, plural(rep.Policies, "policy state", "policy states"), rep.Version)
+			switch {
+			case res.Kept != "" && res.KeptDamage != nil:
+				fmt.Fprintf(out, "the damaged store file it replaced is kept as %s\n", res.Kept)
+			case res.Kept != "":
+				fmt.Fprintf(out, "the store file it replaced is kept as %s\n", res.Kept)
+			}
+			return nil
+		},
+	}
+	dataDirFlag(cmd, &dir)
+	return cmd
+}
