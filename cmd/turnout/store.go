@@ -138,7 +138,7 @@ func damageAdvice(dir string, check bool) string {
 }
 
 func newStoreBackupCommand() *cobra.Command {
-	var dir, addr, token string
+	var dir, addr, token, caCert string
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "backup FILE",
@@ -175,7 +175,7 @@ usage, 3 the server could not be reached.`,
 			if cmd.Flags().Changed("data-dir") {
 				return usageErrorf("give --addr (a running turnout) or --data-dir (a stopped one), not both")
 			}
-			c, err := newClient(addr, cmp.Or(token, os.Getenv("TURNOUT_TOKEN")), timeout)
+			c, err := newClient(addr, cmp.Or(token, os.Getenv("TURNOUT_TOKEN")), caCert, timeout)
 			if err != nil {
 				return err
 			}
@@ -201,6 +201,7 @@ usage, 3 the server could not be reached.`,
 	fl := cmd.Flags()
 	fl.StringVar(&addr, "addr", "", "back up a running turnout through its API: its admin address, URL or host:port")
 	fl.StringVar(&token, "token", "", "API token, sent as a bearer token [TURNOUT_TOKEN]")
+	fl.StringVar(&caCert, "ca-cert", envOr("TURNOUT_CA_CERT", ""), "PEM file of the CA to trust for an https --addr [TURNOUT_CA_CERT]")
 	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "how long the copy from the API may take")
 	return cmd
 }
