@@ -1,7 +1,10 @@
 package dataplane_test
 
 import (
+	"io"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/turnout/turnout/core/dataplane"
 	"github.com/turnout/turnout/core/engine"
@@ -85,5 +88,67 @@ func TestClientErrorsAreNotTheRoutes(t *testing.T) {
 	}
 	if n := metricValue(t, g.dp, "turnout_requests_total", map[string]string{"gateway": "junk", "route": route, "class": "2xx"}); n != 1 {
 		t.Errorf("the route has %v 2xx, want 1 (the HTTP/1.0 request)", n)
+	}
+}
+
+// A request that does not all come within the read timeout gets one 408
+// from the gateway, counted as the client's: the event loops answer it
+// themselves rather than hand the connection on (which started a second
+// timeout on the goroutine path: 60 s for a 30 s --client-read-timeout).
+func TestReadTimeoutAnswers408(t *testing.T) {
+	t.Parallel()
+	be := newRecorder(t)
+	g := startGateway(t, simpleGateway("slow", be.addr, ""), dataplane.Options{ReadTimeout: 500 * time.Millisecond}, engine.Options{})
+	cases := []struct{ name, raw, kind string }{
+		{"half a head", "GET / HTTP/1.1\r\nHost: a\r\n", "head"},
+		{"half a small body", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhalf", "body"},
+	}
+	for _, tc := range cases {
+		c := dial(t, g.addr)
+		io.WriteString(c, tc.raw)
+		closed, got := waitClosed(c, ioTimeout)
+		resps := parseResponses(t, got)
+		if !closed || len(resps) != 1 || resps[0].Status != 408 {
+			t.Errorf("%s: closed %v, got %q; want one 408, then the close", tc.name, closed, got)
+		}
+		if !goroutineHTTP && !strings.Contains(string(resps[0].Body), "not sent in time") {
+			t.Errorf("%s: %q: the loop handed the connection on instead of answering", tc.name, resps[0].Body)
+		}
+	}
+	if len(be.requests()) != 0 {
+		t.Errorf("the endpoint got %d requests", len(be.requests()))
+	}
+	if n := metricValue(t, g.dp, "turnout_client_errors_total", map[string]string{"gateway": "slow", "kind": "head"}); n < 1 {
+		t.Errorf("client head errors %v, want the late head counted", n)
+	}
+}
+
+// A head whose lines end in a lone LF is refused at once on the event
+// loops (fasthttp, which parses heads, would wait for a CRLF until the
+// read timeout); the goroutine path answers 408 at the read timeout.
+func TestBareLFHeadIsRefusedAtOnce(t *testing.T) {
+	t.Parallel()
+	if goroutineHTTP {
+		t.Skip("the goroutine path answers a bare-LF head at the read timeout (fasthttp)")
+	}
+	be := newRecorder(t)
+	// A read timeout far beyond the test's I/O deadline: only an answer
+	// given at once arrives in time.
+	g := startGateway(t, simpleGateway("lf", be.addr, ""), dataplane.Options{ReadTimeout: time.Hour}, engine.Options{})
+	for _, raw := range []string{
+		"GET / HTTP/1.1\nHost: a\n\n",
+		"GET / HTTP/1.1\r\nHost: a\n\n",
+		"GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\n\r\n",
+	} {
+		c := dial(t, g.addr)
+		io.WriteString(c, raw)
+		closed, got := waitClosed(c, ioTimeout)
+		resps := parseResponses(t, got)
+		if !closed || len(resps) != 1 || resps[0].Status != 400 || !strings.Contains(string(resps[0].Body), "LF without CR") {
+			t.Errorf("%q: closed %v, got %q; want a 400 naming the bare LF", raw, closed, got)
+		}
+	}
+	if len(be.requests()) != 0 {
+		t.Errorf("the endpoint got %d requests", len(be.requests()))
 	}
 }

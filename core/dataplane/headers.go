@@ -1,6 +1,8 @@
 package dataplane
 
 import (
+	"bytes"
+
 	"github.com/valyala/fasthttp"
 )
 
@@ -203,6 +205,23 @@ func validHost(h []byte) bool {
 		}
 	}
 	return true
+}
+
+// bareLF reports whether a line of head ends in LF without CR. RFC 9112
+// 2.2 lets a recipient take a lone LF as a line end; fasthttp does not, so
+// such a head is refused at once rather than left to time out.
+func bareLF(head []byte) bool {
+	for i := bytes.IndexByte(head, '\n'); i >= 0; {
+		if i == 0 || head[i-1] != '\r' {
+			return true
+		}
+		j := bytes.IndexByte(head[i+1:], '\n')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }
 
 // dropHopByHop removes the hop-by-hop headers of a message about to be

@@ -14,6 +14,7 @@ import (
 
 	"github.com/turnout/turnout/core/dataplane/eventloop"
 	"github.com/turnout/turnout/core/dataplane/pump"
+	"github.com/turnout/turnout/core/metrics"
 )
 
 // The event-loop HTTP path. A client connection is served by an epoll loop
@@ -252,6 +253,8 @@ type clientConn struct {
 	interest uint32
 	muted    bool // readable was reported when it could not be acted on
 
+	awaitingBody bool // the head in c.in is whole, its body is not yet
+
 	ex      exchange // the request in flight, when ex.active
 	closing bool     // close once the response in flight is sent
 	ended   bool
@@ -349,14 +352,18 @@ func (c *clientConn) armRead() {
 	}
 }
 
-// timedOut closes an idle connection. One in the middle of a head goes to
-// the goroutine path, which answers it as it always has (a head that
-// fasthttp finds incomplete gets its 400 or 408 there).
+// timedOut closes an idle connection, and answers 408 to one whose
+// request did not all come within the read timeout: handing it to the
+// goroutine path would start a second timeout there.
 func (c *clientConn) timedOut() {
 	switch {
 	case c.ex.active || c.ended:
 	case len(c.in) > 0:
-		c.demote(c.in)
+		kind := metrics.ClientHead
+		if c.awaitingBody {
+			kind = metrics.ClientBody
+		}
+		c.refuse(kind, fasthttp.StatusRequestTimeout, "turnout: the request was not sent in time\n")
 	default:
 		c.close()
 	}
@@ -418,7 +425,12 @@ func (c *clientConn) request(data []byte) int {
 	st.br.Reset(&st.feed)
 	hdr := &ctx.Request.Header
 	err := hdr.Read(st.br)
+	c.awaitingBody = false
 	if errors.Is(err, errWouldBlock) && len(data) < o.MaxHeaderBytes {
+		if bareLF(data) {
+			// fasthttp would wait for a CRLF that is not coming.
+			c.refuse(metrics.ClientHead, fasthttp.StatusBadRequest, "turnout: malformed request head: a line ends in LF without CR\n")
+		}
 		return 0
 	}
 	if err != nil {
@@ -445,6 +457,7 @@ func (c *clientConn) request(data []byte) int {
 		return 0
 	}
 	if len(data) < headLen+body {
+		c.awaitingBody = true
 		return 0 // the rest of the body is on its way (within the read timeout)
 	}
 	g := c.h.dp.table.Load().Gateway(c.h.port)
@@ -591,9 +604,20 @@ func (c *clientConn) end(res loopResult) {
 	c.done <- res
 }
 
+// refuse answers a request the client got wrong, counted as its error,
+// and closes.
+func (c *clientConn) refuse(kind, status int, body string) {
+	if g := c.h.dp.table.Load().Gateway(c.h.port); g != nil {
+		clientError(g, kind)
+	}
+	c.answer(status, body)
+}
+
 // fail answers a request the loop could not get answered, and closes.
-func (c *clientConn) fail(status int) {
-	body := errorBody(status)
+func (c *clientConn) fail(status int) { c.answer(status, errorBody(status)) }
+
+// answer sends a response of the gateway's own and closes.
+func (c *clientConn) answer(status int, body string) {
 	var b []byte
 	b = append(b, "HTTP/1.1 "...)
 	b = fasthttp.AppendUint(b, status)
