@@ -1,6 +1,7 @@
 package dataplane_test
 
 import (
+	"bufio"
 	"io"
 	"strings"
 	"testing"
@@ -150,5 +151,42 @@ func TestBareLFHeadIsRefusedAtOnce(t *testing.T) {
 	}
 	if len(be.requests()) != 0 {
 		t.Errorf("the endpoint got %d requests", len(be.requests()))
+	}
+}
+
+// The read timeout bounds a client's silence, not the length of its
+// upload: a body that keeps coming for longer than the timeout reaches
+// the endpoint whole, and one that stops coming gets a 408.
+func TestReadTimeoutIsIdleTimeForBodies(t *testing.T) {
+	t.Parallel()
+	be := newClosingBackend(t, false)
+	g := startGateway(t, simpleGateway("upload", be.addr, ""), dataplane.Options{ReadTimeout: 2 * time.Second}, engine.Options{})
+
+	c := dial(t, g.addr)
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(c, "POST /slow HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
+	// A slow client: 20 chunks 200 ms apart, 4 s in all, twice the read
+	// timeout, but never silent for long.
+	for range 20 {
+		io.WriteString(c, "5\r\nhello\r\n")
+		time.Sleep(200 * time.Millisecond)
+	}
+	io.WriteString(c, "0\r\n\r\n")
+	resp := readResponse(t, bufio.NewReader(c), "POST")
+	if resp.Status != 200 || string(resp.Body) != "got 100" {
+		t.Errorf("slow upload: %d %q, want 200 %q", resp.Status, resp.Body, "got 100")
+	}
+
+	// A client that stops sending its body.
+	c = dial(t, g.addr)
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(c, "POST /stalled HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+	closed, got := waitClosed(c, 30*time.Second)
+	resps := parseResponses(t, got)
+	if !closed || len(resps) != 1 || resps[0].Status != 408 {
+		t.Errorf("stalled upload: closed %v, got %q; want a 408", closed, got)
+	}
+	if n := metricValue(t, g.dp, "turnout_client_errors_total", map[string]string{"gateway": "upload", "kind": "body"}); n != 1 {
+		t.Errorf("client body errors %v, want the stalled upload counted", n)
 	}
 }

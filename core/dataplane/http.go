@@ -120,25 +120,29 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 
 	var body *clientBody
 	if ctx.Request.IsBodyStream() {
-		body = &clientBody{r: ctx.RequestBodyStream()}
+		body = &clientBody{r: ctx.RequestBodyStream(), conn: ctx.Conn(), idle: h.dp.opts.ReadTimeout}
 		ctx.Request.SetBodyStream(body, ctx.Request.Header.ContentLength())
 	}
 	e, status := h.roundTrip(ctx, r, d.Endpoint)
 	if e != nil && h.dp.opts.AccessLog != nil {
 		ctx.SetUserValue(accessEndpoint, e.Addr)
 	}
-	if e == nil && body != nil && body.err != nil {
-		// The client's own body was malformed (a broken chunk): its fault,
-		// not the endpoint's, and the connection cannot be trusted further.
+	clientFault := e == nil && body != nil && body.err != nil
+	if clientFault {
+		// The client's own body broke (a malformed chunk) or stalled: its
+		// fault, not the endpoint's, and the connection cannot be trusted
+		// further.
 		status = fasthttp.StatusBadRequest
+		if isTimeout(body.err) {
+			status = fasthttp.StatusRequestTimeout
+		}
 	}
 	if e == nil {
 		ctx.Response.Reset()
 		ctx.SetConnectionClose()
 		ctx.Error(errorBody(status), status)
-		if status == fasthttp.StatusBadRequest {
-			// Only the client's body gets a 400 here: no failure of the route.
-			clientError(g, metrics.ClientBody)
+		if clientFault || status == fasthttp.StatusBadRequest {
+			clientError(g, metrics.ClientBody) // no failure of the route
 		} else {
 			r.Metrics.Observe(0, time.Since(start))
 		}
@@ -349,14 +353,29 @@ func classify(err error, req *fasthttp.Request) (kind string, status int, retria
 // clientBody passes a streamed request body through and remembers a read
 // error, which can only be the client's (the endpoint is written to, not
 // read from, while the body streams).
+//
+// It also makes the read timeout an inactivity timeout while the body
+// comes, as HAProxy's timeout client is: fasthttp's ReadTimeout bounds the
+// whole request, which would cut off any upload that takes longer.
 type clientBody struct {
-	r   io.Reader
-	err error
+	r    io.Reader
+	conn net.Conn // the client's
+	idle time.Duration
+	next time.Time // when to move the read deadline again
+	err  error
 }
 
 var errClientBody = errors.New("malformed request body")
 
 func (b *clientBody) Read(p []byte) (int, error) {
+	if b.idle > 0 {
+		// Moving the deadline costs a timer update; once in a quarter of
+		// the timeout is enough.
+		if now := time.Now(); now.After(b.next) {
+			b.conn.SetReadDeadline(now.Add(b.idle))
+			b.next = now.Add(b.idle / 4)
+		}
+	}
 	n, err := b.r.Read(p)
 	if err != nil && err != io.EOF {
 		b.err = err
@@ -373,6 +392,8 @@ func errorBody(status int) string {
 	switch status {
 	case fasthttp.StatusBadRequest:
 		return "turnout: malformed request body\n"
+	case fasthttp.StatusRequestTimeout:
+		return "turnout: the request was not sent in time\n"
 	case fasthttp.StatusGatewayTimeout:
 		return "turnout: the endpoint did not answer in time\n"
 	case fasthttp.StatusServiceUnavailable:

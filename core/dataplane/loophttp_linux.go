@@ -363,7 +363,7 @@ func (c *clientConn) timedOut() {
 		if c.awaitingBody {
 			kind = metrics.ClientBody
 		}
-		c.refuse(kind, fasthttp.StatusRequestTimeout, "turnout: the request was not sent in time\n")
+		c.refuse(kind, fasthttp.StatusRequestTimeout, errorBody(fasthttp.StatusRequestTimeout))
 	default:
 		c.close()
 	}
