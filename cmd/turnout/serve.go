@@ -112,7 +112,7 @@ gateway with two demo backends.`,
 	fl.BoolVar(&f.goroutineHTTP, "goroutine-http", false, "serve every HTTP connection with a goroutine of its own instead of the event loops")
 	fl.DurationVar(&f.drain, "drain-timeout", 30*time.Second, "how long removed ports and endpoints, and a shutdown, wait for requests in flight")
 	fl.DurationVar(&f.connectTimeout, "connect-timeout", 2*time.Second, "timeout for connecting to an endpoint")
-	fl.DurationVar(&f.readTimeout, "client-read-timeout", 30*time.Second, "time a client has to send a request")
+	fl.DurationVar(&f.readTimeout, "client-read-timeout", 30*time.Second, "time a client has to send a request head; the longest silence while a body streams")
 	fl.DurationVar(&f.idleTimeout, "client-idle-timeout", 90*time.Second, "idle keep-alive connections from clients are closed after this")
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "how long an endpoint may stay silent (before and within a response), for routes that set none")
 	fl.IntVar(&f.retries, "retries", 1, "default retries on another endpoint, for routes that set none")
