@@ -29,6 +29,7 @@ type endpointConn struct {
 	sending  bool // a request is being written
 	answered bool // the request in flight has had response bytes
 	stale    bool // reused, and found closed before any answer byte
+	head     headCheck
 }
 
 // endpointAddr is the connection's remote address, and the way back to
@@ -55,6 +56,7 @@ func (c *endpointConn) RemoteAddr() net.Addr { return &c.addr }
 func (c *endpointConn) Write(b []byte) (int, error) {
 	if !c.sending {
 		c.sending, c.answered = true, false
+		c.head = headCheck{}
 		if c.used && c.raw != nil && peerClosed(c.raw) {
 			c.stale = true
 			return 0, errStaleConn
@@ -76,6 +78,11 @@ func (c *endpointConn) Read(b []byte) (int, error) {
 	switch {
 	case n > 0:
 		c.sending, c.answered, c.used = false, true, true
+		if !c.head.done {
+			if herr := c.head.scan(b[:n]); herr != nil {
+				return 0, herr
+			}
+		}
 	case err != nil && c.used && !c.answered && !isTimeout(err):
 		c.stale = true // closed or reset before a byte of the answer
 	}

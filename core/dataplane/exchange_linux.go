@@ -262,6 +262,13 @@ func (ex *exchange) onHead(data []byte) {
 	}
 	out := st.scratch[:0]
 	for !ex.gotHead {
+		var hc headCheck
+		if hc.scan(src) != nil {
+			// fasthttp would wait on a bare LF, and join a folded line.
+			ex.r.Metrics.Error(metrics.ErrUpstream)
+			ex.failWith(502)
+			return
+		}
 		resp := &st.resp
 		st.feed = feed{b: src}
 		st.br.Reset(&st.feed)
@@ -415,10 +422,13 @@ func (ex *exchange) responseHead(out, head []byte, resp *fasthttp.ResponseHeader
 	}
 	st.extra = extra
 	hs := scanResponse(resp)
-	if hs&hopByHop == 0 && kind != frameChunked && len(extra) == 0 {
+	// A 204 has no body, and no Content-Length either (RFC 9110 8.6): one
+	// the endpoint sent anyway is dropped, as HAProxy does.
+	noLength := kind == frameChunked || status == 204
+	if hs&hopByHop == 0 && !noLength && len(extra) == 0 {
 		return append(out, head...)
 	}
-	drop := dropSet{bits: hs & hopByHop, contentLength: kind == frameChunked}
+	drop := dropSet{bits: hs & hopByHop, contentLength: noLength}
 	if hs&seenConnection != 0 {
 		drop.tokens.collect(resp.PeekAll("Connection"))
 	}

@@ -35,16 +35,23 @@ type bodyEnd struct {
 type chunkState uint8
 
 const (
-	csSize        chunkState = iota // hex digits of a chunk size
-	csExt                           // ";ext" after the size, up to CR
-	csSizeLF                        // LF after the size line
-	csData                          // chunk data
-	csDataCR                        // CR after the data
-	csDataLF                        // LF after the data
-	csTrailer                       // start of a trailer line, or the final CRLF
-	csTrailerLine                   // inside a trailer line
-	csTrailerLF                     // LF of a trailer line
-	csEndLF                         // LF of the final CRLF
+	csSize          chunkState = iota // hex digits of a chunk size
+	csExt                             // blanks after the size, before ";" or CR
+	csExtName                         // after ";": blanks, then an extension's name
+	csExtAfterName                    // after a name: blanks, "=", ";" or CR
+	csExtValue                        // after "=": blanks, then a token or a quoted string
+	csExtToken                        // inside a token value
+	csExtQuoted                       // inside a quoted value
+	csExtEscape                       // after a backslash in a quoted value
+	csExtAfterValue                   // after a value: blanks, ";" or CR
+	csSizeLF                          // LF after the size line
+	csData                            // chunk data
+	csDataCR                          // CR after the data
+	csDataLF                          // LF after the data
+	csTrailer                         // start of a trailer line, or the final CRLF
+	csTrailerLine                     // inside a trailer line
+	csTrailerLF                       // LF of a trailer line
+	csEndLF                           // LF of the final CRLF
 	csDone
 )
 
@@ -106,16 +113,14 @@ func (f *bodyEnd) step(c byte) error {
 		if f.digits == 0 {
 			return errBadChunk
 		}
-		switch c {
-		case '\r':
-			f.st = csSizeLF
-		case ';', ' ', '\t':
-			f.st, f.line = csExt, 0
-		default:
+		f.line = 0
+		f.st = csExt
+		return f.step(c)
+	case csExt, csExtName, csExtAfterName, csExtValue, csExtToken, csExtQuoted, csExtEscape, csExtAfterValue:
+		if f.line++; f.line > maxChunkLine {
 			return errBadChunk
 		}
-	case csExt:
-		return f.lineByte(c, csSizeLF)
+		return f.extByte(c)
 	case csSizeLF:
 		if c != '\n' {
 			return errBadChunk
@@ -158,7 +163,72 @@ func (f *bodyEnd) step(c byte) error {
 	return nil
 }
 
-// lineByte takes a byte of a chunk extension or trailer line: CR moves to
+// extByte takes a byte of a chunk-size line's extensions, which must be
+// what RFC 9112 7.1.1 allows: *( BWS ";" BWS name [ BWS "=" BWS value ] ),
+// a name a token, a value a token or a quoted string. "5 junk" is not a
+// size, and a client that reads it otherwise would frame the body
+// differently.
+func (f *bodyEnd) extByte(c byte) error {
+	blank := c == ' ' || c == '\t'
+	switch f.st {
+	case csExt, csExtAfterName, csExtAfterValue:
+		switch {
+		case blank:
+		case c == ';':
+			f.st, f.digits = csExtName, 0
+		case c == '\r':
+			f.st = csSizeLF
+		case c == '=' && f.st == csExtAfterName:
+			f.st = csExtValue
+		default:
+			return errBadChunk
+		}
+	case csExtName: // f.digits counts the name's bytes
+		switch {
+		case tokenChar[c]:
+			f.digits++
+		case blank && f.digits == 0:
+		case f.digits > 0:
+			f.st = csExtAfterName
+			return f.extByte(c)
+		default:
+			return errBadChunk
+		}
+	case csExtValue:
+		switch {
+		case blank:
+		case c == '"':
+			f.st = csExtQuoted
+		case tokenChar[c]:
+			f.st = csExtToken
+		default:
+			return errBadChunk
+		}
+	case csExtToken:
+		if !tokenChar[c] {
+			f.st = csExtAfterValue
+			return f.extByte(c)
+		}
+	case csExtQuoted:
+		switch {
+		case c == '"':
+			f.st = csExtAfterValue
+		case c == '\\':
+			f.st = csExtEscape
+		case c == '\t' || c >= 0x20 && c != 0x7f:
+		default:
+			return errBadChunk
+		}
+	case csExtEscape:
+		if c != '\t' && (c < 0x20 || c == 0x7f) {
+			return errBadChunk
+		}
+		f.st = csExtQuoted
+	}
+	return nil
+}
+
+// lineByte takes a byte of a trailer line: CR moves to
 // cr (its LF), a bare LF or a line over maxChunkLine is an error.
 func (f *bodyEnd) lineByte(c byte, cr chunkState) error {
 	if f.line++; f.line > maxChunkLine {

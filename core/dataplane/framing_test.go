@@ -25,6 +25,16 @@ func TestBodyEndChunked(t *testing.T) {
 		{"data longer than its size", "3\r\nhello\r\n", -1, false},
 		{"size overflow", "1000000000000000\r\n", -1, false},
 		{"negative", "-5\r\n", -1, false},
+		{"blanks before an extension", "5 ; a = b\t;c\r\nhello\r\n0\r\n\r\n", 26, true},
+		{"quoted extension value", "5;a=\"x \\\" y\"\r\nhello\r\n0\r\n\r\n", 26, true},
+		{"extension without a value", "5;flag\r\nhello\r\n0;last\r\n\r\n", 25, true},
+		{"junk after the size", "5 junk\r\nhello\r\n0\r\n\r\n", -1, false},
+		{"blank after the size", "5 \r\nhello\r\n0\r\n\r\n", 16, true},
+		{"extension without a name", "5;=v\r\nhello\r\n", -1, false},
+		{"empty extension value", "5;a=\r\nhello\r\n", -1, false},
+		{"unterminated quote", "5;a=\"x\r\nhello\r\n", -1, false},
+		{"control byte in a quote", "5;a=\"\x01\"\r\nhello\r\n", -1, false},
+		{"two values", "5;a=b c\r\nhello\r\n", -1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The same result whether the bytes come at once or one by one.

@@ -169,6 +169,9 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 	if d.SetCookie {
 		h.setCookie(ctx, g, r, e)
 	}
+	if needsCloseDelimited(ctx) {
+		writeCloseDelimited(ctx)
+	}
 	r.Metrics.Observe(ctx.Response.StatusCode(), time.Since(start))
 }
 
