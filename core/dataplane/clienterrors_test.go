@@ -2,7 +2,9 @@ package dataplane_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -24,18 +26,18 @@ func TestClientErrorsAreNotTheRoutes(t *testing.T) {
 	// Each gets a 400, from fasthttp's parser or from the gateway's own
 	// checks (a Host with userinfo parses, and would reach the endpoint
 	// as Host "a" with the user in an Authorization header).
-	malformed := []struct{ name, raw string }{
-		{"Host with a slash", "DELETE /api/items/42 HTTP/1.1\r\nHost: a/b\r\n\r\n"},
-		{"Host with a query", "GET /x HTTP/1.1\r\nHost: a?b=c\r\n\r\n"},
-		{"Host with a fragment", "GET /x HTTP/1.1\r\nHost: a#b\r\n\r\n"},
-		{"Host with userinfo", "GET /x HTTP/1.1\r\nHost: user@a\r\n\r\n"},
-		{"Host with a backslash", "GET /x HTTP/1.1\r\nHost: a\\b\r\n\r\n"},
-		{"header name with a slash", "GET /x HTTP/1.1\r\nHost: a\r\nBad/Name: x\r\n\r\n"},
+	raw, err := os.ReadFile("testdata/malformed-requests.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var malformed []struct{ Name, Request string }
+	if err := json.Unmarshal(raw, &malformed); err != nil {
+		t.Fatal(err)
 	}
 	for _, m := range malformed {
-		resps := parseResponses(t, exchange(t, g.addr, m.raw))
+		resps := parseResponses(t, exchange(t, g.addr, m.Request))
 		if len(resps) != 1 || resps[0].Status != 400 {
-			t.Errorf("%s: got %+v, want one 400", m.name, resps)
+			t.Errorf("%s: got %+v, want one 400", m.Name, resps)
 		}
 	}
 	// A chunked body the client breaks off mid-chunk, and one with a
