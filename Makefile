@@ -27,6 +27,7 @@ run: build ## run the README's example gateway on :8080 with two demo backends
 	bin/turnout serve --demo
 
 test: ## run every test with the race detector (what CI runs)
+	@command -v protoc >/dev/null || echo "make test: protoc is not installed, so TestGeneratedCodeIsFresh is skipped (apt-get install protobuf-compiler)"
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 test-short: ## unit tests only, no end-to-end runs of the binary
