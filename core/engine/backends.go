@@ -90,7 +90,14 @@ func (e *Engine) effective(gws []*gateway.Gateway) ([]*gateway.Gateway, map[stri
 		for j := range cp.Routes {
 			r := &cp.Routes[j]
 			s := RouteStatus{Gateway: g.Name, Route: r.Name, Weight: r.Weight}
-			if r.Target.Kind != gateway.Static {
+			if r.Target.Kind == gateway.Static {
+				// A name that never resolved has nothing to send to: say so
+				// in the status rather than show the route in service.
+				if len(e.res.addrs(r.Target.Host, r.Target.Port)) == 0 {
+					s.Held = "not resolved: " + e.res.why(r.Target.Host, r.Target.Port)
+					r.Weight, r.ConditionStrength = 0, 0
+				}
+			} else {
 				var res pluginhost.Resolution
 				var ok bool
 				if e.opts.Backends != nil {

@@ -34,6 +34,7 @@ type dnsEntry struct {
 	resolved time.Time
 	kicked   time.Time
 	inFlight bool
+	err      string // the last lookup's error, "" after a good one
 }
 
 func newResolver(overrides map[string][]string, log *slog.Logger) *resolver {
@@ -76,6 +77,17 @@ func (r *resolver) addrs(host string, port int) []string {
 	return e.addrs
 }
 
+// why says why host:port has no addresses: its last lookup's error, or
+// that the name has none.
+func (r *resolver) why(host string, port int) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e := r.entries[key(host, port)]; e != nil && e.err != "" {
+		return e.err
+	}
+	return "the name has no addresses"
+}
+
 // resolve looks a name up and reports whether its addresses changed. A
 // failed lookup keeps the last addresses: a DNS hiccup must not empty a route.
 func (r *resolver) resolve(k string) bool {
@@ -104,9 +116,11 @@ func (r *resolver) resolve(k string) bool {
 	e.inFlight = false
 	e.resolved = time.Now()
 	if err != nil {
+		e.err = err.Error()
 		r.log.Warn("cannot resolve route target; keeping its last addresses", "target", k, "err", err, "addresses", len(e.addrs))
 		return false
 	}
+	e.err = ""
 	if slices.Equal(addrs, e.addrs) {
 		return false
 	}

@@ -120,6 +120,7 @@ func buildGateway(g *gateway.Gateway, in Input) *Gateway {
 		rg.virtualHosts = append(rg.virtualHosts, strings.ToLower(vh))
 	}
 	weights := make([]int, len(g.Routes))
+	var empty []string
 	for i := range g.Routes {
 		r := buildRoute(g, &g.Routes[i], i, in)
 		rg.Routes = append(rg.Routes, r)
@@ -127,8 +128,16 @@ func buildGateway(g *gateway.Gateway, in Input) *Gateway {
 			rg.conditioned = append(rg.conditioned, r)
 		}
 		weights[i] = int(r.Weight)
+		if len(r.Endpoints) == 0 && in.Addrs != nil {
+			empty = append(empty, r.Name)
+		}
 	}
 	rg.weights = newSchedule(weights)
+	if len(empty) > 0 {
+		// Say why: "no route" alone sends people looking for a typo in a
+		// condition when the route is there and its target is not.
+		rg.NoRouteBody = []byte(fmt.Sprintf("turnout: gateway %q has no route for this request: no endpoints for %s\n", g.Name, strings.Join(empty, ", ")))
+	}
 	return rg
 }
 
