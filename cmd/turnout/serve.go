@@ -23,6 +23,7 @@ import (
 	"github.com/turnout/turnout/core/filesource"
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/metrics"
+	"github.com/turnout/turnout/core/pluginhost"
 	"github.com/turnout/turnout/core/policy"
 	"github.com/turnout/turnout/core/ports"
 	"github.com/turnout/turnout/core/routing"
@@ -256,12 +257,29 @@ func serve(ctx context.Context, f serveFlags) error {
 	// A gateway is accepted when the engine can serve it and its policy
 	// plugin takes its policy section.
 	check := func(gws []*gateway.Gateway) error {
-		if err := eng.Check(gws); err != nil {
-			return err
+		refused := eng.Check(gws)
+		if refused != nil && !errors.Is(refused, pluginhost.ErrRefused) {
+			return refused
 		}
-		return runner.Check(ctx, gws)
+		perr := runner.Check(ctx, gws)
+		if perr != nil && !errors.Is(perr, pluginhost.ErrRefused) {
+			return perr
+		}
+		return errors.Join(refused, perr)
 	}
-	apply := filesource.ToStore(st, check)
+	// The file is this agent's own configuration: a gateway whose plugin
+	// is refused is served degraded (its routes held, saying why), as it
+	// is when it comes from the store, instead of stopping the agent or
+	// refusing the file's other gateways. The API still refuses it.
+	fileCheck := func(gws []*gateway.Gateway) error {
+		err := check(gws)
+		if errors.Is(err, pluginhost.ErrRefused) {
+			log.Warn("gateways file: serving degraded: a plugin it names is refused", "err", err)
+			return nil
+		}
+		return err
+	}
+	apply := filesource.ToStore(st, fileCheck)
 	storeVersion, err := firstTable(ctx, f, st, eng, apply)
 	if err != nil {
 		_ = dp.Shutdown(context.Background())

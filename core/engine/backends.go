@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -59,22 +60,29 @@ func pluginTargets(gws []*gateway.Gateway) []sdk.Target {
 	return out
 }
 
-// checkTargets refuses plugin targets no plugin resolves.
-func (e *Engine) checkTargets(gws []*gateway.Gateway) error {
+// checkTargets refuses plugin targets no plugin resolves. Targets whose
+// plugin exists but is refused (pluginhost.ErrRefused) come back apart, in
+// refused, so that a caller can serve those gateways degraded.
+func (e *Engine) checkTargets(gws []*gateway.Gateway) (err, refused error) {
+	var refusals []error
 	for _, g := range gws {
 		for _, r := range g.Routes {
 			if r.Target.Kind == gateway.Static {
 				continue
 			}
 			if e.opts.Backends == nil {
-				return fmt.Errorf("gateway %q: route %q: no backend plugins are running", g.Name, r.Name)
+				return fmt.Errorf("gateway %q: route %q: no backend plugins are running", g.Name, r.Name), nil
 			}
 			if err := e.opts.Backends.CheckScheme(string(r.Target.Kind)); err != nil {
-				return fmt.Errorf("gateway %q: route %q: %w", g.Name, r.Name, err)
+				err = fmt.Errorf("gateway %q: route %q: %w", g.Name, r.Name, err)
+				if !errors.Is(err, pluginhost.ErrRefused) {
+					return err, nil
+				}
+				refusals = append(refusals, err)
 			}
 		}
 	}
-	return nil
+	return nil, errors.Join(refusals...)
 }
 
 // effective returns gws as they go into service: routes held until their
@@ -106,7 +114,13 @@ func (e *Engine) effective(gws []*gateway.Gateway) ([]*gateway.Gateway, map[stri
 				if ok {
 					s.Resolution = &res
 				}
-				if why := holdReason(r, res, ok); why != "" {
+				why := holdReason(r, res, ok)
+				if !ok && e.opts.Backends != nil {
+					if err := e.opts.Backends.CheckScheme(string(r.Target.Kind)); err != nil {
+						why = err.Error() // its plugin will not run: say why
+					}
+				}
+				if why != "" {
 					s.Held = why
 					r.Weight, r.ConditionStrength = 0, 0
 				}

@@ -110,6 +110,11 @@ var ErrPortTaken = errors.New("port taken")
 // later Set can still lose a race for it). A port problem wraps
 // ErrPortTaken; anything else is invalid input.
 //
+// A route whose backend plugin exists but will not run (a checksum
+// mismatch) makes it return an error wrapping pluginhost.ErrRefused, and
+// only once every other check passed: a caller may then serve the set
+// with those routes held.
+//
 // Gateways without a port get one, written into gws: the port they have in
 // service, else the lowest of the range that can be bound. A caller that
 // stores them keeps the port across restarts, as Vamp kept assigned ports.
@@ -132,7 +137,8 @@ func (e *Engine) Check(gws []*gateway.Gateway) error {
 			return fmt.Errorf("%w: gateway %q: port %d is reserved for %s", ErrPortTaken, g.Name, g.Port.Number, what)
 		}
 	}
-	if err := e.checkTargets(gws); err != nil {
+	err, refused := e.checkTargets(gws)
+	if err != nil {
 		return err
 	}
 	for _, g := range gws {
@@ -148,7 +154,9 @@ func (e *Engine) Check(gws []*gateway.Gateway) error {
 			return fmt.Errorf("%w: gateway %q: %w", ErrPortTaken, g.Name, err)
 		}
 	}
-	return nil
+	// Last, so that an error wrapping only pluginhost.ErrRefused means
+	// every other check passed.
+	return refused
 }
 
 func (e *Engine) portOwner(p int) (string, bool) {

@@ -85,6 +85,17 @@ func (h *Host) Statuses() []Status {
 	return out
 }
 
+// ErrRefused is wrapped by CheckScheme and CheckPolicy when the plugin
+// exists but the host will not run it (a checksum mismatch, say): a
+// configuration problem of the agent, not of the gateway naming it.
+var ErrRefused = errors.New("plugin refused")
+
+// refusedError carries a refusal's own message and matches ErrRefused.
+type refusedError struct{ error }
+
+func (refusedError) Is(target error) bool { return target == ErrRefused }
+func (e refusedError) Unwrap() error      { return e.error }
+
 // CheckScheme says whether a backend plugin resolves targets of scheme.
 func (h *Host) CheckScheme(scheme string) error {
 	e, ok := h.opts.Catalog.Get(sdk.KindBackend, scheme)
@@ -92,7 +103,7 @@ func (h *Host) CheckScheme(scheme string) error {
 		return fmt.Errorf("no backend plugin resolves %q targets (backend plugins: %s)", scheme+":", h.names(sdk.KindBackend))
 	}
 	if e.Refused != nil {
-		return fmt.Errorf("the backend plugin for %q targets cannot run: %w", scheme+":", e.Refused)
+		return refusedError{fmt.Errorf("the backend plugin for %q targets cannot run: %w", scheme+":", e.Refused)}
 	}
 	return nil
 }
@@ -104,7 +115,7 @@ func (h *Host) CheckPolicy(name string) error {
 		return fmt.Errorf("no policy plugin %q (policy plugins: %s)", name, h.names(sdk.KindPolicy))
 	}
 	if e.Refused != nil {
-		return fmt.Errorf("the policy plugin %q cannot run: %w", name, e.Refused)
+		return refusedError{fmt.Errorf("the policy plugin %q cannot run: %w", name, e.Refused)}
 	}
 	return nil
 }

@@ -9,19 +9,28 @@ import (
 	"time"
 
 	"github.com/turnout/turnout/core/gateway"
+	"github.com/turnout/turnout/core/pluginhost"
 	"github.com/turnout/turnout/core/store"
 	"github.com/turnout/turnout/plugins/sdk"
 )
 
 // Check accepts gateways whose policies a plugin can run with their
-// configuration: the plugin exists, and its ValidateConfig says yes.
+// configuration: the plugin exists, and its ValidateConfig says yes. A
+// plugin that exists but is refused (pluginhost.ErrRefused) is reported
+// last, joined, once every other gateway passed.
 func (r *Runner) Check(ctx context.Context, gws []*gateway.Gateway) error {
+	var refused []error
 	for _, g := range gws {
 		if g.Policy == nil {
 			continue
 		}
 		if err := r.o.Plugins.CheckPolicy(g.Policy.Type); err != nil {
-			return fmt.Errorf("gateway %q: policy: %w", g.Name, err)
+			err = fmt.Errorf("gateway %q: policy: %w", g.Name, err)
+			if errors.Is(err, pluginhost.ErrRefused) {
+				refused = append(refused, err)
+				continue
+			}
+			return err
 		}
 		impl, err := r.waitPolicy(ctx, g.Policy.Type)
 		if err != nil {
@@ -35,7 +44,7 @@ func (r *Runner) Check(ctx context.Context, gws []*gateway.Gateway) error {
 			return fmt.Errorf("gateway %q: policy: %w", g.Name, err)
 		}
 	}
-	return nil
+	return errors.Join(refused...)
 }
 
 // waitPolicy waits (10s at most) for a policy plugin to run: the first
