@@ -90,8 +90,8 @@ func TestAccessLog(t *testing.T) {
 				t.Errorf("gateway %s: %s = %v, want %v (%v)", gw, k, line[k], v, line)
 			}
 		}
-		if _, ok := line["duration"]; !ok {
-			t.Errorf("gateway %s: line has no duration", gw)
+		if _, ok := line["duration_ms"].(float64); !ok {
+			t.Errorf("gateway %s: line has no duration_ms", gw)
 		}
 	}
 }
@@ -147,6 +147,50 @@ func TestStalledAccessLogDoesNotStopTheLoops(t *testing.T) {
 		at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(line["time"]))
 		if err != nil || !at.Before(released) {
 			t.Errorf("line time %v (%v), want before the log was released at %v", line["time"], err, released)
+		}
+	}
+}
+
+// The access log names each request as its endpoint does: a request
+// without X-Request-Id gets one, forwarded to the endpoint and logged; one
+// with it keeps it. Host, user agent and the body bytes each way are
+// logged too.
+func TestAccessLogRequestIDAndSizes(t *testing.T) {
+	var buf testnet.Buffer
+	al := slog.New(slog.NewJSONHandler(&buf, nil))
+	be := newRecorder(t)
+	be.respond = func(req *rawRequest, c net.Conn, _ *bufio.Reader) bool {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world")
+		return true
+	}
+	g := startGateway(t, simpleGateway("ids", be.addr, ""), dataplane.Options{AccessLog: al}, engine.Options{})
+	c := dial(t, g.addr)
+	br := bufio.NewReader(c)
+	io.WriteString(c, "POST /a HTTP/1.1\r\nHost: shop.example\r\nUser-Agent: probe/1.0\r\nContent-Length: 5\r\n\r\nhello")
+	readResponse(t, br, "POST")
+	io.WriteString(c, "GET /b HTTP/1.1\r\nHost: shop.example\r\nX-Request-Id: given-42\r\n\r\n")
+	readResponse(t, br, "GET")
+
+	first, second := be.next(t), be.next(t)
+	gen := first.Get("X-Request-Id")
+	if len(gen) != 32 || second.Get("X-Request-Id") != "given-42" {
+		t.Fatalf("the endpoint got X-Request-Id %q and %q, want a generated one and given-42", gen, second.Get("X-Request-Id"))
+	}
+	testnet.Eventually(t, 5*time.Second, "2 access log lines", func() bool { return len(accessLines(t, &buf)) >= 2 })
+	byURI := map[string]map[string]any{}
+	for _, l := range accessLines(t, &buf) {
+		uri, _ := l["uri"].(string)
+		byURI[uri] = l
+	}
+	want := map[string]map[string]any{
+		"/a": {"request_id": gen, "host": "shop.example", "user_agent": "probe/1.0", "bytes_in": float64(5), "bytes_out": float64(11)},
+		"/b": {"request_id": "given-42", "host": "shop.example", "bytes_in": float64(0), "bytes_out": float64(11)},
+	}
+	for uri, w := range want {
+		for k, v := range w {
+			if byURI[uri][k] != v {
+				t.Errorf("%s: %s = %v, want %v (%v)", uri, k, byURI[uri][k], v, byURI[uri])
+			}
 		}
 	}
 }

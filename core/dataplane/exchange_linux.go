@@ -45,8 +45,10 @@ type exchange struct {
 	keepUp               bool // the endpoint connection may serve another request
 
 	// For the access log: the endpoint tried last, and (only with an
-	// access log) the request line as the client sent it.
-	addr, method, uri string
+	// access log) the request as the client sent it, and the body bytes.
+	addr, method, uri   string
+	host, userAgent, id string
+	bytesIn, bytesOut   int64
 }
 
 func (ex *exchange) begin() {
@@ -224,7 +226,9 @@ func (ex *exchange) logAccess(status int) {
 	w.add(accessEntry{
 		gateway: ex.g.Name, route: ex.r.Name, endpoint: ex.addr,
 		client: client, method: ex.method, uri: ex.uri,
-		status: status, duration: now.Sub(ex.start), end: now,
+		host: ex.host, userAgent: ex.userAgent, requestID: ex.id,
+		status: status, bytesIn: ex.bytesIn, bytesOut: ex.bytesOut,
+		duration: now.Sub(ex.start), end: now,
 	})
 }
 
@@ -296,6 +300,7 @@ func (ex *exchange) onHead(data []byte) {
 		src = src[n:]
 	}
 	n, done, err := ex.frame.feed(src)
+	ex.bytesOut += int64(n)
 	out = append(out, src[:n]...)
 	st.scratch = out[:0]
 	if done && n < len(src) {
@@ -335,6 +340,7 @@ func (ex *exchange) forward(b []byte) bool {
 // onBody forwards response body bytes, or adds them to a held response.
 func (ex *exchange) onBody(data []byte) {
 	n, done, err := ex.frame.feed(data)
+	ex.bytesOut += int64(n)
 	if ex.hold != nil {
 		ex.hold = append(ex.hold, data[:n]...)
 		if !done {

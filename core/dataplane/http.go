@@ -117,11 +117,18 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	prepare(ctx, g, d, cookie, hs)
+	logged := h.dp.opts.AccessLog != nil
+	if logged {
+		ctx.SetUserValue(accessRequestID, requestID(&ctx.Request.Header))
+	}
 
 	var body *clientBody
 	if ctx.Request.IsBodyStream() {
 		body = &clientBody{r: ctx.RequestBodyStream(), conn: ctx.Conn(), idle: h.dp.opts.ReadTimeout}
 		ctx.Request.SetBodyStream(body, ctx.Request.Header.ContentLength())
+		if logged {
+			ctx.SetUserValue(accessBody, body)
+		}
 	}
 	e, status := h.roundTrip(ctx, r, d.Endpoint)
 	if e != nil && h.dp.opts.AccessLog != nil {
@@ -257,12 +264,16 @@ func prepare(ctx *fasthttp.RequestCtx, g *routing.Gateway, d routing.Decision, c
 
 // Keys of the request values the access log reads.
 const (
-	accessRoute    = "turnout.route"
-	accessEndpoint = "turnout.endpoint"
+	accessRoute     = "turnout.route"
+	accessEndpoint  = "turnout.endpoint"
+	accessRequestID = "turnout.request_id"
+	accessBody      = "turnout.body"
 )
 
 // handleLogged is handle followed by the request's access log line.
 func (h *httpServer) handleLogged(ctx *fasthttp.RequestCtx) {
+	// As the client sent them: handle may set the route's Host.
+	host, ua := string(ctx.Request.Header.Host()), string(ctx.Request.Header.UserAgent())
 	h.handle(ctx)
 	gw := ""
 	if g := h.dp.table.Load().Gateway(h.port); g != nil {
@@ -270,11 +281,24 @@ func (h *httpServer) handleLogged(ctx *fasthttp.RequestCtx) {
 	}
 	route, _ := ctx.UserValue(accessRoute).(string)
 	endpoint, _ := ctx.UserValue(accessEndpoint).(string)
+	id, _ := ctx.UserValue(accessRequestID).(string)
+	var in int64
+	if b, ok := ctx.UserValue(accessBody).(*clientBody); ok {
+		in = b.n
+	}
+	// A streamed response is written after this returns: its size is
+	// known here only from its Content-Length.
+	out := int64(len(ctx.Response.Body()))
+	if ctx.Response.IsBodyStream() {
+		out = int64(ctx.Response.Header.ContentLength())
+	}
 	logAccess(h.dp.opts.AccessLog, accessEntry{
 		gateway: gw, route: route, endpoint: endpoint,
 		client: ctx.RemoteIP().String(),
 		method: string(ctx.Method()), uri: string(ctx.RequestURI()),
-		status: ctx.Response.StatusCode(), duration: time.Since(ctx.Time()), end: time.Now(),
+		host: host, userAgent: ua, requestID: id,
+		status: ctx.Response.StatusCode(), bytesIn: in, bytesOut: max(out, -1),
+		duration: time.Since(ctx.Time()), end: time.Now(),
 	})
 }
 
@@ -365,6 +389,7 @@ type clientBody struct {
 	conn net.Conn // the client's
 	idle time.Duration
 	next time.Time // when to move the read deadline again
+	n    int64     // bytes read, for the access log
 	err  error
 }
 
@@ -380,6 +405,7 @@ func (b *clientBody) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := b.r.Read(p)
+	b.n += int64(n)
 	if err != nil && err != io.EOF {
 		b.err = err
 		return n, fmt.Errorf("%w: %w", errClientBody, err)

@@ -478,8 +478,12 @@ func (c *clientConn) request(data []byte) int {
 	if st.access != nil {
 		// ctx serves the loop's next request long before this one ends.
 		ex.method, ex.uri = string(hdr.Method()), string(hdr.RequestURI())
+		ex.host, ex.userAgent, ex.bytesIn = string(hdr.Host()), string(hdr.UserAgent()), int64(body)
 	}
 	prepare(ctx, g, d, cookie, hs)
+	if st.access != nil {
+		ex.id = requestID(hdr)
+	}
 	uri := ctx.Request.URI()
 	uri.DisablePathNormalizing = true
 	hdr.SetRequestURIBytes(uri.RequestURI())

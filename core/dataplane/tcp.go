@@ -59,7 +59,7 @@ func (s *tcpServer) handle(client net.Conn) {
 			slog.String("route", r.Name),
 			slog.String("endpoint", e.Addr),
 			slog.String("client", client.RemoteAddr().String()),
-			slog.Duration("duration", time.Since(start)),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		)
 	}
 }

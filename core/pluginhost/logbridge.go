@@ -41,7 +41,17 @@ func (l *lineLogger) Write(p []byte) (int, error) {
 type sink struct{ log *slog.Logger }
 
 func (s *sink) Accept(_ string, level hclog.Level, msg string, args ...any) {
-	s.log.Log(context.Background(), slogLevel(level), msg, args...)
+	// Our logger names the plugin under "plugin" already; go-plugin puts
+	// the executable's path there too, and a JSON line with a key twice is
+	// one that log pipelines (Elasticsearch) reject.
+	kv := make([]any, len(args))
+	copy(kv, args)
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i] == "plugin" {
+			kv[i] = "plugin_path"
+		}
+	}
+	s.log.Log(context.Background(), slogLevel(level), msg, kv...)
 }
 
 func slogLevel(l hclog.Level) slog.Level {
