@@ -16,7 +16,7 @@ import (
 // TestDefaults), the seed's two example services, and the seed's gateway.
 const marathonJSON = "../marathon-json"
 
-// The seed's gateway, as DESIGN.md and the README give it.
+// The seed's gateway, as the README gives it.
 const seedGateway = `name: simpleservice
 port: 8080/http
 routes:

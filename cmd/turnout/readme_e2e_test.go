@@ -97,3 +97,62 @@ func shBlockAfter(t *testing.T, doc, marker string) string {
 	block, _, _ = strings.Cut(block, "```")
 	return strings.TrimSpace(block)
 }
+
+// TestAPIDocExamplesRunInOrder runs docs/api.md's Reading and Changing
+// blocks, in order, against `turnout serve --demo` as the doc says, in a
+// network namespace of their own (port 9880 is fixed). Every request must
+// succeed: the If-Match, the validate_only POST of a gateway that exists,
+// the rollback and the delete included.
+func TestAPIDocExamplesRunInOrder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("needs root for a network namespace (unshare -n); CI runs as root")
+		}
+		t.Skip("needs root for a network namespace (unshare -n)")
+	}
+	doc, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reading := shBlockAfter(t, string(doc), "## Reading")
+	changing := shBlockAfter(t, string(doc), "## Changing")
+	// The commands run where the doc's relative paths lead: a copy of the
+	// files they name, not the repository itself.
+	work := t.TempDir()
+	defaults, err := os.ReadFile("defaults/gateways.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(work, "cmd/turnout/defaults"), 0o755)
+	os.WriteFile(filepath.Join(work, "cmd/turnout/defaults/gateways.yaml"), defaults, 0o644)
+	script := fmt.Sprintf(`set -eu
+ip link set lo up
+cd %q
+%q serve --demo >serve.log 2>&1 &
+for i in $(seq 100); do command curl -sf localhost:9880/healthz >/dev/null && break; sleep 0.1; done
+# Each request's status on a line of its own, for the test to check.
+curl() { command curl -w '\nSTATUS %%{http_code}\n' "$@"; }
+%s
+%s
+`, work, binary, reading, changing)
+	out, err := exec.Command("unshare", "-n", "bash", "-c", script).CombinedOutput()
+	log, _ := os.ReadFile(filepath.Join(work, "serve.log"))
+	if err != nil {
+		t.Fatalf("the doc's commands failed: %v\n%s\nserve's log:\n%s", err, out, log)
+	}
+	n := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		if code, ok := strings.CutPrefix(l, "STATUS "); ok {
+			n++
+			if code[0] != '2' {
+				t.Errorf("request %d answered %s:\n%s", n, code, out)
+			}
+		}
+	}
+	if want := strings.Count(reading+changing, "curl "); n != want {
+		t.Errorf("%d requests answered, the doc has %d:\n%s", n, want, out)
+	}
+}

@@ -305,7 +305,13 @@ func (a *gatewayAPI) create(w http.ResponseWriter, r *http.Request, _ params) er
 	}
 	cand := slices.Clone(st.gws)
 	for _, g := range gws {
-		if e, ok := st.entries[g.Name]; ok {
+		e, ok := st.entries[g.Name]
+		switch {
+		case ok && vo:
+			// Checking a change to an existing gateway before a PUT is what
+			// a pipeline does: check it as the replacement it would be.
+			cand = slices.DeleteFunc(cand, func(c *gateway.Gateway) bool { return c.Name == g.Name })
+		case ok:
 			return errorf(http.StatusConflict, "gateway %q already exists (revision %d): use PUT to replace it", g.Name, e.Revision)
 		}
 		cand = append(cand, g)

@@ -335,6 +335,15 @@ func TestPatchWeights(t *testing.T) {
 	if !reflect.DeepEqual(before, f.snapshot()) {
 		t.Error("validate_only patch changed the store")
 	}
+	// A POST with validate_only checks a change to an existing gateway as
+	// the replacement it would be (its own port is no conflict), and
+	// refuses an invalid one; without validate_only it is still a 409.
+	f.must(200, "POST", "/api/v1/gateways?validate_only=true", strings.Replace(shopYAML, "8081", "8082", 1), ct, yml)
+	f.must(400, "POST", "/api/v1/gateways?validate_only=true", strings.Replace(shopYAML, "8081", "8082", 1)+"sticky: always\n", ct, yml)
+	f.must(409, "POST", "/api/v1/gateways", strings.Replace(shopYAML, "8081", "8082", 1), ct, yml)
+	if !reflect.DeepEqual(before, f.snapshot()) {
+		t.Error("validate_only post changed the store")
+	}
 }
 
 func TestRevisionsAndRollback(t *testing.T) {

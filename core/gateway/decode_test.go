@@ -15,7 +15,7 @@ import (
 	"github.com/turnout/turnout/core/condition"
 )
 
-// seedYAML is DESIGN.md section 2's gateway, verbatim.
+// seedYAML is the README's gateway, verbatim.
 const seedYAML = `name: simpleservice
 port: 8080/http
 routes:

@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// The backend plugins' schemes (DESIGN.md section 2): a route key
+// The backend plugins' schemes (docs/gateways.md): a route key
 // "scheme:ref" is resolved by the plugin of that name.
 const (
 	Minuteman  TargetKind = "minuteman"
