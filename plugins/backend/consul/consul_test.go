@@ -647,11 +647,11 @@ func TestCancelAndClose(t *testing.T) {
 }
 
 // The namespace reaches the agent as ?ns=, from the config or the
-// environment.
+// environment. Each case has its own agent: a plugin's last blocking
+// query can reach a shared agent after its Close has returned (the
+// request was on the wire), and would then be read as the next case's.
 func TestNamespace(t *testing.T) {
 	clearEnv(t)
-	fake := fakeconsul.New(t, fakeconsul.Options{})
-	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
 	for _, tc := range []struct{ name, env, config, want string }{
 		{"config", "", "team-a", "team-a"},
 		{"environment", "team-b", "", "team-b"},
@@ -659,10 +659,17 @@ func TestNamespace(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("CONSUL_NAMESPACE", tc.env)
-			before := len(fake.Log())
+			fake := fakeconsul.New(t, fakeconsul.Options{})
+			fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
 			watch(t, newPlugin(t, fake, map[string]any{"namespace": tc.config}), "web").await("the instance", hasAddrs("127.0.0.11:3000"))
-			if got := fake.Log()[before].Query["ns"]; len(got) != 1 || got[0] != tc.want {
-				t.Errorf("ns %v, want %s", got, tc.want)
+			log := fake.Log()
+			if len(log) == 0 {
+				t.Fatal("a snapshot without a query")
+			}
+			for _, r := range log {
+				if got := r.Query["ns"]; len(got) != 1 || got[0] != tc.want {
+					t.Errorf("ns %v, want %s", got, tc.want)
+				}
 			}
 		})
 	}
