@@ -15,7 +15,7 @@ VULN_VERSION   ?= v1.10.0
 VULNDB_VERSION ?= latest
 RELEASE_VERSION   ?= $(patsubst v%,%,$(VERSION))
 
-.PHONY: proto help build run test test-short bench bench-go fuzz lint vet staticcheck vulncheck fmt tidy clean universe-check release
+.PHONY: proto help build run test test-short test-stress bench bench-go fuzz lint vet staticcheck vulncheck fmt tidy clean universe-check release
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ test: ## run every test with the race detector (what CI runs)
 
 test-short: ## unit tests only, no end-to-end runs of the binary
 	$(GO) test -short -count=1 $(PKGS)
+
+test-stress: ## make test RUNS (10) times beside BUSY (2) busy loops, to find flaky tests (see scripts/test-stress.sh)
+	GO='$(GO)' bash scripts/test-stress.sh $(PKGS)
 
 universe-check: ## check the Universe package and marathon-json/ (real schemas, Cosmos-style rendering, ports)
 	$(GO) test -count=1 ./universe/...

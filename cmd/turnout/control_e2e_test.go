@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -114,11 +115,35 @@ func TestRefusedRequestsLeaveTheDataPlaneAlone(t *testing.T) {
 	if _, now, _ := apiCall(t, "GET", api+"/g", "", ""); now != etag {
 		t.Errorf("refused requests changed the stored gateway: ETag %s -> %s", etag, now)
 	}
-	// Give a wrongly applied change the time to show before checking.
-	time.Sleep(100 * time.Millisecond)
-	if g, s := tt.metric("turnout_table_generation"), tt.metric("turnout_table_swaps_total"); g != gen || s != swaps {
-		t.Fatalf("refused requests changed the data plane: generation %s -> %s, swaps %s -> %s", gen, g, swaps, s)
+	var stored []struct {
+		Name string `json:"name"`
 	}
+	if tt.getJSON("/api/v1/gateways", &stored); len(stored) != 1 || stored[0].Name != "g" {
+		t.Errorf("refused requests changed the stored gateways: %+v", stored)
+	}
+	// A barrier rather than a pause: the engine applies the store's
+	// changes in order, so once one accepted change is in service anything
+	// the refused requests set off would be too, and it must be the only
+	// change the data plane saw.
+	if code, _, body := apiCall(t, "PUT", api+"/g", "application/x-yaml", good+"sticky: route\n"); code != 200 {
+		t.Fatalf("accepted change: %d %s", code, body)
+	}
+	testnet.Eventually(t, 10*time.Second, "the accepted change in service", func() bool {
+		return tt.metric("turnout_table_generation") != gen
+	})
+	if g, s := tt.metric("turnout_table_generation"), tt.metric("turnout_table_swaps_total"); g != plus1(t, gen) || s != plus1(t, swaps) {
+		t.Fatalf("refused requests changed the data plane: generation %s -> %s, swaps %s -> %s, with one accepted change", gen, g, swaps, s)
+	}
+}
+
+// plus1 is a metric's integer sample plus one.
+func plus1(t *testing.T, sample string) string {
+	t.Helper()
+	n, err := strconv.Atoi(sample)
+	if err != nil {
+		t.Fatalf("sample %q: %v", sample, err)
+	}
+	return strconv.Itoa(n + 1)
 }
 
 // SIGKILL in the middle of a stream of acknowledged updates: after a
@@ -169,7 +194,16 @@ func TestKillDuringUpdatesKeepsEveryAcknowledgedRevision(t *testing.T) {
 		}
 		return count.Load() >= 30
 	})
-	time.Sleep(200 * time.Millisecond) // updates keep streaming
+	// Kill it mid-stream: a few more updates after the 30.
+	at := count.Load()
+	testnet.Eventually(t, 10*time.Second, "10 more acknowledged updates", func() bool {
+		select {
+		case <-done:
+			t.Fatal("the update loop stopped early")
+		default:
+		}
+		return count.Load() >= at+10
+	})
 	tt.cmd.Process.Signal(syscall.SIGKILL)
 	<-done
 	tt.cmd.Wait()

@@ -200,7 +200,7 @@ func TestCrashedPluginRestartsWithoutFailingARequest(t *testing.T) {
 	// Keep-alive clients send requests all along; none may fail while the
 	// plugin is down and restarted.
 	l := startLoad(t, url, loadOptions{clients: 4})
-	time.Sleep(200 * time.Millisecond) // traffic before the crash
+	l.await(t, 100, "before the crash")
 	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestCrashedPluginRestartsWithoutFailingARequest(t *testing.T) {
 		pid, restarts := tt.pluginPID("backend/file")
 		return pid != 0 && pid != first && restarts == 1
 	})
-	time.Sleep(200 * time.Millisecond) // traffic after the restart
+	l.await(t, 100, "after the restart")
 	l.finish(t, "requests while the plugin crashed and restarted")
 	m := tt.metrics()
 	for _, want := range []string{`turnout_plugin_crashes_total{plugin="backend/file"} 1`, `turnout_plugin_starts_total{plugin="backend/file"} 2`} {

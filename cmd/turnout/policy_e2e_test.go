@@ -87,16 +87,18 @@ func TestCanaryPromotedThroughEveryStep(t *testing.T) {
 		Reason string    `json:"reason"`
 	}
 	tt.getJSON("/api/v1/gateways/shop/revisions", &revs)
-	took := revs[len(revs)-1].Time.Sub(revs[0].Time)
-	limit := interval * (steps + 1)
-	t.Logf("promoted %s after the gateway was created (interval %s x %d steps + one interval = %s)", took.Round(10*time.Millisecond), interval, steps, limit)
-	if !strings.HasPrefix(revs[len(revs)-1].Reason, "policy canary: promote:") || took > limit {
-		t.Errorf("promotion %q took %s, more than %s", revs[len(revs)-1].Reason, took, limit)
+	t.Logf("promoted %s after the gateway was created (interval %s x %d steps)", revs[len(revs)-1].Time.Sub(revs[0].Time).Round(10*time.Millisecond), interval, steps)
+	if !strings.HasPrefix(revs[len(revs)-1].Reason, "policy canary: promote:") {
+		t.Errorf("the last revision is %q, not the promotion", revs[len(revs)-1].Reason)
 	}
-	testnet.Eventually(t, 5*time.Second, "all traffic on the canary", func() bool {
-		before := l.count("1.0.0 200")
-		n := canary.n.Load()
-		time.Sleep(100 * time.Millisecond)
+	// One decision per step and one to promote: no interval was lost to a
+	// hold. Counted, not timed: a loaded machine's late ticks don't count.
+	if st := tt.status("shop"); st.Policy.Decisions != steps+1 {
+		t.Errorf("promoted after %d decisions, want %d (one per step, then the promotion)", st.Policy.Decisions, steps+1)
+	}
+	testnet.Eventually(t, 10*time.Second, "all traffic on the canary", func() bool {
+		before, n := l.count("1.0.0 200"), canary.n.Load()
+		l.await(t, 100, "on the promoted table")
 		return l.count("1.0.0 200") == before && canary.n.Load() > n
 	})
 	l.stop()

@@ -340,27 +340,31 @@ func TestSharedWatch(t *testing.T) {
 	}
 }
 
-// Over a quiet window the watch blocks: with wait w it asks about W/w
-// times, each with the index of the last answer, never polling.
+// While nothing changes the watch blocks: every query carries the index
+// of the last answer and the wait w, and so comes at least w after the
+// one before (the agent holds each for w). The queries are counted, not
+// timed over a window: the gaps are read from the agent's log.
 func TestQuietWindowBlocks(t *testing.T) {
 	clearEnv(t)
 	fake := fakeconsul.New(t, fakeconsul.Options{})
 	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
-	const wait, window = 200 * time.Millisecond, 1200 * time.Millisecond
+	const wait, queries = 200 * time.Millisecond, 5
 	p := newPlugin(t, fake, map[string]any{"wait": wait.String()})
 	w := watch(t, p, "web")
 	w.await("the instance", hasAddrs("127.0.0.11:3000"))
 	testnet.Eventually(t, promptly, "the watch blocking", func() bool { return fake.Blocked() == 1 })
 
-	before := len(fake.Log())
-	time.Sleep(window) // the window is the measurement
+	before := len(fake.Log()) - 1 // the blocked query
+	testnet.Eventually(t, promptly+queries*wait, fmt.Sprintf("%d queries in all", queries), func() bool { return len(fake.Log())-before >= queries })
 	log := fake.Log()[before:]
-	if max := int(window/wait) + 1; len(log) > max || len(log) < 2 {
-		t.Fatalf("%d queries in %v with wait %v, want 2..%d", len(log), window, wait, max)
-	}
-	for _, r := range log {
+	for i, r := range log {
 		if r.Index < 1 || r.Wait != "200ms" {
 			t.Errorf("query without blocking: index %d, wait %q", r.Index, r.Wait)
+		}
+		if i > 0 {
+			if gap := r.At.Sub(log[i-1].At); gap < wait {
+				t.Errorf("query %d came %v after the one before, less than the wait %v: polling", i, gap, wait)
+			}
 		}
 	}
 	select {
@@ -370,30 +374,44 @@ func TestQuietWindowBlocks(t *testing.T) {
 	}
 }
 
+// rateLimited checks queries against a floor of d between the starts of
+// consecutive ones, from the times the agent received them: query k+1
+// starts after the answer to k arrived, and query k+2 at least d after
+// k+1 started, so any three consecutive queries span more than d. This
+// holds however slow the machine is, and a loop that ignores the floor
+// breaks it at once.
+func rateLimited(t *testing.T, log []fakeconsul.Request, d time.Duration) {
+	t.Helper()
+	for i := 2; i < len(log); i++ {
+		if span := log[i].At.Sub(log[i-2].At); span <= d {
+			t.Errorf("queries %d..%d of %d came within %v, want more than %v between three", i-2, i, len(log), span, d)
+		}
+	}
+}
+
 // An index that moves in a burst (idempotent writes, here every 2ms) is
-// rate-limited to one query per min_interval.
+// rate-limited to one query per min_interval. The burst goes on until
+// the watch has made 8 queries.
 func TestBurstRateLimited(t *testing.T) {
 	clearEnv(t)
 	fake := fakeconsul.New(t, fakeconsul.Options{})
 	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
-	const minInterval, window = 100 * time.Millisecond, time.Second
+	const minInterval, queries = 100 * time.Millisecond, 8
 	p := newPlugin(t, fake, map[string]any{"min_interval": minInterval.String()})
 	w := watch(t, p, "web")
 	w.await("the instance", hasAddrs("127.0.0.11:3000"))
 
-	before := fake.Requests(fakeconsul.HealthService)
+	before := len(fake.Log())
+	deadline := time.Now().Add(promptly + queries*minInterval)
 	writes := 0
-	for end := time.Now().Add(window); time.Now().Before(end); writes++ {
+	for ; len(fake.Log())-before < queries; writes++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d queries for %d writes: the watch stopped following", len(fake.Log())-before, writes)
+		}
 		fake.Touch("web")
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond) // the burst's pace
 	}
-	n := fake.Requests(fakeconsul.HealthService) - before
-	if max := int(window/minInterval) + 2; n > max {
-		t.Fatalf("%d queries for %d writes in %v, want at most %d", n, writes, window, max)
-	}
-	if n < 2 {
-		t.Fatalf("%d queries for %d writes: the watch stopped following", n, writes)
-	}
+	rateLimited(t, fake.Log()[before:], minInterval)
 }
 
 // A Consul with the zero-index bug (X-Consul-Index: 0) can't make the
@@ -403,15 +421,16 @@ func TestZeroIndexNoBusyLoop(t *testing.T) {
 	fake := fakeconsul.New(t, fakeconsul.Options{})
 	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
 	fake.ZeroIndex(true)
-	const minInterval, window = 50 * time.Millisecond, 500 * time.Millisecond
+	const minInterval, queries = 50 * time.Millisecond, 8
 	p := newPlugin(t, fake, map[string]any{"min_interval": minInterval.String()})
 	w := watch(t, p, "web")
 	w.await("the instance", hasAddrs("127.0.0.11:3000"))
-	before := fake.Requests(fakeconsul.HealthService)
-	time.Sleep(window)
-	if n, max := fake.Requests(fakeconsul.HealthService)-before, int(window/minInterval)+2; n > max {
-		t.Fatalf("%d queries in %v, want at most %d", n, window, max)
-	}
+	// Either the watch blocks (on index 1) or it queries again and again;
+	// then 8 queries are enough to see whether the rate limit holds.
+	testnet.Eventually(t, promptly, "the watch blocking or 8 queries", func() bool {
+		return fake.Blocked() == 1 || len(fake.Log()) >= queries
+	})
+	rateLimited(t, fake.Log(), minInterval)
 }
 
 // An index that goes backwards (a restore) resets the loop: one query
@@ -459,38 +478,37 @@ func TestIndexBackwardsResets(t *testing.T) {
 	w.await("a change after the reset", hasAddrs("127.0.0.11:3000"))
 }
 
-// During an outage retries back off: over a window W the attempts are
-// bounded by the backoff's least delays (half of each doubling step), not
-// by min_interval.
+// During an outage retries back off: attempt n comes at least the least
+// backoff (half of the step, which doubles from retry_min up to
+// retry_max) after the one before, not min_interval. The gaps are read
+// from the agent's log over 6 attempts, not counted over a window.
 func TestErrorsBackOff(t *testing.T) {
 	clearEnv(t)
 	fake := fakeconsul.New(t, fakeconsul.Options{})
 	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
-	const lo, hi, window = 20 * time.Millisecond, 160 * time.Millisecond, time.Second
+	const lo, hi, attempts = 20 * time.Millisecond, 160 * time.Millisecond, 6
 	p := newPlugin(t, fake, map[string]any{"retry_min": lo.String(), "retry_max": hi.String(), "min_interval": "1ms"})
 	w := watch(t, p, "web")
 	w.await("the instance", hasAddrs("127.0.0.11:3000"))
 	testnet.Eventually(t, promptly, "the watch blocking", func() bool { return fake.Blocked() == 1 })
 
-	before := fake.Requests(fakeconsul.HealthService)
+	before := len(fake.Log()) // after the blocked query, whose failure is the first
 	fake.Fail(500, "No cluster leader")
 	s := w.await("the error", func(s sdk.Snapshot) bool { return s.Error != "" })
 	if !strings.Contains(s.Error, "http 500: No cluster leader") || addrs(s) != "127.0.0.11:3000" || !s.Ready {
 		t.Errorf("stale snapshot %+v", s)
 	}
-	time.Sleep(window)
-	n := fake.Requests(fakeconsul.HealthService) - before
-	// The most attempts fit when every delay is its least: step/2.
-	max, spent := 1, time.Duration(0)
-	for step := lo; ; step = min(2*step, hi) {
-		if spent += step / 2; spent > window {
-			break
+	testnet.Eventually(t, promptly, fmt.Sprintf("%d retries", attempts), func() bool { return len(fake.Log())-before >= attempts })
+	log := fake.Log()[before:]
+	// Retry k (from 1) follows failure k: it starts at least the least
+	// backoff after failure k's answer, which came after failure k's
+	// query arrived.
+	step := lo // the step of failure 1
+	for k := 1; k < len(log); k++ {
+		step = min(2*step, hi) // failure k+1's step
+		if gap := log[k].At.Sub(log[k-1].At); gap < step/2 {
+			t.Errorf("retry %d came %v after the one before, less than the least backoff %v", k+1, gap, step/2)
 		}
-		max++
-	}
-	max += 2 // the await above, and one in flight at each end
-	if n > max || n < 3 {
-		t.Fatalf("%d attempts in %v of outage, want 3..%d", n, window, max)
 	}
 	fake.Fail(0, "")
 	w.await("recovery", hasAddrs("127.0.0.11:3000"))
@@ -647,11 +665,11 @@ func TestCancelAndClose(t *testing.T) {
 }
 
 // The namespace reaches the agent as ?ns=, from the config or the
-// environment.
+// environment. Each case has its own agent: a plugin's last blocking
+// query can reach a shared agent after its Close has returned (the
+// request was on the wire), and would then be read as the next case's.
 func TestNamespace(t *testing.T) {
 	clearEnv(t)
-	fake := fakeconsul.New(t, fakeconsul.Options{})
-	fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
 	for _, tc := range []struct{ name, env, config, want string }{
 		{"config", "", "team-a", "team-a"},
 		{"environment", "team-b", "", "team-b"},
@@ -659,10 +677,17 @@ func TestNamespace(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("CONSUL_NAMESPACE", tc.env)
-			before := len(fake.Log())
+			fake := fakeconsul.New(t, fakeconsul.Options{})
+			fake.Register(inst("web-a1", "n1", "127.0.0.11", "1.0.0"))
 			watch(t, newPlugin(t, fake, map[string]any{"namespace": tc.config}), "web").await("the instance", hasAddrs("127.0.0.11:3000"))
-			if got := fake.Log()[before].Query["ns"]; len(got) != 1 || got[0] != tc.want {
-				t.Errorf("ns %v, want %s", got, tc.want)
+			log := fake.Log()
+			if len(log) == 0 {
+				t.Fatal("a snapshot without a query")
+			}
+			for _, r := range log {
+				if got := r.Query["ns"]; len(got) != 1 || got[0] != tc.want {
+					t.Errorf("ns %v, want %s", got, tc.want)
+				}
 			}
 		})
 	}
