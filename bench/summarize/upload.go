@@ -212,7 +212,7 @@ func (d *doc) uploads() {
 			}
 			r, ok1 := median(rs)
 			w, ok2 := median(ws)
-			line += " " + orDash(fmt.Sprintf("%.1f / %.1f", r, w), ok1 && ok2) + " |"
+			line += " " + orDash(fmt.Sprintf("%.1f / %.1f", r, w), ok1 && ok2 && r+w > 0) + " |"
 		}
 		rss0, ok0 := median(u.perRep(c, "rss_start_kb"))
 		peak, okp := median(u.perRep(c, "rss_peak_kb"))
@@ -230,8 +230,9 @@ func (d *doc) uploads() {
 	}
 	d.p("")
 	d.p("Proxy CPU: utime+stime of the proxy's processes (`/proc/PID/stat`) over the upload, per GiB")
-	d.p("of body. Reads / writes: the proxy's read-like and write-like system calls (`syscr`, `syscw` of")
-	d.p("`/proc/PID/io`, both sides of the proxy together) per MiB of body. RSS: `VmRSS` right after the proxy answered its first request, and `VmHWM` (the")
+	d.p("of body. Reads / writes: the proxy's read(2)/readv(2) and write(2)/writev(2) calls (`syscr`, `syscw`")
+	d.p("of `/proc/PID/io`, both of its connections together) per MiB of body; the kernel does not count")
+	d.p("recv(2)/send(2) there, which is all HAProxy uses (shown as -), and nginx's reads. RSS: `VmRSS` right after the proxy answered its first request, and `VmHWM` (the")
 	d.p("peak) after both uploads and a 16 MiB warm-up of each kind, summed over nginx's master and")
 	d.p("workers; median over repetitions, each repetition starts a new proxy process. The client and")
 	d.p("the origin run on the same %s cores as the proxy.", orDefault(machineValue(u.machine, "nproc"), "N"))
