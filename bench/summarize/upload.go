@@ -212,7 +212,7 @@ func (d *doc) uploads() {
 			}
 			r, ok1 := median(rs)
 			w, ok2 := median(ws)
-			line += " " + orDash(fmt.Sprintf("%.1f / %.1f", r, w), ok1 && ok2 && r+w > 0) + " |"
+			line += " " + orDash(fmt.Sprintf("%.1f / %.1f", r, w), ok1 && ok2 && r+w >= 0.5) + " |"
 		}
 		rss0, ok0 := median(u.perRep(c, "rss_start_kb"))
 		peak, okp := median(u.perRep(c, "rss_peak_kb"))
