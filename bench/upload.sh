@@ -24,7 +24,8 @@
 #   CONTENDERS [direct haproxy-http nginx turnout-http turnout-goroutine-http]
 #   TURNOUT_BASELINE     another turnout binary (say, built from main): adds the
 #                        contenders baseline-http and baseline-goroutine-http, so
-#                        that a change is measured against it in the same run
+#                        that a change is measured against it in the same run;
+#                        TURNOUT_BASELINE_LABEL says what it is (for the doc)
 #   UPLOAD_PORT_BASE [19300]  ports: backends +1/+2, HAProxy +11, nginx +12, Turnout
 #                        +19 (and a TCP gateway on +20), its admin on +80; not the
 #                        ports of bench/run.sh, so that both can run on one machine
@@ -80,6 +81,7 @@ machine_info >"$OUT/machine.txt"
 	if [[ -n $TURNOUT_BASELINE ]]; then
 		echo "TURNOUT_BASELINE=$TURNOUT_BASELINE"
 		echo "TURNOUT_BASELINE_SHA256=$(sha256sum "$TURNOUT_BASELINE" | cut -c1-12)"
+		echo "TURNOUT_BASELINE_LABEL=${TURNOUT_BASELINE_LABEL:-}"
 	fi
 	echo "STARTED=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 	echo "LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)"

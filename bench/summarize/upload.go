@@ -360,7 +360,7 @@ func (d *doc) uploadMethod() {
 	base := fmt.Sprintf("REPS=%s UPLOAD_SIZE=%s UPLOAD_WRITE=%s MODES=\"%s\" CONTENDERS=\"%s\"",
 		m["REPS"], m["UPLOAD_SIZE"], m["UPLOAD_WRITE"], m["MODES"], m["CONTENDERS"])
 	if m["TURNOUT_BASELINE"] != "" {
-		base += " TURNOUT_BASELINE=" + filepath.Base(m["TURNOUT_BASELINE"])
+		base += " TURNOUT_BASELINE=bench/bin/" + filepath.Base(m["TURNOUT_BASELINE"])
 	}
 	d.p("%s bash bench/upload.sh", base)
 	d.p("# per contender and mode, after a 16 MiB warm-up of each mode:")
@@ -375,9 +375,9 @@ func (d *doc) uploadMethod() {
 	d.p("or chunked) from its event loops to the goroutine path, so it and turnout-goroutine-http move the")
 	d.p("body with the same code; the difference between them is noise.")
 	if m["TURNOUT_BASELINE"] != "" {
-		d.p("baseline-http and baseline-goroutine-http: the same, run from `%s` (sha256 prefix %s),",
+		d.p("baseline-http and baseline-goroutine-http: the same, run from `%s` (sha256 prefix %s):",
 			filepath.Base(m["TURNOUT_BASELINE"]), orDefault(m["TURNOUT_BASELINE_SHA256"], "?"))
-		d.p("a build to compare with in the same run.")
+		d.p("%s.", orDefault(m["TURNOUT_BASELINE_LABEL"], "another build, to compare with in the same run"))
 	}
 	d.p("Raw output: `%s` (not in git).", relOut(u.dir))
 	d.p("")
