@@ -373,7 +373,7 @@ func (d *doc) uploadMethod() {
 	d.p("buffers a request body (to disk beyond 16 KiB) before it connects to the backend, and refuses")
 	d.p("bodies over 1 MiB. HAProxy streams with its defaults. turnout-http hands an upload (over 64 KiB")
 	d.p("or chunked) from its event loops to the goroutine path, so it and turnout-goroutine-http move the")
-	d.p("body with the same code; the difference between them is noise.")
+	d.p("body with the same code: a difference between them is noise.")
 	if m["TURNOUT_BASELINE"] != "" {
 		d.p("baseline-http and baseline-goroutine-http: the same, run from `%s` (sha256 prefix %s):",
 			filepath.Base(m["TURNOUT_BASELINE"]), orDefault(m["TURNOUT_BASELINE_SHA256"], "?"))
