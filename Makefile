@@ -49,10 +49,11 @@ release: ## cross-build static binaries into dist/: turnout-VERSION-OS-ARCH.tar.
 	done
 	cd $(DIST) && { sha256sum *.tar.gz 2>/dev/null || shasum -a 256 *.tar.gz; } > SHA256SUMS
 
-bench: ## Go benchmarks, then throughput and latency beside HAProxy and nginx; writes docs/performance.md
+bench: ## Go benchmarks, then throughput and latency, weight changes and uploads beside HAProxy and nginx; writes docs/performance.md
 	$(MAKE) bench-go
 	bash bench/run.sh
 	bash bench/reload.sh
+	bash bench/upload.sh
 
 bench-go: ## Go benchmarks of the request path and of API update latency (-benchmem)
 	mkdir -p bench/out

@@ -5,7 +5,10 @@
 # /debug/pprof/profile. Prints the top of `go tool pprof -top`. Not part of `make bench`
 # (a profile perturbs the numbers); for finding out where the time goes.
 #
-# Environment: PROTO [http] (or tcp), PROF_SECONDS [8], TOP [30], PINNED [0].
+# PROTO=upload: instead of wrk, uploads of UPLOAD_SIZE bytes [1 GiB] one after the other
+# (bench/bin/upload, UPLOAD_MODE length or chunked [length]) to the HTTP gateway.
+#
+# Environment: PROTO [http] (or tcp, upload), PROF_SECONDS [8], TOP [30], PINNED [0].
 # Output: bench/out/<timestamp>-profile/{cpu.pprof,top.txt,wrk.txt}
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
@@ -16,6 +19,7 @@ PROTO=${PROTO:-http}
 PROF_SECONDS=${PROF_SECONDS:-8}
 TOP=${TOP:-30}
 
+[[ $PROTO == upload ]] && use_upload_ports
 cd "$REPO_ROOT"
 OUT=$BENCH_DIR/out/$(date +%Y%m%d-%H%M%S)-profile
 mkdir -p "$OUT"
@@ -30,6 +34,27 @@ port=$PORT_TURNOUT_HTTP
 [[ $PROTO == tcp ]] && port=$PORT_TURNOUT_TCP
 URL=http://127.0.0.1:$port/
 wait_http "$URL" 20 "$TPID" || die "turnout does not answer on $URL"
+
+if [[ $PROTO == upload ]]; then
+	upload_args=(-url "${URL}upload" -size "${UPLOAD_SIZE:-1073741824}")
+	[[ ${UPLOAD_MODE:-length} == chunked ]] && upload_args+=(-chunked)
+	"$BENCH_BIN/upload" "${upload_args[@]}" -size $((64 << 20)) >"$OUT/warmup.txt" 2>&1
+	# uploads until the profile is taken (the loop's file tells it to stop)
+	touch "$OUT/uploading"
+	(while [[ -f $OUT/uploading ]]; do "${LOAD_PIN[@]}" "$BENCH_BIN/upload" "${upload_args[@]}" || break; done) >"$OUT/uploads.txt" 2>&1 &
+	WRK=$!
+	BENCH_PIDS+=("$WRK")
+	code=$(curl -sS -o "$OUT/cpu.pprof" -w '%{http_code}' --max-time $((PROF_SECONDS + 10)) \
+		"http://$TURNOUT_ADMIN/debug/pprof/profile?seconds=$PROF_SECONDS") || code=000
+	rm -f "$OUT/uploading"
+	wait "$WRK" || true
+	[[ $code == 200 ]] || die "no profile: GET http://$TURNOUT_ADMIN/debug/pprof/profile answered $code"
+	go tool pprof -top "$TURNOUT_BIN" "$OUT/cpu.pprof" 2>/dev/null | head -n $((TOP + 6)) | tee "$OUT/top.txt"
+	echo
+	echo "uploads during the profile (MiB/s): $(grep -o 'mib_s=[^ ]*' "$OUT/uploads.txt" | cut -d= -f2 | tr '\n' ' ')(profiling costs some)"
+	log "profile: $OUT/cpu.pprof (go tool pprof -http=: $TURNOUT_BIN $OUT/cpu.pprof)"
+	exit 0
+fi
 
 run_wrk "$OUT/warmup.txt" 64 2s "$URL"
 "${LOAD_PIN[@]}" wrk -t1 -c64 -d"$((PROF_SECONDS + 2))s" --latency "$URL" >"$OUT/wrk.txt" 2>&1 &

@@ -3,6 +3,10 @@
 // client can tell which side of a split answered, and a request counter.
 //
 //	GET /__count   the number of requests served so far (this request is not counted)
+//	POST /upload   reads and discards the request body (Content-Length or chunked)
+//	               and answers 200 with its byte count, "X-Received: N" and "N\n";
+//	               a body shorter than its Content-Length, or broken chunks, get a
+//	               400 (bench/upload.sh). Not counted in /__count.
 //	anything else  200, the body, counted
 //
 // Keep-alive is on (net/http's default). It is deliberately plain net/http, as
@@ -13,9 +17,12 @@ package main
 import (
 	"bytes"
 	"flag"
+	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -34,6 +41,10 @@ func main() {
 	var served atomic.Int64
 
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/upload" && r.Method == http.MethodPost {
+			upload(w, r, *name)
+			return
+		}
 		if r.URL.Path == "/__count" {
 			w.Header().Set("Content-Type", "text/plain")
 			w.Write([]byte(strconv.FormatInt(served.Load(), 10) + "\n"))
@@ -54,4 +65,38 @@ func main() {
 	}
 	log.Printf("backend %s listening on %s (%d-byte body)", *name, *addr, *size)
 	log.Fatal(srv.ListenAndServe())
+}
+
+// uploadBufs: reading buffers of upload, big so that the origin's share of
+// an upload's cost is small and the same for every contender.
+var uploadBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// upload reads the body to its end, discarding it, and answers its length.
+// net/http checks the framing: a body shorter than its Content-Length or a
+// malformed chunk is a read error.
+func upload(w http.ResponseWriter, r *http.Request, name string) {
+	bp := uploadBufs.Get().(*[]byte)
+	defer uploadBufs.Put(bp)
+	buf := *bp
+	var n int64
+	var err error
+	for {
+		var k int
+		k, err = r.Body.Read(buf)
+		n += int64(k)
+		if err != nil {
+			break
+		}
+	}
+	if err != io.EOF || (r.ContentLength >= 0 && n != r.ContentLength) {
+		log.Printf("upload: %d bytes read of %d: %v", n, r.ContentLength, err)
+		http.Error(w, fmt.Sprintf("upload: %d bytes read: %v", n, err), http.StatusBadRequest)
+		return
+	}
+	got := strconv.FormatInt(n, 10)
+	hdr := w.Header()
+	hdr["X-Backend"] = []string{name}
+	hdr["X-Received"] = []string{got}
+	hdr["Content-Type"] = []string{"text/plain"}
+	w.Write([]byte(got + "\n"))
 }

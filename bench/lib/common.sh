@@ -22,6 +22,20 @@ PORT_TURNOUT_TCP=19110
 PORT_RELOAD=19201
 TURNOUT_ADMIN=127.0.0.1:19180
 
+# use_upload_ports: bench/upload.sh's own ports (UPLOAD_PORT_BASE [19300]: backends +1/+2,
+# HAProxy +11, nginx +12, Turnout +19 and +20 (tcp), its admin +80), so that an upload
+# run does not meet a bench/run.sh on the same machine.
+use_upload_ports() {
+	UPLOAD_PORT_BASE=${UPLOAD_PORT_BASE:-19300}
+	BACKEND_A=127.0.0.1:$((UPLOAD_PORT_BASE + 1))
+	BACKEND_B=127.0.0.1:$((UPLOAD_PORT_BASE + 2))
+	PORT_HAPROXY_HTTP=$((UPLOAD_PORT_BASE + 11))
+	PORT_NGINX=$((UPLOAD_PORT_BASE + 12))
+	PORT_TURNOUT_HTTP=$((UPLOAD_PORT_BASE + 19))
+	PORT_TURNOUT_TCP=$((UPLOAD_PORT_BASE + 20))
+	TURNOUT_ADMIN=127.0.0.1:$((UPLOAD_PORT_BASE + 80))
+}
+
 CLK_TCK=$(getconf CLK_TCK)
 BENCH_PIDS=()
 LAST_PID=
@@ -84,10 +98,10 @@ ensure_packages() {
 	done
 }
 
-# build_tools: the backend, splitcount and summarize into bench/bin/.
+# build_tools: the backend, splitcount, upload and summarize into bench/bin/.
 build_tools() {
 	mkdir -p "$BENCH_BIN"
-	(cd "$REPO_ROOT" && go build -o "$BENCH_BIN/" ./bench/backend ./bench/splitcount ./bench/summarize) ||
+	(cd "$REPO_ROOT" && go build -o "$BENCH_BIN/" ./bench/backend ./bench/splitcount ./bench/upload ./bench/summarize) ||
 		die "building the bench tools failed"
 }
 
@@ -312,6 +326,7 @@ nginx_server() {
 }
 
 # write_nginx_conf DIR PORT WEIGHT_A WEIGHT_B: DIR/nginx.conf, run with -p DIR.
+# NGINX_LOCATION_EXTRA (an array of directives) goes into the location.
 write_nginx_conf() {
 	local d=$1 port=$2 wa=$3 wb=$4
 	mkdir -p "$d/logs"
@@ -335,6 +350,10 @@ write_nginx_conf() {
 		echo "            proxy_pass http://be;"
 		echo "            proxy_http_version 1.1;"
 		echo "            proxy_set_header Connection \"\";"
+		local x
+		for x in ${NGINX_LOCATION_EXTRA[@]+"${NGINX_LOCATION_EXTRA[@]}"}; do
+			echo "            $x"
+		done
 		echo "        }"
 		echo "    }"
 		echo "}"
@@ -502,16 +521,18 @@ finish_out() {
 	write_doc
 }
 
-# write_doc: docs/performance.md (or $DOC) from the newest finished run and reload.
+# write_doc: docs/performance.md (or $DOC) from the newest finished run, reload and upload.
 write_doc() {
-	local run reload args=()
+	local run reload upload args=()
 	run=$(latest_dir run)
 	reload=$(latest_dir reload)
+	upload=$(latest_dir upload)
 	[[ -n $run ]] && args+=(-run "$run")
 	[[ -n $reload ]] && args+=(-reload "$reload")
+	[[ -n $upload ]] && args+=(-upload "$upload")
 	((${#args[@]})) || return 0
 	[[ -f $BENCH_DIR/out/go-bench.txt ]] && args+=(-gobench "$BENCH_DIR/out/go-bench.txt")
 	local doc=${DOC:-$REPO_ROOT/docs/performance.md}
 	mkdir -p "$(dirname "$doc")"
-	"$BENCH_BIN/summarize" "${args[@]}" -o "$doc" && log "wrote $doc (run: ${run:-none}, reload: ${reload:-none})"
+	"$BENCH_BIN/summarize" "${args[@]}" -o "$doc" && log "wrote $doc (run: ${run:-none}, reload: ${reload:-none}, upload: ${upload:-none})"
 }

@@ -11,14 +11,25 @@ import (
 )
 
 // transport is an endpoint's connections: fasthttp's pool for requests
-// served by goroutines, one pool per event loop for the loops' own, and a
-// client that opens a new connection per request for streamed bodies.
+// served by goroutines, one pool per event loop for the loops' own, and
+// clients that open a new connection per request for streamed bodies.
 type transport struct {
-	hc     *fasthttp.HostClient // pooled, for requests without a streamed body
-	fresh  *fasthttp.HostClient // one connection per request (sent with Connection: close)
-	idle   [][]*upConn          // by loop; only that loop touches its list
-	closed atomic.Bool          // the endpoint is gone: pooled connections close
+	hc      *fasthttp.HostClient // pooled, for requests without a streamed body
+	fresh   *fasthttp.HostClient // one connection per request (sent with Connection: close)
+	chunked *fasthttp.HostClient // fresh, for streamed bodies of unknown length: see chunkWriteBuffer
+	idle    [][]*upConn          // by loop; only that loop touches its list
+	closed  atomic.Bool          // the endpoint is gone: pooled connections close
 }
+
+// chunkWriteBuffer is the write buffer of a connection that carries a
+// chunked body: one chunk of up to streamBufferSize with its framing, so
+// that each chunk is sent with one system call (fasthttp flushes after
+// every chunk; with its 4 KiB buffer a chunk took three, one of them the
+// chunk's final CRLF alone). A body of known length keeps the small
+// buffer: its reads of more than 4 KiB are written on directly, and a
+// bigger buffer would only hold more of a slow body back from the
+// endpoint until it fills.
+const chunkWriteBuffer = streamBufferSize + 64
 
 // newTransport is the connection pools of one endpoint.
 func (d *DataPlane) newTransport(addr string) any {
@@ -46,7 +57,9 @@ func (d *DataPlane) newTransport(addr string) any {
 			SecureErrorLogMessage:     true,
 		}
 	}
-	return &transport{hc: client(), fresh: client(), idle: make([][]*upConn, d.nloops)}
+	chunked := client()
+	chunked.WriteBufferSize = chunkWriteBuffer
+	return &transport{hc: client(), fresh: client(), chunked: chunked, idle: make([][]*upConn, d.nloops)}
 }
 
 // errStaleConn: a pooled connection turned out closed by its endpoint,
@@ -78,11 +91,15 @@ func (t *transport) do(req *fasthttp.Request, resp *fasthttp.Response, timeout t
 
 // doFresh sends req on a connection of its own, closed after the answer.
 func (t *transport) doFresh(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) error {
+	c := t.fresh
+	if req.IsBodyStream() && req.Header.ContentLength() < 0 {
+		c = t.chunked
+	}
 	if req.Header.ConnectionClose() {
-		return t.fresh.DoTimeout(req, resp, timeout)
+		return c.DoTimeout(req, resp, timeout)
 	}
 	req.Header.SetConnectionClose()
-	err := t.fresh.DoTimeout(req, resp, timeout)
+	err := c.DoTimeout(req, resp, timeout)
 	req.Header.ResetConnectionClose() // the client's connection stays open
 	return err
 }
@@ -92,6 +109,7 @@ func closeTransport(t any) {
 		tr.closed.Store(true) // the loops close theirs when they next look
 		tr.hc.CloseIdleConnections()
 		tr.fresh.CloseIdleConnections()
+		tr.chunked.CloseIdleConnections()
 	}
 }
 
