@@ -123,7 +123,7 @@ clientPort=%d
 clientPortAddress=127.0.0.1
 maxClientCnxns=0
 admin.enableServer=false
-4lw.commands.whitelist=ruok,srvr
+4lw.commands.whitelist=ruok,srvr,dump
 forceSync=no
 preAllocSize=4096
 `, filepath.Join(s.dir, "data"), s.port)
@@ -172,20 +172,41 @@ func (s *Server) start() error {
 	}
 }
 
+// HasSession reports whether the server knows the session id (as
+// go-zookeeper's Conn.SessionID gives it), from its dump four-letter word:
+// a test that cuts a client off polls it to see the server expire the
+// session.
+func (s *Server) HasSession(id int64) bool {
+	s.t.Helper()
+	out, err := fourLetters(s.Addr(), "dump")
+	if err != nil {
+		s.t.Fatalf("zookeeper dump: %v", err)
+	}
+	sessions, _, _ := strings.Cut(out, "ephemeral nodes dump")
+	return strings.Contains(sessions, fmt.Sprintf("0x%x\n", id))
+}
+
 // ruok is ZooKeeper's "are you ok" four-letter word: imok once serving.
 func ruok(addr string) bool {
+	out, err := fourLetters(addr, "ruok")
+	return err == nil && strings.TrimSpace(out) == "imok"
+}
+
+// fourLetters sends one of ZooKeeper's four-letter words and returns the
+// answer (the server closes the connection after it).
+func fourLetters(addr, word string) (string, error) {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
-		return false
+		return "", err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte("ruok")); err != nil {
-		return false
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte(word)); err != nil {
+		return "", err
 	}
 	var b bytes.Buffer
-	_, _ = b.ReadFrom(c)
-	return strings.TrimSpace(b.String()) == "imok"
+	_, err = b.ReadFrom(c)
+	return b.String(), err
 }
 
 // Stop kills the server (SIGKILL: an outage, not a shutdown) and waits
