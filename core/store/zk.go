@@ -875,3 +875,132 @@ func (s *ZK) Close() error {
 	})
 	return nil
 }
+
+// Dump reads every document with all its kept revisions, at one version.
+func (s *ZK) Dump(ctx context.Context) (Dump, error) {
+	return run(s, ctx, "dump", func(ctx context.Context) (Dump, error) {
+		var d Dump
+		v, err := s.read(ctx, func() error {
+			d.Docs = nil
+			for _, k := range []Kind{KindGateway, KindPolicy} {
+				names, err := s.names(k)
+				if err != nil {
+					return err
+				}
+				docs := make([]Doc, len(names))
+				err = each(ctx, len(names), func(i int) (err error) {
+					docs[i] = Doc{Kind: k, Name: names[i]}
+					docs[i].Revisions, err = s.history(ctx, k, names[i])
+					if err == nil && len(docs[i].Revisions) == 0 {
+						err = fmt.Errorf("%w: %s has no revisions", ErrDamaged, subject(k, names[i]))
+					}
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				d.Docs = append(d.Docs, docs...)
+			}
+			return nil
+		})
+		d.Version = v
+		return d, err
+	})
+}
+
+// zkLoadChunk is the size of one multi of a Load: half of what a
+// transaction takes, so that a chunk always has room for a whole revision.
+const zkLoadChunk = zkMaxBatch / 2
+
+// Load writes d in several multis (ZooKeeper takes 1 MiB in one), each
+// setting the version znode conditionally, so that a writer coming in
+// between stops the Load rather than mixing with it. Agents watching the
+// path see the intermediate states: copy into a path no agent serves yet.
+func (s *ZK) Load(ctx context.Context, d Dump, replace bool) error {
+	// Unbounded by the operation timeout: a large copy takes long.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.isClosed() {
+		return fmt.Errorf("store: load: %w", ErrClosed)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(ctx, d, replace); err != nil {
+		return s.fail("load", err)
+	}
+	return nil
+}
+
+func (s *ZK) load(ctx context.Context, d Dump, replace bool) error {
+	old, zv, err := s.version()
+	if err != nil {
+		return err
+	}
+	if old != 0 && !replace {
+		return fmt.Errorf("%w: %s is at store version %d", ErrNotEmpty, s, old)
+	}
+	var chunks [][]any
+	var ops []any
+	size := 0
+	var tooLarge error
+	add := func(op any, path string, data []byte) {
+		n := len(path) + len(data) + 64
+		if n > zkMaxBatch && tooLarge == nil {
+			tooLarge = fmt.Errorf("%s: a revision of %d bytes is more than ZooKeeper takes (1 MiB, its jute.maxbuffer): %w", path, len(data), ErrInvalid)
+		}
+		if size+n > zkLoadChunk && len(ops) > 0 {
+			chunks, ops, size = append(chunks, ops), nil, 0
+		}
+		ops, size = append(ops, op), size+n
+	}
+	if replace {
+		for _, k := range []Kind{KindGateway, KindPolicy} {
+			names, err := s.names(k)
+			if err != nil {
+				return err
+			}
+			for _, name := range names {
+				revs, err := s.revisions(k, name)
+				if err != nil {
+					return err
+				}
+				dir := s.docPath(k, name)
+				for _, r := range revs {
+					add(&zk.DeleteRequest{Path: dir + "/" + revName(r), Version: -1}, dir, nil)
+				}
+				add(&zk.DeleteRequest{Path: dir, Version: -1}, dir, nil)
+			}
+		}
+	}
+	for _, doc := range d.Docs {
+		dir := s.docPath(doc.Kind, doc.Name)
+		add(&zk.CreateRequest{Path: dir, Acl: s.acl}, dir, nil)
+		for _, e := range doc.Revisions {
+			p, rec := dir+"/"+revName(e.Revision), encodeRecord(e)
+			add(&zk.CreateRequest{Path: p, Data: rec, Acl: s.acl}, p, rec)
+		}
+	}
+	if tooLarge != nil {
+		return tooLarge
+	}
+	if len(ops) > 0 || len(chunks) == 0 {
+		chunks = append(chunks, ops)
+	}
+	v := old
+	for i, c := range chunks {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%w (after %d of %d steps: copy again with --force)", err, i, len(chunks))
+		}
+		v++
+		if i == len(chunks)-1 {
+			v = max(v, newVersion(old, d, replace))
+		}
+		stats, err := s.conn.Multi(append(c, &zk.SetDataRequest{Path: s.path("version"), Data: []byte(strconv.FormatInt(v, 10)), Version: zv})...)
+		if err != nil {
+			return fmt.Errorf("step %d of %d (another writer, or the connection lost? copy again with --force): %w", i+1, len(chunks), err)
+		}
+		zv = stats[len(stats)-1].Stat.Version
+	}
+	return nil
+}

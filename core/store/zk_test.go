@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/go-zookeeper/zk"
+	"net"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -269,4 +272,123 @@ func testnetEventually(t *testing.T, what string, ok func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond) // poll: the condition has no signal
 	}
+}
+
+// With a user and password, every znode of the store has a digest ACL for
+// that user only: a session without them, or with others, is refused.
+func TestZKDigestACL(t *testing.T) {
+	srv := zktest.Start(t)
+	path := zkPath()
+	creds := func(user, pass string) func(*ZKConfig) {
+		return func(c *ZKConfig) { c.User, c.Password = user, pass }
+	}
+	s := openZK(t, srv, path, creds("agent", "s3cret"))
+	apply(t, s, put("web", "v1", Absent))
+	// Every znode of the store, down to a revision, has the digest ACL.
+	for _, p := range []string{path, path + "/version", path + "/gateways/web", path + "/gateways/web/" + revName(1)} {
+		acl, _, err := s.conn.GetACL(p)
+		if err != nil || len(acl) != 1 || acl[0].Scheme != "digest" || !strings.HasPrefix(acl[0].ID, "agent:") || acl[0].Perms != zk.PermAll {
+			t.Errorf("ACL of %s = %+v, %v", p, acl, err)
+		}
+	}
+	for _, c := range []func(*ZKConfig){func(*ZKConfig) {}, creds("agent", "wrong"), creds("other", "s3cret")} {
+		cfg := ZKConfig{Servers: []string{srv.Addr()}, Path: path, ConnectTimeout: waitFor}
+		c(&cfg)
+		if s, err := OpenZK(bg, cfg); err == nil {
+			s.Close()
+			t.Errorf("user %q password %q: opened", cfg.User, cfg.Password)
+		} else if !strings.Contains(err.Error(), "not authenticated") || strings.Contains(err.Error(), cfg.Password+"@") {
+			t.Errorf("user %q: error %v", cfg.User, err)
+		}
+	}
+	// The right user on another agent reads it.
+	if e := mustGet(t, openZK(t, srv, path, creds("agent", "s3cret")), "web"); e.Revision != 1 {
+		t.Errorf("second agent reads %+v", e)
+	}
+}
+
+func TestZKLayout(t *testing.T) {
+	srv := zktest.Start(t)
+	s := openZK(t, srv, zkPath())
+	raw := s.conn
+	mk := func(p, data string) {
+		t.Helper()
+		if _, err := raw.Create(p, []byte(data), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func(p string) error {
+		cfg := ZKConfig{Servers: []string{srv.Addr()}, Path: p, ConnectTimeout: waitFor}
+		s, err := OpenZK(bg, cfg)
+		if err == nil {
+			s.Close()
+		}
+		return err
+	}
+	// A path holding something else is not taken over.
+	other := zkPath()
+	mk(other, "")
+	mk(other+"/config", "x")
+	if err := open(other); err == nil || !strings.Contains(err.Error(), "not a turnout store") {
+		t.Errorf("a path with other znodes: %v", err)
+	}
+	// An empty znode made beforehand (an operator setting its ACL) is used.
+	empty := zkPath()
+	mk(empty, "")
+	if err := open(empty); err != nil {
+		t.Errorf("an empty znode: %v", err)
+	}
+	// A newer layout is refused, as a newer bbolt schema is.
+	newer := zkPath()
+	if err := open(newer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Set(newer+"/schema", []byte("2"), -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := open(newer); !errors.Is(err, ErrSchema) {
+		t.Errorf("a newer layout: %v", err)
+	}
+	// Agents starting at once on a new path: one layout, all open.
+	fresh := zkPath() + "/deeper/turnout"
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() { errs <- open(fresh) }()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent open: %v", err)
+		}
+	}
+	// A bad path never reaches ZooKeeper.
+	if _, err := OpenZK(bg, ZKConfig{Servers: []string{srv.Addr()}, Path: "turnout"}); err == nil || !strings.Contains(err.Error(), "absolute") {
+		t.Errorf("relative path: %v", err)
+	}
+}
+
+// A batch ZooKeeper could not take in one transaction is refused before
+// it is sent, as invalid, and nothing is committed.
+func TestZKBatchTooLarge(t *testing.T) {
+	srv := zktest.Start(t)
+	s := openZK(t, srv, zkPath())
+	big := strings.Repeat("x", 300*1000)
+	_, err := s.Apply(bg, []Change{put("a", big, Any), put("b", big, Any), put("c", big, Any), put("d", big, Any)})
+	wantErr(t, err, ErrInvalid, "1 MiB")
+	apply(t, s, put("a", big, Any), put("b", big, Any)) // 600 kB is fine
+	if v := snapshot(t, s).Version; v != 1 {
+		t.Errorf("version = %d, want 1", v)
+	}
+}
+
+// No ZooKeeper at the address: OpenZK gives up after ConnectTimeout with
+// ErrUnavailable.
+func TestZKOpenNoServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	_, err = OpenZK(bg, ZKConfig{Servers: []string{addr}, Path: "/turnout", ConnectTimeout: 500 * time.Millisecond})
+	wantErr(t, err, ErrUnavailable, "no session within 500ms")
 }
