@@ -77,6 +77,9 @@ type ZKConfig struct {
 	ConnectTimeout time.Duration
 	// OpTimeout bounds one operation (default 5s): past it, ErrUnavailable.
 	OpTimeout time.Duration
+	// MustExist refuses a path that holds no store instead of creating
+	// one there: a source to copy from.
+	MustExist bool
 	// Logger gets connection changes (Info, Warn) and the ZooKeeper
 	// client's own messages (Debug); nil discards them.
 	Logger *slog.Logger
@@ -234,7 +237,7 @@ func (s *ZK) onEvent(ev zk.Event) {
 		}
 	case ev.State == zk.StateExpired:
 		s.log.Warn("zookeeper session expired; the store reads everything again once reconnected", "store", s.String())
-	case was && !now:
+	case was && !now && !s.isClosed():
 		s.log.Warn("zookeeper connection lost; writes fail until it is back", "store", s.String(), "server", ev.Server)
 	}
 }
@@ -338,6 +341,13 @@ func (s *ZK) layout() error {
 			&zk.CreateRequest{Path: s.path("version"), Data: []byte("0"), Acl: s.acl},
 			&zk.CreateRequest{Path: s.path("gateways"), Acl: s.acl},
 			&zk.CreateRequest{Path: s.path("policies"), Acl: s.acl},
+		}
+	}
+	if s.cfg.MustExist {
+		if ok, _, err := s.conn.Exists(s.path("schema")); err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("%s holds no turnout store", s.cfg.Path)
 		}
 	}
 	// One multi, so that agents starting at once cannot leave half a layout.
