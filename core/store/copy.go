@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Doc is one gateway artefact or policy state with every kept revision,
@@ -166,7 +167,7 @@ func (s *Bolt) Load(ctx context.Context, d Dump, replace bool) error {
 			return fmt.Errorf("%w: %s is at store version %d", ErrNotEmpty, s.path, old)
 		}
 		for _, top := range [][]byte{bucketGateways, bucketPolicies} {
-			if err := tx.DeleteBucket(top); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			if err := tx.DeleteBucket(top); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 				return err
 			}
 			if _, err := tx.CreateBucket(top); err != nil {
