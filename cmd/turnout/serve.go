@@ -87,6 +87,9 @@ with 503.`,
 				f.store = os.Getenv("TURNOUT_STORE")
 			}
 			if f.store != "" && cmd.Flags().Changed("data-dir") {
+				if !cmd.Flags().Changed("store") {
+					return usageErrorf("TURNOUT_STORE is set: give --store or --data-dir, not both (--data-dir DIR is --store bolt://DIR)")
+				}
 				return usageErrorf("give --store or --data-dir, not both (--data-dir DIR is --store bolt://DIR)")
 			}
 			if f.store != "" {
