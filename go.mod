@@ -7,6 +7,7 @@ toolchain go1.26.10
 require (
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/gambol99/go-marathon v0.7.1
+	github.com/go-zookeeper/zk v1.0.4
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/hashicorp/consul/api v1.34.5
 	github.com/hashicorp/go-hclog v1.6.3

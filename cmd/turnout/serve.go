@@ -38,6 +38,7 @@ var defaultGateways []byte
 type serveFlags struct {
 	file           string
 	dataDir        string
+	store          string // a store URL (--store); "" for --data-dir
 	token          string
 	tokenFile      string
 	admin          string
@@ -70,15 +71,34 @@ func newServeCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the gateways of the store, a file, or the built-in example",
-		Long: `Serve the gateways kept in the store (--data-dir), together with the
-gateways of a Vamp gateway file (-f: one gateway, a list, or a multi-document
-YAML stream), which override stored gateways of the same name. The file is
-read again on SIGHUP and whenever it changes; a file with an error is refused
-and the gateways in service keep serving. --demo serves the README's example
-gateway with two demo backends.`,
+		Long: `Serve the gateways kept in the store (--data-dir, or --store), together
+with the gateways of a Vamp gateway file (-f: one gateway, a list, or a
+multi-document YAML stream), which override stored gateways of the same name.
+The file is read again on SIGHUP and whenever it changes; a file with an error
+is refused and the gateways in service keep serving. --demo serves the
+README's example gateway with two demo backends.
+
+Several agents share one desired state in ZooKeeper with --store
+zk://HOST:PORT/PATH: each watches it and serves what any of them wrote. While
+ZooKeeper is unreachable, every agent keeps serving and the API refuses writes
+with 503.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.demo && !cmd.Flags().Changed("data-dir") && os.Getenv("TURNOUT_DATA_DIR") == "" {
+			if !cmd.Flags().Changed("store") {
+				f.store = os.Getenv("TURNOUT_STORE")
+			}
+			if f.store != "" && cmd.Flags().Changed("data-dir") {
+				if !cmd.Flags().Changed("store") {
+					return usageErrorf("TURNOUT_STORE is set: give --store or --data-dir, not both (--data-dir DIR is --store bolt://DIR)")
+				}
+				return usageErrorf("give --store or --data-dir, not both (--data-dir DIR is --store bolt://DIR)")
+			}
+			if f.store != "" {
+				if _, err := store.ParseURL(f.store); err != nil {
+					return usageErrorf("--store: %v", err)
+				}
+			}
+			if f.demo && f.store == "" && !cmd.Flags().Changed("data-dir") && os.Getenv("TURNOUT_DATA_DIR") == "" {
 				f.dataDir = "" // the demo leaves nothing behind
 			}
 			if !cmd.Flags().Changed("insecure-admin") {
@@ -94,6 +114,7 @@ gateway with two demo backends.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.file, "file", "f", "", "gateways file (YAML or JSON); default: the built-in example")
 	fl.StringVar(&f.dataDir, "data-dir", store.DefaultDir(), "where the desired state is kept [TURNOUT_DATA_DIR; under Mesos $MESOS_SANDBOX/turnout-data]; --demo without it keeps state in memory")
+	fl.StringVar(&f.store, "store", "", "where the desired state is kept, as a URL: bolt://DIR (as --data-dir DIR) or zk://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/PATH, ZooKeeper shared by several agents [TURNOUT_STORE]")
 	// The environment is read at run time, not as the default, which --help would print.
 	fl.StringVar(&f.token, "token", "", "token required on the admin listener (but /healthz, /metrics) [TURNOUT_TOKEN]")
 	fl.StringVar(&f.tokenFile, "token-file", "", "read the admin token from this file (a DC/OS secret, say)")
@@ -247,7 +268,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		Logger:    log,
 	})
 
-	st, err := openStore(f.dataDir, log)
+	st, err := openStore(ctx, f, log)
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
 		return err
@@ -348,12 +369,39 @@ func serve(ctx context.Context, f serveFlags) error {
 	return nil
 }
 
-// openStore opens the desired-state store: bbolt in dir, or memory when
-// dir is "" (the demo). A damaged store stops the start with what to do.
-func openStore(dir string, log *slog.Logger) (store.Store, error) {
-	if dir == "" {
-		return store.NewMemory(), nil
+// openStore opens the desired-state store: --store, else bbolt in
+// --data-dir, or memory when that is "" (the demo).
+func openStore(ctx context.Context, f serveFlags, log *slog.Logger) (store.Store, error) {
+	if f.store == "" {
+		if f.dataDir == "" {
+			return store.NewMemory(), nil
+		}
+		return openBolt(f.dataDir, log)
 	}
+	loc, err := store.ParseURL(f.store)
+	if err != nil {
+		return nil, fmt.Errorf("--store: %w", err)
+	}
+	if loc.Scheme == "bolt" {
+		return openBolt(loc.Dir, log)
+	}
+	log.Info("store: connecting to zookeeper", "store", loc.String())
+	st, err := store.OpenLocation(ctx, loc, log)
+	if err != nil {
+		return nil, fmt.Errorf("--store %s: %w", loc, err)
+	}
+	snap, err := st.Snapshot(ctx)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("--store %s: %w", loc, err)
+	}
+	log.Info("store: zookeeper", "store", loc.String(), "gateways", len(snap.Entries), "store_version", snap.Version)
+	return st, nil
+}
+
+// openBolt opens the bbolt store in dir. A damaged store stops the start
+// with what to do.
+func openBolt(dir string, log *slog.Logger) (store.Store, error) {
 	st, err := store.Open(dir)
 	if errors.Is(err, store.ErrDamaged) {
 		return nil, fmt.Errorf("%w\nturnout does not start on a damaged store (nothing was changed); %s", err, damageAdvice(dir, true))

@@ -2,11 +2,13 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,10 +20,12 @@ import (
 func newStoreCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "store",
-		Short: "Check, back up and restore the store of desired state (--data-dir)",
+		Short: "Check, back up, restore and copy the store of desired state (--data-dir, --store)",
 		Long: `Check, back up and restore the store of desired state: the bbolt file
 turnout.db in the data dir (--data-dir), which holds every gateway and its
 revisions. turnout serve checks it when it starts and refuses a damaged store.
+turnout store copy moves the whole state between a data dir and ZooKeeper
+(--store zk://...), where several agents share it.
 
 Exit codes: 0 ok, 1 damaged or refused (the reason is printed), 2 usage, 3
 the server could not be reached (backup --addr).`,
@@ -34,7 +38,7 @@ the server could not be reached (backup --addr).`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.SetFlagErrorFunc(flagUsageError)
-	cmd.AddCommand(newStoreCheckCommand(), newStoreBackupCommand(), newStoreRestoreCommand())
+	cmd.AddCommand(newStoreCheckCommand(), newStoreBackupCommand(), newStoreRestoreCommand(), newStoreCopyCommand())
 	return cmd
 }
 
@@ -248,4 +252,109 @@ Exit codes: 0 ok, 1 refused (a damaged backup, a store in use), 2 usage.`,
 	}
 	dataDirFlag(cmd, &dir)
 	return cmd
+}
+
+func newStoreCopyCommand() *cobra.Command {
+	var from, to string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "copy --from URL --to URL",
+		Short: "Copy every gateway with its revisions and policy state between stores (bolt://DIR, zk://HOSTS/PATH)",
+		Long: `Copy the whole desired state from one store to another: every gateway with
+all its kept revisions (their numbers, times and reasons; deleted gateways
+too, so that their numbering goes on), every policy state, and the store
+version. Store URLs are those of turnout serve --store:
+
+  bolt://DIR                                   the bbolt store of a data dir
+  zk://[USER:PASSWORD@]HOST:PORT[,...]/PATH    ZooKeeper, shared by agents
+
+Every record's checksum is checked as it is read and written anew. A bbolt
+store must not be in use: stop the turnout serving it. A destination that
+holds anything is refused; --force replaces what it holds (which is lost:
+back it up first). Agents serving the destination path see the copy arrive
+in steps: copy into a path no agent serves yet.
+
+Exit codes: 0 ok, 1 refused (a destination not empty, a store in use or
+unreachable, a damaged record), 2 usage.`,
+		Example: `  turnout store copy --from bolt:///var/lib/turnout --to zk://master.mesos:2181/turnout
+  turnout store copy --from zk://master.mesos:2181/turnout --to bolt://./backup`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if from == "" || to == "" {
+				return usageErrorf("give both --from URL and --to URL")
+			}
+			src, err := store.ParseURL(from)
+			if err != nil {
+				return usageErrorf("--from: %v", err)
+			}
+			dst, err := store.ParseURL(to)
+			if err != nil {
+				return usageErrorf("--to: %v", err)
+			}
+			if sameLocation(src, dst) {
+				return usageErrorf("--from and --to are the same store: %s", src)
+			}
+			ctx := cmd.Context()
+			if src.Scheme == "bolt" {
+				if _, err := os.Stat(filepath.Join(src.Dir, store.FileName)); err != nil {
+					return &exitError{code: exitRefused, err: fmt.Errorf("--from %s: no store there: %w", src, err)}
+				}
+			}
+			src.ZK.MustExist = true
+			in, err := openForCopy(ctx, "--from", src)
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			out, err := openForCopy(ctx, "--to", dst)
+			if err != nil {
+				return err
+			}
+			defer out.Close()
+			res, err := store.Copy(ctx, in, out, force)
+			switch {
+			case errors.Is(err, store.ErrNotEmpty):
+				return &exitError{code: exitRefused, err: fmt.Errorf("--to %s: %w; --force replaces what it holds (back it up first)", dst, err)}
+			case err != nil:
+				return &exitError{code: exitRefused, err: fmt.Errorf("copy from %s to %s: %w", src, dst, err)}
+			}
+			if err := out.Close(); err != nil {
+				return &exitError{code: exitRefused, err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "copied %s to %s: %d %s, %d %s, %d %s, store version %d\n", src, dst,
+				res.Gateways, plural(res.Gateways, "gateway", "gateways"), res.Policies, plural(res.Policies, "policy state", "policy states"),
+				res.Revisions, plural(res.Revisions, "revision", "revisions"), res.Version)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&from, "from", "", "the store to copy: bolt://DIR or zk://[USER:PASSWORD@]HOST:PORT[,...]/PATH")
+	fl.StringVar(&to, "to", "", "the store to copy into, created if absent: bolt://DIR or zk://...")
+	fl.BoolVar(&force, "force", false, "replace what the destination holds")
+	return cmd
+}
+
+// openForCopy opens one side of store copy, saying which flag failed.
+func openForCopy(ctx context.Context, flag string, loc store.Location) (store.Copier, error) {
+	st, err := store.OpenLocation(ctx, loc, nil)
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		return nil, &exitError{code: exitRefused, err: fmt.Errorf("%s %s: %w\nthe store is in use by a running turnout: stop it first", flag, loc, err)}
+	case err != nil:
+		return nil, &exitError{code: exitRefused, err: fmt.Errorf("%s %s: %w", flag, loc, err)}
+	}
+	return st, nil
+}
+
+// sameLocation reports whether two store URLs name one store.
+func sameLocation(a, b store.Location) bool {
+	if a.Scheme != b.Scheme {
+		return false
+	}
+	if a.Scheme == "bolt" {
+		x, errx := filepath.Abs(a.Dir)
+		y, erry := filepath.Abs(b.Dir)
+		return errx == nil && erry == nil && x == y
+	}
+	return a.ZK.Path == b.ZK.Path && slices.Equal(a.ZK.Servers, b.ZK.Servers)
 }

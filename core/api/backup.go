@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+
+	"github.com/turnout/turnout/core/store"
 )
 
 // backuper is a store that copies itself consistently (*store.Bolt).
@@ -19,6 +21,9 @@ type backuper interface {
 // fails midway is cut short, which the client sees.
 func (a *gatewayAPI) backup(w http.ResponseWriter, r *http.Request, _ params) error {
 	b, ok := a.st.(backuper)
+	if z, isZK := a.st.(*store.ZK); !ok && isZK {
+		return errorf(http.StatusNotImplemented, "this turnout keeps its desired state in %s: there is no store file to back up; copy it into one with turnout store copy --from ZK-URL --to bolt://DIR", z)
+	}
 	if !ok {
 		return errorf(http.StatusNotImplemented, "this turnout keeps its desired state in memory (--demo without --data-dir): there is no store file to back up")
 	}

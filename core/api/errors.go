@@ -47,6 +47,11 @@ func (a *gatewayAPI) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, r, http.StatusNotFound, err.Error())
 	case errors.Is(err, store.ErrInvalid):
 		writeError(w, r, http.StatusBadRequest, err.Error())
+	case errors.Is(err, store.ErrUnavailable):
+		// ZooKeeper down or unreachable: the agent serves on, writes wait.
+		a.log.Warn("gateway api request refused: the store is unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, r, http.StatusServiceUnavailable, "the store is unavailable (ZooKeeper down or unreachable); the gateways keep serving; try again: "+err.Error())
 	default:
 		a.log.Error("gateway api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeError(w, r, http.StatusInternalServerError, "internal server error")

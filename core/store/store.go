@@ -3,9 +3,9 @@
 // routing policy, one policy-state document, each with a numbered history of
 // revisions, and a store-wide version.
 //
-// Bolt (an embedded bbolt file) is the default; Memory is for tests of other
-// packages. Both implement Store with the same semantics, enforced by one
-// conformance test. A ZooKeeper store for clusters will implement Store too,
+// Bolt (an embedded bbolt file) is the default; ZK (ZooKeeper) is shared by
+// the agents of a cluster; Memory is for tests of other packages. All three
+// implement Store with the same semantics, enforced by one conformance test,
 // which is why the interface speaks in revisions (compare-and-set) and
 // snapshots (watch) rather than in transactions.
 //

@@ -31,6 +31,38 @@ func (b *broadcaster) commit(version int64, written []Entry) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.cur = advance(b.cur, version, written)
+	b.wakeAll()
+}
+
+// commitOn publishes the state after written was committed as version on
+// top of version prev, if watchers hold prev; otherwise (a store shared
+// with other processes, whose commits came in between) the state is left
+// to publish, which a re-read of the whole store feeds.
+func (b *broadcaster) commitOn(prev, version int64, written []Entry) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cur.Version != prev {
+		return
+	}
+	b.cur = advance(b.cur, version, written)
+	b.wakeAll()
+}
+
+// publish replaces the state with snap, read whole from the store, if it is
+// newer than the state watchers hold. It reports whether it was.
+func (b *broadcaster) publish(snap Snapshot) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if snap.Version <= b.cur.Version {
+		return false
+	}
+	b.cur = cloneSnapshot(snap)
+	b.wakeAll()
+	return true
+}
+
+// wakeAll wakes every watcher; b.mu is held.
+func (b *broadcaster) wakeAll() {
 	for s := range b.subs {
 		select {
 		case s.wake <- struct{}{}:
