@@ -95,15 +95,6 @@ func (o *gatewayOptions) do(ctx context.Context, rq request) (*response, error) 
 	return c.do(ctx, rq)
 }
 
-// accept is the media type to ask for when the server's document is
-// printed as is.
-func (o *gatewayOptions) accept() string {
-	if o.output == "yaml" {
-		return mediaYAML
-	}
-	return mediaJSON
-}
-
 // addAPIFlags makes cmd a group of API commands: an unknown subcommand is
 // a usage error, --output is checked, and the API's persistent flags.
 func addAPIFlags(cmd *cobra.Command, o *gatewayOptions, timeout time.Duration) {
@@ -230,11 +221,11 @@ func newGatewayGetCommand(o *gatewayOptions) *cobra.Command {
 		Use:               "get NAME",
 		Aliases:           []string{"describe"},
 		Short:             "Show a gateway and its routes",
-		Long:              "Show a gateway and its routes; -o json or -o yaml prints the server's document as is, ready to edit and apply.",
+		Long:              "Show a gateway and its routes; -o json prints the server's document as is, -o yaml the same as YAML, ready to edit and apply.",
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeNames(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := o.do(cmd.Context(), request{method: "GET", path: gatewayPath(args[0]), accept: o.accept()})
+			resp, err := o.do(cmd.Context(), request{method: "GET", path: gatewayPath(args[0])})
 			if err != nil {
 				return err
 			}
@@ -274,13 +265,12 @@ func newGatewayHistoryCommand(o *gatewayOptions) *cobra.Command {
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeNames(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := o.do(cmd.Context(), request{method: "GET", path: gatewayPath(args[0], "revisions"), accept: o.accept()})
+			resp, err := o.do(cmd.Context(), request{method: "GET", path: gatewayPath(args[0], "revisions")})
 			if err != nil {
 				return err
 			}
 			if o.output != "table" {
-				_, err := cmd.OutOrStdout().Write(resp.body)
-				return err
+				return printDoc(cmd.OutOrStdout(), o.output, resp.body)
 			}
 			var revs []revisionInfo
 			if err := jsonUnmarshal(resp.body, &revs); err != nil {
@@ -304,7 +294,7 @@ func newGatewayRollbackCommand(o *gatewayOptions) *cobra.Command {
 				return usageErrorf("--to: give the revision to roll back to (see turnout gateway history %s)", args[0])
 			}
 			path := gatewayPath(args[0], "rollback") + "?to=" + url.QueryEscape(strconv.FormatInt(to, 10))
-			resp, err := o.do(cmd.Context(), request{method: "POST", path: path, accept: o.accept()})
+			resp, err := o.do(cmd.Context(), request{method: "POST", path: path})
 			if err != nil {
 				return err
 			}

@@ -20,8 +20,12 @@ func newGatewayCommandCommand(o *gatewayOptions, command, short string) *cobra.C
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeNames(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := o.do(cmd.Context(), request{method: "POST", path: gatewayPath(args[0], command)}); err != nil {
+			resp, err := o.do(cmd.Context(), request{method: "POST", path: gatewayPath(args[0], command)})
+			if err != nil {
 				return err
+			}
+			if o.output != "table" {
+				return printDoc(cmd.OutOrStdout(), o.output, resp.body)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s requested\n", args[0], command)
 			return nil
@@ -33,6 +37,9 @@ func newGatewayCommandCommand(o *gatewayOptions, command, short string) *cobra.C
 type gatewayStatus struct {
 	api.GatewayStatus
 	Policy *policy.Status `json:"policy"`
+	// raw is the server's document, which -o json and -o yaml print: it
+	// may hold fields this build does not know.
+	raw []byte
 }
 
 func newGatewayStatusCommand(o *gatewayOptions) *cobra.Command {
@@ -96,7 +103,7 @@ func getStatus(ctx context.Context, o *gatewayOptions, name string) (*gatewaySta
 	if err != nil {
 		return nil, err
 	}
-	var st gatewayStatus
+	st := gatewayStatus{raw: resp.body}
 	if err := jsonUnmarshal(resp.body, &st); err != nil {
 		return nil, fmt.Errorf("read the status: %w", err)
 	}
@@ -104,11 +111,8 @@ func getStatus(ctx context.Context, o *gatewayOptions, name string) (*gatewaySta
 }
 
 func printStatus(w io.Writer, format string, st *gatewayStatus) error {
-	switch format {
-	case "json":
-		return writeJSON(w, st)
-	case "yaml":
-		return writeYAML(w, st)
+	if format != "table" {
+		return printDoc(w, format, st.raw)
 	}
 	fmt.Fprintf(w, "Gateway:  %s (revision %d)\n", st.Gateway, st.Revision)
 	if p := st.Policy; p != nil {
