@@ -125,3 +125,18 @@ func TestCLIDrivesARunningTurnout(t *testing.T) {
 	}
 	splitIs("after a restart", nil, 50)
 }
+
+// A bad --log-level or --log-format is a usage error that lists the valid
+// values, before anything starts.
+func TestServeRefusesABadLogLevel(t *testing.T) {
+	for _, tc := range []struct{ flag, value, want string }{
+		{"--log-level", "verbose", `turnout: --log-level "verbose": want debug, info, warn or error` + "\n"},
+		{"--log-format", "xml", `turnout: --log-format "xml": want text or json` + "\n"},
+	} {
+		var out, errb bytes.Buffer
+		code := runTurnout(t, nil, &out, &errb, "serve", tc.flag, tc.value, "--data-dir", t.TempDir(), "--admin", "127.0.0.1:0")
+		if code != exitUsage || errb.String() != tc.want {
+			t.Errorf("serve %s %s: exit %d, stderr %q; want %d and %q", tc.flag, tc.value, code, errb.String(), exitUsage, tc.want)
+		}
+	}
+}

@@ -391,9 +391,11 @@ func firstTable(ctx context.Context, f serveFlags, st store.Store, eng *engine.E
 }
 
 func newLogger(level, format string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
+	// Named here rather than by slog, whose error lists no valid value.
+	levels := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+	l, ok := levels[strings.ToLower(level)]
+	if !ok {
+		return nil, usageErrorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	o := &slog.HandlerOptions{Level: l}
 	switch format {
@@ -402,7 +404,7 @@ func newLogger(level, format string) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(os.Stderr, o)), nil
 	}
-	return nil, fmt.Errorf("--log-format: want text or json, got %q", format)
+	return nil, usageErrorf("--log-format %q: want text or json", format)
 }
 
 // parseResolve reads --resolve HOST:PORT=ADDR[,ADDR...] pins.
