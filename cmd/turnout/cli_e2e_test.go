@@ -140,3 +140,26 @@ func TestServeRefusesABadLogLevel(t *testing.T) {
 		}
 	}
 }
+
+// serve's help says what serve does without -f: it serves the store's
+// gateways only (a fresh store: none); the built-in example comes with
+// --demo.
+func TestServeWithoutFileServesTheStoreOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	help, _ := turnoutCLI(t, "serve", "--help")
+	var line string
+	for _, l := range strings.Split(help, "\n") {
+		if strings.Contains(l, "--file") {
+			line = l
+		}
+	}
+	if strings.Contains(line, "default: the built-in example") || !strings.Contains(line, "without -f only the store's") {
+		t.Errorf("serve --help on -f: %q", line)
+	}
+	tt := run(t, "--data-dir", t.TempDir())
+	if out, code := tt.cli("gateway", "list", "-o", "json"); code != 0 || out != "[]\n" {
+		t.Fatalf("serve without -f on a fresh store serves: exit %d %s", code, out)
+	}
+}

@@ -91,7 +91,7 @@ gateway with two demo backends.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&f.file, "file", "f", "", "gateways file (YAML or JSON); default: the built-in example")
+	fl.StringVarP(&f.file, "file", "f", "", "gateways file (YAML or JSON), served with the store's gateways; without -f only the store's are served (--demo adds the built-in example)")
 	fl.StringVar(&f.dataDir, "data-dir", store.DefaultDir(), "where the desired state is kept [TURNOUT_DATA_DIR; under Mesos $MESOS_SANDBOX/turnout-data]; --demo without it keeps state in memory")
 	// The environment is read at run time, not as the default, which --help would print.
 	fl.StringVar(&f.token, "token", "", "token required on the admin listener (but /healthz, /metrics) [TURNOUT_TOKEN]")
