@@ -22,6 +22,7 @@ const (
 	exitRefused     = 1 // the server refused (4xx/5xx), or any other failure
 	exitUsage       = 2 // bad flags, arguments or file: nothing was sent
 	exitUnreachable = 3 // no answer from the server
+	exitTimedOut    = 4 // status --wait: --wait-timeout passed with the rollout still going
 )
 
 // exitError carries the exit code of a failure up to main.
@@ -131,8 +132,10 @@ func newGatewayCommand() *cobra.Command {
 		Short: "Manage the gateways of a running turnout through its API",
 		Long: `Manage the gateways of a running turnout through its REST API.
 
-Exit codes: 0 ok, 1 refused by the server, 2 usage (bad flags, arguments or
-file; nothing was changed), 3 the server could not be reached.`,
+Exit codes: 0 ok, 1 refused by the server (status --wait: the rollout was
+rolled back), 2 usage (bad flags, arguments or file; nothing was changed),
+3 the server could not be reached, 4 status --wait: --wait-timeout passed
+with the rollout still going.`,
 		Aliases: []string{"gateways", "gw"},
 	}
 	addAPIFlags(cmd, o, 10*time.Second)

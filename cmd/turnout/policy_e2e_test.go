@@ -5,9 +5,11 @@ package main
 // real backends on 127.0.0.1 whose errors and latency the tests control.
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -314,5 +316,86 @@ func TestRestartMidRolloutResumesAtTheSameStep(t *testing.T) {
 	tt2.awaitStatus("shop", 15*time.Second, "the next steps", func(st e2eStatus) bool { return st.Routes[1].Weight == "40%" })
 	if h := tt2.history(); strings.Count(h, "→ 10%") > 1 || strings.Count(h, "canary to 10") > 1 {
 		t.Errorf("the rollout started over:\n%s", h)
+	}
+}
+
+// status --wait's exit codes: 4 when --wait-timeout passes with the
+// rollout still going, 3 when the server was never reached, 1 when the
+// rollout was rolled back, 0 when promoted; and a restart of the server
+// (same admin port, same data dir) while it waits is ridden out.
+func TestStatusWaitExitCodesAndServerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
+	settings := "  interval: 1h\n  steps: [10, 50]\n"
+	doc := canaryGateway(testnet.FreePort(t), stable, canary, settings) + "---\n" +
+		strings.Replace(canaryGateway(testnet.FreePort(t), stable, canary, settings), "name: shop", "name: other", 1)
+	file := filepath.Join(t.TempDir(), "gateways.yaml")
+	if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	tt := run(t, "-f", file, "--data-dir", data)
+	for _, name := range []string{"shop", "other"} {
+		tt.awaitStatus(name, 10*time.Second, name+"'s first step", func(st e2eStatus) bool { return st.Policy != nil && st.Policy.Decisions >= 1 })
+	}
+
+	out, code := tt.cli("gateway", "status", "shop", "--wait", "--wait-timeout", "1s")
+	if code != 4 || !strings.Contains(out, `turnout: gateway "shop": still progressing after --wait-timeout 1s`) {
+		t.Errorf("timed out: exit %d, want 4\n%s", code, out)
+	}
+	closed := fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t))
+	out, code = turnoutCLI(t, "gateway", "status", "shop", "--wait", "--wait-timeout", "1s", "--addr", closed)
+	if code != 3 || !strings.Contains(out, "cannot reach turnout") {
+		t.Errorf("never reached: exit %d, want 3\n%s", code, out)
+	}
+	if out, code := tt.cli("gateway", "abort", "other"); code != 0 {
+		t.Fatalf("abort: exit %d %s", code, out)
+	}
+	out, code = tt.cli("gateway", "status", "other", "--wait", "--wait-timeout", "10s")
+	if code != 1 || !strings.Contains(out, "the rollout ended rolled-back") {
+		t.Errorf("rolled back: exit %d, want 1\n%s", code, out)
+	}
+
+	// A CI job waits on shop while turnout restarts.
+	type result struct {
+		out  string
+		code int
+	}
+	done := make(chan result, 1)
+	go func() {
+		var b bytes.Buffer
+		cmd := exec.Command(binary, "gateway", "status", "shop", "--wait", "--wait-timeout", "60s", "--addr", tt.admin)
+		cmd.Stdout, cmd.Stderr = &b, &b
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			code = -1
+		}
+		done <- result{b.String(), code}
+	}()
+	time.Sleep(time.Second) // it polls the running server
+	tt.stop()
+	time.Sleep(2 * time.Second) // and finds none: connection refused
+	select {
+	case r := <-done:
+		t.Fatalf("status --wait gave up while the server was down: exit %d\n%s", r.code, r.out)
+	default:
+	}
+	tt = runAt(t, tt.admin, "-f", file, "--data-dir", data)
+	if out, code := tt.cli("gateway", "promote", "shop"); code != 0 {
+		t.Fatalf("promote: exit %d %s", code, out)
+	}
+	select {
+	case r := <-done:
+		if r.code != 0 || !strings.Contains(r.out, "promoted") {
+			t.Fatalf("status --wait across a restart: exit %d, want 0\n%s", r.code, r.out)
+		}
+		t.Logf("status --wait across a restart:\n%s", r.out)
+	case <-time.After(30 * time.Second):
+		t.Fatal("status --wait did not end after the promotion")
 	}
 }
