@@ -152,7 +152,7 @@ with the rollout still going.`,
 		newGatewayCommandCommand(o, "promote", "Promote the new version now, skipping the policy's remaining steps"),
 		newGatewayCommandCommand(o, "pause", "Pause the gateway's policy: weights stay until resume"),
 		newGatewayCommandCommand(o, "resume", "Resume a paused policy"),
-		newGatewayCommandCommand(o, "abort", "Abort the rollout: all traffic back to the stable version at once"),
+		newGatewayCommandCommand(o, "abort", "Abort the rollout: all traffic back to the stable version at once (refused once it has nothing to do: after a canary's promotion, after a rollback)"),
 	)
 	return cmd
 }

@@ -399,3 +399,51 @@ func TestStatusWaitExitCodesAndServerRestart(t *testing.T) {
 		t.Fatal("status --wait did not end after the promotion")
 	}
 }
+
+// abort when there is nothing to abort is refused (exit 1) with what to
+// do instead, and changes nothing.
+func TestAbortAfterTheEndIsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
+	tt, _ := startCanary(t, stable, canary, "  interval: 1h\n  steps: [10, 50]\n")
+	tt.awaitStatus("shop", 10*time.Second, "the first step", func(st e2eStatus) bool { return st.Routes[1].Weight == "10%" })
+	cli := func(wantCode int, want string, args ...string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := runTurnout(t, nil, &out, &errb, append(args, "--addr", tt.admin)...)
+		if code != wantCode || !strings.Contains(out.String()+errb.String(), want) {
+			t.Fatalf("turnout %s: exit %d, want %d and %q\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, want, out.String(), errb.String())
+		}
+	}
+
+	cli(0, "shop: promote requested\n", "gateway", "promote", "shop")
+	cli(0, "promoted", "gateway", "status", "shop", "--wait", "--wait-timeout", "10s")
+	cli(1, "turnout: nothing to abort: the rollout of gateway shop was promoted at revision 3; use `turnout gateway rollback shop --to 2` or `turnout gateway update shop --weights`\n", "gateway", "abort", "shop")
+	cli(1, "turnout: nothing to pause: the rollout of gateway shop was promoted at revision 3\n", "gateway", "pause", "shop")
+	if st := tt.status("shop"); st.Routes[1].Weight != "100%" || st.Policy.Phase != "promoted" {
+		t.Fatalf("the refused abort changed the gateway: %+v", st)
+	}
+	// What the refusal proposes works.
+	cli(0, "gateway/shop rolled back to revision 2", "gateway", "rollback", "shop", "--to", "2")
+	tt.awaitStatus("shop", 10*time.Second, "revision 2's weights", func(st e2eStatus) bool { return st.Routes[1].Weight == "10%" })
+}
+
+// abort after a rollback: nothing to abort either.
+func TestAbortAfterARollbackIsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
+	tt, _ := startCanary(t, stable, canary, "  interval: 1h\n  steps: [10, 50]\n")
+	tt.awaitStatus("shop", 10*time.Second, "the first step", func(st e2eStatus) bool { return st.Routes[1].Weight == "10%" })
+	if out, code := tt.cli("gateway", "abort", "shop"); code != 0 || out != "shop: abort requested\n" {
+		t.Fatalf("abort: exit %d %q", code, out)
+	}
+	tt.awaitStatus("shop", 10*time.Second, "rolled back", func(st e2eStatus) bool { return st.Policy.Phase == "rolled-back" })
+	want := "turnout: nothing to abort: the rollout of gateway shop was rolled back at revision 3; a changed policy section starts another\n"
+	if out, code := tt.cli("gateway", "abort", "shop"); code != 1 || out != want {
+		t.Fatalf("abort after the rollback: exit %d %q, want 1 %q", code, out, want)
+	}
+}

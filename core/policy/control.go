@@ -56,8 +56,25 @@ func (r *Runner) waitPolicy(ctx context.Context, name string) (sdk.Policy, error
 	}
 }
 
+// ErrRefused is a command that would change nothing, with why (a
+// *RefusedError): the rollout ended.
+var ErrRefused = errors.New("the command would change nothing")
+
+// RefusedError says why a command was refused; errors.Is(err, ErrRefused).
+type RefusedError struct{ msg string }
+
+func (e *RefusedError) Error() string        { return e.msg }
+func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
+
+// answerWait bounds how long Command waits for the policy's answer to a
+// command after the rollout ended (a decision is quick: the loop is idle).
+const answerWait = 5 * time.Second
+
 // Command hands an operator's promote, pause, resume or abort to a
-// gateway's policy, which acts on it at once.
+// gateway's policy, which acts on it at once. After the rollout ended, pause and resume are
+// refused, and promote and abort wait for the policy's answer: one it
+// declines (it holds) is refused with an *RefusedError, so that the
+// operator is not told "requested" for a command that did nothing.
 func (r *Runner) Command(ctx context.Context, name string, cmd sdk.Command) error {
 	if !slices.Contains([]sdk.Command{sdk.CommandPromote, sdk.CommandPause, sdk.CommandResume, sdk.CommandAbort}, cmd) {
 		return fmt.Errorf("unknown command %q", cmd)
@@ -77,7 +94,11 @@ func (r *Runner) Command(ctx context.Context, name string, cmd sdk.Command) erro
 		if st.ConfigHash != configHash(g.Policy) {
 			st = State{ConfigHash: configHash(g.Policy), Type: g.Policy.Type, Phase: PhaseStarting}
 		}
-		st.Command = cmd
+		ended := st.Done
+		if ended && (cmd == sdk.CommandPause || cmd == sdk.CommandResume) {
+			return refusedAfterEnd(name, st, cmd)
+		}
+		st.Command, st.Declined = cmd, nil
 		doc, err := json.Marshal(st)
 		if err != nil {
 			return err
@@ -86,6 +107,9 @@ func (r *Runner) Command(ctx context.Context, name string, cmd sdk.Command) erro
 			Reason: fmt.Sprintf("policy %s: %s requested by an operator", g.Policy.Type, cmd)}})
 		if err == nil {
 			r.kick(name)
+			if ended {
+				return r.awaitAnswer(ctx, name, cmd)
+			}
 			return nil
 		}
 		if !errors.Is(err, store.ErrConflict) {
@@ -93,6 +117,59 @@ func (r *Runner) Command(ctx context.Context, name string, cmd sdk.Command) erro
 		}
 	}
 	return fmt.Errorf("gateway %q: the policy state kept changing; try again", name)
+}
+
+// awaitAnswer waits for the policy to take a command given after the
+// rollout ended and refuses it if the policy declined it. Without an
+// answer in answerWait (a plugin down), the command stays taken.
+func (r *Runner) awaitAnswer(ctx context.Context, name string, cmd sdk.Command) error {
+	ctx, cancel := context.WithTimeout(ctx, answerWait)
+	defer cancel()
+	for {
+		if st, _, err := r.load(ctx, name); err == nil && st.Command == sdk.CommandNone {
+			if st.Declined != nil && st.Declined.Command == cmd {
+				return refusedAfterEnd(name, st, cmd)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// promoted says whether an ended rollout ended with a promotion (states
+// written before Ended was kept say it by their phase).
+func promoted(st State) bool {
+	return st.Ended == sdk.Promote || st.Ended == "" && st.Phase == PhasePromoted
+}
+
+// refusedAfterEnd is the refusal of a command that an ended rollout has
+// nothing to do for, naming what the operator can do instead.
+func refusedAfterEnd(name string, st State, cmd sdk.Command) error {
+	at := ""
+	if st.EndedRevision > 0 {
+		at = fmt.Sprintf(" at revision %d", st.EndedRevision)
+	}
+	if promoted(st) {
+		msg := fmt.Sprintf("nothing to %s: the rollout of gateway %s was promoted%s", cmd, name, at)
+		if cmd == sdk.CommandAbort {
+			if st.EndedRevision > 1 {
+				msg += fmt.Sprintf("; use `turnout gateway rollback %s --to %d` or `turnout gateway update %s --weights`", name, st.EndedRevision-1, name)
+			} else {
+				msg += fmt.Sprintf("; use `turnout gateway update %s --weights`", name)
+			}
+		}
+		return &RefusedError{msg}
+	}
+	how := "rolled back"
+	if st.Phase != "" && st.Phase != PhaseRolledBack {
+		how += " (" + st.Phase + ")"
+	}
+	return &RefusedError{fmt.Sprintf("nothing to %s: the rollout of gateway %s was %s%s; a changed policy section starts another",
+		cmd, name, how, at)}
 }
 
 // Status is a gateway's policy state (false if the gateway has no policy).
