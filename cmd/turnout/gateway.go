@@ -153,6 +153,7 @@ with the rollout still going.`,
 		newGatewayCommandCommand(o, "pause", "Pause the gateway's policy: weights stay until resume"),
 		newGatewayCommandCommand(o, "resume", "Resume a paused policy"),
 		newGatewayCommandCommand(o, "abort", "Abort the rollout: all traffic back to the stable version at once (refused once it has nothing to do: after a canary's promotion, after a rollback)"),
+		newGatewayCommandCommand(o, "retry", "Start a rolled-back rollout again from its first step, as a new revision (refused while it runs or after a promotion)"),
 	)
 	return cmd
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/turnout/turnout/core/policy"
 )
 
-// newGatewayCommandCommand is `turnout gateway promote|pause|resume|abort NAME`.
+// newGatewayCommandCommand is `turnout gateway promote|pause|resume|abort|retry NAME`.
 func newGatewayCommandCommand(o *gatewayOptions, command, short string) *cobra.Command {
 	return &cobra.Command{
 		Use:               command + " NAME",

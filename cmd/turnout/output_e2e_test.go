@@ -25,6 +25,8 @@ type outputCase struct {
 	path string   // the command, as cobra's CommandPath less "turnout "
 	args []string // after the path; TWIN is twin+"a", then twin+"b"
 	twin string
+	// before waits for what the command needs (retry: the abort done).
+	before func()
 }
 
 // TestYAMLOutputIsTheJSONOutput: every command that takes -o prints the
@@ -73,25 +75,33 @@ policy:
 	}
 
 	cases := []outputCase{
-		{"gateway list", nil, ""},
-		{"gateway get", []string{"plain"}, ""},
-		{"gateway apply", []string{"-f", plainFile}, ""},
-		{"gateway delete", []string{"no-such-gateway"}, ""},
-		{"gateway history", []string{"plain"}, ""},
-		{"gateway rollback", []string{"plain", "--to", "1"}, ""},
-		{"gateway update", []string{"plain", "--weights", stable + "@50%," + canary + "@50%"}, ""},
-		{"gateway status", []string{"shop"}, ""},
-		{"gateway pause", []string{"TWIN"}, "ctl-"},
-		{"gateway resume", []string{"TWIN"}, "ctl-"},
-		{"gateway promote", []string{"TWIN"}, "promote-"},
-		{"gateway abort", []string{"TWIN"}, "abort-"},
-		{"plugin list", nil, ""},
-		{"plugin describe", []string{"policy/canary"}, ""},
-		{"check ports", []string{"--marathon-url", fm.URL()}, ""},
+		{"gateway list", nil, "", nil},
+		{"gateway get", []string{"plain"}, "", nil},
+		{"gateway apply", []string{"-f", plainFile}, "", nil},
+		{"gateway delete", []string{"no-such-gateway"}, "", nil},
+		{"gateway history", []string{"plain"}, "", nil},
+		{"gateway rollback", []string{"plain", "--to", "1"}, "", nil},
+		{"gateway update", []string{"plain", "--weights", stable + "@50%," + canary + "@50%"}, "", nil},
+		{"gateway status", []string{"shop"}, "", nil},
+		{"gateway pause", []string{"TWIN"}, "ctl-", nil},
+		{"gateway resume", []string{"TWIN"}, "ctl-", nil},
+		{"gateway promote", []string{"TWIN"}, "promote-", nil},
+		{"gateway abort", []string{"TWIN"}, "abort-", nil},
+		{"gateway retry", []string{"TWIN"}, "abort-", func() {
+			for _, name := range []string{"abort-a", "abort-b"} {
+				tt.awaitStatus(name, 10*time.Second, name+" rolled back", func(st e2eStatus) bool { return st.Policy.Phase == "rolled-back" })
+			}
+		}},
+		{"plugin list", nil, "", nil},
+		{"plugin describe", []string{"policy/canary"}, "", nil},
+		{"check ports", []string{"--marathon-url", fm.URL()}, "", nil},
 	}
 	covered := map[string]bool{}
 	for _, c := range cases {
 		covered[c.path] = true
+		if c.before != nil {
+			c.before()
+		}
 		t.Run(strings.ReplaceAll(c.path, " ", "_"), func(t *testing.T) {
 			run := func(format, suffix string) string {
 				args := append(strings.Fields(c.path), c.args...)

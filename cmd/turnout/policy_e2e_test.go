@@ -442,8 +442,44 @@ func TestAbortAfterARollbackIsRefused(t *testing.T) {
 		t.Fatalf("abort: exit %d %q", code, out)
 	}
 	tt.awaitStatus("shop", 10*time.Second, "rolled back", func(st e2eStatus) bool { return st.Policy.Phase == "rolled-back" })
-	want := "turnout: nothing to abort: the rollout of gateway shop was rolled back at revision 3; a changed policy section starts another\n"
+	want := "turnout: nothing to abort: the rollout of gateway shop was rolled back at revision 3; `turnout gateway retry shop` starts it again\n"
 	if out, code := tt.cli("gateway", "abort", "shop"); code != 1 || out != want {
 		t.Fatalf("abort after the rollback: exit %d %q, want 1 %q", code, out, want)
 	}
+}
+
+// retry starts a rolled-back rollout again from its first step, as a new
+// revision saying so; it is refused while the rollout runs and after a
+// promotion.
+func TestRetryRestartsARolledBackRollout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
+	tt, _ := startCanary(t, stable, canary, "  interval: 1h\n  steps: [10, 50]\n")
+	tt.awaitStatus("shop", 10*time.Second, "the first step", func(st e2eStatus) bool { return st.Routes[1].Weight == "10%" })
+	cli := func(wantCode int, want string, args ...string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := runTurnout(t, nil, &out, &errb, append(args, "--addr", tt.admin)...)
+		if code != wantCode || !strings.Contains(out.String()+errb.String(), want) {
+			t.Fatalf("turnout %s: exit %d, want %d and %q\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, want, out.String(), errb.String())
+		}
+	}
+
+	cli(1, "turnout: nothing to retry: the rollout of gateway shop is still going (progressing); `turnout gateway abort shop` rolls it back\n", "gateway", "retry", "shop")
+	cli(0, "shop: abort requested\n", "gateway", "abort", "shop")
+	cli(1, "the rollout ended rolled-back", "gateway", "status", "shop", "--wait", "--wait-timeout", "10s")
+
+	cli(0, "shop: retry requested\n", "gateway", "retry", "shop")
+	tt.awaitStatus("shop", 10*time.Second, "the first step again", func(st e2eStatus) bool {
+		return st.Policy.Phase == "progressing" && st.Routes[1].Weight == "10%"
+	})
+	if h := tt.history(); !strings.Contains(h, "policy canary: step: step 1/2 → 10%: the rollout starts; retry 1 by an operator after rolled-back") {
+		t.Errorf("the retry's revision has no reason saying so:\n%s", h)
+	}
+
+	cli(0, "shop: promote requested\n", "gateway", "promote", "shop")
+	cli(0, "promoted", "gateway", "status", "shop", "--wait", "--wait-timeout", "10s")
+	cli(1, "turnout: nothing to retry: the rollout of gateway shop was promoted at revision 5; a changed policy section starts another\n", "gateway", "retry", "shop")
 }

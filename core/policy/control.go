@@ -56,8 +56,12 @@ func (r *Runner) waitPolicy(ctx context.Context, name string) (sdk.Policy, error
 	}
 }
 
+// CommandRetry restarts a rolled-back rollout from its first step. It is
+// Turnout's own: the policy only sees a new rollout start.
+const CommandRetry sdk.Command = "retry"
+
 // ErrRefused is a command that would change nothing, with why (a
-// *RefusedError): the rollout ended.
+// *RefusedError): the rollout ended, or a retry of one not rolled back.
 var ErrRefused = errors.New("the command would change nothing")
 
 // RefusedError says why a command was refused; errors.Is(err, ErrRefused).
@@ -71,11 +75,15 @@ func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 const answerWait = 5 * time.Second
 
 // Command hands an operator's promote, pause, resume or abort to a
-// gateway's policy, which acts on it at once. After the rollout ended, pause and resume are
+// gateway's policy, which acts on it at once; or retries a rolled-back
+// rollout (CommandRetry). After the rollout ended, pause and resume are
 // refused, and promote and abort wait for the policy's answer: one it
 // declines (it holds) is refused with an *RefusedError, so that the
 // operator is not told "requested" for a command that did nothing.
 func (r *Runner) Command(ctx context.Context, name string, cmd sdk.Command) error {
+	if cmd == CommandRetry {
+		return r.retry(ctx, name)
+	}
 	if !slices.Contains([]sdk.Command{sdk.CommandPromote, sdk.CommandPause, sdk.CommandResume, sdk.CommandAbort}, cmd) {
 		return fmt.Errorf("unknown command %q", cmd)
 	}
@@ -168,8 +176,59 @@ func refusedAfterEnd(name string, st State, cmd sdk.Command) error {
 	if st.Phase != "" && st.Phase != PhaseRolledBack {
 		how += " (" + st.Phase + ")"
 	}
-	return &RefusedError{fmt.Sprintf("nothing to %s: the rollout of gateway %s was %s%s; a changed policy section starts another",
-		cmd, name, how, at)}
+	return &RefusedError{fmt.Sprintf("nothing to %s: the rollout of gateway %s was %s%s; `turnout gateway retry %s` starts it again",
+		cmd, name, how, at, name)}
+}
+
+// retry starts a rolled-back rollout again from the first step: a fresh
+// state, as if its policy section had just been applied, and a reason in
+// the history. A rollout still going, or promoted, is refused.
+func (r *Runner) retry(ctx context.Context, name string) error {
+	for range 5 { // a concurrent decision may win the compare-and-set
+		g, _ := r.current(ctx, name)
+		if g == nil {
+			return fmt.Errorf("gateway %q: %w", name, store.ErrNotFound)
+		}
+		if g.Policy == nil {
+			return fmt.Errorf("gateway %q: %w", name, ErrNoPolicy)
+		}
+		st, prev, err := r.load(ctx, name)
+		if err != nil {
+			return err
+		}
+		if st.ConfigHash != configHash(g.Policy) {
+			st = State{ConfigHash: configHash(g.Policy), Type: g.Policy.Type, Phase: PhaseStarting}
+		}
+		switch {
+		case st.Done && promoted(st):
+			at := ""
+			if st.EndedRevision > 0 {
+				at = fmt.Sprintf(" at revision %d", st.EndedRevision)
+			}
+			return &RefusedError{fmt.Sprintf("nothing to retry: the rollout of gateway %s was promoted%s; a changed policy section starts another", name, at)}
+		case !st.Done && (!Terminal(st.Phase) || st.Phase == PhasePromoted):
+			// Terminal but not done: a plugin that gave up without
+			// rolling back (bluegreen's failed) can be retried.
+			return &RefusedError{fmt.Sprintf("nothing to retry: the rollout of gateway %s is still going (%s); `turnout gateway abort %s` rolls it back", name, st.Phase, name)}
+		}
+		n := st.Retries + 1
+		fresh := State{ConfigHash: st.ConfigHash, Type: g.Policy.Type, Phase: PhaseStarting, Retries: n,
+			RetryNote: fmt.Sprintf("retry %d by an operator after %s", n, st.Phase)}
+		doc, err := json.Marshal(fresh)
+		if err != nil {
+			return err
+		}
+		_, err = r.o.Store.Apply(ctx, []store.Change{{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev,
+			Reason: fmt.Sprintf("policy %s: retry %d requested by an operator: the rollout starts again from the first step (it was %s)", g.Policy.Type, n, st.Phase)}})
+		if err == nil {
+			r.kick(name)
+			return nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return fmt.Errorf("gateway %q: the policy state kept changing; try again", name)
 }
 
 // Status is a gateway's policy state (false if the gateway has no policy).

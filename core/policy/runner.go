@@ -328,6 +328,11 @@ func (r *Runner) save(ctx context.Context, name string, g *gateway.Gateway, grev
 				r.log.Error("gateway not saved", "gateway", name, "err", err)
 				return false
 			}
+			if st.RetryNote != "" {
+				// The retried rollout's first revision says it is one.
+				reason += "; " + st.RetryNote
+				st.RetryNote = ""
+			}
 			changes = append(changes, store.Change{Name: name, Doc: gdoc, Match: grev, Reason: reason})
 			if st.Ended != "" && st.EndedRevision == grev {
 				st.EndedRevision = grev + 1 // the revision this batch writes

@@ -330,6 +330,7 @@ func TestCommandsAfterAPromotionAreRefused(t *testing.T) {
 	wantRefused(t, r.Command(ctx, "shop", sdk.CommandPromote), "nothing to promote: the rollout of gateway shop was promoted at revision 3")
 	wantRefused(t, r.Command(ctx, "shop", sdk.CommandPause), "nothing to pause: the rollout of gateway shop was promoted at revision 3")
 	wantRefused(t, r.Command(ctx, "shop", sdk.CommandResume), "nothing to resume: the rollout of gateway shop was promoted at revision 3")
+	wantRefused(t, r.Command(ctx, "shop", CommandRetry), "nothing to retry: the rollout of gateway shop was promoted at revision 3; a changed policy section starts another")
 	after := status(t, r)
 	if weights(t, st) != "0%/100%" || after.Phase != PhasePromoted || after.Paused || after.Decisions != before.Decisions || after.Last.Action != sdk.Promote {
 		t.Fatalf("the refused commands changed the rollout: %s, %+v", weights(t, st), after)
@@ -348,7 +349,40 @@ func TestCommandsAfterARollbackAreRefused(t *testing.T) {
 	}
 	testnet.Eventually(t, 5*time.Second, "rolled back", func() bool { return weights(t, st) == "100%/0%" })
 	wantRefused(t, r.Command(ctx, "shop", sdk.CommandAbort),
-		"nothing to abort: the rollout of gateway shop was rolled back at revision 3; a changed policy section starts another")
+		"nothing to abort: the rollout of gateway shop was rolled back at revision 3; `turnout gateway retry shop` starts it again")
 	wantRefused(t, r.Command(ctx, "shop", sdk.CommandPromote),
-		"nothing to promote: the rollout of gateway shop was rolled back at revision 3; a changed policy section starts another")
+		"nothing to promote: the rollout of gateway shop was rolled back at revision 3; `turnout gateway retry shop` starts it again")
+}
+
+// A rolled-back rollout is retried from its first step, as a new revision
+// saying so; retry is refused while the rollout goes on.
+func TestRetryRestartsARolledBackRollout(t *testing.T) {
+	st := store.NewMemory()
+	seed(t, st)
+	r := startRunner(t, st, &ender{}, nil)
+	ctx := context.Background()
+	testnet.Eventually(t, 5*time.Second, "the first step", func() bool { return weights(t, st) == "90%/10%" })
+	wantRefused(t, r.Command(ctx, "shop", CommandRetry),
+		"nothing to retry: the rollout of gateway shop is still going (progressing); `turnout gateway abort shop` rolls it back")
+	if err := r.Command(ctx, "shop", sdk.CommandAbort); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 5*time.Second, "rolled back", func() bool { return weights(t, st) == "100%/0%" })
+	wantRefused(t, r.Command(ctx, "shop", sdk.CommandAbort),
+		"nothing to abort: the rollout of gateway shop was rolled back at revision 3; `turnout gateway retry shop` starts it again")
+
+	if err := r.Command(ctx, "shop", CommandRetry); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 5*time.Second, "the first step again", func() bool { return weights(t, st) == "90%/10%" })
+	h, _ := st.History(ctx, "shop")
+	if last := h[len(h)-1]; last.Reason != "policy stepper: step: the rollout starts; retry 1 by an operator after rolled-back" {
+		t.Errorf("the retried rollout's revision: %q", last.Reason)
+	}
+	if s := status(t, r); s.Phase != "progressing" || s.Done || s.Retries != 1 || s.RetryNote != "" || s.Decisions != 1 {
+		t.Errorf("after the retry: %+v", s)
+	}
+	if err := r.Command(ctx, "nope", CommandRetry); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown gateway: %v", err)
+	}
 }

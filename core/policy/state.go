@@ -46,6 +46,11 @@ type State struct {
 	// Declined is the last command the policy declined after the rollout
 	// ended (it held: nothing to do), for Command to report.
 	Declined *Declined `json:"declined,omitempty"`
+	// Retries counts the operator's retries of this policy section's
+	// rollout; RetryNote goes into the reason of the first revision a
+	// retried rollout writes.
+	Retries   int    `json:"retries,omitempty"`
+	RetryNote string `json:"retry_note,omitempty"`
 }
 
 // Declined is a command the policy answered with a hold after the end.
