@@ -15,6 +15,8 @@
 # Environment: REPS [3], METHODS, CHANGES [20], INTERVAL [1] (seconds between changes),
 # LOAD_DURATION [23s] (wrk -d), WARMUP [1s], PINNED [0], DOC [docs/performance.md].
 # TURNOUT_BUILD=0 measures the bin/turnout that is there (as built by bench/run.sh).
+# Ports: PORT_RELOAD [19201] (every method's listener), PORT_BACKEND_A [19001],
+# PORT_BACKEND_B [19002], PORT_TURNOUT_ADMIN [19180] (see lib/common.sh).
 # Short development run:  REPS=1 CHANGES=4 LOAD_DURATION=6s METHODS="api turnout" bench/reload.sh
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
@@ -58,6 +60,7 @@ machine_info >"$OUT/machine.txt"
 	echo "PROXY_THREADS=$PROXY_THREADS"
 	echo "TURNOUT=$TURNOUT_STATUS"
 	echo "TURNOUT_SHA256=${TURNOUT_SHA:-}"
+	ports_env
 	[[ $TURNOUT_STATUS == built ]] || echo "SKIPPED_turnout=$TURNOUT_STATUS"
 	echo "STARTED=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 	echo "LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -21,6 +21,10 @@
 #                     one proxy thread
 #   DOC               where the summary goes [docs/performance.md]
 #   TURNOUT_BUILD [1] 0: measure the bin/turnout that is there instead of building it
+#   PORT_BACKEND_A [19001], PORT_BACKEND_B [19002], PORT_HAPROXY_HTTP [19101],
+#   PORT_NGINX [19102], PORT_HAPROXY_TCP [19104], PORT_TURNOUT_HTTP [19109],
+#   PORT_TURNOUT_TCP [19110], PORT_TURNOUT_ADMIN [19180]
+#                     the ports, all on 127.0.0.1 (see lib/common.sh)
 #
 # Short development run:  REPS=1 DURATION=3s WARMUP=1s CONTENDERS="direct haproxy-http" bench/run.sh
 set -euo pipefail
@@ -57,6 +61,7 @@ machine_info >"$OUT/machine.txt"
 	echo "CLK_TCK=$CLK_TCK"
 	echo "TURNOUT=$TURNOUT_STATUS"
 	echo "TURNOUT_SHA256=${TURNOUT_SHA:-}"
+	ports_env
 	echo "STARTED=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 	echo "LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/meta.env"

@@ -11,16 +11,23 @@ REPO_ROOT=$(cd "$BENCH_DIR/.." && pwd)
 BENCH_BIN=$BENCH_DIR/bin
 TURNOUT_BIN=$REPO_ROOT/bin/turnout
 
-# Fixed ports: the same for every run, so that contenders are comparable.
-BACKEND_A=127.0.0.1:19001
-BACKEND_B=127.0.0.1:19002
-PORT_HAPROXY_HTTP=19101
-PORT_NGINX=19102
-PORT_HAPROXY_TCP=19104
-PORT_TURNOUT_HTTP=19109
-PORT_TURNOUT_TCP=19110
-PORT_RELOAD=19201
-TURNOUT_ADMIN=127.0.0.1:19180
+# Ports, all on 127.0.0.1. The defaults are the same for every run, so that runs are
+# comparable; on a shared machine where one is taken, set it in the environment. Every
+# config (HAProxy, nginx, Turnout's gateways and --admin) is written from these.
+PORT_BACKEND_A=${PORT_BACKEND_A:-19001}
+PORT_BACKEND_B=${PORT_BACKEND_B:-19002}
+PORT_HAPROXY_HTTP=${PORT_HAPROXY_HTTP:-19101}
+PORT_NGINX=${PORT_NGINX:-19102}
+PORT_HAPROXY_TCP=${PORT_HAPROXY_TCP:-19104}
+PORT_TURNOUT_HTTP=${PORT_TURNOUT_HTTP:-19109}
+PORT_TURNOUT_TCP=${PORT_TURNOUT_TCP:-19110}
+PORT_TURNOUT_ADMIN=${PORT_TURNOUT_ADMIN:-19180}
+PORT_RELOAD=${PORT_RELOAD:-19201}
+BENCH_PORT_VARS=(PORT_BACKEND_A PORT_BACKEND_B PORT_HAPROXY_HTTP PORT_NGINX PORT_HAPROXY_TCP
+	PORT_TURNOUT_HTTP PORT_TURNOUT_TCP PORT_TURNOUT_ADMIN PORT_RELOAD)
+BACKEND_A=127.0.0.1:$PORT_BACKEND_A
+BACKEND_B=127.0.0.1:$PORT_BACKEND_B
+TURNOUT_ADMIN=127.0.0.1:$PORT_TURNOUT_ADMIN
 
 # use_upload_ports: bench/upload.sh's own ports (UPLOAD_PORT_BASE [19300]: backends +1/+2,
 # HAProxy +11, nginx +12, Turnout +19 and +20 (tcp), its admin +80), so that an upload
@@ -47,8 +54,29 @@ die() { log "error: $*"; exit 1; }
 # now_ms: wall clock in milliseconds.
 now_ms() { date +%s%3N; }
 
-# bench_init: pinning, thread counts, the EXIT trap. Call once at the top.
+# check_ports: every PORT_* a port number, no two the same; else a usage error before
+# anything starts.
+check_ports() {
+	local v p seen=" "
+	for v in "${BENCH_PORT_VARS[@]}"; do
+		p=${!v}
+		[[ $p =~ ^[0-9]+$ ]] && ((p >= 1 && p <= 65535)) || die "$v=$p: want a port number, 1-65535"
+		[[ $seen != *" $p "* ]] || die "$v=$p: that port is already another PORT_* variable's"
+		seen+="$p "
+	done
+}
+
+# ports_env: the ports of this run, as meta.env lines.
+ports_env() {
+	local v
+	for v in "${BENCH_PORT_VARS[@]}"; do
+		echo "$v=${!v}"
+	done
+}
+
+# bench_init: ports, pinning, thread counts, the EXIT trap. Call once at the top.
 bench_init() {
+	check_ports
 	# Comparable, unpinned by default: Go picks GOMAXPROCS from the CPUs it may use.
 	unset GOMAXPROCS GOGC GODEBUG
 	PINNED=${PINNED:-0}
@@ -203,15 +231,15 @@ wait_http() {
 	done
 }
 
-# start_backends LOGDIR: the two origin servers, b1 on 19001 and b2 on 19002.
+# start_backends LOGDIR: the two origin servers, b1 on PORT_BACKEND_A and b2 on PORT_BACKEND_B.
 start_backends() {
 	local logdir=$1
 	start_bg "$logdir/backend-b1.log" "${LOAD_PIN[@]}" "$BENCH_BIN/backend" -addr "$BACKEND_A" -name b1 -size "${BODY_SIZE:-64}"
 	BACKEND_PIDS=("$LAST_PID")
 	start_bg "$logdir/backend-b2.log" "${LOAD_PIN[@]}" "$BENCH_BIN/backend" -addr "$BACKEND_B" -name b2 -size "${BODY_SIZE:-64}"
 	BACKEND_PIDS+=("$LAST_PID")
-	wait_http "http://$BACKEND_A/__count" 10 "${BACKEND_PIDS[0]}" || die "backend b1 did not start (port 19001 taken?)"
-	wait_http "http://$BACKEND_B/__count" 10 "${BACKEND_PIDS[1]}" || die "backend b2 did not start (port 19002 taken?)"
+	wait_http "http://$BACKEND_A/__count" 10 "${BACKEND_PIDS[0]}" || die "backend b1 did not start (port $PORT_BACKEND_A taken? set PORT_BACKEND_A)"
+	wait_http "http://$BACKEND_B/__count" 10 "${BACKEND_PIDS[1]}" || die "backend b2 did not start (port $PORT_BACKEND_B taken? set PORT_BACKEND_B)"
 }
 
 # backend_counts: "<b1 requests> <b2 requests>" served so far.

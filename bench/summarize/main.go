@@ -1035,8 +1035,12 @@ func (d *doc) method() {
 		d.p("```")
 		d.p("")
 		d.p("and stop it. Backends: two `bench/bin/backend` (Go net/http, %s-byte body, keep-alive) on", "64")
-		d.p("127.0.0.1:19001 (b1) and :19002 (b2); direct = wrk straight to b1. Ports: haproxy-http")
-		d.p("19101, nginx 19102, haproxy-tcp 19104, turnout-http 19109, turnout-tcp 19110. One wrk")
+		port := func(key, def string) string { return orDefault(m[key], def) }
+		d.p("127.0.0.1:%s (b1) and :%s (b2); direct = wrk straight to b1. Ports: haproxy-http",
+			port("PORT_BACKEND_A", "19001"), port("PORT_BACKEND_B", "19002"))
+		d.p("%s, nginx %s, haproxy-tcp %s, turnout-http %s, turnout-tcp %s. One wrk",
+			port("PORT_HAPROXY_HTTP", "19101"), port("PORT_NGINX", "19102"), port("PORT_HAPROXY_TCP", "19104"),
+			port("PORT_TURNOUT_HTTP", "19109"), port("PORT_TURNOUT_TCP", "19110"))
 		d.p("thread, because a second would take a core from the proxy and the backends.")
 		if m["PINNED"] == "1" {
 			d.p("Pinned: wrk, splitcount and the backends on CPU 0 (`taskset -c 0`), the contender on")
@@ -1046,7 +1050,7 @@ func (d *doc) method() {
 			d.p("`worker_processes %s`.", m["PROXY_THREADS"])
 		}
 		d.p("wrk is closed-loop: even c8 runs at saturation and p99 is optimistic (coordinated omission).")
-		d.p("Turnout: `%s`.", orDefault(d.run.turnoutCmd, "bin/turnout serve -f gateways.yaml --admin 127.0.0.1:19180"))
+		d.p("Turnout: `%s`.", orDefault(d.run.turnoutCmd, "bin/turnout serve -f gateways.yaml --admin 127.0.0.1:"+orDefault(m["PORT_TURNOUT_ADMIN"], "19180")))
 		d.p("")
 		for _, c := range []struct{ key, title, lang string }{
 			{"haproxy-http", "HAProxy (http; tcp is the same with `mode tcp` and without `option http-keep-alive`)", ""},

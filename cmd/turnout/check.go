@@ -69,15 +69,15 @@ Marathon or turnout could not be reached.`,
 	fl.StringVar(&o.addr, "addr", "", "a running turnout's admin address, to check its gateways too (URL or host:port)")
 	fl.StringVar(&o.token, "token", "", "turnout's API token [TURNOUT_TOKEN]")
 	fl.StringVar(&o.caCert, "ca-cert", envOr("TURNOUT_CA_CERT", ""), "PEM file of the CA to trust for an https --addr [TURNOUT_CA_CERT]")
-	fl.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+	fl.StringVarP(&o.output, "output", "o", "table", "output format: table, json or yaml")
 	fl.StringVar(&o.gatewayRange, "gateway-range", "8000-9999", "the range Turnout assigns gateway ports from")
 	fl.StringVar(&o.lbRange, "marathon-lb-range", "10000-10100", "Marathon-LB's service port range")
 	fl.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for Marathon and turnout")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
-// portsReport is the -o json document.
+// portsReport is the -o json (and yaml) document.
 type portsReport struct {
 	Conflicts    []ports.Conflict `json:"conflicts"`
 	GatewayRange string           `json:"gateway_range"`
@@ -94,8 +94,10 @@ type lbReport struct {
 }
 
 func (o *checkOptions) run(ctx context.Context, out io.Writer) error {
-	if o.output != "table" && o.output != "json" {
-		return usageErrorf("--output %q: want table or json", o.output)
+	switch o.output {
+	case "table", "json", "yaml":
+	default:
+		return usageErrorf("--output %q: want table, json or yaml", o.output)
 	}
 	gr, err := ports.ParseRange(o.gatewayRange)
 	if err != nil {
@@ -159,8 +161,8 @@ func (o *checkOptions) run(ctx context.Context, out io.Writer) error {
 		}
 		rep.MarathonLBs = append(rep.MarathonLBs, lbReport{App: lb.App.ID, Groups: lb.Groups, BindHTTPHTTPS: lb.BindHTTPHTTPS, Ports: bound})
 	}
-	if o.output == "json" {
-		if err := writeJSON(out, rep); err != nil {
+	if o.output != "table" {
+		if err := printValue(out, o.output, rep); err != nil {
 			return err
 		}
 	} else if err := printPorts(out, rep); err != nil {

@@ -86,6 +86,8 @@ func TestCheckPorts(t *testing.T) {
 			gateways: `[{"name":"simpleservice","port":"8080/http","routes":{}}]`},
 		{golden: "haproxy-port-on-gateway.json", bind: true, apps: []fakemarathon.AppSpec{legacy}, code: 1, msg: "1 port conflict",
 			gateways: `[{"name":"simpleservice","port":"8080/http","routes":{}}]`, args: []string{"-o", "json"}},
+		{golden: "haproxy-port-on-gateway.yaml", bind: true, apps: []fakemarathon.AppSpec{legacy}, code: 1, msg: "1 port conflict",
+			gateways: `[{"name":"simpleservice","port":"8080/http","routes":{}}]`, args: []string{"-o", "yaml"}},
 		{golden: "other-ranges.txt", bind: true, apps: []fakemarathon.AppSpec{legacy}, code: 1, msg: "1 port conflict",
 			gateways: `[{"name":"spare","port":"10150/http","routes":{}}]`, args: []string{"--gateway-range", "7000-7999", "--marathon-lb-range", "10100-10200"}},
 	} {
@@ -119,7 +121,7 @@ func TestCheckPortsFailures(t *testing.T) {
 		{[]string{"--gateway-range", "9999-8000"}, exitUsage, `--gateway-range: port range "9999-8000": want FIRST-LAST within 1-65535, e.g. 8000-9999`},
 		{[]string{"--gateway-range", "8000-10050"}, exitUsage, "the gateway port range 8000-10050 overlaps Marathon-LB's service port range 10000-10100"},
 		{[]string{"--marathon-url", "marathon.mesos"}, exitUsage, `--marathon-url: Marathon URL "marathon.mesos": want http(s)://host:port[/prefix]`},
-		{[]string{"-o", "yaml"}, exitUsage, `--output "yaml": want table or json`},
+		{[]string{"-o", "xml"}, exitUsage, `--output "xml": want table, json or yaml`},
 		{[]string{"extra"}, exitUsage, `unknown command "extra" for "turnout check ports"`},
 	} {
 		_, code, msg := checkPorts(tc.args...)

@@ -125,3 +125,41 @@ func TestCLIDrivesARunningTurnout(t *testing.T) {
 	}
 	splitIs("after a restart", nil, 50)
 }
+
+// A bad --log-level or --log-format is a usage error that lists the valid
+// values, before anything starts.
+func TestServeRefusesABadLogLevel(t *testing.T) {
+	for _, tc := range []struct{ flag, value, want string }{
+		{"--log-level", "verbose", `turnout: --log-level "verbose": want debug, info, warn or error` + "\n"},
+		{"--log-format", "xml", `turnout: --log-format "xml": want text or json` + "\n"},
+	} {
+		var out, errb bytes.Buffer
+		code := runTurnout(t, nil, &out, &errb, "serve", tc.flag, tc.value, "--data-dir", t.TempDir(), "--admin", "127.0.0.1:0")
+		if code != exitUsage || errb.String() != tc.want {
+			t.Errorf("serve %s %s: exit %d, stderr %q; want %d and %q", tc.flag, tc.value, code, errb.String(), exitUsage, tc.want)
+		}
+	}
+}
+
+// serve's help says what serve does without -f: it serves the store's
+// gateways only (a fresh store: none); the built-in example comes with
+// --demo.
+func TestServeWithoutFileServesTheStoreOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	help, _ := turnoutCLI(t, "serve", "--help")
+	var line string
+	for _, l := range strings.Split(help, "\n") {
+		if strings.Contains(l, "--file") {
+			line = l
+		}
+	}
+	if strings.Contains(line, "default: the built-in example") || !strings.Contains(line, "without -f only the store's") {
+		t.Errorf("serve --help on -f: %q", line)
+	}
+	tt := run(t, "--data-dir", t.TempDir())
+	if out, code := tt.cli("gateway", "list", "-o", "json"); code != 0 || out != "[]\n" {
+		t.Fatalf("serve without -f on a fresh store serves: exit %d %s", code, out)
+	}
+}

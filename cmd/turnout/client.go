@@ -152,9 +152,24 @@ func (c *client) do(ctx context.Context, rq request) (*response, error) {
 		return nil, unreachable(c.base, c.http.Timeout, err)
 	}
 	if resp.StatusCode >= 400 {
-		return nil, &exitError{code: exitRefused, err: &apiError{status: resp.StatusCode, message: serverMessage(resp.StatusCode, b)}}
+		return nil, c.refused(resp.StatusCode, b)
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// refused is exit 1 with the server's message. A 401's message says only
+// "unauthorized" (the server tells a stranger nothing more): this adds how
+// to give the token.
+func (c *client) refused(status int, body []byte) error {
+	msg := serverMessage(status, body)
+	if status == http.StatusUnauthorized {
+		if c.token == "" {
+			msg += ": this turnout requires an API token: give it with --token or TURNOUT_TOKEN"
+		} else {
+			msg += ": the API token was refused: check --token or TURNOUT_TOKEN"
+		}
+	}
+	return &exitError{code: exitRefused, err: &apiError{status: status, message: msg}}
 }
 
 // unreachable is exit 3: connection refused, DNS, TLS, timeouts, a
@@ -222,7 +237,7 @@ func (c *client) download(ctx context.Context, path string, w io.Writer) (int64,
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return 0, &exitError{code: exitRefused, err: &apiError{status: resp.StatusCode, message: serverMessage(resp.StatusCode, b)}}
+		return 0, c.refused(resp.StatusCode, b)
 	}
 	body := &readErr{r: resp.Body}
 	n, err := io.Copy(w, body)

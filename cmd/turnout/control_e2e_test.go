@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -274,5 +276,36 @@ func TestTokenFromEnvironment(t *testing.T) {
 		if strings.Contains(out, "s3cret-env-token") {
 			t.Errorf("turnout %s prints the token", strings.Join(args, " "))
 		}
+	}
+}
+
+// A 401 names the way to give a token: without one, and with a wrong one.
+func TestUnauthorizedNamesTheTokenFlag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	tt := run(t, "--data-dir", t.TempDir(), "--token", "s3cret-flag-token")
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, []string{"gateway", "list"}, "turnout: unauthorized: this turnout requires an API token: give it with --token or TURNOUT_TOKEN\n"},
+		{[]string{"TURNOUT_TOKEN=wrong"}, []string{"gateway", "list"}, "turnout: unauthorized: the API token was refused: check --token or TURNOUT_TOKEN\n"},
+		{nil, []string{"gateway", "list", "--token", "wrong"}, "turnout: unauthorized: the API token was refused: check --token or TURNOUT_TOKEN\n"},
+		{nil, []string{"store", "backup", "--addr", tt.admin, filepath.Join(t.TempDir(), "b.db")}, "turnout: unauthorized: this turnout requires an API token: give it with --token or TURNOUT_TOKEN\n"},
+	} {
+		args := tc.args
+		if args[0] == "gateway" {
+			args = append(args, "--addr", tt.admin)
+		}
+		var out, errb bytes.Buffer
+		code := runTurnout(t, append([]string{"TURNOUT_TOKEN="}, tc.env...), &out, &errb, args...)
+		if code != 1 || errb.String() != tc.want {
+			t.Errorf("%v %v: exit %d, stderr %q, want 1 and %q", tc.env, args, code, errb.String(), tc.want)
+		}
+	}
+	if out, code := tt.cli("gateway", "list", "--token", "s3cret-flag-token"); code != 0 {
+		t.Fatalf("with the token: exit %d %s", code, out)
 	}
 }

@@ -91,7 +91,12 @@ func start(t *testing.T, gateways string, args ...string) *turnout {
 // the test ends, and waits until /healthz says ok.
 func run(t *testing.T, args ...string) *turnout {
 	t.Helper()
-	admin := fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t))
+	return runAt(t, fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t)), args...)
+}
+
+// runAt is run on a given admin address (a restart on the same one).
+func runAt(t *testing.T, admin string, args ...string) *turnout {
+	t.Helper()
 	tt := &turnout{t: t, admin: admin, logs: &testnet.Buffer{}}
 	tt.cmd = exec.Command(binary, append([]string{"serve", "--admin", admin, "--bind", "127.0.0.1", "--log-level", "debug"}, args...)...)
 	tt.cmd.Stdout, tt.cmd.Stderr = tt.logs, tt.logs

@@ -22,6 +22,7 @@ const (
 	exitRefused     = 1 // the server refused (4xx/5xx), or any other failure
 	exitUsage       = 2 // bad flags, arguments or file: nothing was sent
 	exitUnreachable = 3 // no answer from the server
+	exitTimedOut    = 4 // status --wait: --wait-timeout passed with the rollout still going
 )
 
 // exitError carries the exit code of a failure up to main.
@@ -95,15 +96,6 @@ func (o *gatewayOptions) do(ctx context.Context, rq request) (*response, error) 
 	return c.do(ctx, rq)
 }
 
-// accept is the media type to ask for when the server's document is
-// printed as is.
-func (o *gatewayOptions) accept() string {
-	if o.output == "yaml" {
-		return mediaYAML
-	}
-	return mediaJSON
-}
-
 // addAPIFlags makes cmd a group of API commands: an unknown subcommand is
 // a usage error, --output is checked, and the API's persistent flags.
 func addAPIFlags(cmd *cobra.Command, o *gatewayOptions, timeout time.Duration) {
@@ -140,8 +132,10 @@ func newGatewayCommand() *cobra.Command {
 		Short: "Manage the gateways of a running turnout through its API",
 		Long: `Manage the gateways of a running turnout through its REST API.
 
-Exit codes: 0 ok, 1 refused by the server, 2 usage (bad flags, arguments or
-file; nothing was changed), 3 the server could not be reached.`,
+Exit codes: 0 ok, 1 refused by the server (status --wait: the rollout was
+rolled back), 2 usage (bad flags, arguments or file; nothing was changed),
+3 the server could not be reached, 4 status --wait: --wait-timeout passed
+with the rollout still going.`,
 		Aliases: []string{"gateways", "gw"},
 	}
 	addAPIFlags(cmd, o, 10*time.Second)
@@ -158,7 +152,8 @@ file; nothing was changed), 3 the server could not be reached.`,
 		newGatewayCommandCommand(o, "promote", "Promote the new version now, skipping the policy's remaining steps"),
 		newGatewayCommandCommand(o, "pause", "Pause the gateway's policy: weights stay until resume"),
 		newGatewayCommandCommand(o, "resume", "Resume a paused policy"),
-		newGatewayCommandCommand(o, "abort", "Abort the rollout: all traffic back to the stable version at once"),
+		newGatewayCommandCommand(o, "abort", "Abort the rollout: all traffic back to the stable version at once (refused once it has nothing to do: after a canary's promotion, after a rollback)"),
+		newGatewayCommandCommand(o, "retry", "Start a rolled-back rollout again from its first step, as a new revision (refused while it runs or after a promotion)"),
 	)
 	return cmd
 }
@@ -230,11 +225,11 @@ func newGatewayGetCommand(o *gatewayOptions) *cobra.Command {
 		Use:               "get NAME",
 		Aliases:           []string{"describe"},
 		Short:             "Show a gateway and its routes",
-		Long:              "Show a gateway and its routes; -o json or -o yaml prints the server's document as is, ready to edit and apply.",
+		Long:              "Show a gateway and its routes; -o json prints the server's document as is, -o yaml the same as YAML, ready to edit and apply.",
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeNames(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := o.do(cmd.Context(), request{method: "GET", path: gatewayPath(args[0]), accept: o.accept()})
+			resp, err := o.do(cmd.Context(), request{method: "GET", path: gatewayPath(args[0])})
 			if err != nil {
 				return err
 			}
@@ -274,13 +269,12 @@ func newGatewayHistoryCommand(o *gatewayOptions) *cobra.Command {
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeNames(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := o.do(cmd.Context(), request{method: "GET", path: gatewayPath(args[0], "revisions"), accept: o.accept()})
+			resp, err := o.do(cmd.Context(), request{method: "GET", path: gatewayPath(args[0], "revisions")})
 			if err != nil {
 				return err
 			}
 			if o.output != "table" {
-				_, err := cmd.OutOrStdout().Write(resp.body)
-				return err
+				return printDoc(cmd.OutOrStdout(), o.output, resp.body)
 			}
 			var revs []revisionInfo
 			if err := jsonUnmarshal(resp.body, &revs); err != nil {
@@ -304,7 +298,7 @@ func newGatewayRollbackCommand(o *gatewayOptions) *cobra.Command {
 				return usageErrorf("--to: give the revision to roll back to (see turnout gateway history %s)", args[0])
 			}
 			path := gatewayPath(args[0], "rollback") + "?to=" + url.QueryEscape(strconv.FormatInt(to, 10))
-			resp, err := o.do(cmd.Context(), request{method: "POST", path: path, accept: o.accept()})
+			resp, err := o.do(cmd.Context(), request{method: "POST", path: path})
 			if err != nil {
 				return err
 			}

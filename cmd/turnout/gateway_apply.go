@@ -38,7 +38,7 @@ A file with an error is refused before anything is sent (exit 2).`,
 			if err != nil {
 				return err
 			}
-			var results []result
+			results := []result{} // [] rather than null for an empty file
 			for _, g := range gws {
 				r, err := applyOne(cmd.Context(), c, g)
 				if err != nil {
@@ -53,11 +53,8 @@ A file with an error is refused before anything is sent (exit 2).`,
 					fmt.Fprintln(cmd.OutOrStdout(), r)
 				}
 			}
-			switch o.output {
-			case "json":
-				return writeJSON(cmd.OutOrStdout(), results)
-			case "yaml":
-				return writeYAML(cmd.OutOrStdout(), results)
+			if o.output != "table" {
+				return printValue(cmd.OutOrStdout(), o.output, results)
 			}
 			return nil
 		},

@@ -9,9 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/turnout/turnout/core/gateway"
+	"github.com/turnout/turnout/internal/jsonyaml"
 )
 
 // table writes aligned columns, two spaces apart, as kubectl does.
@@ -34,10 +33,9 @@ func dash(s string) string {
 func sticky(g *gateway.Gateway) string { return dash(string(g.Sticky)) }
 
 // printGateways is list's output: a table, or the gateways in the server's
-// own JSON or YAML form.
+// own JSON form (or that as YAML).
 func printGateways(w io.Writer, format string, gws []*gateway.Gateway) error {
-	switch format {
-	case "json":
+	if format != "table" {
 		// By hand, as the server does: encoding/json would HTML-escape
 		// conditions and lose route order.
 		var b bytes.Buffer
@@ -52,14 +50,8 @@ func printGateways(w io.Writer, format string, gws []*gateway.Gateway) error {
 			}
 			b.Write(j)
 		}
-		b.WriteString("]\n")
-		_, err := w.Write(b.Bytes())
-		return err
-	case "yaml":
-		if gws == nil {
-			gws = []*gateway.Gateway{}
-		}
-		return writeYAML(w, gws)
+		b.WriteByte(']')
+		return printDoc(w, format, b.Bytes())
 	}
 	rows := make([][]string, len(gws))
 	for i, g := range gws {
@@ -68,12 +60,11 @@ func printGateways(w io.Writer, format string, gws []*gateway.Gateway) error {
 	return table(w, []string{"NAME", "PORT", "ROUTES", "STICKY"}, rows)
 }
 
-// printGatewayResponse prints an answer holding one gateway: as is for
-// json and yaml (it was asked for in that form), else described.
+// printGatewayResponse prints an answer holding one gateway: the server's
+// document for json and yaml, else described.
 func printGatewayResponse(w io.Writer, format string, resp *response) error {
 	if format != "table" {
-		_, err := w.Write(resp.body)
-		return err
+		return printDoc(w, format, resp.body)
 	}
 	g, err := gateway.DecodeOne(resp.body, "")
 	if err != nil {
@@ -133,30 +124,40 @@ func (r result) String() string {
 
 // printResult prints one result: a line for people, an object for scripts.
 func printResult(w io.Writer, format string, r result) error {
-	switch format {
-	case "json":
-		return writeJSON(w, r)
-	case "yaml":
-		return writeYAML(w, r)
+	if format != "table" {
+		return printValue(w, format, r)
 	}
 	_, err := fmt.Fprintln(w, r)
 	return err
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+// printValue prints v for -o json or -o yaml (see printDoc).
+func printValue(w io.Writer, format string, v any) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
-}
-
-// writeYAML encodes as the server does (two-space indent).
-func writeYAML(w io.Writer, v any) error {
-	enc := yaml.NewEncoder(w)
-	enc.SetIndent(2)
 	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	return enc.Close()
+	return printDoc(w, format, b.Bytes())
+}
+
+// printDoc is every -o json and -o yaml output: a JSON document as is, or
+// converted to YAML. YAML is never encoded from Go values, whose YAML
+// differs from their JSON (a json.RawMessage becomes a list of bytes,
+// embedded structs and tags differ): both forms have one structure.
+func printDoc(w io.Writer, format string, doc []byte) error {
+	if format == "yaml" {
+		y, err := jsonyaml.FromJSON(doc)
+		if err != nil {
+			return fmt.Errorf("write yaml: %w", err)
+		}
+		_, err = w.Write(y)
+		return err
+	}
+	doc = bytes.TrimRight(doc, "\n")
+	_, err := w.Write(append(doc[:len(doc):len(doc)], '\n'))
+	return err
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

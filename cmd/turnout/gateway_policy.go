@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -12,7 +13,7 @@ import (
 	"github.com/turnout/turnout/core/policy"
 )
 
-// newGatewayCommandCommand is `turnout gateway promote|pause|resume|abort NAME`.
+// newGatewayCommandCommand is `turnout gateway promote|pause|resume|abort|retry NAME`.
 func newGatewayCommandCommand(o *gatewayOptions, command, short string) *cobra.Command {
 	return &cobra.Command{
 		Use:               command + " NAME",
@@ -20,8 +21,12 @@ func newGatewayCommandCommand(o *gatewayOptions, command, short string) *cobra.C
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeNames(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := o.do(cmd.Context(), request{method: "POST", path: gatewayPath(args[0], command)}); err != nil {
+			resp, err := o.do(cmd.Context(), request{method: "POST", path: gatewayPath(args[0], command)})
+			if err != nil {
 				return err
+			}
+			if o.output != "table" {
+				return printDoc(cmd.OutOrStdout(), o.output, resp.body)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s requested\n", args[0], command)
 			return nil
@@ -33,6 +38,9 @@ func newGatewayCommandCommand(o *gatewayOptions, command, short string) *cobra.C
 type gatewayStatus struct {
 	api.GatewayStatus
 	Policy *policy.Status `json:"policy"`
+	// raw is the server's document, which -o json and -o yaml print: it
+	// may hold fields this build does not know.
+	raw []byte
 }
 
 func newGatewayStatusCommand(o *gatewayOptions) *cobra.Command {
@@ -44,51 +52,112 @@ func newGatewayStatusCommand(o *gatewayOptions) *cobra.Command {
 		Long: `Show a gateway's routes in service (weights, readiness, why a route is held)
 and its policy: phase, last decision with its checks, next decision.
 
-With --wait, wait until the policy ends: exit 0 when the new version was
-promoted, 1 when it was rolled back or aborted (or --wait-timeout passed),
-so a CI pipeline can gate on it.`,
+With --wait, wait until the policy ends, so that a CI pipeline can gate on
+it. Exit codes: 0 the new version was promoted; 1 it was rolled back,
+aborted or failed (or the server refused: an unknown gateway, no policy);
+4 --wait-timeout passed with the rollout still going; 3 the server could
+not be reached when --wait-timeout passed. While waiting, connection
+failures and 5xx answers (a turnout restarting) are retried with backoff
+until --wait-timeout.`,
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeNames(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			if wait && waitTimeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, waitTimeout)
-				defer cancel()
-			}
-			for {
-				st, err := getStatus(ctx, o, args[0])
+			if !wait {
+				st, err := getStatus(cmd.Context(), o, args[0])
 				if err != nil {
 					return err
 				}
-				phase := ""
-				if st.Policy != nil {
-					phase = st.Policy.Phase
-				}
-				if !wait || policy.Terminal(phase) {
-					if err := printStatus(cmd.OutOrStdout(), o.output, st); err != nil {
-						return err
-					}
-					if wait && phase != policy.PhasePromoted {
-						return &exitError{code: exitRefused, err: fmt.Errorf("gateway %q: the rollout ended %s", args[0], phase)}
-					}
-					return nil
-				}
-				if st.Policy == nil {
-					return &exitError{code: exitRefused, err: fmt.Errorf("gateway %q has no policy to wait for", args[0])}
-				}
-				select {
-				case <-ctx.Done():
-					_ = printStatus(cmd.OutOrStdout(), o.output, st)
-					return &exitError{code: exitRefused, err: fmt.Errorf("gateway %q: still %s after --wait-timeout %s", args[0], phase, waitTimeout)}
-				case <-time.After(500 * time.Millisecond):
-				}
+				return printStatus(cmd.OutOrStdout(), o.output, st)
 			}
+			return waitStatus(cmd, o, args[0], waitTimeout)
 		},
 	}
-	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the policy promotes (exit 0) or rolls back (exit 1)")
-	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 0, "give up waiting after this long (exit 1); 0 waits forever")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the policy promotes (exit 0) or rolls back (exit 1); see the exit codes above")
+	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 0, "give up waiting after this long (exit 4; 3 if the server cannot be reached then); 0 waits forever")
 	return cmd
+}
+
+// Polling of status --wait: every pollEvery while the server answers, with
+// backoff up to maxBackoff while it does not.
+const (
+	pollEvery  = 500 * time.Millisecond
+	maxBackoff = 4 * time.Second
+)
+
+// waitStatus polls a gateway's status until its policy ends or timeout
+// passes. A turnout restarting (connection refused, 5xx) is waited for:
+// a pipeline gating on a rollout must not fail because the agent was
+// redeployed meanwhile.
+func waitStatus(cmd *cobra.Command, o *gatewayOptions, name string, timeout time.Duration) error {
+	ctx := cmd.Context()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	var last *gatewayStatus // the last answer
+	var failing error       // the last poll's failure, nil if it was answered
+	delay := pollEvery
+	for {
+		st, err := getStatus(ctx, o, name)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			// Cut by --wait-timeout: judged by the poll before.
+		case err != nil && transient(err):
+			if failing == nil {
+				until := "until it answers"
+				if timeout > 0 {
+					until = "until --wait-timeout " + timeout.String()
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "turnout: %v; retrying %s\n", err, until)
+			}
+			failing = err
+			delay = min(delay*2, maxBackoff)
+		case err != nil:
+			return err
+		default:
+			last, failing, delay = st, nil, pollEvery
+			phase := ""
+			if st.Policy != nil {
+				phase = st.Policy.Phase
+			}
+			if policy.Terminal(phase) {
+				if err := printStatus(cmd.OutOrStdout(), o.output, st); err != nil {
+					return err
+				}
+				if phase != policy.PhasePromoted {
+					return &exitError{code: exitRefused, err: fmt.Errorf("gateway %q: the rollout ended %s", name, phase)}
+				}
+				return nil
+			}
+			if st.Policy == nil {
+				return &exitError{code: exitRefused, err: fmt.Errorf("gateway %q has no policy to wait for", name)}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if last == nil && failing == nil {
+				// The first poll itself got no answer in time.
+				failing = fmt.Errorf("cannot reach turnout at %s: no answer", o.addr)
+			}
+			if failing != nil {
+				return &exitError{code: exitUnreachable, err: fmt.Errorf("%w (still failing when --wait-timeout %s passed)", failing, timeout)}
+			}
+			_ = printStatus(cmd.OutOrStdout(), o.output, last)
+			return &exitError{code: exitTimedOut, err: fmt.Errorf("gateway %q: still %s after --wait-timeout %s", name, last.Policy.Phase, timeout)}
+		case <-time.After(delay):
+		}
+	}
+}
+
+// transient says whether a failed poll may succeed later: no answer, or a
+// 5xx (a proxy before a restarting turnout, a store briefly unavailable).
+func transient(err error) bool {
+	var ee *exitError
+	if errors.As(err, &ee) && ee.code == exitUnreachable {
+		return true
+	}
+	return statusOf(err) >= 500
 }
 
 func getStatus(ctx context.Context, o *gatewayOptions, name string) (*gatewayStatus, error) {
@@ -96,7 +165,7 @@ func getStatus(ctx context.Context, o *gatewayOptions, name string) (*gatewaySta
 	if err != nil {
 		return nil, err
 	}
-	var st gatewayStatus
+	st := gatewayStatus{raw: resp.body}
 	if err := jsonUnmarshal(resp.body, &st); err != nil {
 		return nil, fmt.Errorf("read the status: %w", err)
 	}
@@ -104,11 +173,8 @@ func getStatus(ctx context.Context, o *gatewayOptions, name string) (*gatewaySta
 }
 
 func printStatus(w io.Writer, format string, st *gatewayStatus) error {
-	switch format {
-	case "json":
-		return writeJSON(w, st)
-	case "yaml":
-		return writeYAML(w, st)
+	if format != "table" {
+		return printDoc(w, format, st.raw)
 	}
 	fmt.Fprintf(w, "Gateway:  %s (revision %d)\n", st.Gateway, st.Revision)
 	if p := st.Policy; p != nil {

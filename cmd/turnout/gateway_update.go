@@ -211,7 +211,7 @@ func update(ctx context.Context, c *client, o *gatewayOptions, cmd *cobra.Comman
 		return err
 	}
 	resp, err := c.do(ctx, request{method: "PUT", path: gatewayPath(name), body: doc,
-		contentType: mediaJSON, accept: o.accept(), ifMatch: cur.header.Get("ETag")})
+		contentType: mediaJSON, ifMatch: cur.header.Get("ETag")})
 	if statusOf(err) == 412 {
 		return &exitError{code: exitRefused, err: fmt.Errorf("gateway %s was changed by someone else since revision %d was read: retry", name, cur.revision())}
 	}

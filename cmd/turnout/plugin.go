@@ -47,11 +47,14 @@ func newPluginListCommand(o *gatewayOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if o.output != "table" {
+				return printDoc(cmd.OutOrStdout(), o.output, resp.body)
+			}
 			var list []pluginInfo
 			if err := jsonUnmarshal(resp.body, &list); err != nil {
 				return fmt.Errorf("read the plugin list: %w", err)
 			}
-			return printPlugins(cmd.OutOrStdout(), o.output, list)
+			return printPlugins(cmd.OutOrStdout(), list)
 		},
 	}
 }
@@ -70,18 +73,14 @@ func newPluginDescribeCommand(o *gatewayOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if o.output != "table" {
+				return printDoc(cmd.OutOrStdout(), o.output, resp.body)
+			}
 			var p pluginInfo
 			if err := jsonUnmarshal(resp.body, &p); err != nil {
 				return fmt.Errorf("read the plugin: %w", err)
 			}
-			w := cmd.OutOrStdout()
-			switch o.output {
-			case "json":
-				return writeJSON(w, p)
-			case "yaml":
-				return writeYAML(w, p)
-			}
-			return describePlugin(w, p)
+			return describePlugin(cmd.OutOrStdout(), p)
 		},
 	}
 }
@@ -105,13 +104,7 @@ func newPluginStartCommand() *cobra.Command {
 	}
 }
 
-func printPlugins(w io.Writer, format string, list []pluginInfo) error {
-	switch format {
-	case "json":
-		return writeJSON(w, list)
-	case "yaml":
-		return writeYAML(w, list)
-	}
+func printPlugins(w io.Writer, list []pluginInfo) error {
 	rows := make([][]string, len(list))
 	for i, p := range list {
 		rows[i] = []string{p.Kind, p.Name, source(p), dash(p.Version), apiVersions(p.APIVersions), p.Checksum, p.State, strconv.Itoa(p.Restarts)}

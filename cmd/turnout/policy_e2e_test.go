@@ -5,9 +5,11 @@ package main
 // real backends on 127.0.0.1 whose errors and latency the tests control.
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -317,4 +319,169 @@ func TestRestartMidRolloutResumesAtTheSameStep(t *testing.T) {
 	if h := tt2.history(); strings.Count(h, "→ 10%") > 1 || strings.Count(h, "canary to 10") > 1 {
 		t.Errorf("the rollout started over:\n%s", h)
 	}
+}
+
+// status --wait's exit codes: 4 when --wait-timeout passes with the
+// rollout still going, 3 when the server was never reached, 1 when the
+// rollout was rolled back, 0 when promoted; and a restart of the server
+// (same admin port, same data dir) while it waits is ridden out.
+func TestStatusWaitExitCodesAndServerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
+	settings := "  interval: 1h\n  steps: [10, 50]\n"
+	doc := canaryGateway(testnet.FreePort(t), stable, canary, settings) + "---\n" +
+		strings.Replace(canaryGateway(testnet.FreePort(t), stable, canary, settings), "name: shop", "name: other", 1)
+	file := filepath.Join(t.TempDir(), "gateways.yaml")
+	if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	tt := run(t, "-f", file, "--data-dir", data)
+	for _, name := range []string{"shop", "other"} {
+		tt.awaitStatus(name, 10*time.Second, name+"'s first step", func(st e2eStatus) bool { return st.Policy != nil && st.Policy.Decisions >= 1 })
+	}
+
+	out, code := tt.cli("gateway", "status", "shop", "--wait", "--wait-timeout", "1s")
+	if code != 4 || !strings.Contains(out, `turnout: gateway "shop": still progressing after --wait-timeout 1s`) {
+		t.Errorf("timed out: exit %d, want 4\n%s", code, out)
+	}
+	closed := fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t))
+	out, code = turnoutCLI(t, "gateway", "status", "shop", "--wait", "--wait-timeout", "1s", "--addr", closed)
+	if code != 3 || !strings.Contains(out, "cannot reach turnout") {
+		t.Errorf("never reached: exit %d, want 3\n%s", code, out)
+	}
+	if out, code := tt.cli("gateway", "abort", "other"); code != 0 {
+		t.Fatalf("abort: exit %d %s", code, out)
+	}
+	out, code = tt.cli("gateway", "status", "other", "--wait", "--wait-timeout", "10s")
+	if code != 1 || !strings.Contains(out, "the rollout ended rolled-back") {
+		t.Errorf("rolled back: exit %d, want 1\n%s", code, out)
+	}
+
+	// A CI job waits on shop while turnout restarts.
+	type result struct {
+		out  string
+		code int
+	}
+	done := make(chan result, 1)
+	go func() {
+		var b bytes.Buffer
+		cmd := exec.Command(binary, "gateway", "status", "shop", "--wait", "--wait-timeout", "60s", "--addr", tt.admin)
+		cmd.Stdout, cmd.Stderr = &b, &b
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			code = -1
+		}
+		done <- result{b.String(), code}
+	}()
+	time.Sleep(time.Second) // it polls the running server
+	tt.stop()
+	time.Sleep(2 * time.Second) // and finds none: connection refused
+	select {
+	case r := <-done:
+		t.Fatalf("status --wait gave up while the server was down: exit %d\n%s", r.code, r.out)
+	default:
+	}
+	tt = runAt(t, tt.admin, "-f", file, "--data-dir", data)
+	if out, code := tt.cli("gateway", "promote", "shop"); code != 0 {
+		t.Fatalf("promote: exit %d %s", code, out)
+	}
+	select {
+	case r := <-done:
+		if r.code != 0 || !strings.Contains(r.out, "promoted") {
+			t.Fatalf("status --wait across a restart: exit %d, want 0\n%s", r.code, r.out)
+		}
+		t.Logf("status --wait across a restart:\n%s", r.out)
+	case <-time.After(30 * time.Second):
+		t.Fatal("status --wait did not end after the promotion")
+	}
+}
+
+// abort when there is nothing to abort is refused (exit 1) with what to
+// do instead, and changes nothing.
+func TestAbortAfterTheEndIsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
+	tt, _ := startCanary(t, stable, canary, "  interval: 1h\n  steps: [10, 50]\n")
+	tt.awaitStatus("shop", 10*time.Second, "the first step", func(st e2eStatus) bool { return st.Routes[1].Weight == "10%" })
+	cli := func(wantCode int, want string, args ...string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := runTurnout(t, nil, &out, &errb, append(args, "--addr", tt.admin)...)
+		if code != wantCode || !strings.Contains(out.String()+errb.String(), want) {
+			t.Fatalf("turnout %s: exit %d, want %d and %q\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, want, out.String(), errb.String())
+		}
+	}
+
+	cli(0, "shop: promote requested\n", "gateway", "promote", "shop")
+	cli(0, "promoted", "gateway", "status", "shop", "--wait", "--wait-timeout", "10s")
+	cli(1, "turnout: nothing to abort: the rollout of gateway shop was promoted at revision 3; use `turnout gateway rollback shop --to 2` or `turnout gateway update shop --weights`\n", "gateway", "abort", "shop")
+	cli(1, "turnout: nothing to pause: the rollout of gateway shop was promoted at revision 3\n", "gateway", "pause", "shop")
+	if st := tt.status("shop"); st.Routes[1].Weight != "100%" || st.Policy.Phase != "promoted" {
+		t.Fatalf("the refused abort changed the gateway: %+v", st)
+	}
+	// What the refusal proposes works.
+	cli(0, "gateway/shop rolled back to revision 2", "gateway", "rollback", "shop", "--to", "2")
+	tt.awaitStatus("shop", 10*time.Second, "revision 2's weights", func(st e2eStatus) bool { return st.Routes[1].Weight == "10%" })
+}
+
+// abort after a rollback: nothing to abort either.
+func TestAbortAfterARollbackIsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
+	tt, _ := startCanary(t, stable, canary, "  interval: 1h\n  steps: [10, 50]\n")
+	tt.awaitStatus("shop", 10*time.Second, "the first step", func(st e2eStatus) bool { return st.Routes[1].Weight == "10%" })
+	if out, code := tt.cli("gateway", "abort", "shop"); code != 0 || out != "shop: abort requested\n" {
+		t.Fatalf("abort: exit %d %q", code, out)
+	}
+	tt.awaitStatus("shop", 10*time.Second, "rolled back", func(st e2eStatus) bool { return st.Policy.Phase == "rolled-back" })
+	want := "turnout: nothing to abort: the rollout of gateway shop was rolled back at revision 3; `turnout gateway retry shop` starts it again\n"
+	if out, code := tt.cli("gateway", "abort", "shop"); code != 1 || out != want {
+		t.Fatalf("abort after the rollback: exit %d %q, want 1 %q", code, out, want)
+	}
+}
+
+// retry starts a rolled-back rollout again from its first step, as a new
+// revision saying so; it is refused while the rollout runs and after a
+// promotion.
+func TestRetryRestartsARolledBackRollout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
+	tt, _ := startCanary(t, stable, canary, "  interval: 1h\n  steps: [10, 50]\n")
+	tt.awaitStatus("shop", 10*time.Second, "the first step", func(st e2eStatus) bool { return st.Routes[1].Weight == "10%" })
+	cli := func(wantCode int, want string, args ...string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := runTurnout(t, nil, &out, &errb, append(args, "--addr", tt.admin)...)
+		if code != wantCode || !strings.Contains(out.String()+errb.String(), want) {
+			t.Fatalf("turnout %s: exit %d, want %d and %q\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, want, out.String(), errb.String())
+		}
+	}
+
+	cli(1, "turnout: nothing to retry: the rollout of gateway shop is still going (progressing); `turnout gateway abort shop` rolls it back\n", "gateway", "retry", "shop")
+	cli(0, "shop: abort requested\n", "gateway", "abort", "shop")
+	cli(1, "the rollout ended rolled-back", "gateway", "status", "shop", "--wait", "--wait-timeout", "10s")
+
+	cli(0, "shop: retry requested\n", "gateway", "retry", "shop")
+	tt.awaitStatus("shop", 10*time.Second, "the first step again", func(st e2eStatus) bool {
+		return st.Policy.Phase == "progressing" && st.Routes[1].Weight == "10%"
+	})
+	if h := tt.history(); !strings.Contains(h, "policy canary: step: step 1/2 → 10%: the rollout starts; retry 1 by an operator after rolled-back") {
+		t.Errorf("the retry's revision has no reason saying so:\n%s", h)
+	}
+
+	cli(0, "shop: promote requested\n", "gateway", "promote", "shop")
+	cli(0, "promoted", "gateway", "status", "shop", "--wait", "--wait-timeout", "10s")
+	cli(1, "turnout: nothing to retry: the rollout of gateway shop was promoted at revision 5; a changed policy section starts another\n", "gateway", "retry", "shop")
 }

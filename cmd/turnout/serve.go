@@ -112,7 +112,7 @@ with 503.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&f.file, "file", "f", "", "gateways file (YAML or JSON); default: the built-in example")
+	fl.StringVarP(&f.file, "file", "f", "", "gateways file (YAML or JSON), served with the store's gateways; without -f only the store's are served (--demo adds the built-in example)")
 	fl.StringVar(&f.dataDir, "data-dir", store.DefaultDir(), "where the desired state is kept [TURNOUT_DATA_DIR; under Mesos $MESOS_SANDBOX/turnout-data]; --demo without it keeps state in memory")
 	fl.StringVar(&f.store, "store", "", "where the desired state is kept, as a URL: bolt://DIR (as --data-dir DIR) or zk://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/PATH, ZooKeeper shared by several agents [TURNOUT_STORE]")
 	// The environment is read at run time, not as the default, which --help would print.
@@ -457,9 +457,11 @@ func firstTable(ctx context.Context, f serveFlags, st store.Store, eng *engine.E
 }
 
 func newLogger(level, format string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
+	// Named here rather than by slog, whose error lists no valid value.
+	levels := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+	l, ok := levels[strings.ToLower(level)]
+	if !ok {
+		return nil, usageErrorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	o := &slog.HandlerOptions{Level: l, ReplaceAttr: readableDurations}
 	switch format {
@@ -468,7 +470,7 @@ func newLogger(level, format string) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(os.Stderr, o)), nil
 	}
-	return nil, fmt.Errorf("--log-format: want text or json, got %q", format)
+	return nil, usageErrorf("--log-format %q: want text or json", format)
 }
 
 // parseResolve reads --resolve HOST:PORT=ADDR[,ADDR...] pins.

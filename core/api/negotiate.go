@@ -8,9 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/turnout/turnout/core/gateway"
+	"github.com/turnout/turnout/internal/jsonyaml"
 )
 
 // Media types the gateway API reads and writes.
@@ -144,15 +143,14 @@ func encodeJSON(v any) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// encodeYAML is the JSON answer converted: YAML-encoding the Go values
+// would differ from their JSON (a json.RawMessage as a list of bytes, an
+// `any` holding a struct without yaml tags), so both forms are one
+// structure by construction.
 func encodeYAML(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(v); err != nil {
+	j, err := encodeJSON(v)
+	if err != nil {
 		return nil, err
 	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return jsonyaml.FromJSON(j)
 }

@@ -16,7 +16,7 @@ type params struct {
 }
 
 // commands are the policy commands, POST /gateways/{name}/{command}.
-var commands = []string{"promote", "pause", "resume", "abort"}
+var commands = []string{"promote", "pause", "resume", "abort", "retry"}
 
 type handlerFunc func(a *gatewayAPI, w http.ResponseWriter, r *http.Request, p params) error
 
@@ -154,5 +154,5 @@ func reservedName(name string) bool {
 
 func reservedError(name string) error {
 	return errorf(http.StatusBadRequest,
-		`gateway name %q is reserved: a name may not end in "revisions", "revisions/N", "rollback", "status", "promote", "pause", "resume" or "abort"`, name)
+		`gateway name %q is reserved: a name may not end in "revisions", "revisions/N", "rollback", "status", "promote", "pause", "resume", "abort" or "retry"`, name)
 }

@@ -90,7 +90,7 @@ func toRouteStatus(s engine.RouteStatus) RouteStatus {
 	return out
 }
 
-// POST /gateways/{name}/{promote|pause|resume|abort}
+// POST /gateways/{name}/{promote|pause|resume|abort|retry}
 func (a *gatewayAPI) command(w http.ResponseWriter, r *http.Request, p params) error {
 	if a.policy == nil {
 		return errorf(http.StatusConflict, "gateway %q: no policies run in this turnout", p.name)
@@ -101,6 +101,8 @@ func (a *gatewayAPI) command(w http.ResponseWriter, r *http.Request, p params) e
 		return notFound(p.name)
 	case errors.Is(err, policy.ErrNoPolicy):
 		return errorf(http.StatusConflict, "gateway %q has no policy to %s", p.name, p.command)
+	case errors.Is(err, policy.ErrRefused):
+		return errorf(http.StatusConflict, "%s", err.Error())
 	case err != nil:
 		return err
 	}

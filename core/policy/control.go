@@ -65,9 +65,34 @@ func (r *Runner) waitPolicy(ctx context.Context, name string) (sdk.Policy, error
 	}
 }
 
+// CommandRetry restarts a rolled-back rollout from its first step. It is
+// Turnout's own: the policy only sees a new rollout start.
+const CommandRetry sdk.Command = "retry"
+
+// ErrRefused is a command that would change nothing, with why (a
+// *RefusedError): the rollout ended, or a retry of one not rolled back.
+var ErrRefused = errors.New("the command would change nothing")
+
+// RefusedError says why a command was refused; errors.Is(err, ErrRefused).
+type RefusedError struct{ msg string }
+
+func (e *RefusedError) Error() string        { return e.msg }
+func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
+
+// answerWait bounds how long Command waits for the policy's answer to a
+// command after the rollout ended (a decision is quick: the loop is idle).
+const answerWait = 5 * time.Second
+
 // Command hands an operator's promote, pause, resume or abort to a
-// gateway's policy, which acts on it at once.
+// gateway's policy, which acts on it at once; or retries a rolled-back
+// rollout (CommandRetry). After the rollout ended, pause and resume are
+// refused, and promote and abort wait for the policy's answer: one it
+// declines (it holds) is refused with an *RefusedError, so that the
+// operator is not told "requested" for a command that did nothing.
 func (r *Runner) Command(ctx context.Context, name string, cmd sdk.Command) error {
+	if cmd == CommandRetry {
+		return r.retry(ctx, name)
+	}
 	if !slices.Contains([]sdk.Command{sdk.CommandPromote, sdk.CommandPause, sdk.CommandResume, sdk.CommandAbort}, cmd) {
 		return fmt.Errorf("unknown command %q", cmd)
 	}
@@ -86,13 +111,124 @@ func (r *Runner) Command(ctx context.Context, name string, cmd sdk.Command) erro
 		if st.ConfigHash != configHash(g.Policy) {
 			st = State{ConfigHash: configHash(g.Policy), Type: g.Policy.Type, Phase: PhaseStarting}
 		}
-		st.Command = cmd
+		ended := st.Done
+		if ended && (cmd == sdk.CommandPause || cmd == sdk.CommandResume) {
+			return refusedAfterEnd(name, st, cmd)
+		}
+		st.Command, st.Declined = cmd, nil
 		doc, err := json.Marshal(st)
 		if err != nil {
 			return err
 		}
 		_, err = r.o.Store.Apply(ctx, []store.Change{{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev,
 			Reason: fmt.Sprintf("policy %s: %s requested by an operator", g.Policy.Type, cmd)}})
+		if err == nil {
+			r.kick(name)
+			if ended {
+				return r.awaitAnswer(ctx, name, cmd)
+			}
+			return nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return fmt.Errorf("gateway %q: the policy state kept changing; try again", name)
+}
+
+// awaitAnswer waits for the policy to take a command given after the
+// rollout ended and refuses it if the policy declined it. Without an
+// answer in answerWait (a plugin down), the command stays taken.
+func (r *Runner) awaitAnswer(ctx context.Context, name string, cmd sdk.Command) error {
+	ctx, cancel := context.WithTimeout(ctx, answerWait)
+	defer cancel()
+	for {
+		if st, _, err := r.load(ctx, name); err == nil && st.Command == sdk.CommandNone {
+			if st.Declined != nil && st.Declined.Command == cmd {
+				return refusedAfterEnd(name, st, cmd)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// promoted says whether an ended rollout ended with a promotion (states
+// written before Ended was kept say it by their phase).
+func promoted(st State) bool {
+	return st.Ended == sdk.Promote || st.Ended == "" && st.Phase == PhasePromoted
+}
+
+// refusedAfterEnd is the refusal of a command that an ended rollout has
+// nothing to do for, naming what the operator can do instead.
+func refusedAfterEnd(name string, st State, cmd sdk.Command) error {
+	at := ""
+	if st.EndedRevision > 0 {
+		at = fmt.Sprintf(" at revision %d", st.EndedRevision)
+	}
+	if promoted(st) {
+		msg := fmt.Sprintf("nothing to %s: the rollout of gateway %s was promoted%s", cmd, name, at)
+		if cmd == sdk.CommandAbort {
+			if st.EndedRevision > 1 {
+				msg += fmt.Sprintf("; use `turnout gateway rollback %s --to %d` or `turnout gateway update %s --weights`", name, st.EndedRevision-1, name)
+			} else {
+				msg += fmt.Sprintf("; use `turnout gateway update %s --weights`", name)
+			}
+		}
+		return &RefusedError{msg}
+	}
+	how := "rolled back"
+	if st.Phase != "" && st.Phase != PhaseRolledBack {
+		how += " (" + st.Phase + ")"
+	}
+	return &RefusedError{fmt.Sprintf("nothing to %s: the rollout of gateway %s was %s%s; `turnout gateway retry %s` starts it again",
+		cmd, name, how, at, name)}
+}
+
+// retry starts a rolled-back rollout again from the first step: a fresh
+// state, as if its policy section had just been applied, and a reason in
+// the history. A rollout still going, or promoted, is refused.
+func (r *Runner) retry(ctx context.Context, name string) error {
+	for range 5 { // a concurrent decision may win the compare-and-set
+		g, _ := r.current(ctx, name)
+		if g == nil {
+			return fmt.Errorf("gateway %q: %w", name, store.ErrNotFound)
+		}
+		if g.Policy == nil {
+			return fmt.Errorf("gateway %q: %w", name, ErrNoPolicy)
+		}
+		st, prev, err := r.load(ctx, name)
+		if err != nil {
+			return err
+		}
+		if st.ConfigHash != configHash(g.Policy) {
+			st = State{ConfigHash: configHash(g.Policy), Type: g.Policy.Type, Phase: PhaseStarting}
+		}
+		switch {
+		case st.Done && promoted(st):
+			at := ""
+			if st.EndedRevision > 0 {
+				at = fmt.Sprintf(" at revision %d", st.EndedRevision)
+			}
+			return &RefusedError{fmt.Sprintf("nothing to retry: the rollout of gateway %s was promoted%s; a changed policy section starts another", name, at)}
+		case !st.Done && (!Terminal(st.Phase) || st.Phase == PhasePromoted):
+			// Terminal but not done: a plugin that gave up without
+			// rolling back (bluegreen's failed) can be retried.
+			return &RefusedError{fmt.Sprintf("nothing to retry: the rollout of gateway %s is still going (%s); `turnout gateway abort %s` rolls it back", name, st.Phase, name)}
+		}
+		n := st.Retries + 1
+		fresh := State{ConfigHash: st.ConfigHash, Type: g.Policy.Type, Phase: PhaseStarting, Retries: n,
+			RetryNote: fmt.Sprintf("retry %d by an operator after %s", n, st.Phase)}
+		doc, err := json.Marshal(fresh)
+		if err != nil {
+			return err
+		}
+		_, err = r.o.Store.Apply(ctx, []store.Change{{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev,
+			Reason: fmt.Sprintf("policy %s: retry %d requested by an operator: the rollout starts again from the first step (it was %s)", g.Policy.Type, n, st.Phase)}})
 		if err == nil {
 			r.kick(name)
 			return nil

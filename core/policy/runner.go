@@ -205,6 +205,7 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 
 	cmd := st.Command
 	st.Command = sdk.CommandNone
+	ended := st.Done
 	switch cmd {
 	case sdk.CommandPause:
 		st.Paused, st.Phase = true, PhasePaused
@@ -257,17 +258,26 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 	}
 
 	st.Errors = 0
+	if ended && d.Action == sdk.Hold {
+		// A command after the end that the policy has nothing to do for:
+		// the rollout's record stays as it ended, and Command tells the
+		// operator.
+		st.Declined = &Declined{Command: cmd, Reason: d.Reason, Time: now}
+		r.save(ctx, name, g, grev, st, prev, nil, fmt.Sprintf("policy %s: %s declined: %s", pol.Type, cmd, d.Reason))
+		r.log.Info("policy command declined after the rollout ended", "gateway", name, "policy", pol.Type, "command", cmd, "reason", d.Reason)
+		return interval
+	}
 	st.Decisions++
 	st.Plugin = d.State
 	st.Phase = d.Phase
 	switch d.Action {
 	case sdk.Promote:
-		st.Done = true
+		st.Done, st.Ended, st.EndedRevision = true, d.Action, grev // save counts the revision it writes
 		if st.Phase == "" {
 			st.Phase = PhasePromoted
 		}
 	case sdk.Rollback:
-		st.Done = true
+		st.Done, st.Ended, st.EndedRevision = true, d.Action, grev
 		if st.Phase == "" {
 			st.Phase = PhaseRolledBack
 		}
@@ -303,12 +313,7 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 // save writes the state, and the gateway with new weights if any, in one
 // batch. It reports false on a conflict with another writer.
 func (r *Runner) save(ctx context.Context, name string, g *gateway.Gateway, grev int64, st State, prev int64, weights map[string]gateway.Weight, reason string) bool {
-	doc, err := json.Marshal(st)
-	if err != nil {
-		r.log.Error("policy state not saved", "gateway", name, "err", err)
-		return false
-	}
-	changes := []store.Change{{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev, Reason: reason}}
+	var changes []store.Change
 	if weights != nil {
 		changed := false
 		for i := range g.Routes {
@@ -323,9 +328,23 @@ func (r *Runner) save(ctx context.Context, name string, g *gateway.Gateway, grev
 				r.log.Error("gateway not saved", "gateway", name, "err", err)
 				return false
 			}
-			changes = append([]store.Change{{Name: name, Doc: gdoc, Match: grev, Reason: reason}}, changes...)
+			if st.RetryNote != "" {
+				// The retried rollout's first revision says it is one.
+				reason += "; " + st.RetryNote
+				st.RetryNote = ""
+			}
+			changes = append(changes, store.Change{Name: name, Doc: gdoc, Match: grev, Reason: reason})
+			if st.Ended != "" && st.EndedRevision == grev {
+				st.EndedRevision = grev + 1 // the revision this batch writes
+			}
 		}
 	}
+	doc, err := json.Marshal(st)
+	if err != nil {
+		r.log.Error("policy state not saved", "gateway", name, "err", err)
+		return false
+	}
+	changes = append(changes, store.Change{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev, Reason: reason})
 	if _, err := r.o.Store.Apply(ctx, changes); err != nil {
 		if !errors.Is(err, store.ErrConflict) {
 			r.log.Error("policy decision not saved", "gateway", name, "err", err)

@@ -262,3 +262,127 @@ func TestCheckAsksThePlugin(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// ender is a policy like the canary: it steps to 10%, promotes or rolls
+// back on command, and after either holds whatever it is asked.
+type ender struct{ stepper }
+
+func (e *ender) Decide(ctx context.Context, in sdk.Input) (sdk.Decision, error) {
+	e.mu.Lock()
+	e.inputs = append(e.inputs, in)
+	e.mu.Unlock()
+	var st struct{ Phase string }
+	if in.State != nil {
+		json.Unmarshal(in.State, &st)
+	}
+	d := sdk.Decision{Action: sdk.Step, Weights: map[string]int{"t:a": 9000, "t:b": 1000}, Reason: "the rollout starts"}
+	switch {
+	case st.Phase == "promoted" || st.Phase == "rolled-back":
+		d = sdk.Decision{Action: sdk.Hold, Reason: "the rollout is over (" + st.Phase + ")"}
+	case in.Command == sdk.CommandAbort:
+		st.Phase = "rolled-back"
+		d = sdk.Decision{Action: sdk.Rollback, Weights: map[string]int{"t:a": 10000, "t:b": 0}, Reason: "aborted"}
+	case in.Command == sdk.CommandPromote:
+		st.Phase = "promoted"
+		d = sdk.Decision{Action: sdk.Promote, Weights: map[string]int{"t:a": 0, "t:b": 10000}, Reason: "promoted"}
+	default:
+		st.Phase = "progressing"
+	}
+	d.State, _ = json.Marshal(st)
+	d.Phase = st.Phase
+	return d, nil
+}
+
+func status(t *testing.T, r *Runner) Status {
+	t.Helper()
+	s, ok, err := r.Status(context.Background(), "shop")
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	return s.(Status)
+}
+
+func wantRefused(t *testing.T, err error, want string) {
+	t.Helper()
+	if !errors.Is(err, ErrRefused) || err.Error() != want {
+		t.Errorf("got %v, want refused: %s", err, want)
+	}
+}
+
+// After a promotion, a command the policy has nothing to do for is
+// refused with why and what to do instead; the rollout's record stays.
+func TestCommandsAfterAPromotionAreRefused(t *testing.T) {
+	st := store.NewMemory()
+	seed(t, st)
+	r := startRunner(t, st, &ender{}, nil)
+	ctx := context.Background()
+	testnet.Eventually(t, 5*time.Second, "the first step", func() bool { return weights(t, st) == "90%/10%" })
+	if err := r.Command(ctx, "shop", sdk.CommandPromote); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 5*time.Second, "promoted", func() bool { return weights(t, st) == "0%/100%" })
+	before := status(t, r)
+	if before.Ended != sdk.Promote || before.EndedRevision != 3 {
+		t.Fatalf("ended %q at %d, want promote at 3", before.Ended, before.EndedRevision)
+	}
+	wantRefused(t, r.Command(ctx, "shop", sdk.CommandAbort),
+		"nothing to abort: the rollout of gateway shop was promoted at revision 3; use `turnout gateway rollback shop --to 2` or `turnout gateway update shop --weights`")
+	wantRefused(t, r.Command(ctx, "shop", sdk.CommandPromote), "nothing to promote: the rollout of gateway shop was promoted at revision 3")
+	wantRefused(t, r.Command(ctx, "shop", sdk.CommandPause), "nothing to pause: the rollout of gateway shop was promoted at revision 3")
+	wantRefused(t, r.Command(ctx, "shop", sdk.CommandResume), "nothing to resume: the rollout of gateway shop was promoted at revision 3")
+	wantRefused(t, r.Command(ctx, "shop", CommandRetry), "nothing to retry: the rollout of gateway shop was promoted at revision 3; a changed policy section starts another")
+	after := status(t, r)
+	if weights(t, st) != "0%/100%" || after.Phase != PhasePromoted || after.Paused || after.Decisions != before.Decisions || after.Last.Action != sdk.Promote {
+		t.Fatalf("the refused commands changed the rollout: %s, %+v", weights(t, st), after)
+	}
+}
+
+// After a rollback too.
+func TestCommandsAfterARollbackAreRefused(t *testing.T) {
+	st := store.NewMemory()
+	seed(t, st)
+	r := startRunner(t, st, &ender{}, nil)
+	ctx := context.Background()
+	testnet.Eventually(t, 5*time.Second, "the first step", func() bool { return weights(t, st) == "90%/10%" })
+	if err := r.Command(ctx, "shop", sdk.CommandAbort); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 5*time.Second, "rolled back", func() bool { return weights(t, st) == "100%/0%" })
+	wantRefused(t, r.Command(ctx, "shop", sdk.CommandAbort),
+		"nothing to abort: the rollout of gateway shop was rolled back at revision 3; `turnout gateway retry shop` starts it again")
+	wantRefused(t, r.Command(ctx, "shop", sdk.CommandPromote),
+		"nothing to promote: the rollout of gateway shop was rolled back at revision 3; `turnout gateway retry shop` starts it again")
+}
+
+// A rolled-back rollout is retried from its first step, as a new revision
+// saying so; retry is refused while the rollout goes on.
+func TestRetryRestartsARolledBackRollout(t *testing.T) {
+	st := store.NewMemory()
+	seed(t, st)
+	r := startRunner(t, st, &ender{}, nil)
+	ctx := context.Background()
+	testnet.Eventually(t, 5*time.Second, "the first step", func() bool { return weights(t, st) == "90%/10%" })
+	wantRefused(t, r.Command(ctx, "shop", CommandRetry),
+		"nothing to retry: the rollout of gateway shop is still going (progressing); `turnout gateway abort shop` rolls it back")
+	if err := r.Command(ctx, "shop", sdk.CommandAbort); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 5*time.Second, "rolled back", func() bool { return weights(t, st) == "100%/0%" })
+	wantRefused(t, r.Command(ctx, "shop", sdk.CommandAbort),
+		"nothing to abort: the rollout of gateway shop was rolled back at revision 3; `turnout gateway retry shop` starts it again")
+
+	if err := r.Command(ctx, "shop", CommandRetry); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 5*time.Second, "the first step again", func() bool { return weights(t, st) == "90%/10%" })
+	h, _ := st.History(ctx, "shop")
+	if last := h[len(h)-1]; last.Reason != "policy stepper: step: the rollout starts; retry 1 by an operator after rolled-back" {
+		t.Errorf("the retried rollout's revision: %q", last.Reason)
+	}
+	if s := status(t, r); s.Phase != "progressing" || s.Done || s.Retries != 1 || s.RetryNote != "" || s.Decisions != 1 {
+		t.Errorf("after the retry: %+v", s)
+	}
+	if err := r.Command(ctx, "nope", CommandRetry); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown gateway: %v", err)
+	}
+}

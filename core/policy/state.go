@@ -38,6 +38,26 @@ type State struct {
 	Decisions int             `json:"decisions"`
 	// Errors counts decisions in a row that failed (the weights held).
 	Errors int `json:"errors,omitempty"`
+	// Ended is the action that ended the rollout (promote or rollback),
+	// EndedRevision the gateway revision it wrote: what an operator's
+	// command after the end is told.
+	Ended         sdk.Action `json:"ended,omitempty"`
+	EndedRevision int64      `json:"ended_revision,omitempty"`
+	// Declined is the last command the policy declined after the rollout
+	// ended (it held: nothing to do), for Command to report.
+	Declined *Declined `json:"declined,omitempty"`
+	// Retries counts the operator's retries of this policy section's
+	// rollout; RetryNote goes into the reason of the first revision a
+	// retried rollout writes.
+	Retries   int    `json:"retries,omitempty"`
+	RetryNote string `json:"retry_note,omitempty"`
+}
+
+// Declined is a command the policy answered with a hold after the end.
+type Declined struct {
+	Command sdk.Command `json:"command"`
+	Reason  string      `json:"reason"`
+	Time    time.Time   `json:"time"`
 }
 
 // Decision is the last decision, as shown by `turnout gateway status`.
