@@ -55,29 +55,29 @@ var routes = []route{
 		http.MethodGet: {(*gatewayAPI).openAPI, []int{200}},
 	}},
 	routeGateways: {"/gateways", map[string]endpoint{
-		http.MethodGet:  {(*gatewayAPI).list, []int{200, 400, 500}},
-		http.MethodPost: {(*gatewayAPI).create, []int{200, 201, 400, 409, 413, 415, 500}},
+		http.MethodGet:  {(*gatewayAPI).list, []int{200, 400, 500, 503}},
+		http.MethodPost: {(*gatewayAPI).create, []int{200, 201, 400, 409, 413, 415, 500, 503}},
 	}},
 	routeGateway: {"/gateways/{name}", map[string]endpoint{
-		http.MethodGet:    {(*gatewayAPI).get, []int{200, 404, 500}},
-		http.MethodPut:    {(*gatewayAPI).put, []int{200, 201, 400, 404, 409, 412, 413, 415, 500}},
-		http.MethodPatch:  {(*gatewayAPI).patch, []int{200, 400, 404, 409, 412, 413, 415, 500}},
-		http.MethodDelete: {(*gatewayAPI).delete, []int{204, 400, 404, 412, 500}},
+		http.MethodGet:    {(*gatewayAPI).get, []int{200, 404, 500, 503}},
+		http.MethodPut:    {(*gatewayAPI).put, []int{200, 201, 400, 404, 409, 412, 413, 415, 500, 503}},
+		http.MethodPatch:  {(*gatewayAPI).patch, []int{200, 400, 404, 409, 412, 413, 415, 500, 503}},
+		http.MethodDelete: {(*gatewayAPI).delete, []int{204, 400, 404, 412, 500, 503}},
 	}},
 	routeRevisions: {"/gateways/{name}/revisions", map[string]endpoint{
-		http.MethodGet: {(*gatewayAPI).revisions, []int{200, 400, 404, 500}},
+		http.MethodGet: {(*gatewayAPI).revisions, []int{200, 400, 404, 500, 503}},
 	}},
 	routeRevision: {"/gateways/{name}/revisions/{revision}", map[string]endpoint{
-		http.MethodGet: {(*gatewayAPI).revision, []int{200, 400, 404, 500}},
+		http.MethodGet: {(*gatewayAPI).revision, []int{200, 400, 404, 500, 503}},
 	}},
 	routeRollback: {"/gateways/{name}/rollback", map[string]endpoint{
-		http.MethodPost: {(*gatewayAPI).rollback, []int{200, 201, 400, 404, 409, 412, 500}},
+		http.MethodPost: {(*gatewayAPI).rollback, []int{200, 201, 400, 404, 409, 412, 500, 503}},
 	}},
 	routeStatus: {"/gateways/{name}/status", map[string]endpoint{
-		http.MethodGet: {(*gatewayAPI).status, []int{200, 404, 500}},
+		http.MethodGet: {(*gatewayAPI).status, []int{200, 404, 500, 503}},
 	}},
 	routeCommand: {"/gateways/{name}/{command}", map[string]endpoint{
-		http.MethodPost: {(*gatewayAPI).command, []int{202, 400, 404, 409, 500}},
+		http.MethodPost: {(*gatewayAPI).command, []int{202, 400, 404, 409, 500, 503}},
 	}},
 	routePlugins: {"/plugins", map[string]endpoint{
 		http.MethodGet: {(*gatewayAPI).listPlugins, []int{200}},
