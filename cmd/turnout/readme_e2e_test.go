@@ -15,20 +15,7 @@ import (
 // ports (8080, 9880, 3001, 3002), so they run in a network namespace of
 // their own, where those ports are free whatever else runs on the machine.
 func TestREADMEQuickStartAndCLIBlock(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("needs root for a network namespace (unshare -n); CI runs as root")
-		}
-		t.Skip("needs root for a network namespace (unshare -n)")
-	}
-	for _, tool := range []string{"unshare", "ip", "curl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not installed: %v", tool, err)
-		}
-	}
+	needNetns(t)
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -104,15 +91,7 @@ func shBlockAfter(t *testing.T, doc, marker string) string {
 // succeed: the If-Match, the validate_only POST of a gateway that exists,
 // the rollback and the delete included.
 func TestAPIDocExamplesRunInOrder(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end")
-	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("needs root for a network namespace (unshare -n); CI runs as root")
-		}
-		t.Skip("needs root for a network namespace (unshare -n)")
-	}
+	needNetns(t)
 	doc, err := os.ReadFile("../../docs/api.md")
 	if err != nil {
 		t.Fatal(err)
@@ -154,5 +133,26 @@ curl() { command curl -w '\nSTATUS %%{http_code}\n' "$@"; }
 	}
 	if want := strings.Count(reading+changing, "curl "); n != want {
 		t.Errorf("%d requests answered, the doc has %d:\n%s", n, want, out)
+	}
+}
+
+// needNetns skips an end-to-end test that runs in a network namespace of
+// its own where one cannot be made: -short, or not root (outside CI, which
+// runs as root and so fails instead).
+func needNetns(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("needs root for a network namespace (unshare -n); CI runs as root")
+		}
+		t.Skip("needs root for a network namespace (unshare -n)")
+	}
+	for _, tool := range []string{"unshare", "ip", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed: %v", tool, err)
+		}
 	}
 }
