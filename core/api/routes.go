@@ -55,12 +55,12 @@ var routes = []route{
 	}},
 	routeGateways: {"/gateways", map[string]endpoint{
 		http.MethodGet:  {(*gatewayAPI).list, []int{200, 400, 500}},
-		http.MethodPost: {(*gatewayAPI).create, []int{200, 201, 400, 409, 413, 415, 500}},
+		http.MethodPost: {(*gatewayAPI).create, []int{200, 201, 400, 409, 413, 415, 422, 500}},
 	}},
 	routeGateway: {"/gateways/{name}", map[string]endpoint{
 		http.MethodGet:    {(*gatewayAPI).get, []int{200, 404, 500}},
-		http.MethodPut:    {(*gatewayAPI).put, []int{200, 201, 400, 404, 409, 412, 413, 415, 500}},
-		http.MethodPatch:  {(*gatewayAPI).patch, []int{200, 400, 404, 409, 412, 413, 415, 500}},
+		http.MethodPut:    {(*gatewayAPI).put, []int{200, 201, 400, 404, 409, 412, 413, 415, 422, 500}},
+		http.MethodPatch:  {(*gatewayAPI).patch, []int{200, 400, 404, 409, 412, 413, 415, 422, 500}},
 		http.MethodDelete: {(*gatewayAPI).delete, []int{204, 400, 404, 412, 500}},
 	}},
 	routeRevisions: {"/gateways/{name}/revisions", map[string]endpoint{
@@ -70,7 +70,7 @@ var routes = []route{
 		http.MethodGet: {(*gatewayAPI).revision, []int{200, 400, 404, 500}},
 	}},
 	routeRollback: {"/gateways/{name}/rollback", map[string]endpoint{
-		http.MethodPost: {(*gatewayAPI).rollback, []int{200, 201, 400, 404, 409, 412, 500}},
+		http.MethodPost: {(*gatewayAPI).rollback, []int{200, 201, 400, 404, 409, 412, 422, 500}},
 	}},
 	routeStatus: {"/gateways/{name}/status", map[string]endpoint{
 		http.MethodGet: {(*gatewayAPI).status, []int{200, 404, 500}},
