@@ -56,9 +56,11 @@ bench: ## Go benchmarks, then throughput and latency, weight changes and uploads
 	bash bench/reload.sh
 	bash bench/upload.sh
 
-bench-go: ## Go benchmarks of the request path and of API update latency (-benchmem)
+bench-go: ## Go benchmarks of the request path, of API update latency and of route scale (-benchmem)
 	mkdir -p bench/out
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./core/routing/ ./core/condition/ ./core/dataplane/ ./core/api/ ./core/metrics/ | tee bench/out/go-bench.txt
+	# Seconds per run at 10,000 routes: a few fixed runs, not -benchtime 1s.
+	$(GO) test -run '^$$' -bench RouteScale -benchmem -benchtime 3x -count 3 ./core/engine/ | tee -a bench/out/go-bench.txt
 
 fuzz: ## fuzz the condition parser for a minute
 	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime 60s ./core/condition/

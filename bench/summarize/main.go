@@ -71,6 +71,7 @@ func main() {
 	}
 	text := d.render()
 	if d.goBench != nil {
+		text += routeScaleSection(d.goBench)
 		text += goBenchSection(d.goBench)
 	}
 	if err := os.WriteFile(*out, []byte(text), 0o644); err != nil {

@@ -64,7 +64,17 @@ type serveFlags struct {
 	plugins        pluginFlags
 	// marathonLBRange is Marathon-LB's service port range.
 	marathonLBRange string
+	limits          engine.Limits
 }
+
+// Default limits (see docs/performance.md, route-scale): a gateway of
+// 1,000 routes is put in service in tens of milliseconds, far beyond the
+// few routes of a canary; 200 gateways of that size still rebuild in
+// seconds, and leave most of the default port range free.
+const (
+	defaultMaxRoutesPerGateway = 1000
+	defaultMaxGateways         = 200
+)
 
 func newServeCommand() *cobra.Command {
 	var f serveFlags
@@ -108,6 +118,9 @@ with 503.`,
 				}
 				f.insecureAdmin = v
 			}
+			if err := limitsFromEnv(cmd, &f.limits); err != nil {
+				return err
+			}
 			return serve(cmd.Context(), f)
 		},
 	}
@@ -143,6 +156,8 @@ with 503.`,
 	fl.StringArrayVar(&f.plugins.configs, "plugin-config", nil, "configuration of a plugin, NAME=JSON object (repeatable)")
 	fl.StringVar(&f.plugins.marathonURL, "marathon-url", "", "Marathon URL(s), comma-separated for failover, for the marathon, minuteman and marathon-lb plugins [TURNOUT_MARATHON_URL; default http://marathon.mesos:8080]")
 	fl.StringVar(&f.marathonLBRange, "marathon-lb-range", "10000-10100", "Marathon-LB's service port range: with --marathon-url, no gateway takes a port Marathon-LB or an app it exposes holds")
+	fl.IntVar(&f.limits.MaxRoutesPerGateway, "max-routes-per-gateway", defaultMaxRoutesPerGateway, "most routes a gateway may have; a write over it is refused (422), 0 for no limit [TURNOUT_MAX_ROUTES_PER_GATEWAY]")
+	fl.IntVar(&f.limits.MaxGateways, "max-gateways", defaultMaxGateways, "most gateways this agent serves; a write over it is refused (422), 0 for no limit [TURNOUT_MAX_GATEWAYS]")
 	fl.StringVar(&f.plugins.acsToken, "dcos-acs-token", "", "DC/OS ACS token for Marathon [TURNOUT_DCOS_ACS_TOKEN; or a service account in TURNOUT_DCOS_SERVICE_ACCOUNT_SECRET]")
 	return cmd
 }
@@ -300,7 +315,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		}
 		return err
 	}
-	apply := filesource.ToStore(st, fileCheck)
+	apply := filesource.ToStore(st, fileCheck, f.limits)
 	storeVersion, err := firstTable(ctx, f, st, eng, apply)
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
@@ -310,7 +325,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	admin, err := api.Start(api.Options{Addr: f.admin, Registry: reg.Prometheus, Pprof: f.pprof, Logger: log,
 		Ready: func() error { return eng.LastError() },
 		API: api.New(api.Config{Store: st, Check: check, Logger: log,
-			Plugins: host, Routes: eng.Statuses, Policy: runner}),
+			Plugins: host, Routes: eng.Statuses, Policy: runner, Limits: f.limits}),
 		Token: token, TLS: adminTLSConfig, Open: adminOpen})
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
@@ -325,6 +340,11 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	for _, g := range eng.Gateways() {
 		log.Info("gateway serving", "gateway", g.Name, "port", g.Port.Number, "protocol", g.Port.Protocol, "routes", len(g.Routes))
+	}
+	// Stored gateways accepted before a limit was lowered keep serving:
+	// refusing to start would take every gateway down.
+	if err := f.limits.Check(nil, eng.Gateways()); err != nil {
+		log.Warn("gateways in service are over the limits; they keep serving and may shrink, but not grow", "err", err)
 	}
 	log.Info("turnout serving", "version", version, "admin", admin.Addr().String(), "admin_tls", adminTLSConfig != nil, "admin_token", token != "")
 
@@ -499,6 +519,31 @@ func parseRange(s string) (int, int, error) {
 		return 0, 0, fmt.Errorf("--port-range %q: want FIRST-LAST, e.g. 8000-9999", s)
 	}
 	return lo, hi, nil
+}
+
+// limitsFromEnv reads TURNOUT_MAX_ROUTES_PER_GATEWAY and
+// TURNOUT_MAX_GATEWAYS for the flags not given, and refuses negative
+// limits.
+func limitsFromEnv(cmd *cobra.Command, l *engine.Limits) error {
+	for _, v := range []struct {
+		flag, env string
+		n         *int
+	}{
+		{"max-routes-per-gateway", "TURNOUT_MAX_ROUTES_PER_GATEWAY", &l.MaxRoutesPerGateway},
+		{"max-gateways", "TURNOUT_MAX_GATEWAYS", &l.MaxGateways},
+	} {
+		if s := os.Getenv(v.env); s != "" && !cmd.Flags().Changed(v.flag) {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return fmt.Errorf("%s=%q: want a whole number (0 for no limit): %w", v.env, s, err)
+			}
+			*v.n = n
+		}
+		if *v.n < 0 {
+			return fmt.Errorf("--%s %d: want 0 (no limit) or more", v.flag, *v.n)
+		}
+	}
+	return nil
 }
 
 func envOr(name, def string) string {

@@ -27,6 +27,7 @@ type gatewayAPI struct {
 	plugins Plugins
 	routes  func(gateway string) []engine.RouteStatus
 	policy  PolicyControl
+	limits  engine.Limits
 	// mu serialises writes: a change is checked against the whole set, so
 	// two writes to different gateways (say, both taking port 8080) must
 	// not be checked side by side. The store's Match guards each gateway
@@ -57,6 +58,9 @@ type Config struct {
 	Routes func(gateway string) []engine.RouteStatus
 	// Policy reports on and commands gateways' routing policies.
 	Policy PolicyControl
+	// Limits refuse a write that takes a gateway over the routes, or the
+	// agent over the gateways, it may have: 422 (zero: no limits).
+	Limits engine.Limits
 }
 
 // New serves the REST API under /api/v1/.
@@ -67,7 +71,7 @@ func New(c Config) http.Handler {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &gatewayAPI{st: c.Store, check: c.Check, log: c.Logger, plugins: c.Plugins, routes: c.Routes, policy: c.Policy}
+	return &gatewayAPI{st: c.Store, check: c.Check, log: c.Logger, plugins: c.Plugins, routes: c.Routes, policy: c.Policy, limits: c.Limits}
 }
 
 func (a *gatewayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -136,8 +140,13 @@ func (s *state) with(g *gateway.Gateway) []*gateway.Gateway {
 	return append(out, g)
 }
 
-// validate runs check on a candidate set.
-func (a *gatewayAPI) validate(cand []*gateway.Gateway) error {
+// validate runs the limits and check on a candidate set; prev is the
+// stored set the write changes.
+func (a *gatewayAPI) validate(prev, cand []*gateway.Gateway) error {
+	// Limits first: they cost a count, check may bind ports.
+	if err := a.limits.Check(prev, cand); err != nil {
+		return &httpError{status: http.StatusUnprocessableEntity, msg: err.Error()}
+	}
 	if err := a.check(cand); err != nil {
 		return invalid(err)
 	}
@@ -317,7 +326,7 @@ func (a *gatewayAPI) create(w http.ResponseWriter, r *http.Request, _ params) er
 		cand = append(cand, g)
 	}
 	// Encoded after the check, which gives portless gateways their port.
-	if err := a.validate(cand); err != nil {
+	if err := a.validate(st.gws, cand); err != nil {
 		return err
 	}
 	changes := make([]store.Change, 0, len(gws))
@@ -419,7 +428,7 @@ func (a *gatewayAPI) replace(w http.ResponseWriter, r *http.Request, g *gateway.
 	if err != nil {
 		return err
 	}
-	if err := a.validate(st.with(g)); err != nil {
+	if err := a.validate(st.gws, st.with(g)); err != nil {
 		return err
 	}
 	if vo {

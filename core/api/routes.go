@@ -56,12 +56,12 @@ var routes = []route{
 	}},
 	routeGateways: {"/gateways", map[string]endpoint{
 		http.MethodGet:  {(*gatewayAPI).list, []int{200, 400, 500, 503}},
-		http.MethodPost: {(*gatewayAPI).create, []int{200, 201, 400, 409, 413, 415, 500, 503}},
+		http.MethodPost: {(*gatewayAPI).create, []int{200, 201, 400, 409, 413, 415, 422, 500, 503}},
 	}},
 	routeGateway: {"/gateways/{name}", map[string]endpoint{
 		http.MethodGet:    {(*gatewayAPI).get, []int{200, 404, 500, 503}},
-		http.MethodPut:    {(*gatewayAPI).put, []int{200, 201, 400, 404, 409, 412, 413, 415, 500, 503}},
-		http.MethodPatch:  {(*gatewayAPI).patch, []int{200, 400, 404, 409, 412, 413, 415, 500, 503}},
+		http.MethodPut:    {(*gatewayAPI).put, []int{200, 201, 400, 404, 409, 412, 413, 415, 422, 500, 503}},
+		http.MethodPatch:  {(*gatewayAPI).patch, []int{200, 400, 404, 409, 412, 413, 415, 422, 500, 503}},
 		http.MethodDelete: {(*gatewayAPI).delete, []int{204, 400, 404, 412, 500, 503}},
 	}},
 	routeRevisions: {"/gateways/{name}/revisions", map[string]endpoint{
@@ -71,7 +71,7 @@ var routes = []route{
 		http.MethodGet: {(*gatewayAPI).revision, []int{200, 400, 404, 500, 503}},
 	}},
 	routeRollback: {"/gateways/{name}/rollback", map[string]endpoint{
-		http.MethodPost: {(*gatewayAPI).rollback, []int{200, 201, 400, 404, 409, 412, 500, 503}},
+		http.MethodPost: {(*gatewayAPI).rollback, []int{200, 201, 400, 404, 409, 412, 422, 500, 503}},
 	}},
 	routeStatus: {"/gateways/{name}/status", map[string]endpoint{
 		http.MethodGet: {(*gatewayAPI).status, []int{200, 404, 500, 503}},

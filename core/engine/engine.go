@@ -48,11 +48,23 @@ type Engine struct {
 	log  *slog.Logger
 	res  *resolver
 
+	// applyMu serialises building and swapping tables (Set, rebuild): a
+	// build costs time linear in the routes. Nothing a writer or a reader
+	// of the state below needs waits for it: mu is held only to read or
+	// replace that state, so API checks, statuses and health answer during
+	// a rebuild.
+	applyMu sync.Mutex
+
 	mu       sync.Mutex
 	gateways []*gateway.Gateway
 	statuses map[string][]RouteStatus
 	gen      uint64
 	lastErr  error
+
+	// building, if set, is called by apply with the gateways it is about
+	// to build a table for, holding applyMu (tests hold a rebuild in
+	// progress with it). Set before the engine runs.
+	building func([]*gateway.Gateway)
 
 	kicks chan struct{}
 }
@@ -88,16 +100,15 @@ func (e *Engine) Set(gws []*gateway.Gateway) error {
 			return fmt.Errorf("%w: gateway %q: port %d is reserved for %s", ErrPortTaken, g.Name, g.Port.Number, what)
 		}
 	}
+	e.applyMu.Lock()
+	defer e.applyMu.Unlock()
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := e.assignPorts(gws, nil); err != nil {
+	err := e.assignPorts(gws, nil)
+	e.mu.Unlock()
+	if err != nil {
 		return err
 	}
-	if err := e.apply(gws); err != nil {
-		return err
-	}
-	e.gateways = gws
-	return nil
+	return e.apply(gws)
 }
 
 // ErrPortTaken is wrapped by Check and Set when a gateway's port is used by
@@ -223,15 +234,20 @@ func (e *Engine) Statuses(gateway string) []RouteStatus {
 
 // rebuild builds a new table for the same gateways (endpoints moved).
 func (e *Engine) rebuild() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := e.apply(e.gateways); err != nil {
+	e.applyMu.Lock()
+	defer e.applyMu.Unlock()
+	if err := e.apply(e.Gateways()); err != nil {
 		e.log.Error("routing table rebuild failed; the previous table keeps serving", "err", err)
 	}
 }
 
-// apply builds and swaps in the table for gws. Called with e.mu held.
+// apply builds and swaps in the table for gws, which become the gateways
+// in service. Called with e.applyMu held, not e.mu: the build and the swap
+// run beside readers and checks, and e.mu is taken only to publish.
 func (e *Engine) apply(gws []*gateway.Gateway) error {
+	if e.building != nil {
+		e.building(gws)
+	}
 	keep := map[string]bool{}
 	for _, g := range gws {
 		for _, r := range g.Routes {
@@ -253,6 +269,9 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 	}
 	e.res.forget(keep)
 	eff, statuses := e.effective(gws)
+	e.mu.Lock()
+	gen := e.gen + 1 // only apply changes gen, under applyMu
+	e.mu.Unlock()
 	t, err := routing.Build(routing.Input{
 		Gateways:   eff,
 		Addrs:      e.addrs,
@@ -260,21 +279,26 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 		Endpoints:  e.dp.Endpoints(),
 		Metrics:    e.dp.Metrics(),
 		Options:    e.opts.Routing,
-		Generation: e.gen + 1,
+		Generation: gen,
 	})
 	if err == nil {
 		err = e.dp.Apply(t)
 	} else {
 		e.dp.Metrics().TableFailures.Inc()
 	}
+	e.mu.Lock()
 	e.lastErr = err
+	if err == nil {
+		e.gen = gen
+		e.gateways = gws
+		e.statuses = statuses
+	}
+	e.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("put routing table in service: %w", err)
 	}
-	e.gen++
-	e.statuses = statuses
 	e.recordStatuses(statuses)
-	e.log.Info("routing table in service", "generation", e.gen, "gateways", len(gws))
+	e.log.Info("routing table in service", "generation", gen, "gateways", len(gws))
 	return nil
 }
 
@@ -294,7 +318,8 @@ func (e *Engine) failed(t gateway.Target) func() {
 
 // assignPorts gives every gateway without a port one from the range: the
 // port it has in service, else the lowest one that is free (and, with avail,
-// available). The gateways are modified in place. Called with e.mu held.
+// available). The gateways are modified in place. Called with e.mu held
+// (it reads the gateways in service).
 func (e *Engine) assignPorts(gws []*gateway.Gateway, avail func(port int) bool) error {
 	used := map[int]bool{}
 	for _, g := range gws {

@@ -16,8 +16,10 @@ import (
 // deleted, and gateways created through the API are left alone. The whole
 // resulting set is checked first (check: Engine.Check), so a file that
 // would take a port another gateway holds is refused and nothing is
-// written. The writes are one atomic batch.
-func ToStore(st store.Store, check func([]*gateway.Gateway) error) Apply {
+// written. limits refuse a file that takes a gateway over the routes, or
+// the agent over the gateways, it may have, nothing written either. The
+// writes are one atomic batch.
+func ToStore(st store.Store, check func([]*gateway.Gateway) error, limits engine.Limits) Apply {
 	var mu sync.Mutex
 	owned := map[string]bool{} // gateways the file put in the store
 	return func(gws []*gateway.Gateway) error {
@@ -36,11 +38,13 @@ func ToStore(st store.Store, check func([]*gateway.Gateway) error) Apply {
 		for _, g := range gws {
 			inFile[g.Name] = true
 		}
+		stored := make(map[string]*gateway.Gateway, len(current))
+		for _, c := range current {
+			stored[c.Name] = c
+		}
 		for _, g := range gws {
-			for _, c := range current {
-				if c.Name == g.Name {
-					g.KeepPolicyWeights(c) // a running policy owns the weights
-				}
+			if c, ok := stored[g.Name]; ok {
+				g.KeepPolicyWeights(c) // a running policy owns the weights
 			}
 		}
 		candidate := append([]*gateway.Gateway(nil), gws...)
@@ -53,6 +57,9 @@ func ToStore(st store.Store, check func([]*gateway.Gateway) error) Apply {
 			default:
 				candidate = append(candidate, g)
 			}
+		}
+		if err := limits.Check(current, candidate); err != nil {
+			return err
 		}
 		if err := check(candidate); err != nil {
 			return err

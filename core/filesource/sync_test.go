@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/turnout/turnout/core/engine"
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/store"
 )
@@ -48,7 +49,7 @@ func TestToStore(t *testing.T) {
 			}
 		}
 		return nil
-	})
+	}, engine.Limits{})
 
 	steps := []struct {
 		file, want string

@@ -5,6 +5,7 @@
 package metrics
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,12 +67,19 @@ type Registry struct {
 	// AccessLogDropped counts access log lines of the event loops dropped
 	// because the log's writer fell behind.
 	AccessLogDropped prometheus.Counter
+
+	// bound is every route given series, by gateway, so that forgetting
+	// deletes exactly their series: a partial-match delete scans every
+	// series of a vector, which made removing N routes cost N x series.
+	mu    sync.Mutex
+	bound map[string]map[string]struct{}
 }
 
 // NewRegistry creates the collectors and registers them, together with the
 // Go runtime and process collectors, in a fresh Prometheus registry.
 func NewRegistry() *Registry {
 	r := &Registry{
+		bound:      map[string]map[string]struct{}{},
 		Prometheus: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "turnout_requests_total",
@@ -167,8 +175,19 @@ type Route struct {
 	errors   map[string]prometheus.Counter
 }
 
+// errorKinds are the kinds a route counts errors under.
+var errorKinds = [...]string{ErrConnect, ErrTimeout, ErrUpstream, ErrNoEndpoint, ErrRetried}
+
 // Route returns the pre-bound series of a route of a gateway.
 func (r *Registry) Route(gateway, route string) *Route {
+	r.mu.Lock()
+	routes := r.bound[gateway]
+	if routes == nil {
+		routes = map[string]struct{}{}
+		r.bound[gateway] = routes
+	}
+	routes[route] = struct{}{}
+	r.mu.Unlock()
 	m := &Route{
 		duration: r.duration.WithLabelValues(gateway, route),
 		errors:   make(map[string]prometheus.Counter, 5),
@@ -176,7 +195,7 @@ func (r *Registry) Route(gateway, route string) *Route {
 	for i, c := range classLabels {
 		m.classes[i] = r.requests.WithLabelValues(gateway, route, c)
 	}
-	for _, k := range []string{ErrConnect, ErrTimeout, ErrUpstream, ErrNoEndpoint, ErrRetried} {
+	for _, k := range errorKinds {
 		m.errors[k] = r.errors.WithLabelValues(gateway, route, k)
 	}
 	return m
@@ -256,23 +275,39 @@ func (r *Registry) Gateway(name string) *Gateway {
 func (g *Gateway) ClientError(kind int) { g.client[kind].Inc() }
 
 // Forget deletes every series of a gateway that is no longer configured,
-// so removed gateways and routes do not linger on /metrics.
+// so removed gateways and routes do not linger on /metrics. It costs the
+// gateway's own series, whatever the number of others.
 func (r *Registry) Forget(gateway string) {
-	l := prometheus.Labels{"gateway": gateway}
-	r.requests.DeletePartialMatch(l)
-	r.duration.DeletePartialMatch(l)
-	r.errors.DeletePartialMatch(l)
-	r.connections.DeletePartialMatch(l)
-	r.open.DeletePartialMatch(l)
-	r.client.DeletePartialMatch(l)
-	r.RouteHeld.DeletePartialMatch(l)
+	r.mu.Lock()
+	routes := r.bound[gateway]
+	delete(r.bound, gateway)
+	r.mu.Unlock()
+	for route := range routes {
+		r.deleteRoute(gateway, route)
+	}
+	r.connections.DeleteLabelValues(gateway)
+	r.open.DeleteLabelValues(gateway)
+	for _, k := range clientKindLabels {
+		r.client.DeleteLabelValues(gateway, k)
+	}
 }
 
-// ForgetRoute deletes the series of one removed route.
+// ForgetRoute deletes the series of one removed route, by their exact
+// labels (constant time).
 func (r *Registry) ForgetRoute(gateway, route string) {
-	l := prometheus.Labels{"gateway": gateway, "route": route}
-	r.requests.DeletePartialMatch(l)
-	r.duration.DeletePartialMatch(l)
-	r.errors.DeletePartialMatch(l)
-	r.RouteHeld.DeletePartialMatch(l)
+	r.mu.Lock()
+	delete(r.bound[gateway], route)
+	r.mu.Unlock()
+	r.deleteRoute(gateway, route)
+}
+
+func (r *Registry) deleteRoute(gateway, route string) {
+	for _, c := range classLabels {
+		r.requests.DeleteLabelValues(gateway, route, c)
+	}
+	r.duration.DeleteLabelValues(gateway, route)
+	for _, k := range errorKinds {
+		r.errors.DeleteLabelValues(gateway, route, k)
+	}
+	r.RouteHeld.DeleteLabelValues(gateway, route)
 }
