@@ -236,10 +236,15 @@ func TestStreamingResponseLineByLine(t *testing.T) {
 // promises long downloads work, and the engine's default timeout is 60s).
 func TestRouteTimeoutDoesNotCutStreamedBody(t *testing.T) {
 	t.Parallel()
-	const lines = 8
+	// 15 lines 100 ms apart: 1.5 s in all, past the 1 s timeout, and each
+	// pause far below it, so that a loaded machine's scheduling delays
+	// (the timeout slides only once a quarter of it has passed) do not
+	// make a pause look like silence. 60 ms under a 200 ms timeout failed
+	// beside two busy loops.
+	const lines = 15
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := w.(http.Flusher)
-		tick := time.NewTicker(60 * time.Millisecond)
+		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for i := range lines {
 			fmt.Fprintf(w, "line %d\n", i)
@@ -248,7 +253,7 @@ func TestRouteTimeoutDoesNotCutStreamedBody(t *testing.T) {
 		}
 	}))
 	t.Cleanup(ts.Close)
-	g := startGateway(t, simpleGateway("long", ts.Listener.Addr().String(), "{timeout: 200ms}"), dataplane.Options{}, engine.Options{})
+	g := startGateway(t, simpleGateway("long", ts.Listener.Addr().String(), "{timeout: 1s}"), dataplane.Options{}, engine.Options{})
 	start := time.Now()
 	resp, err := (&http.Client{Timeout: ioTimeout}).Get("http://" + g.addr + "/download")
 	if err != nil {
@@ -261,7 +266,7 @@ func TestRouteTimeoutDoesNotCutStreamedBody(t *testing.T) {
 		fmt.Fprintf(&want, "line %d\n", i)
 	}
 	if resp.StatusCode != 200 || err != nil || string(body) != want.String() {
-		t.Errorf("after %v the client got %d, %d of %d bytes, err %v: a route timeout of 200ms cut a response that started at once",
+		t.Errorf("after %v the client got %d, %d of %d bytes, err %v: a route timeout of 1s cut a response that started at once",
 			time.Since(start).Round(time.Millisecond), resp.StatusCode, len(body), want.Len(), err)
 	}
 }
