@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/turnout/turnout/core/store"
 )
 
 // Config is where an agent stands for election.
@@ -98,6 +100,14 @@ func (e *Election) Leading() (bool, <-chan struct{}) {
 func (e *Election) SetApplied(v int64) {
 	e.mu.Lock()
 	e.info.Applied = v
+	e.mu.Unlock()
+	e.poke()
+}
+
+// SetAdmin publishes the admin API's address, known once it listens.
+func (e *Election) SetAdmin(addr string) {
+	e.mu.Lock()
+	e.info.Admin = addr
 	e.mu.Unlock()
 	e.poke()
 }
@@ -301,8 +311,17 @@ func sortBySeq(names []string) {
 }
 
 // Status lists the agents in election order (the first leads) with how
-// far behind the store version each is.
+// far behind the store version each is. Without ZooKeeper the error is
+// store.ErrUnavailable (the API's 503).
 func (e *Election) Status(ctx context.Context) (Status, error) {
+	st, err := e.status(ctx)
+	if err != nil && !errors.Is(err, ctx.Err()) {
+		return Status{}, fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return st, err
+}
+
+func (e *Election) status(ctx context.Context) (Status, error) {
 	if !e.sessionUp() {
 		return Status{}, errors.New("cluster: no zookeeper session")
 	}
