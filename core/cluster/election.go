@@ -169,6 +169,9 @@ func (e *Election) setLeading(v bool) {
 		v = false // withdrawn: never leads again
 	default:
 	}
+	// Checked under the lock onEvent sets it under: a pass of run that
+	// saw the session just before it dropped cannot lead after the drop.
+	v = v && e.hasSession
 	if e.leading == v {
 		return
 	}
@@ -188,7 +191,9 @@ func (e *Election) run() {
 	defer close(e.done)
 	var watch <-chan zk.Event
 	for {
-		if e.sessionUp() {
+		if !e.sessionUp() {
+			e.setLeading(false)
+		} else {
 			var err error
 			watch, err = e.step()
 			if err != nil {
@@ -262,9 +267,9 @@ func (e *Election) step() (<-chan zk.Event, error) {
 		return nil, errors.New("this agent's znode vanished")
 	}
 	if me == 0 {
-		// Leading needs the session too: it may have dropped since. The
-		// watch on its own znode notices an operator deleting it.
-		e.setLeading(e.sessionUp())
+		// setLeading checks the session too: it may have dropped since.
+		// The watch on its own znode notices an operator deleting it.
+		e.setLeading(true)
 		_, _, watch, err := e.conn.ExistsW(node)
 		return watch, err
 	}
