@@ -119,3 +119,40 @@ func TestZKOneRunner(t *testing.T) {
 		t.Errorf("a weight written twice: %v\n%s", all, b.history())
 	}
 }
+
+// ZooKeeper down mid-rollout: the agent stops leading, so no policy runs
+// (none tries to decide and fails to save); when ZooKeeper is back it
+// leads again and the rollout goes on to the promotion, every step once.
+func TestZKOutageHoldsPolicies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	srv := zktest.Start(t)
+	url := "zk://" + srv.Addr() + "/e2e/turnout?session-timeout=2s"
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
+	port := testnet.FreePort(t)
+	a := run(t, "--store", url)
+	doc := canaryGateway(port, stable, canary, "  interval: 1s\n  steps: [10, 20, 30]\n  threshold: 1\n  min_requests: 2\n")
+	if code, _, body := putIfMatch(t, "http://"+a.admin+"/api/v1/gateways/shop", "", doc); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	startPolicyLoad(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 2, 5*time.Millisecond)
+	a.awaitStatus("shop", 20*time.Second, "the canary at 10%", func(st e2eStatus) bool { return st.route("["+canary.addr+"]").Weight == "10%" })
+
+	srv.Stop()
+	testnet.Eventually(t, 15*time.Second, "a to stop leading", func() bool { return strings.Contains(a.logs.String(), "this agent no longer leads") })
+	srv.Restart()
+	testnet.Eventually(t, 30*time.Second, "a to lead again", func() bool { return strings.Count(a.logs.String(), "this agent leads") >= 2 })
+	a.awaitStatus("shop", 60*time.Second, "the promotion", func(st e2eStatus) bool { return st.Policy.Phase == "promoted" })
+	// From the lost lead to the lead again: a decision in flight when
+	// ZooKeeper went may have failed before the lead was seen lost.
+	l := a.logs.String()
+	l = l[strings.Index(l, "this agent no longer leads"):]
+	l = l[:strings.Index(l, "this agent leads")]
+	if strings.Contains(l, "policy decision not saved") || strings.Contains(l, "policy state unreadable") || strings.Contains(l, "policy decision failed") {
+		t.Errorf("a policy ran without ZooKeeper:\n%s", l)
+	}
+	if steps, want := a.canaryWeights(canary.addr), []string{"0%", "10%", "20%", "30%", "100%"}; !slices.Equal(steps, want) {
+		t.Fatalf("canary weights over the revisions: %v, want %v\n%s", steps, want, a.history())
+	}
+}

@@ -416,7 +416,9 @@ func (r *Runner) save(ctx context.Context, name string, g *gateway.Gateway, grev
 	}
 	changes = append(changes, store.Change{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev, Reason: reason})
 	if _, err := r.o.Store.Apply(ctx, changes); err != nil {
-		if !errors.Is(err, store.ErrConflict) {
+		// A canceled ctx is the loop stopped (the lead lost, a shutdown):
+		// no error of the decision's.
+		if !errors.Is(err, store.ErrConflict) && ctx.Err() == nil {
 			r.log.Error("policy decision not saved", "gateway", name, "err", err)
 		}
 		return false
