@@ -291,7 +291,11 @@ func serve(ctx context.Context, f serveFlags) error {
 		}
 		info := self
 		info.Applied = applied.Load()
-		return cluster.Single(info, snap.Version), nil
+		kind := "bolt"
+		if _, ok := st.(*store.Memory); ok {
+			kind = "memory"
+		}
+		return cluster.Single(kind, info, snap.Version), nil
 	}
 	if elect != nil {
 		// Closed after the runner has stopped (defers run in reverse):

@@ -20,7 +20,7 @@ func TestClusterStatus(t *testing.T) {
 		return w
 	}
 	w := get(func(context.Context) (cluster.Status, error) {
-		return cluster.Single(cluster.Info{ID: "a", Admin: "127.0.0.1:9880", Applied: 3}, 5), nil
+		return cluster.Single("bolt", cluster.Info{ID: "a", Admin: "127.0.0.1:9880", Applied: 3}, 5), nil
 	})
 	var st cluster.Status
 	if err := json.Unmarshal(w.Body.Bytes(), &st); w.Code != 200 || err != nil {

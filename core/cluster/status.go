@@ -26,7 +26,7 @@ type Agent struct {
 
 // Status is GET /api/v1/cluster.
 type Status struct {
-	Store        string  `json:"store"` // "zookeeper" or "bolt"
+	Store        string  `json:"store"` // "zookeeper", "bolt" or "memory"
 	StoreVersion int64   `json:"store_version"`
 	Leader       string  `json:"leader"` // the leader's ID, "" when none leads
 	Agents       []Agent `json:"agents"` // the leader first, then in election order
@@ -41,8 +41,9 @@ func DefaultID() string {
 	return h + "-" + strconv.Itoa(os.Getpid())
 }
 
-// Single is the status of an agent alone on its store (bolt): it leads.
-func Single(info Info, storeVersion int64) Status {
-	return Status{Store: "bolt", StoreVersion: storeVersion, Leader: info.ID,
+// Single is the status of an agent alone on its store (bolt, or memory
+// for --demo): it leads.
+func Single(storeKind string, info Info, storeVersion int64) Status {
+	return Status{Store: storeKind, StoreVersion: storeVersion, Leader: info.ID,
 		Agents: []Agent{{Info: info, Leader: true, Behind: max(storeVersion-info.Applied, 0)}}}
 }
