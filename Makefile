@@ -28,7 +28,7 @@ run: build ## run the README's example gateway on :8080 with two demo backends
 
 test: ## run every test with the race detector (what CI runs)
 	@command -v protoc >/dev/null || echo "make test: protoc is not installed, so TestGeneratedCodeIsFresh is skipped (apt-get install protobuf-compiler)"
-	@[ -f /usr/share/java/zookeeper.jar ] || echo "make test: ZooKeeper is not installed, so the ZooKeeper store's tests are skipped (apt-get install zookeeper)"
+	@[ -f /usr/share/java/zookeeper.jar ] || echo "make test: ZooKeeper is not installed, so the ZooKeeper store's and the leader election's tests are skipped (apt-get install zookeeper)"
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 test-short: ## unit tests only, no end-to-end runs of the binary

@@ -93,6 +93,7 @@ policy:
 			}
 		}},
 		{"plugin list", nil, "", nil},
+		{"cluster status", nil, "", nil},
 		{"plugin describe", []string{"policy/canary"}, "", nil},
 		{"check ports", []string{"--marathon-url", fm.URL()}, "", nil},
 	}

@@ -12,12 +12,14 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/turnout/turnout/core/api"
+	"github.com/turnout/turnout/core/cluster"
 	"github.com/turnout/turnout/core/dataplane"
 	"github.com/turnout/turnout/core/engine"
 	"github.com/turnout/turnout/core/filesource"
@@ -289,7 +291,35 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	defer st.Close()
-	runner := policy.New(policy.Options{Store: st, Plugins: host, Metrics: reg, Routes: eng.Statuses, Logger: log})
+	self := cluster.Info{ID: cluster.DefaultID(), Admin: f.admin, Version: version, Started: time.Now().UTC()}
+	elect, err := startElection(f, self, log)
+	if err != nil {
+		_ = dp.Shutdown(context.Background())
+		return err
+	}
+	var applied atomic.Int64 // the store version served, for GET /cluster on one agent
+	popts := policy.Options{Store: st, Plugins: host, Metrics: reg, Routes: eng.Statuses, Logger: log}
+	clusterStatus := func(ctx context.Context) (cluster.Status, error) {
+		snap, err := st.Snapshot(ctx)
+		if err != nil {
+			return cluster.Status{}, err
+		}
+		info := self
+		info.Applied = applied.Load()
+		kind := "bolt"
+		if _, ok := st.(*store.Memory); ok {
+			kind = "memory"
+		}
+		return cluster.Single(kind, info, snap.Version), nil
+	}
+	if elect != nil {
+		// Closed after the runner has stopped (defers run in reverse):
+		// the next leader starts once this one's loops are gone.
+		defer elect.Close()
+		popts.Leader = elect
+		clusterStatus = elect.Status
+	}
+	runner := policy.New(popts)
 	// A gateway is accepted when the engine can serve it and its policy
 	// plugin takes its policy section.
 	check := func(gws []*gateway.Gateway) error {
@@ -325,7 +355,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	admin, err := api.Start(api.Options{Addr: f.admin, Registry: reg.Prometheus, Pprof: f.pprof, Logger: log,
 		Ready: func() error { return eng.LastError() },
 		API: api.New(api.Config{Store: st, Check: check, Logger: log,
-			Plugins: host, Routes: eng.Statuses, Policy: runner, Limits: f.limits}),
+			Plugins: host, Routes: eng.Statuses, Policy: runner, Limits: f.limits, Cluster: clusterStatus}),
 		Token: token, TLS: adminTLSConfig, Open: adminOpen})
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
@@ -346,6 +376,12 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err := f.limits.Check(nil, eng.Gateways()); err != nil {
 		log.Warn("gateways in service are over the limits; they keep serving and may shrink, but not grow", "err", err)
 	}
+	self.Admin = admin.Addr().String()
+	applied.Store(storeVersion)
+	if elect != nil {
+		elect.SetAdmin(self.Admin)
+		elect.SetApplied(storeVersion)
+	}
 	log.Info("turnout serving", "version", version, "admin", admin.Addr().String(), "admin_tls", adminTLSConfig != nil, "admin_token", token != "")
 
 	go eng.Run(ctx)
@@ -361,6 +397,10 @@ func serve(ctx context.Context, f serveFlags) error {
 			log.Error("desired state not applied; the previous gateways keep serving", "store_version", v, "err", err)
 		default:
 			log.Info("desired state applied", "store_version", v)
+			applied.Store(v)
+			if elect != nil {
+				elect.SetApplied(v)
+			}
 		}
 	})
 	if f.file != "" {
@@ -387,6 +427,29 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	return nil
+}
+
+// startElection stands for the election of the agent that runs the
+// policies, on a ZooKeeper store; nil on any other (one agent: it runs
+// them). The election has its own session, not the store's: a session is
+// what ZooKeeper expires, and the election's must follow only this
+// agent's liveness, with its own event handling, whatever the store's
+// reconnects do.
+func startElection(f serveFlags, self cluster.Info, log *slog.Logger) (*cluster.Election, error) {
+	if f.store == "" {
+		return nil, nil
+	}
+	loc, err := store.ParseURL(f.store)
+	if err != nil || loc.Scheme != "zk" {
+		return nil, nil // openStore has said what is wrong
+	}
+	z := loc.ZK
+	e, err := cluster.Start(cluster.Config{Servers: z.Servers, Path: z.Path, User: z.User, Password: z.Password,
+		SessionTimeout: z.SessionTimeout, Info: self, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("--store %s: %w", loc, err)
+	}
+	return e, nil
 }
 
 // openStore opens the desired-state store: --store, else bbolt in

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/turnout/turnout/core/cluster"
 	"github.com/turnout/turnout/core/engine"
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/store"
@@ -28,6 +29,8 @@ type gatewayAPI struct {
 	routes  func(gateway string) []engine.RouteStatus
 	policy  PolicyControl
 	limits  engine.Limits
+	// clusterStatus answers GET /cluster (nil: 501).
+	clusterStatus func(context.Context) (cluster.Status, error)
 	// mu serialises writes: a change is checked against the whole set, so
 	// two writes to different gateways (say, both taking port 8080) must
 	// not be checked side by side. The store's Match guards each gateway
@@ -61,6 +64,8 @@ type Config struct {
 	// Limits refuse a write that takes a gateway over the routes, or the
 	// agent over the gateways, it may have: 422 (zero: no limits).
 	Limits engine.Limits
+	// Cluster lists the agents sharing the store (GET /cluster).
+	Cluster func(context.Context) (cluster.Status, error)
 }
 
 // New serves the REST API under /api/v1/.
@@ -71,7 +76,7 @@ func New(c Config) http.Handler {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &gatewayAPI{st: c.Store, check: c.Check, log: c.Logger, plugins: c.Plugins, routes: c.Routes, policy: c.Policy, limits: c.Limits}
+	return &gatewayAPI{st: c.Store, check: c.Check, log: c.Logger, plugins: c.Plugins, routes: c.Routes, policy: c.Policy, limits: c.Limits, clusterStatus: c.Cluster}
 }
 
 func (a *gatewayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -48,6 +48,7 @@ const (
 	routePlugins
 	routePlugin
 	routeBackup
+	routeCluster
 )
 
 var routes = []route{
@@ -88,6 +89,9 @@ var routes = []route{
 	routeBackup: {"/store/backup", map[string]endpoint{
 		http.MethodGet: {(*gatewayAPI).backup, []int{200, 500, 501}},
 	}},
+	routeCluster: {"/cluster", map[string]endpoint{
+		http.MethodGet: {(*gatewayAPI).cluster, []int{200, 500, 501, 503}},
+	}},
 }
 
 // allow is the Allow header of a route.
@@ -118,6 +122,8 @@ func matchRoute(path string) (int, params, bool) {
 		return routePlugins, params{}, true
 	case "/store/backup":
 		return routeBackup, params{}, true
+	case "/cluster":
+		return routeCluster, params{}, true
 	}
 	if rest, ok := strings.CutPrefix(rest, "/plugins/"); ok {
 		kind, name, ok := strings.Cut(rest, "/")

@@ -35,6 +35,16 @@ type Options struct {
 	Logger *slog.Logger
 	// DecideTimeout bounds one decision, webhooks included (default 30s).
 	DecideTimeout time.Duration
+	// Leader, if set, says whether this agent runs the policies (the
+	// cluster's elected leader); nil: it always does (one agent).
+	Leader Leader
+}
+
+// Leader is the election a runner follows (*cluster.Election).
+type Leader interface {
+	// Leading reports whether this agent leads now, and a channel closed
+	// when that changes.
+	Leading() (bool, <-chan struct{})
 }
 
 // Errors the API maps to statuses.
@@ -74,19 +84,61 @@ func New(o Options) *Runner {
 
 // Run follows the store until ctx ends: a loop per gateway with a policy,
 // started, restarted (a new policy section) and stopped as gateways change.
+// With a Leader, the loops run only while this agent leads: losing the
+// lead stops them all, gaining it starts them from the persisted states.
 func (r *Runner) Run(ctx context.Context) {
 	defer r.stopAll()
-	for snap := range r.o.Store.Watch(ctx) {
-		want := map[string]*gateway.Gateway{}
-		for _, en := range snap.Entries {
-			g, err := gateway.DecodeOne(en.Doc, "")
-			if err != nil || g.Policy == nil {
+	leading, changed := true, (<-chan struct{})(nil)
+	if r.o.Leader != nil {
+		leading, changed = r.o.Leader.Leading()
+	}
+	snaps := r.o.Store.Watch(ctx)
+	var want map[string]*gateway.Gateway
+	var pending []string
+	for {
+		select {
+		case snap, ok := <-snaps:
+			if !ok {
+				return
+			}
+			want, pending = wanted(snap)
+		case <-changed:
+			leading, changed = r.o.Leader.Leading()
+			if !leading {
+				r.stopAll()
 				continue
 			}
-			want[g.Name] = g
+		}
+		if !leading || want == nil {
+			continue
 		}
 		r.sync(ctx, want)
+		// A command written through another agent's API: decide now.
+		for _, name := range pending {
+			r.kick(name)
+		}
 	}
+}
+
+// wanted is the gateways of a snapshot that have a policy, and those whose
+// policy state holds an operator's command not taken yet.
+func wanted(snap store.Snapshot) (map[string]*gateway.Gateway, []string) {
+	want := map[string]*gateway.Gateway{}
+	for _, en := range snap.Entries {
+		g, err := gateway.DecodeOne(en.Doc, "")
+		if err != nil || g.Policy == nil {
+			continue
+		}
+		want[g.Name] = g
+	}
+	var pending []string
+	for _, en := range snap.Policies {
+		var st State
+		if json.Unmarshal(en.Doc, &st) == nil && st.Command != sdk.CommandNone && want[en.Name] != nil {
+			pending = append(pending, en.Name)
+		}
+	}
+	return want, pending
 }
 
 func (r *Runner) sync(ctx context.Context, want map[string]*gateway.Gateway) {
@@ -148,9 +200,27 @@ func (r *Runner) run(ctx context.Context, name string, pol *gateway.Policy, l *l
 		case <-t.C:
 		case <-l.kick:
 		}
+		// The persisted schedule rules, not this loop's timer: a kick
+		// without a command, or a decision another agent wrote meanwhile,
+		// must not make a step early.
+		if wait := r.untilDue(ctx, name, pol); wait > 0 {
+			t.Reset(wait)
+			continue
+		}
 		next := r.decide(ctx, name, pol, w)
 		t.Reset(next)
 	}
+}
+
+// untilDue is how long until the persisted state's next decision, 0 if it
+// is due: no schedule yet, a command waiting, or a state unreadable (decide
+// says why).
+func (r *Runner) untilDue(ctx context.Context, name string, pol *gateway.Policy) time.Duration {
+	st, _, err := r.load(ctx, name)
+	if err != nil || st.ConfigHash != configHash(pol) || st.Command != sdk.CommandNone || st.Next.IsZero() {
+		return 0
+	}
+	return max(time.Until(st.Next), 0)
 }
 
 // current is the gateway as stored now.
@@ -346,7 +416,9 @@ func (r *Runner) save(ctx context.Context, name string, g *gateway.Gateway, grev
 	}
 	changes = append(changes, store.Change{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev, Reason: reason})
 	if _, err := r.o.Store.Apply(ctx, changes); err != nil {
-		if !errors.Is(err, store.ErrConflict) {
+		// A canceled ctx is the loop stopped (the lead lost, a shutdown):
+		// no error of the decision's.
+		if !errors.Is(err, store.ErrConflict) && ctx.Err() == nil {
 			r.log.Error("policy decision not saved", "gateway", name, "err", err)
 		}
 		return false

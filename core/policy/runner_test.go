@@ -150,6 +150,7 @@ func TestDecisionsAreClampedAndRecordedWithReasons(t *testing.T) {
 		m.Observe(200, time.Millisecond)
 	}
 	m.Observe(503, 2*time.Millisecond)
+	dueNow(t, st)
 	r.kick("shop")
 	testnet.Eventually(t, 5*time.Second, "the second step", func() bool { return weights(t, st) == "80%/20%" })
 	calls := p.calls()
@@ -235,12 +236,11 @@ func TestRestartResumesWhereItWas(t *testing.T) {
 	cancel()
 	<-done
 
-	// A new runner (a restarted turnout) on the same store: the next
-	// decision is due in an hour, so nothing moves, and the plugin's state
-	// is the one it left.
+	// A new runner (a restarted turnout) on the same store, once the
+	// next decision is due: the plugin's state is the one it left.
+	dueNow(t, st)
 	p2 := &stepper{}
-	r2 := startRunner(t, st, p2, nil)
-	r2.kick("shop")
+	startRunner(t, st, p2, nil)
 	testnet.Eventually(t, 5*time.Second, "the kicked decision", func() bool { return len(p2.calls()) == 1 })
 	if got := string(p2.calls()[0].State); got != `{"N":1}` {
 		t.Fatalf("state after restart %s", got)
@@ -384,5 +384,116 @@ func TestRetryRestartsARolledBackRollout(t *testing.T) {
 	}
 	if err := r.Command(ctx, "nope", CommandRetry); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown gateway: %v", err)
+	}
+}
+
+// fakeLeader is an election decided by the test.
+type fakeLeader struct {
+	mu      sync.Mutex
+	leading bool
+	changed chan struct{}
+}
+
+func newFakeLeader(leading bool) *fakeLeader {
+	return &fakeLeader{leading: leading, changed: make(chan struct{})}
+}
+
+func (f *fakeLeader) Leading() (bool, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.leading, f.changed
+}
+
+func (f *fakeLeader) set(v bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.leading = v
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+func runWith(t *testing.T, st store.Store, p sdk.Policy, l Leader) *Runner {
+	t.Helper()
+	r := New(Options{Store: st, Plugins: plugins{p}, Leader: l})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return r
+}
+
+func (r *Runner) running() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.loops)
+}
+
+// Two agents on one store: only the leader decides; a command given to
+// the other is taken by the leader at once; the leader's successor goes on
+// from the persisted state, without a step of its own on taking over.
+func TestOnlyTheLeaderRunsPolicies(t *testing.T) {
+	st := store.NewMemory()
+	ctx := context.Background()
+	pa, pb := &stepper{}, &stepper{}
+	la, lb := newFakeLeader(false), newFakeLeader(false)
+	ra := runWith(t, st, pa, la)
+	rb := runWith(t, st, pb, lb)
+	seed(t, st)
+	la.set(true)
+	testnet.Eventually(t, 5*time.Second, "a's first step", func() bool { return weights(t, st) == "90%/10%" })
+	if rb.running() != 0 || len(pb.calls()) != 0 {
+		t.Fatalf("b, not leading, runs %d loops and decided %d times", rb.running(), len(pb.calls()))
+	}
+
+	// Pause through b: a takes it now, not in an hour.
+	if err := rb.Command(ctx, "shop", sdk.CommandPause); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 5*time.Second, "paused by a", func() bool {
+		s, _, _ := ra.Status(ctx, "shop")
+		return s.(Status).Phase == PhasePaused
+	})
+	if err := rb.Command(ctx, "shop", sdk.CommandResume); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 5*time.Second, "resumed by a", func() bool {
+		s, _, _ := ra.Status(ctx, "shop")
+		return !s.(Status).Paused
+	})
+
+	// a loses the lead, b gains it: b's loop waits for the persisted
+	// schedule (an hour) instead of stepping.
+	testnet.Eventually(t, 5*time.Second, "a's step on resuming", func() bool { return weights(t, st) == "80%/20%" })
+	la.set(false)
+	testnet.Eventually(t, 5*time.Second, "a's loops stopped", func() bool { return ra.running() == 0 })
+	lb.set(true)
+	testnet.Eventually(t, 5*time.Second, "b's loop", func() bool { return rb.running() == 1 })
+	rb.kick("shop") // a kick without a command is no decision either
+	if err := ra.Command(ctx, "shop", sdk.CommandPromote); err != nil {
+		t.Fatal(err)
+	}
+	testnet.Eventually(t, 5*time.Second, "promoted by b", func() bool { return weights(t, st) == "0%/100%" })
+	if calls := pb.calls(); len(calls) != 1 || calls[0].Command != sdk.CommandPromote || string(calls[0].State) != `{"N":2}` {
+		t.Fatalf("b's decisions: %+v; want one, the promote, from a's state", calls)
+	}
+}
+
+// dueNow makes the next decision due, as if its interval had passed: the
+// runner decides on the persisted schedule, a kick alone does not.
+func dueNow(t *testing.T, st store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	en, err := st.Policy(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps State
+	if err := json.Unmarshal(en.Doc, &ps); err != nil {
+		t.Fatal(err)
+	}
+	ps.Next = time.Now().Add(-time.Second)
+	b, _ := json.Marshal(ps)
+	if _, err := st.Apply(ctx, []store.Change{{Kind: store.KindPolicy, Name: "shop", Doc: b, Match: en.Revision}}); err != nil {
+		t.Fatal(err)
 	}
 }
