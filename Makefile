@@ -16,6 +16,8 @@ VULNDB_VERSION ?= latest
 RELEASE_VERSION   ?= $(patsubst v%,%,$(VERSION))
 # Where the GitHub releases are: resource.json points at RELEASE_URL/VERSION/.
 RELEASE_URL       ?= https://github.com/turnout/turnout/releases/download
+# The Universe package revision whose version and resource.json are generated.
+UNIVERSE_PACKAGE  ?= universe/packages/T/turnout/0
 # Every file in the tarballs gets this mtime: the commit's time, so that the
 # same commit gives the same bytes.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
@@ -52,7 +54,7 @@ universe-check: ## check the Universe package and marathon-json/ (real schemas, 
 
 release: ## VERSION=vX.Y.Z: reproducible tarballs (binary and LICENSE), CycloneDX SBOMs and SHA256SUMS in DIST (dist/)
 	$(GO) build -o bin/release ./scripts/release
-	bin/release check -version '$(VERSION)' -base '$(RELEASE_URL)'
+	bin/release check -version '$(VERSION)' -base '$(RELEASE_URL)' -package '$(UNIVERSE_PACKAGE)'
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$(CYCLONEDX_VERSION)
 	rm -rf $(DIST) && mkdir -p $(DIST)
 	set -e; for p in $(RELEASE_PLATFORMS); do \
@@ -65,7 +67,7 @@ release: ## VERSION=vX.Y.Z: reproducible tarballs (binary and LICENSE), CycloneD
 	bin/release sums -dir $(DIST)
 
 universe-package: ## VERSION=vX.Y.Z: write the Universe package's version and resource.json (generated, never edited by hand)
-	$(GO) run ./scripts/release package -version '$(VERSION)' -base '$(RELEASE_URL)'
+	$(GO) run ./scripts/release package -version '$(VERSION)' -base '$(RELEASE_URL)' -package '$(UNIVERSE_PACKAGE)'
 
 bench: ## Go benchmarks, then throughput and latency, weight changes and uploads beside HAProxy and nginx; writes docs/performance.md
 	$(MAKE) bench-go
