@@ -16,8 +16,9 @@ import (
 // process holds when turnout starts keeps /readyz at 503, naming the
 // gateway and its port, while /healthz stays 200 (restarting would not
 // free the port) and both answer without the admin token, as Marathon's
-// checks call them. Once the port is free the gateway is put in service
-// without a restart and /readyz turns 200.
+// checks call them; the other gateway serves meanwhile. Once the port is
+// free the gateway is put in service without a restart and /readyz turns
+// 200.
 func TestReadyzWaitsForEveryStoredGateway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -25,7 +26,7 @@ func TestReadyzWaitsForEveryStoredGateway(t *testing.T) {
 	const token = "readyz-token"
 	backend := testnet.Backend(t, "a")
 	data := t.TempDir()
-	port := testnet.FreePort(t)
+	port, other := testnet.FreePort(t), testnet.FreePort(t)
 	tt := run(t, "--data-dir", data, "--token", token)
 	get := func(path string) (int, string) {
 		t.Helper()
@@ -37,19 +38,21 @@ func TestReadyzWaitsForEveryStoredGateway(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	req, _ := http.NewRequest("PUT", "http://"+tt.admin+"/api/v1/gateways/g",
-		strings.NewReader(fmt.Sprintf("name: g\nport: %d\nroutes:\n  \"[%s]\": {}\n", port, backend)))
-	req.Header.Set("Content-Type", "application/x-yaml")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	for name, p := range map[string]int{"g": port, "h": other} {
+		req, _ := http.NewRequest("PUT", "http://"+tt.admin+"/api/v1/gateways/"+name,
+			strings.NewReader(fmt.Sprintf("name: %s\nport: %d\nroutes:\n  \"[%s]\": {}\n", name, p, backend)))
+		req.Header.Set("Content-Type", "application/x-yaml")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("PUT gateway %s: %d", name, resp.StatusCode)
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("PUT gateway g: %d", resp.StatusCode)
-	}
-	testnet.Eventually(t, 10*time.Second, "/readyz to answer 200 with g in service", func() bool {
+	testnet.Eventually(t, 10*time.Second, "/readyz to answer 200 with g and h in service", func() bool {
 		code, _ := get("/readyz")
 		return code == http.StatusOK
 	})
@@ -69,6 +72,9 @@ func TestReadyzWaitsForEveryStoredGateway(t *testing.T) {
 	if code, body := get("/healthz"); code != http.StatusOK || !strings.Contains(body, "degraded") {
 		t.Errorf("/healthz with g's port taken: %d %q, want 200 saying degraded", code, body)
 	}
+	if code := httpCode(t, fmt.Sprintf("http://127.0.0.1:%d/", other)); code != http.StatusOK {
+		t.Errorf("gateway h, whose port is free, answers %d while g's is taken", code)
+	}
 
 	// The port is freed: turnout retries, g serves, /readyz turns 200.
 	taken.Close()
@@ -76,7 +82,7 @@ func TestReadyzWaitsForEveryStoredGateway(t *testing.T) {
 		code, _ := get("/readyz")
 		return code == http.StatusOK
 	})
-	resp, err = http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,4 +91,14 @@ func TestReadyzWaitsForEveryStoredGateway(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(b), "a") {
 		t.Errorf("gateway g after the retry: %d %q", resp.StatusCode, b)
 	}
+}
+
+func httpCode(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -125,10 +125,35 @@ func (e *Engine) set(gws []*gateway.Gateway) error {
 		return err
 	}
 	if err := e.apply(gws); err != nil {
+		if errors.Is(err, ErrNotServed) && e.gateways == nil {
+			e.serveSome(gws)
+		}
 		return err
 	}
 	e.gateways = gws
 	return nil
+}
+
+// serveSome puts in service the gateways of gws whose ports can be bound,
+// when nothing serves yet (at start): one port held by another process
+// must not keep every other gateway down. The whole set stays pending.
+// Called with e.mu held.
+func (e *Engine) serveSome(gws []*gateway.Gateway) {
+	var some []*gateway.Gateway
+	for _, g := range gws {
+		if e.dp.CanListen(g.Port.Number) == nil {
+			some = append(some, g)
+		}
+	}
+	if len(some) == 0 || len(some) == len(gws) {
+		return
+	}
+	if err := e.apply(some); err != nil {
+		e.log.Error("gateways whose ports are free not put in service either", "err", err)
+		return
+	}
+	e.gateways = some
+	e.log.Warn("serving some of the desired gateways until the others' ports are free", "serving", len(some), "desired", len(gws))
 }
 
 // retry tries the pending set again, if any.

@@ -452,7 +452,8 @@ func TestCheckAssignsStablePorts(t *testing.T) {
 
 // A set that cannot be put in service (a port is taken) keeps Ready
 // failing, naming the gateway, and Run puts it in service once the port is
-// free; Version follows the set that is in service.
+// free; Version follows the set that is in service. Meanwhile, as nothing
+// served before, the gateway whose port is free serves.
 func TestFailedSetIsRetriedUntilReady(t *testing.T) {
 	a := testnet.Backend(t, "a")
 	dp := dataplane.New(dataplane.Options{Address: "127.0.0.1", Logger: quiet(), DrainTimeout: 2 * time.Second})
@@ -465,8 +466,8 @@ func TestFailedSetIsRetriedUntilReady(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := taken.Addr().(*net.TCPAddr).Port
-	err = eng.SetVersion(decode(t, fmt.Sprintf("name: g\nport: %d\nroutes:\n  \"[%s]\": {}\n", port, a)), 7)
+	port, free := taken.Addr().(*net.TCPAddr).Port, testnet.FreePort(t)
+	err = eng.SetVersion(decode(t, fmt.Sprintf("name: g\nport: %d\nroutes:\n  \"[%s]\": {}\n---\nname: h\nport: %d\nroutes:\n  \"[%s]\": {}\n", port, a, free, a)), 7)
 	if !errors.Is(err, ErrNotServed) {
 		t.Fatalf("set on a taken port: %v, want ErrNotServed", err)
 	}
@@ -476,6 +477,9 @@ func TestFailedSetIsRetriedUntilReady(t *testing.T) {
 	if v := eng.Version(); v != 0 {
 		t.Fatalf("version %d in service, want 0", v)
 	}
+	if gws := eng.Gateways(); len(gws) != 1 || gws[0].Name != "h" {
+		t.Fatalf("in service: %v, want h alone", gws)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go eng.Run(ctx)
@@ -484,7 +488,7 @@ func TestFailedSetIsRetriedUntilReady(t *testing.T) {
 	if v := eng.Version(); v != 7 {
 		t.Errorf("version %d in service, want 7", v)
 	}
-	if len(eng.Gateways()) != 1 {
-		t.Errorf("%d gateways in service, want 1", len(eng.Gateways()))
+	if len(eng.Gateways()) != 2 {
+		t.Errorf("%d gateways in service, want 2", len(eng.Gateways()))
 	}
 }
