@@ -94,6 +94,8 @@ func New(dp *dataplane.DataPlane, opts Options) *Engine {
 // Set replaces the desired gateways. It returns an error, and changes
 // nothing in service, when the set is invalid or its table cannot be put in
 // service; then Ready fails with that error and Run tries the set again.
+// The one exception is a set that fails when nothing serves yet (at start)
+// because a port cannot be bound: its other gateways serve meanwhile.
 func (e *Engine) Set(gws []*gateway.Gateway) error { return e.SetVersion(gws, 0) }
 
 // SetVersion is Set for the gateways of store version v: Version reports
