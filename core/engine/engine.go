@@ -162,7 +162,7 @@ func (e *Engine) serveSome(gws []*gateway.Gateway) {
 func (e *Engine) retry() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.pending == nil {
+	if e.pendingErr == nil {
 		return
 	}
 	if err := e.set(e.pending); err != nil {
