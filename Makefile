@@ -14,8 +14,20 @@ VULN_VERSION   ?= v1.10.0
 # vuln.go.dev is not reachable from every build machine.
 VULNDB_VERSION ?= latest
 RELEASE_VERSION   ?= $(patsubst v%,%,$(VERSION))
+# Where the GitHub releases are: resource.json points at RELEASE_URL/VERSION/.
+RELEASE_URL       ?= https://github.com/turnout/turnout/releases/download
+# The Universe package revision whose version and resource.json are generated.
+UNIVERSE_PACKAGE  ?= universe/packages/T/turnout/0
+# Every file in the tarballs gets this mtime: the commit's time, so that the
+# same commit gives the same bytes.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
+# The SBOMs (CycloneDX JSON, one per platform) are read from each binary's
+# build information; without -licenses, which would ask the module proxy
+# about this very version and so change with time.
+CYCLONEDX_VERSION ?= v1.10.0
 
-.PHONY: proto help build run test test-short test-stress bench bench-go fuzz lint vet staticcheck vulncheck fmt tidy clean universe-check release
+.PHONY: proto help build run test test-short test-stress bench bench-go fuzz lint vet staticcheck vulncheck fmt tidy clean universe-check release universe-package
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -40,15 +52,22 @@ test-stress: ## make test RUNS (10) times beside BUSY (2) busy loops, to find fl
 universe-check: ## check the Universe package and marathon-json/ (real schemas, Cosmos-style rendering, ports)
 	$(GO) test -count=1 ./universe/...
 
-release: ## cross-build static binaries into dist/: turnout-VERSION-OS-ARCH.tar.gz and SHA256SUMS
+release: ## VERSION=vX.Y.Z: reproducible tarballs (binary and LICENSE), CycloneDX SBOMs and SHA256SUMS in DIST (dist/)
+	$(GO) build -o bin/release ./scripts/release
+	bin/release check -version '$(VERSION)' -base '$(RELEASE_URL)' -package '$(UNIVERSE_PACKAGE)'
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$(CYCLONEDX_VERSION)
 	rm -rf $(DIST) && mkdir -p $(DIST)
 	set -e; for p in $(RELEASE_PLATFORMS); do \
-		os=$${p%/*}; arch=$${p#*/}; d=$(DIST)/turnout-$(RELEASE_VERSION)-$$os-$$arch; \
-		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$d/turnout ./cmd/turnout; \
-		tar -C $$d -czf $$d.tar.gz turnout; \
+		os=$${p%/*}; arch=$${p#*/}; n=turnout-$(RELEASE_VERSION)-$$os-$$arch; d=$(DIST)/$$n.tmp; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)' -o $$d/turnout ./cmd/turnout; \
+		bin/release tar -o $(DIST)/$$n.tar.gz -mtime $(SOURCE_DATE_EPOCH) turnout=$$d/turnout:755 LICENSE=LICENSE:644; \
+		bin/cyclonedx-gomod bin -json -noserial -notimestamp -version $(VERSION) -output $(DIST)/$$n.cdx.json $$d/turnout; \
 		rm -rf $$d; \
 	done
-	cd $(DIST) && { sha256sum *.tar.gz 2>/dev/null || shasum -a 256 *.tar.gz; } > SHA256SUMS
+	bin/release sums -dir $(DIST)
+
+universe-package: ## VERSION=vX.Y.Z: write the Universe package's version and resource.json (generated, never edited by hand)
+	$(GO) run ./scripts/release package -version '$(VERSION)' -base '$(RELEASE_URL)' -package '$(UNIVERSE_PACKAGE)'
 
 bench: ## Go benchmarks, then throughput and latency, weight changes and uploads beside HAProxy and nginx; writes docs/performance.md
 	$(MAKE) bench-go

@@ -28,7 +28,8 @@ import (
 // package fetches, the tarball is checked against SHA256SUMS and extracted
 // into a sandbox as the Mesos fetcher does, and the rendered app's cmd runs
 // there under /bin/sh with the app's env and Mesos's variables. Marathon's
-// health and readiness check (/healthz) must pass, the token must guard the
+// health check (/healthz) and readiness check (/readyz) must pass without
+// the token, the token must guard the
 // API, a gateway applied with the CLI must get a port from the package's
 // range and split traffic, the store must be in the sandbox, and SIGTERM
 // must stop the task within taskKillGracePeriodSeconds.
@@ -104,6 +105,9 @@ func TestPackageRunsOnAMesosAgent(t *testing.T) {
 	testnet.Eventually(t, 20*time.Second, "/healthz to answer 200", func() bool {
 		return status(base+"/healthz", "") == http.StatusOK
 	})
+	if s := status(base+"/readyz", ""); s != http.StatusOK {
+		t.Errorf("/readyz without the token answers %d, want 200", s)
+	}
 	if s := status(base+"/api/v1/gateways", ""); s != http.StatusUnauthorized {
 		t.Errorf("the API without the token answers %d, want 401", s)
 	}
@@ -144,6 +148,9 @@ func TestPackageRunsOnAMesosAgent(t *testing.T) {
 			resp.Body.Close()
 		}
 		return seen["simple-service-1.0.0"] && seen["simple-service-1.1.0"]
+	})
+	testnet.Eventually(t, 10*time.Second, "/readyz to answer 200 with the gateway in service", func() bool {
+		return status(base+"/readyz", "") == http.StatusOK
 	})
 
 	// The store is in the sandbox, beside the binary (not in its place:

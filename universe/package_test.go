@@ -114,8 +114,10 @@ func checkApp(t *testing.T, name string, app map[string]any, mlbPorts map[int]bo
 		t.Errorf("%s: health check %v, want MESOS_HTTP /healthz on the admin port", name, hc)
 	}
 	rc := app["readinessChecks"].([]any)[0].(map[string]any)
-	if rc["path"] != "/healthz" || rc["portName"] != "admin" {
-		t.Errorf("%s: readiness check %v, want /healthz on the admin port", name, rc)
+	// /readyz, not /healthz: a task whose gateways are not all in service
+	// (a port held by another process) must stop an upgrade.
+	if rc["path"] != "/readyz" || rc["portName"] != "admin" {
+		t.Errorf("%s: readiness check %v, want /readyz on the admin port", name, rc)
 	}
 
 	// Ports: the admin port outside the gateway range; nothing that

@@ -131,9 +131,9 @@ with 503.`,
 	fl.StringVar(&f.dataDir, "data-dir", store.DefaultDir(), "where the desired state is kept [TURNOUT_DATA_DIR; under Mesos $MESOS_SANDBOX/turnout-data]; --demo without it keeps state in memory")
 	fl.StringVar(&f.store, "store", "", "where the desired state is kept, as a URL: bolt://DIR (as --data-dir DIR) or zk://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...]/PATH, ZooKeeper shared by several agents [TURNOUT_STORE]")
 	// The environment is read at run time, not as the default, which --help would print.
-	fl.StringVar(&f.token, "token", "", "token required on the admin listener (but /healthz, /metrics) [TURNOUT_TOKEN]")
+	fl.StringVar(&f.token, "token", "", "token required on the admin listener (but /healthz, /readyz, /metrics) [TURNOUT_TOKEN]")
 	fl.StringVar(&f.tokenFile, "token-file", "", "read the admin token from this file (a DC/OS secret, say)")
-	fl.StringVar(&f.admin, "admin", envOr("TURNOUT_ADMIN", "127.0.0.1:9880"), "admin listener address (/metrics, /healthz); any but a loopback address needs a token or --insecure-admin [TURNOUT_ADMIN]")
+	fl.StringVar(&f.admin, "admin", envOr("TURNOUT_ADMIN", "127.0.0.1:9880"), "admin listener address (/metrics, /healthz, /readyz); any but a loopback address needs a token or --insecure-admin [TURNOUT_ADMIN]")
 	fl.BoolVar(&f.insecureAdmin, "insecure-admin", false, "UNSAFE: serve the admin API on an address others can reach without a token, so that anyone who reaches it can change every gateway [TURNOUT_INSECURE_ADMIN]")
 	fl.StringVar(&f.adminTLSCert, "admin-tls-cert", envOr("TURNOUT_ADMIN_TLS_CERT", ""), "serve the admin API over HTTPS with this PEM certificate (chain); needs --admin-tls-key [TURNOUT_ADMIN_TLS_CERT]")
 	fl.StringVar(&f.adminTLSKey, "admin-tls-key", envOr("TURNOUT_ADMIN_TLS_KEY", ""), "the PEM private key of --admin-tls-cert [TURNOUT_ADMIN_TLS_KEY]")
@@ -353,7 +353,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 
 	admin, err := api.Start(api.Options{Addr: f.admin, Registry: reg.Prometheus, Pprof: f.pprof, Logger: log,
-		Ready: func() error { return eng.LastError() },
+		Ready: func() error { return ready(eng, st) },
 		API: api.New(api.Config{Store: st, Check: check, Logger: log,
 			Plugins: host, Routes: eng.Statuses, Policy: runner, Limits: f.limits, Cluster: clusterStatus}),
 		Token: token, TLS: adminTLSConfig, Open: adminOpen})
@@ -536,7 +536,34 @@ func firstTable(ctx context.Context, f serveFlags, st store.Store, eng *engine.E
 	if err != nil {
 		return 0, err
 	}
-	return snap.Version, eng.Set(gws)
+	err = eng.SetVersion(gws, snap.Version)
+	if errors.Is(err, engine.ErrNotServed) {
+		// A stored gateway whose port another process holds: serve, so that
+		// /readyz can say why the task is not ready (and Marathon holds an
+		// upgrade), and retry until the port is free.
+		slog.Error("desired state not in service at start; turnout serves and retries, /readyz says why", "store_version", snap.Version, "err", err)
+		return snap.Version, nil
+	}
+	return snap.Version, err
+}
+
+// ready is /readyz: every gateway of the store in service, and the engine
+// on the store's latest version (with ZooKeeper, this agent is in sync
+// with the cluster's desired state).
+func ready(eng *engine.Engine, st store.Store) error {
+	if err := eng.Ready(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	snap, err := st.Snapshot(ctx)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if v := eng.Version(); v < snap.Version {
+		return fmt.Errorf("store version %d not in service yet (serving version %d)", snap.Version, v)
+	}
+	return nil
 }
 
 func newLogger(level, format string) (*slog.Logger, error) {

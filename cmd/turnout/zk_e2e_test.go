@@ -47,8 +47,9 @@ func answers(t *testing.T, url, name, what string) {
 // Two agents on one ZooKeeper path (--store zk://...), as on two public
 // agents of a DC/OS cluster (here two loopback addresses): a gateway
 // applied through one agent's API is listed and served by the other;
-// If-Match means the same on both; with ZooKeeper down writes are 503 and
-// traffic goes on. Then `store copy` takes the whole history from
+// If-Match means the same on both; with ZooKeeper down writes are 503,
+// traffic goes on and /readyz is 503 (an agent cannot tell it is in sync),
+// 200 again once each agent follows. Then `store copy` takes the whole history from
 // ZooKeeper to a data dir and back, unchanged.
 func TestZKTwoAgents(t *testing.T) {
 	if testing.Short() {
@@ -79,6 +80,16 @@ func TestZKTwoAgents(t *testing.T) {
 		t.Fatalf("agent b lists %+v", list)
 	}
 	answers(t, fmt.Sprintf("http://127.0.0.2:%d/", port), "v1", "agent b to serve v1")
+	readyz := func(tt *turnout) (int, string) {
+		code, _, body := apiCall(t, "GET", "http://"+tt.admin+"/readyz", "", "")
+		return code, body
+	}
+	for _, tt := range []*turnout{a, b} {
+		testnet.Eventually(t, 10*time.Second, "/readyz 200 on both agents", func() bool {
+			code, _ := readyz(tt)
+			return code == 200
+		})
+	}
 
 	// If-Match is one revision number for both agents: b updates from a's
 	// ETag, a's stale If-Match is then refused.
@@ -97,12 +108,21 @@ func TestZKTwoAgents(t *testing.T) {
 		return code == 503
 	})
 	answers(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "v2", "agent a to serve on without zookeeper")
+	if code, body := readyz(a); code != 503 || !strings.Contains(body, "store") {
+		t.Errorf("/readyz without zookeeper: %d %q, want 503 saying the store", code, body)
+	}
 	srv.Restart()
 	testnet.Eventually(t, 30*time.Second, "a write to go through after the restart", func() bool {
 		code, _, _ := putIfMatch(t, apiA, `"2"`, gw(100))
 		return code == 200
 	})
 	answers(t, fmt.Sprintf("http://127.0.0.2:%d/", port), "v1", "agent b to follow after the restart")
+	for _, tt := range []*turnout{a, b} {
+		testnet.Eventually(t, 15*time.Second, "/readyz 200 on both agents after the restart", func() bool {
+			code, _ := readyz(tt)
+			return code == 200
+		})
+	}
 
 	// store copy: ZooKeeper to a data dir, and that into another path.
 	revisions := func(tt *turnout) string {

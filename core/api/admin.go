@@ -32,7 +32,8 @@ type Options struct {
 	// API, if set, is mounted at /api/v1/ (see NewGatewayAPI): the REST
 	// API lives on the admin listener only, never on a gateway port.
 	API http.Handler
-	// Token, if set, is required on every call but /healthz and /metrics.
+	// Token, if set, is required on every call but /healthz, /readyz and
+	// /metrics.
 	Token string
 	// ReadTimeout bounds reading a request, headers and body (default 30s;
 	// headers alone get a third of it): slow clients are cut off.

@@ -9,14 +9,14 @@ import (
 
 // requireToken lets a request through only with the admin token, given as
 // "Authorization: Bearer <token>" or DC/OS's "Authorization: token=<token>".
-// /healthz and /metrics stay open: Marathon's health checks and Prometheus
-// scrape them without credentials. A refusal says nothing about why.
+// /healthz, /readyz and /metrics stay open: Marathon's health and readiness
+// checks and Prometheus call them without credentials. A refusal says nothing about why.
 func requireToken(token string, next http.Handler) http.Handler {
 	// Hashing both sides makes the comparison constant-time whatever the
 	// lengths (subtle.ConstantTimeCompare returns early on a length mismatch).
 	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
 			next.ServeHTTP(w, r)
 			return
 		}

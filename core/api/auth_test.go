@@ -12,7 +12,7 @@ import (
 	"github.com/turnout/turnout/core/metrics"
 )
 
-func TestTokenGuardsEverythingButHealthAndMetrics(t *testing.T) {
+func TestTokenGuardsEverythingButHealthReadinessAndMetrics(t *testing.T) {
 	reg := metrics.NewRegistry()
 	api := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "[]") })
 	s, err := Start(Options{Addr: "127.0.0.1:0", Registry: reg.Prometheus, Logger: slog.New(slog.DiscardHandler), API: api, Token: "s3cret"})
@@ -26,6 +26,7 @@ func TestTokenGuardsEverythingButHealthAndMetrics(t *testing.T) {
 		want       int
 	}{
 		{"/healthz", "", 200},
+		{"/readyz", "", 200},
 		{"/metrics", "", 200},
 		{"/api/v1/gateways", "", 401},
 		{"/api/v1/gateways", "Bearer wrong", 401},

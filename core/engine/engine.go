@@ -37,7 +37,10 @@ type Options struct {
 	// PortOwner, if set, says who outside Turnout holds a port (Marathon-LB
 	// and the apps it exposes): a gateway is never put on such a port.
 	PortOwner func(port int) (owner string, taken bool)
-	Logger    *slog.Logger
+	// Retry is how often Run tries again to put in service a desired set
+	// that failed (default 2s): a port another process held may be free.
+	Retry  time.Duration
+	Logger *slog.Logger
 }
 
 // Engine owns the desired gateways and keeps the data plane's table in
@@ -60,6 +63,14 @@ type Engine struct {
 	statuses map[string][]RouteStatus
 	gen      uint64
 	lastErr  error
+	// version is the store version whose gateways are in service.
+	version int64
+	// pending is the desired set (of store version pendingVersion) that
+	// could not be put in service, and why: Ready fails and Run retries
+	// it until it is in service or another set replaces it.
+	pending        []*gateway.Gateway
+	pendingVersion int64
+	pendingErr     error
 
 	// building, if set, is called by apply with the gateways it is about
 	// to build a table for, holding applyMu (tests hold a rebuild in
@@ -83,6 +94,9 @@ func New(dp *dataplane.DataPlane, opts Options) *Engine {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Retry == 0 {
+		opts.Retry = 2 * time.Second
+	}
 	e := &Engine{dp: dp, opts: opts, log: opts.Logger, kicks: make(chan struct{}, 1)}
 	e.res = newResolver(opts.Resolve, opts.Logger)
 	e.res.changed = e.rebuild
@@ -90,8 +104,31 @@ func New(dp *dataplane.DataPlane, opts Options) *Engine {
 }
 
 // Set replaces the desired gateways. It returns an error, and changes
-// nothing, when the set is invalid or its table cannot be put in service.
-func (e *Engine) Set(gws []*gateway.Gateway) error {
+// nothing in service, when the set is invalid or its table cannot be put in
+// service; then Ready fails with that error and Run tries the set again.
+// The one exception is a set that fails when nothing serves yet (at start)
+// because a port cannot be bound: its other gateways serve meanwhile.
+func (e *Engine) Set(gws []*gateway.Gateway) error { return e.SetVersion(gws, 0) }
+
+// SetVersion is Set for the gateways of store version v: Version reports
+// v once they are in service.
+func (e *Engine) SetVersion(gws []*gateway.Gateway, v int64) error {
+	e.applyMu.Lock()
+	defer e.applyMu.Unlock()
+	err := e.set(gws)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err != nil {
+		e.pending, e.pendingVersion, e.pendingErr = gws, v, err
+		return err
+	}
+	e.pending, e.pendingErr = nil, nil
+	e.version = v
+	return nil
+}
+
+// set puts gws in service. Called with e.applyMu held, not e.mu.
+func (e *Engine) set(gws []*gateway.Gateway) error {
 	if err := gateway.ValidateSet(gws); err != nil {
 		return err
 	}
@@ -100,15 +137,89 @@ func (e *Engine) Set(gws []*gateway.Gateway) error {
 			return fmt.Errorf("%w: gateway %q: port %d is reserved for %s", ErrPortTaken, g.Name, g.Port.Number, what)
 		}
 	}
-	e.applyMu.Lock()
-	defer e.applyMu.Unlock()
 	e.mu.Lock()
 	err := e.assignPorts(gws, nil)
+	serving := e.gateways != nil
 	e.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return e.apply(gws)
+	if err := e.apply(gws); err != nil {
+		if errors.Is(err, ErrNotServed) && !serving {
+			e.serveSome(gws)
+		}
+		return err
+	}
+	return nil
+}
+
+// serveSome puts in service the gateways of gws whose ports can be bound,
+// when nothing serves yet (at start): one port held by another process
+// must not keep every other gateway down. The whole set stays pending.
+// Called with e.applyMu held, not e.mu.
+func (e *Engine) serveSome(gws []*gateway.Gateway) {
+	var some []*gateway.Gateway
+	for _, g := range gws {
+		if e.dp.CanListen(g.Port.Number) == nil {
+			some = append(some, g)
+		}
+	}
+	if len(some) == 0 || len(some) == len(gws) {
+		return
+	}
+	if err := e.apply(some); err != nil { // apply records them in service
+		e.log.Error("gateways whose ports are free not put in service either", "err", err)
+		return
+	}
+	e.log.Warn("serving some of the desired gateways until the others' ports are free", "serving", len(some), "desired", len(gws))
+}
+
+// retry tries the pending set again, if any.
+func (e *Engine) retry() {
+	e.applyMu.Lock()
+	defer e.applyMu.Unlock()
+	e.mu.Lock()
+	pending, failed := e.pending, e.pendingErr != nil
+	e.mu.Unlock()
+	if !failed {
+		return
+	}
+	err := e.set(pending)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err != nil {
+		e.pendingErr = err
+		return
+	}
+	e.log.Info("desired state in service after a retry", "store_version", e.pendingVersion, "gateways", len(pending))
+	e.version = e.pendingVersion
+	e.pending, e.pendingErr = nil, nil
+}
+
+// ErrNotServed is wrapped by Set when a valid set could not be put in
+// service (a port could not be bound): a later retry may succeed.
+var ErrNotServed = errors.New("cannot listen")
+
+// Ready fails, saying why, while the desired gateways are not all in
+// service: the last set failed (Run retries it) or the table of those in
+// service could not be rebuilt.
+func (e *Engine) Ready() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.pendingErr != nil {
+		return fmt.Errorf("desired state not in service (retrying every %s): %w", e.opts.Retry, e.pendingErr)
+	}
+	if e.lastErr != nil {
+		return fmt.Errorf("routing table not rebuilt: %w", e.lastErr)
+	}
+	return nil
+}
+
+// Version is the store version whose gateways are in service.
+func (e *Engine) Version() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.version
 }
 
 // ErrPortTaken is wrapped by Check and Set when a gateway's port is used by
@@ -202,10 +313,14 @@ func (e *Engine) LastError() error {
 func (e *Engine) Run(ctx context.Context) {
 	t := time.NewTicker(e.opts.DNSRefresh)
 	defer t.Stop()
+	retry := time.NewTicker(e.opts.Retry)
+	defer retry.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-retry.C:
+			e.retry()
 		case <-t.C:
 			e.res.refresh()
 		case <-e.kicks:
@@ -282,7 +397,9 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 		Generation: gen,
 	})
 	if err == nil {
-		err = e.dp.Apply(t)
+		if err = e.dp.Apply(t); err != nil {
+			err = fmt.Errorf("%w: %w", ErrNotServed, err)
+		}
 	} else {
 		e.dp.Metrics().TableFailures.Inc()
 	}

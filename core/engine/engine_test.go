@@ -449,3 +449,46 @@ func TestCheckAssignsStablePorts(t *testing.T) {
 		t.Fatalf("ports a=%d b=%d, want b to keep %d", set[0].Port.Number, set[1].Port.Number, p)
 	}
 }
+
+// A set that cannot be put in service (a port is taken) keeps Ready
+// failing, naming the gateway, and Run puts it in service once the port is
+// free; Version follows the set that is in service. Meanwhile, as nothing
+// served before, the gateway whose port is free serves.
+func TestFailedSetIsRetriedUntilReady(t *testing.T) {
+	a := testnet.Backend(t, "a")
+	dp := dataplane.New(dataplane.Options{Address: "127.0.0.1", Logger: quiet(), DrainTimeout: 2 * time.Second})
+	t.Cleanup(func() { dp.Shutdown(context.Background()) })
+	eng := New(dp, Options{Logger: quiet(), Retry: 50 * time.Millisecond})
+	if err := eng.Ready(); err != nil {
+		t.Fatalf("Ready before any set: %v", err)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, free := taken.Addr().(*net.TCPAddr).Port, testnet.FreePort(t)
+	err = eng.SetVersion(decode(t, fmt.Sprintf("name: g\nport: %d\nroutes:\n  \"[%s]\": {}\n---\nname: h\nport: %d\nroutes:\n  \"[%s]\": {}\n", port, a, free, a)), 7)
+	if !errors.Is(err, ErrNotServed) {
+		t.Fatalf("set on a taken port: %v, want ErrNotServed", err)
+	}
+	if err := eng.Ready(); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("gateway %q: listen on port %d", "g", port)) {
+		t.Fatalf("Ready with the port taken: %v", err)
+	}
+	if v := eng.Version(); v != 0 {
+		t.Fatalf("version %d in service, want 0", v)
+	}
+	if gws := eng.Gateways(); len(gws) != 1 || gws[0].Name != "h" {
+		t.Fatalf("in service: %v, want h alone", gws)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go eng.Run(ctx)
+	taken.Close()
+	testnet.Eventually(t, 5*time.Second, "the set to be put in service", func() bool { return eng.Ready() == nil })
+	if v := eng.Version(); v != 7 {
+		t.Errorf("version %d in service, want 7", v)
+	}
+	if len(eng.Gateways()) != 2 {
+		t.Errorf("%d gateways in service, want 2", len(eng.Gateways()))
+	}
+}

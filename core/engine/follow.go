@@ -21,7 +21,7 @@ func (e *Engine) Follow(ctx context.Context, st store.Store, after int64, applie
 		}
 		gws, err := Decode(snap)
 		if err == nil {
-			err = e.Set(gws)
+			err = e.SetVersion(gws, snap.Version)
 		}
 		if applied != nil {
 			applied(snap.Version, err)
