@@ -97,19 +97,9 @@ func (r *Runner) Command(ctx context.Context, name string, cmd sdk.Command) erro
 		return fmt.Errorf("unknown command %q", cmd)
 	}
 	for range 5 { // a concurrent decision may win the compare-and-set
-		g, _ := r.current(ctx, name)
-		if g == nil {
-			return fmt.Errorf("gateway %q: %w", name, store.ErrNotFound)
-		}
-		if g.Policy == nil {
-			return fmt.Errorf("gateway %q: %w", name, ErrNoPolicy)
-		}
-		st, prev, err := r.load(ctx, name)
+		g, st, prev, err := r.rollout(ctx, name)
 		if err != nil {
 			return err
-		}
-		if st.ConfigHash != configHash(g.Policy) {
-			st = State{ConfigHash: configHash(g.Policy), Type: g.Policy.Type, Phase: PhaseStarting}
 		}
 		ended := st.Done
 		if ended && (cmd == sdk.CommandPause || cmd == sdk.CommandResume) {
@@ -189,24 +179,35 @@ func refusedAfterEnd(name string, st State, cmd sdk.Command) error {
 		cmd, name, how, at, name)}
 }
 
+// rollout is what an operator's command acts on: the gateway, its
+// policy's persisted state (fresh when the policy section changed since)
+// and that state's revision, for the compare-and-set.
+func (r *Runner) rollout(ctx context.Context, name string) (*gateway.Gateway, State, int64, error) {
+	g, _ := r.current(ctx, name)
+	if g == nil {
+		return nil, State{}, 0, fmt.Errorf("gateway %q: %w", name, store.ErrNotFound)
+	}
+	if g.Policy == nil {
+		return nil, State{}, 0, fmt.Errorf("gateway %q: %w", name, ErrNoPolicy)
+	}
+	st, prev, err := r.load(ctx, name)
+	if err != nil {
+		return nil, State{}, 0, err
+	}
+	if st.ConfigHash != configHash(g.Policy) {
+		st = State{ConfigHash: configHash(g.Policy), Type: g.Policy.Type, Phase: PhaseStarting}
+	}
+	return g, st, prev, nil
+}
+
 // retry starts a rolled-back rollout again from the first step: a fresh
 // state, as if its policy section had just been applied, and a reason in
 // the history. A rollout still going, or promoted, is refused.
 func (r *Runner) retry(ctx context.Context, name string) error {
 	for range 5 { // a concurrent decision may win the compare-and-set
-		g, _ := r.current(ctx, name)
-		if g == nil {
-			return fmt.Errorf("gateway %q: %w", name, store.ErrNotFound)
-		}
-		if g.Policy == nil {
-			return fmt.Errorf("gateway %q: %w", name, ErrNoPolicy)
-		}
-		st, prev, err := r.load(ctx, name)
+		g, st, prev, err := r.rollout(ctx, name)
 		if err != nil {
 			return err
-		}
-		if st.ConfigHash != configHash(g.Policy) {
-			st = State{ConfigHash: configHash(g.Policy), Type: g.Policy.Type, Phase: PhaseStarting}
 		}
 		switch {
 		case st.Done && promoted(st):
