@@ -124,7 +124,8 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 
 	var body *clientBody
 	if ctx.Request.IsBodyStream() {
-		body = &clientBody{r: ctx.RequestBodyStream(), conn: ctx.Conn(), idle: h.dp.opts.ReadTimeout}
+		body = &clientBody{r: ctx.RequestBodyStream(), conn: ctx.Conn(), idle: h.dp.opts.ReadTimeout,
+			chunked: ctx.Request.Header.ContentLength() < 0}
 		ctx.Request.SetBodyStream(body, ctx.Request.Header.ContentLength())
 		if logged {
 			ctx.SetUserValue(accessBody, body)
@@ -391,6 +392,8 @@ type clientBody struct {
 	next time.Time // when to move the read deadline again
 	n    int64     // bytes read, for the access log
 	err  error
+
+	chunked bool // no Content-Length: the body comes in chunks
 }
 
 var errClientBody = errors.New("malformed request body")

@@ -22,14 +22,14 @@ type transport struct {
 }
 
 // chunkWriteBuffer is the write buffer of a connection that carries a
-// chunked body: one chunk of up to streamBufferSize with its framing, so
+// chunked body: one chunk of up to chunkBufferSize with its framing, so
 // that each chunk is sent with one system call (fasthttp flushes after
 // every chunk; with its 4 KiB buffer a chunk took three, one of them the
 // chunk's final CRLF alone). A body of known length keeps the small
 // buffer: its reads of more than 4 KiB are written on directly, and a
 // bigger buffer would only hold more of a slow body back from the
 // endpoint until it fills.
-const chunkWriteBuffer = streamBufferSize + 64
+const chunkWriteBuffer = chunkBufferSize + 64
 
 // newTransport is the connection pools of one endpoint.
 func (d *DataPlane) newTransport(addr string) any {
