@@ -42,6 +42,8 @@ func TestREADMEQuickStartAndCLIBlock(t *testing.T) {
 ip link set lo up
 cd %q
 %s/turnout serve --demo >%s/serve.log 2>&1 &
+# The namespace outlives this shell: stop the server with it.
+trap 'kill $! 2>/dev/null; wait' EXIT
 for i in $(seq 100); do curl -sf localhost:9880/healthz >/dev/null && break; sleep 0.1; done
 echo '--- quick start'
 %s
@@ -111,6 +113,8 @@ func TestAPIDocExamplesRunInOrder(t *testing.T) {
 ip link set lo up
 cd %q
 %q serve --demo >serve.log 2>&1 &
+# The namespace outlives this shell: stop the server with it.
+trap 'kill $! 2>/dev/null; wait' EXIT
 for i in $(seq 100); do command curl -sf localhost:9880/healthz >/dev/null && break; sleep 0.1; done
 # Each request's status on a line of its own, for the test to check.
 curl() { command curl -w '\nSTATUS %%{http_code}\n' "$@"; }
