@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -360,16 +362,27 @@ func TestStatusWaitExitCodesAndServerRestart(t *testing.T) {
 		t.Errorf("rolled back: exit %d, want 1\n%s", code, out)
 	}
 
-	// A CI job waits on shop while turnout restarts.
+	// A CI job waits on shop while turnout restarts. It goes through a
+	// proxy that counts its polls, so that the test knows when it has
+	// polled the running server, and when it found none.
+	var answered, refused atomic.Int64
+	target := &url.URL{Scheme: "http", Host: tt.admin}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(*http.Response) error { answered.Add(1); return nil }
+	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) {
+		refused.Add(1)
+		w.WriteHeader(http.StatusBadGateway) // what a proxy before a restarting turnout answers
+	}
+	via := serveHTTP(t, proxy).String()
 	type result struct {
 		out  string
 		code int
 	}
 	done := make(chan result, 1)
+	var waiterOut testnet.Buffer
 	go func() {
-		var b bytes.Buffer
-		cmd := exec.Command(binary, "gateway", "status", "shop", "--wait", "--wait-timeout", "60s", "--addr", tt.admin)
-		cmd.Stdout, cmd.Stderr = &b, &b
+		cmd := exec.Command(binary, "gateway", "status", "shop", "--wait", "--wait-timeout", "60s", "--addr", via)
+		cmd.Stdout, cmd.Stderr = &waiterOut, &waiterOut
 		err := cmd.Run()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -377,11 +390,13 @@ func TestStatusWaitExitCodesAndServerRestart(t *testing.T) {
 		} else if err != nil {
 			code = -1
 		}
-		done <- result{b.String(), code}
+		done <- result{waiterOut.String(), code}
 	}()
-	time.Sleep(time.Second) // it polls the running server
+	testnet.Eventually(t, 10*time.Second, "status --wait to poll the running server", func() bool { return answered.Load() > 0 })
 	tt.stop()
-	time.Sleep(2 * time.Second) // and finds none: connection refused
+	testnet.Eventually(t, 20*time.Second, "status --wait to find no server and say it retries", func() bool {
+		return refused.Load() > 0 && strings.Contains(waiterOut.String(), "retrying until --wait-timeout")
+	})
 	select {
 	case r := <-done:
 		t.Fatalf("status --wait gave up while the server was down: exit %d\n%s", r.code, r.out)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/turnout/turnout/core/store"
+	"github.com/turnout/turnout/internal/testnet"
 	"github.com/turnout/turnout/internal/zktest"
 )
 
@@ -33,18 +34,6 @@ func candidate(t *testing.T, server, id string) *Election {
 	}
 	t.Cleanup(e.Close)
 	return e
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func leaders(es ...*Election) []int {
@@ -89,11 +78,11 @@ func TestOneLeaderThenTheNext(t *testing.T) {
 	srv := startZK(t)
 	es := []*Election{candidate(t, srv.Addr(), "a"), candidate(t, srv.Addr(), "b"), candidate(t, srv.Addr(), "c")}
 	neverTwo(t, es...)
-	eventually(t, 20*time.Second, "one leader", func() bool { return len(leaders(es...)) == 1 })
+	testnet.Eventually(t, 20*time.Second, "one leader", func() bool { return len(leaders(es...)) == 1 })
 	first := leaders(es...)[0]
 
 	var st Status
-	eventually(t, 10*time.Second, "three agents listed", func() bool {
+	testnet.Eventually(t, 10*time.Second, "three agents listed", func() bool {
 		var err error
 		st, err = es[0].Status(context.Background())
 		return err == nil && len(st.Agents) == 3
@@ -111,15 +100,15 @@ func TestOneLeaderThenTheNext(t *testing.T) {
 		t.Fatal("Close did not signal the end of leading")
 	}
 	rest := append(append([]*Election{}, es[:first]...), es[first+1:]...)
-	eventually(t, 10*time.Second, "the next leader", func() bool { return len(leaders(rest...)) == 1 })
+	testnet.Eventually(t, 10*time.Second, "the next leader", func() bool { return len(leaders(rest...)) == 1 })
 }
 
 func TestAppliedVersionPublished(t *testing.T) {
 	srv := startZK(t)
 	e := candidate(t, srv.Addr(), "a")
-	eventually(t, 20*time.Second, "a leader", func() bool { return len(leaders(e)) == 1 })
+	testnet.Eventually(t, 20*time.Second, "a leader", func() bool { return len(leaders(e)) == 1 })
 	e.SetApplied(7)
-	eventually(t, 10*time.Second, "applied version 7 published", func() bool {
+	testnet.Eventually(t, 10*time.Second, "applied version 7 published", func() bool {
 		st, err := e.Status(context.Background())
 		return err == nil && len(st.Agents) == 1 && st.Agents[0].Applied == 7
 	})
@@ -131,10 +120,10 @@ func TestLeaderPartitioned(t *testing.T) {
 	srv := startZK(t)
 	proxy := zktest.NewProxy(t, srv.Addr())
 	a := candidate(t, proxy.Addr(), "a")
-	eventually(t, 20*time.Second, "a leads", func() bool { return len(leaders(a)) == 1 })
+	testnet.Eventually(t, 20*time.Second, "a leads", func() bool { return len(leaders(a)) == 1 })
 	b := candidate(t, srv.Addr(), "b")
 	neverTwo(t, a, b)
-	eventually(t, 10*time.Second, "b listed", func() bool {
+	testnet.Eventually(t, 10*time.Second, "b listed", func() bool {
 		st, err := b.Status(context.Background())
 		return err == nil && len(st.Agents) == 2
 	})
@@ -143,14 +132,14 @@ func TestLeaderPartitioned(t *testing.T) {
 	}
 	sid := a.conn.SessionID()
 	proxy.Cut()
-	eventually(t, 10*time.Second, "a stops leading", func() bool { return len(leaders(a)) == 0 })
-	eventually(t, 30*time.Second, "b leads after a's session expired", func() bool { return len(leaders(b)) == 1 })
+	testnet.Eventually(t, 10*time.Second, "a stops leading", func() bool { return len(leaders(a)) == 0 })
+	testnet.Eventually(t, 30*time.Second, "b leads after a's session expired", func() bool { return len(leaders(b)) == 1 })
 	if srv.HasSession(sid) {
 		t.Fatal("b leads while a's session is alive")
 	}
 	// a comes back with a new session, behind b.
 	proxy.Restore()
-	eventually(t, 30*time.Second, "a stands again", func() bool {
+	testnet.Eventually(t, 30*time.Second, "a stands again", func() bool {
 		st, err := a.Status(context.Background())
 		return err == nil && len(st.Agents) == 2
 	})
@@ -164,9 +153,9 @@ func TestZooKeeperDownNobodyLeads(t *testing.T) {
 	srv := startZK(t)
 	a, b := candidate(t, srv.Addr(), "a"), candidate(t, srv.Addr(), "b")
 	neverTwo(t, a, b)
-	eventually(t, 20*time.Second, "one leader", func() bool { return len(leaders(a, b)) == 1 })
+	testnet.Eventually(t, 20*time.Second, "one leader", func() bool { return len(leaders(a, b)) == 1 })
 	srv.Stop()
-	eventually(t, 10*time.Second, "nobody leads", func() bool { return len(leaders(a, b)) == 0 })
+	testnet.Eventually(t, 10*time.Second, "nobody leads", func() bool { return len(leaders(a, b)) == 0 })
 	srv.Restart()
-	eventually(t, 30*time.Second, "one leader again", func() bool { return len(leaders(a, b)) == 1 })
+	testnet.Eventually(t, 30*time.Second, "one leader again", func() bool { return len(leaders(a, b)) == 1 })
 }

@@ -168,7 +168,11 @@ func TestReadTimeoutIsIdleTimeForBodies(t *testing.T) {
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	io.WriteString(c, "POST /slow HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
 	// A slow client: 20 chunks 200 ms apart, 4 s in all, twice the read
-	// timeout, but never silent for long.
+	// timeout, but never silent for long. The pauses are the slow client
+	// itself, not a wait for something: only time passing past the read
+	// timeout can show that it bounds silence and not the whole upload.
+	// A pause is a tenth of the timeout, so a loaded machine's scheduling
+	// delays do not turn one into silence.
 	for range 20 {
 		io.WriteString(c, "5\r\nhello\r\n")
 		time.Sleep(200 * time.Millisecond)

@@ -316,13 +316,8 @@ func TestRemovedEndpointDrainsInFlightRequests(t *testing.T) {
 	if got := <-inFlight; got != "slow" {
 		t.Fatalf("in-flight request got %q, want it to finish on its endpoint", got)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for dp.Endpoints().Len() != 1 { // the sweeper closes it once drained
-		if time.Now().After(deadline) {
-			t.Fatalf("removed endpoint not closed after draining: %d endpoints", dp.Endpoints().Len())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// The sweeper closes it once drained.
+	testnet.Eventually(t, 5*time.Second, "the removed endpoint to close after draining", func() bool { return dp.Endpoints().Len() == 1 })
 }
 
 // Changing a gateway's protocol keeps its socket: a client connected to

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/turnout/turnout/internal/testnet"
 	"github.com/turnout/turnout/internal/zktest"
 )
 
@@ -175,17 +176,17 @@ func awaitSnapshot(t *testing.T, ch <-chan Snapshot, what string, ok func(Snapsh
 // client reconnecting) until it goes through.
 func applyEventually(t *testing.T, s Store, c Change) Entry {
 	t.Helper()
-	deadline := time.Now().Add(3 * waitFor)
-	for {
-		es, err := s.Apply(bg, []Change{c})
-		if err == nil {
-			return es[0]
-		}
-		if !errors.Is(err, ErrUnavailable) || time.Now().After(deadline) {
-			t.Fatalf("apply %+v: %v", c, err)
-		}
-		time.Sleep(50 * time.Millisecond) // poll: reconnection has no signal here
+	var es []Entry
+	var err error
+	// go-zookeeper tells nobody when it has reconnected: poll.
+	testnet.Eventually(t, 3*waitFor, "the store to take writes again", func() bool {
+		es, err = s.Apply(bg, []Change{c})
+		return !errors.Is(err, ErrUnavailable)
+	})
+	if err != nil {
+		t.Fatalf("apply %+v: %v", c, err)
 	}
+	return es[0]
 }
 
 // ZooKeeper stopped: Apply and reads fail promptly with ErrUnavailable, a
@@ -248,7 +249,7 @@ func TestZKSessionExpiry(t *testing.T) {
 	old := a.conn.SessionID()
 
 	proxy.Cut()
-	testnetEventually(t, "the server to expire a's session", func() bool { return !srv.HasSession(old) })
+	testnet.Eventually(t, 3*waitFor, "the server to expire a's session", func() bool { return !srv.HasSession(old) })
 	apply(t, b, put("web", "v2", 1), put("api", "a1", Absent))
 	_, err := a.Apply(bg, []Change{put("web", "v3", 2)})
 	wantErr(t, err, ErrUnavailable)
@@ -261,17 +262,6 @@ func TestZKSessionExpiry(t *testing.T) {
 	}
 	applyEventually(t, a, put("web", "v3", 2))
 	awaitSnapshot(t, b.Watch(ctx), "a's write on b", func(s Snapshot) bool { return s.Version == 3 })
-}
-
-func testnetEventually(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(3 * waitFor)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond) // poll: the condition has no signal
-	}
 }
 
 // With a user and password, every znode of the store has a digest ACL for

@@ -154,22 +154,22 @@ func (s *Server) start() error {
 	s.mu.Lock()
 	s.cmd, s.exit, s.logs = cmd, exit, logs
 	s.mu.Unlock()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		if ruok(s.Addr()) {
-			return nil
-		}
+	// The JVM says nothing when it is ready: ask it (ruok) until it
+	// answers, it exits, or the deadline passes.
+	deadline := time.After(startTimeout)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !ruok(s.Addr()) {
 		select {
 		case <-exit:
 			return fmt.Errorf("exited: %v", cmd.ProcessState)
-		default:
-		}
-		if time.Now().After(deadline) {
+		case <-deadline:
 			s.Stop()
 			return fmt.Errorf("not answering ruok after %v", startTimeout)
+		case <-tick.C:
 		}
-		time.Sleep(50 * time.Millisecond) // poll: the JVM has no readiness signal
 	}
+	return nil
 }
 
 // HasSession reports whether the server knows the session id (as
