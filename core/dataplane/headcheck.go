@@ -1,6 +1,9 @@
 package dataplane
 
-import "errors"
+import (
+	"bytes"
+	"errors"
+)
 
 // Response heads that fasthttp reads its own way: a line ended by a bare
 // LF makes it wait for a CRLF until the route's timeout, and a folded line
@@ -13,34 +16,55 @@ var (
 )
 
 // headCheck follows a response head as its bytes come, whatever way they
-// are split, up to the empty line that ends it.
+// are split, up to the empty line that ends it. It jumps from LF to LF
+// (bytes.IndexByte), so a head costs a few searches, not a step per byte:
+// the event loops check every response head.
 type headCheck struct {
 	done      bool
-	prev      byte // the byte before
-	lineLen   int  // bytes of the current line, CR aside
+	prev      byte // the last byte seen
+	text      bool // the current line has a byte other than CR
 	lineStart bool // the current line has no byte yet (and is not the first)
 }
 
 // scan checks the next bytes of a head; those after its end are not looked at.
 func (h *headCheck) scan(b []byte) error {
-	for _, c := range b {
-		switch {
-		case c == '\n':
-			if h.prev != '\r' {
-				return errBareLF
-			}
-			if h.lineLen == 0 {
-				h.done = true
-				return nil
-			}
-			h.lineLen, h.lineStart = 0, true
-		case h.lineStart && (c == ' ' || c == '\t'):
-			return errFolded
-		case c != '\r':
-			h.lineLen++
-			h.lineStart = false
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		seg := b
+		if i >= 0 {
+			seg = b[:i]
 		}
-		h.prev = c
+		if len(seg) > 0 {
+			if h.lineStart && (seg[0] == ' ' || seg[0] == '\t') {
+				return errFolded
+			}
+			h.lineStart = false
+			h.text = h.text || hasText(seg)
+			h.prev = seg[len(seg)-1]
+		}
+		if i < 0 {
+			return nil
+		}
+		if h.prev != '\r' {
+			return errBareLF
+		}
+		if !h.text {
+			h.done = true
+			return nil
+		}
+		h.text, h.lineStart, h.prev = false, true, '\n'
+		b = b[i+1:]
 	}
 	return nil
+}
+
+// hasText reports whether seg has a byte other than CR (it returns at the
+// first byte of any real line).
+func hasText(seg []byte) bool {
+	for _, c := range seg {
+		if c != '\r' {
+			return true
+		}
+	}
+	return false
 }
