@@ -423,17 +423,8 @@ func TestAbortAfterTheEndIsRefused(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
-	tt, _ := startCanary(t, stable, canary, "  interval: 1h\n  steps: [10, 50]\n")
-	tt.awaitStatus("shop", 10*time.Second, "the first step", func(st e2eStatus) bool { return st.Routes[1].Weight == "10%" })
-	cli := func(wantCode int, want string, args ...string) {
-		t.Helper()
-		var out, errb bytes.Buffer
-		code := runTurnout(t, nil, &out, &errb, append(args, "--addr", tt.admin)...)
-		if code != wantCode || !strings.Contains(out.String()+errb.String(), want) {
-			t.Fatalf("turnout %s: exit %d, want %d and %q\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, want, out.String(), errb.String())
-		}
-	}
+	tt := startWaitingCanary(t)
+	cli := func(wantCode int, want string, args ...string) { t.Helper(); tt.expectCLI(wantCode, want, args...) }
 
 	cli(0, "shop: promote requested\n", "gateway", "promote", "shop")
 	cli(0, "promoted", "gateway", "status", "shop", "--wait", "--wait-timeout", "10s")
@@ -452,9 +443,7 @@ func TestAbortAfterARollbackIsRefused(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
-	tt, _ := startCanary(t, stable, canary, "  interval: 1h\n  steps: [10, 50]\n")
-	tt.awaitStatus("shop", 10*time.Second, "the first step", func(st e2eStatus) bool { return st.Routes[1].Weight == "10%" })
+	tt := startWaitingCanary(t)
 	if out, code := tt.cli("gateway", "abort", "shop"); code != 0 || out != "shop: abort requested\n" {
 		t.Fatalf("abort: exit %d %q", code, out)
 	}
@@ -472,17 +461,8 @@ func TestRetryRestartsARolledBackRollout(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
-	tt, _ := startCanary(t, stable, canary, "  interval: 1h\n  steps: [10, 50]\n")
-	tt.awaitStatus("shop", 10*time.Second, "the first step", func(st e2eStatus) bool { return st.Routes[1].Weight == "10%" })
-	cli := func(wantCode int, want string, args ...string) {
-		t.Helper()
-		var out, errb bytes.Buffer
-		code := runTurnout(t, nil, &out, &errb, append(args, "--addr", tt.admin)...)
-		if code != wantCode || !strings.Contains(out.String()+errb.String(), want) {
-			t.Fatalf("turnout %s: exit %d, want %d and %q\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, want, out.String(), errb.String())
-		}
-	}
+	tt := startWaitingCanary(t)
+	cli := func(wantCode int, want string, args ...string) { t.Helper(); tt.expectCLI(wantCode, want, args...) }
 
 	cli(1, "turnout: nothing to retry: the rollout of gateway shop is still going (progressing); `turnout gateway abort shop` rolls it back\n", "gateway", "retry", "shop")
 	cli(0, "shop: abort requested\n", "gateway", "abort", "shop")
@@ -499,4 +479,25 @@ func TestRetryRestartsARolledBackRollout(t *testing.T) {
 	cli(0, "shop: promote requested\n", "gateway", "promote", "shop")
 	cli(0, "promoted", "gateway", "status", "shop", "--wait", "--wait-timeout", "10s")
 	cli(1, "turnout: nothing to retry: the rollout of gateway shop was promoted at revision 5; a changed policy section starts another\n", "gateway", "retry", "shop")
+}
+
+// startWaitingCanary starts a canary that has taken its first step (10%)
+// and waits an hour for the next: only an operator's command moves it.
+func startWaitingCanary(t *testing.T) *turnout {
+	t.Helper()
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
+	tt, _ := startCanary(t, stable, canary, "  interval: 1h\n  steps: [10, 50]\n")
+	tt.awaitStatus("shop", 10*time.Second, "the first step", func(st e2eStatus) bool { return st.Routes[1].Weight == "10%" })
+	return tt
+}
+
+// expectCLI runs the CLI against tt and fails the test unless it exits
+// with wantCode and prints want (on stdout or stderr).
+func (tt *turnout) expectCLI(wantCode int, want string, args ...string) {
+	tt.t.Helper()
+	var out, errb bytes.Buffer
+	code := runTurnout(tt.t, nil, &out, &errb, append(args, "--addr", tt.admin)...)
+	if code != wantCode || !strings.Contains(out.String()+errb.String(), want) {
+		tt.t.Fatalf("turnout %s: exit %d, want %d and %q\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, want, out.String(), errb.String())
+	}
 }
