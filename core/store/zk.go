@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -443,12 +446,23 @@ func (s *ZK) fail(op string, err error) error {
 	case s.isClosed() || errors.Is(err, zk.ErrClosing):
 		return fmt.Errorf("store: %s: %w", op, ErrClosed)
 	case errors.Is(err, zk.ErrNoServer), errors.Is(err, zk.ErrConnectionClosed),
-		errors.Is(err, zk.ErrSessionExpired), errors.Is(err, zk.ErrSessionMoved):
+		errors.Is(err, zk.ErrSessionExpired), errors.Is(err, zk.ErrSessionMoved),
+		isNetError(err):
 		return fmt.Errorf("store: %s: %s: %w: %w", op, s, ErrUnavailable, err)
 	case errors.Is(err, zk.ErrNoAuth), errors.Is(err, zk.ErrAuthFailed):
 		return fmt.Errorf("store: %s: %s: %w (check the user and password of the store URL against the path's ACL)", op, s, err)
 	}
 	return fmt.Errorf("store: %s: %s: %w", op, s, err)
+}
+
+// isNetError reports a failure of the connection itself: a request sent
+// as ZooKeeper goes away comes back as the socket's own error (a reset, a
+// broken pipe, EOF), not as one of go-zookeeper's, and is as much "the
+// store cannot be reached" as ErrConnectionClosed.
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // version reads the store version and the znode version that guards it.

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/go-zookeeper/zk"
+	"io"
 	"net"
 	"reflect"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 
 	"github.com/turnout/turnout/internal/testnet"
 	"github.com/turnout/turnout/internal/zktest"
@@ -381,4 +384,24 @@ func TestZKOpenNoServer(t *testing.T) {
 	ln.Close() // nothing listens there now
 	_, err = OpenZK(bg, ZKConfig{Servers: []string{addr}, Path: "/turnout", ConnectTimeout: 500 * time.Millisecond})
 	wantErr(t, err, ErrUnavailable, "no session within 500ms")
+}
+
+// A request cut by the connection's own failure (ZooKeeper stopping as it
+// is sent) is the store being unavailable, as go-zookeeper's errors are:
+// TestZKDownAndRestart met a bare "connection reset by peer" once.
+func TestZKNetErrorsAreUnavailable(t *testing.T) {
+	s := &ZK{}
+	for _, err := range []error{
+		&net.OpError{Op: "write", Net: "tcp", Err: syscall.ECONNRESET},
+		fmt.Errorf("read the store version: %w", io.EOF),
+		syscall.EPIPE,
+		zk.ErrConnectionClosed,
+	} {
+		if got := s.fail("apply", err); !errors.Is(got, ErrUnavailable) {
+			t.Errorf("%v: %v, want ErrUnavailable", err, got)
+		}
+	}
+	if got := s.fail("apply", zk.ErrNoAuth); errors.Is(got, ErrUnavailable) {
+		t.Errorf("an ACL refusal is not unavailability: %v", got)
+	}
 }
