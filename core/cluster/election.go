@@ -72,8 +72,7 @@ func Start(cfg Config) (*Election, error) {
 	if cfg.User != "" {
 		e.acl = zk.DigestACL(zk.PermAll, cfg.User, cfg.Password)
 	}
-	conn, _, err := zk.Connect(cfg.Servers, cfg.SessionTimeout,
-		zk.WithLogger(zkLogger{e.log}), zk.WithLogInfo(false), zk.WithEventCallback(e.onEvent))
+	conn, err := store.ZKConnect(cfg.Servers, cfg.SessionTimeout, " (election)", e.log, e.onEvent)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: election: %w", err)
 	}
@@ -363,12 +362,4 @@ func (e *Election) status(ctx context.Context) (Status, error) {
 		st.Agents = append(st.Agents, a)
 	}
 	return st, nil
-}
-
-// zkLogger sends the ZooKeeper client's messages (every reconnect attempt)
-// to Debug.
-type zkLogger struct{ log *slog.Logger }
-
-func (l zkLogger) Printf(format string, args ...any) {
-	l.log.Debug("zookeeper client (election): " + fmt.Sprintf(format, args...))
 }

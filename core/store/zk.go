@@ -146,8 +146,7 @@ func OpenZK(ctx context.Context, cfg ZKConfig) (*ZK, error) {
 	if cfg.User != "" {
 		s.acl = zk.DigestACL(zk.PermAll, cfg.User, cfg.Password)
 	}
-	conn, _, err := zk.Connect(cfg.Servers, cfg.SessionTimeout,
-		zk.WithLogger(zkLogger{s.log}), zk.WithLogInfo(false), zk.WithEventCallback(s.onEvent))
+	conn, err := ZKConnect(cfg.Servers, cfg.SessionTimeout, "", s.log, s.onEvent)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", s, err)
 	}
@@ -258,14 +257,6 @@ func (s *ZK) isClosed() bool {
 	default:
 		return false
 	}
-}
-
-// zkLogger sends the ZooKeeper client's messages (every reconnect attempt)
-// to the debug log.
-type zkLogger struct{ log *slog.Logger }
-
-func (l zkLogger) Printf(format string, args ...any) {
-	l.log.Debug("zookeeper client: " + fmt.Sprintf(format, args...))
 }
 
 // Paths.
