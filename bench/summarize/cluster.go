@@ -93,8 +93,9 @@ func (c *clusterData) section() string {
 	if len(c.store) > 0 {
 		c.storeTable(p)
 	}
-	p("Reproduce:")
+	p("Reproduce (`make bench-cluster` runs both and rewrites this section):")
 	p("")
+	p("<!-- not run: a measurement of a minute or more, with ZooKeeper -->")
 	p("```sh")
 	p("TURNOUT_BENCH_CHANGES=200 go test -run '^TestClusterConvergenceBench$' -count 1 -v ./cmd/turnout/")
 	p("go test -run '^$' -bench StoreWrite -benchtime 2s -count 3 ./core/store/")
@@ -145,7 +146,11 @@ func (c *clusterData) storeTable(p func(string, ...any)) {
 	p("bytes, what an API PUT commits. bolt: the embedded store, an fsync per commit. zookeeper: one")
 	p("`multi` per commit, conditional on the store version. writers=3: three writers at once, each")
 	p("its own gateway (bolt: three goroutines of one process; ZooKeeper: three sessions, as three")
-	p("agents, which retry when another commits first). Median of the runs.")
+	p("agents, which retry when another commits first). Median of the runs. Not like for like on")
+	p("durability: bolt fsyncs each commit to this machine's disk, while this ZooKeeper does not fsync")
+	p("(`forceSync=no`, as the tests run it); a production ensemble fsyncs its log on a quorum of")
+	p("servers over the network, so expect fewer writes/s there. Either is far above what operators")
+	p("and policies write (a few changes a minute).")
 	p("")
 	p("| store | writers | writes/s | ms per write (each writer) |")
 	p("|---|---:|---:|---:|")
