@@ -31,7 +31,7 @@ func TestClusterSection(t *testing.T) {
 	for _, want := range []string{
 		"| B and C, from A's 2xx (400 samples) | 10.49 ms | 1033.78 ms | 1035.97 ms |",
 		"p99 under 1 s on B and C: **no** (1033.78 ms)",
-		"| bolt | 1 | 320 | 3.10 |",      // medians of the two runs
+		"| bolt | 1 | 320 | 3.10 |",       // medians of the two runs
 		"| zookeeper | 3 | 200 | 15.00 |", // 5 ms per op over 3 writers
 		"loaded",
 	} {
