@@ -27,7 +27,7 @@ export SOURCE_DATE_EPOCH
 # about this very version and so change with time.
 CYCLONEDX_VERSION ?= v1.10.0
 
-.PHONY: proto help build run test test-short test-stress bench bench-go fuzz lint vet staticcheck vulncheck fmt tidy clean universe-check release universe-package
+.PHONY: proto help build run test test-short test-stress bench bench-go bench-cluster fuzz lint vet staticcheck vulncheck fmt tidy clean universe-check release universe-package
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -69,11 +69,15 @@ release: ## VERSION=vX.Y.Z: reproducible tarballs (binary and LICENSE), CycloneD
 universe-package: ## VERSION=vX.Y.Z: write the Universe package's version and resource.json (generated, never edited by hand)
 	$(GO) run ./scripts/release package -version '$(VERSION)' -base '$(RELEASE_URL)' -package '$(UNIVERSE_PACKAGE)'
 
-bench: ## Go benchmarks, then throughput and latency, weight changes and uploads beside HAProxy and nginx; writes docs/performance.md
+bench: ## Go benchmarks, then throughput and latency, weight changes and uploads beside HAProxy and nginx, then cluster mode; writes docs/performance.md
 	$(MAKE) bench-go
 	bash bench/run.sh
 	bash bench/reload.sh
 	bash bench/upload.sh
+	$(MAKE) bench-cluster
+
+bench-cluster: ## 3 agents on one ZooKeeper: change-to-traffic delay (p50/p99), and store writes/s, bolt against ZooKeeper; writes its section of docs/performance.md
+	bash bench/cluster.sh
 
 bench-go: ## Go benchmarks of the request path, of API update latency and of route scale (-benchmem)
 	mkdir -p bench/out

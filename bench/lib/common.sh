@@ -551,16 +551,18 @@ finish_out() {
 
 # write_doc: docs/performance.md (or $DOC) from the newest finished run, reload and upload.
 write_doc() {
-	local run reload upload args=()
+	local run reload upload cluster args=()
 	run=$(latest_dir run)
 	reload=$(latest_dir reload)
 	upload=$(latest_dir upload)
+	cluster=$(latest_dir cluster)
 	[[ -n $run ]] && args+=(-run "$run")
 	[[ -n $reload ]] && args+=(-reload "$reload")
 	[[ -n $upload ]] && args+=(-upload "$upload")
+	[[ -n $cluster ]] && args+=(-cluster "$cluster")
 	((${#args[@]})) || return 0
 	[[ -f $BENCH_DIR/out/go-bench.txt ]] && args+=(-gobench "$BENCH_DIR/out/go-bench.txt")
 	local doc=${DOC:-$REPO_ROOT/docs/performance.md}
 	mkdir -p "$(dirname "$doc")"
-	"$BENCH_BIN/summarize" "${args[@]}" -o "$doc" && log "wrote $doc (run: ${run:-none}, reload: ${reload:-none}, upload: ${upload:-none})"
+	"$BENCH_BIN/summarize" "${args[@]}" -o "$doc" && log "wrote $doc (run: ${run:-none}, reload: ${reload:-none}, upload: ${upload:-none}, cluster: ${cluster:-none})"
 }

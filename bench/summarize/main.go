@@ -26,10 +26,19 @@ func main() {
 	out := flag.String("o", "docs/performance.md", "Markdown file to write")
 	goBench := flag.String("gobench", "", "output of `make bench-go` (go test -bench) to include")
 	uploadDir := flag.String("upload", "", "output directory of bench/upload.sh")
+	clusterDir := flag.String("cluster", "", "output directory of bench/cluster.sh")
 	flag.Parse()
-	if *runDir == "" && *reloadDir == "" && *uploadDir == "" {
-		fmt.Fprintln(os.Stderr, "summarize: give -run, -reload and/or -upload")
+	if *runDir == "" && *reloadDir == "" && *uploadDir == "" && *clusterDir == "" {
+		fmt.Fprintln(os.Stderr, "summarize: give -run, -reload, -upload and/or -cluster")
 		os.Exit(2)
+	}
+	var cluster *clusterData
+	if *clusterDir != "" {
+		c, err := loadCluster(*clusterDir)
+		if err != nil {
+			fatal(err)
+		}
+		cluster = c
 	}
 	var d doc
 	if *runDir != "" {
@@ -61,8 +70,16 @@ func main() {
 		d.goBench = b
 	}
 	if d.run == nil && d.reload == nil {
-		// Only uploads: replace that section of the document, keep the rest.
-		if text, ok := uploadsOnly(d.upload, *out); ok {
+		// Only uploads and/or the cluster: replace those sections of the
+		// document, keep the rest.
+		if old, err := os.ReadFile(*out); err == nil && strings.HasPrefix(string(old), "# Performance") {
+			text := string(old)
+			if d.upload != nil {
+				text, _ = uploadsOnly(d.upload, *out)
+			}
+			if cluster != nil {
+				text = spliceSection(text, clusterHeading, cluster.section())
+			}
 			if err := os.WriteFile(*out, []byte(text), 0o644); err != nil {
 				fatal(err)
 			}
@@ -70,6 +87,9 @@ func main() {
 		}
 	}
 	text := d.render()
+	if cluster != nil {
+		text = spliceSection(text, clusterHeading, cluster.section())
+	}
 	if d.goBench != nil {
 		text += routeScaleSection(d.goBench)
 		text += goBenchSection(d.goBench)

@@ -386,11 +386,16 @@ func (d *doc) uploadMethod() {
 // spliceUploads replaces the "## Uploads" section of an existing document
 // (or inserts it before "## Machine", else at the end) with section, and
 // keeps the rest: bench/upload.sh run alone updates only its own section.
-func spliceUploads(old, section string) string {
+func spliceUploads(old, section string) string { return spliceSection(old, "## Uploads", section) }
+
+// spliceSection replaces the section whose heading starts with heading (up
+// to the next "## ") with section, or inserts it before "## Machine", else
+// at the end.
+func spliceSection(old, heading, section string) string {
 	lines := strings.SplitAfter(old, "\n")
 	start, end := -1, len(lines)
 	for i, l := range lines {
-		if start < 0 && strings.HasPrefix(l, "## Uploads") {
+		if start < 0 && strings.HasPrefix(l, heading) {
 			start = i
 			continue
 		}

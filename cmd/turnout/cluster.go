@@ -21,8 +21,11 @@ admin addresses, versions, which one leads (runs the routing policies) and
 how many store versions each has still to apply. An agent on the embedded
 store is alone, and leads.
 
-Exit codes: 0 ok, 1 refused by the server (503: its ZooKeeper session is
-lost), 2 usage, 3 the server could not be reached.`,
+An agent that has lost ZooKeeper answers with what it knows: itself, the
+store version it serves, and since when it is stale.
+
+Exit codes: 0 ok, 1 refused by the server, 2 usage, 3 the server could not
+be reached.`,
 	}
 	addAPIFlags(cmd, o, 10*time.Second)
 	cmd.AddCommand(newClusterStatusCommand(o))
@@ -56,7 +59,12 @@ func printCluster(w io.Writer, st cluster.Status) error {
 	if leader == "" {
 		leader = "none (no agent holds a ZooKeeper session: policies hold their weights)"
 	}
-	fmt.Fprintf(w, "Store: %s at version %d\nLeader: %s\n\n", st.Store, st.StoreVersion, leader)
+	fmt.Fprintf(w, "Store: %s at version %d\nLeader: %s\n", st.Store, st.StoreVersion, leader)
+	if st.Stale && st.StaleSince != nil {
+		fmt.Fprintf(w, "Stale: since %s: this agent has no ZooKeeper session; it serves the last state it read, refuses writes (503), and knows no other agent until it is back\n",
+			st.StaleSince.Format(time.RFC3339))
+	}
+	fmt.Fprintln(w)
 	rows := make([][]string, len(st.Agents))
 	for i, a := range st.Agents {
 		lead := "no"

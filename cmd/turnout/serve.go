@@ -319,6 +319,18 @@ func serve(ctx context.Context, f serveFlags) error {
 		popts.Leader = elect
 		clusterStatus = elect.Status
 	}
+	// staleSince is the store's, when it can fall behind (ZooKeeper); a
+	// store that is the desired state itself is never stale.
+	staleSince := func() (time.Time, bool) { return time.Time{}, false }
+	if s, ok := st.(store.Staleness); ok {
+		staleSince = s.StaleSince
+	}
+	reg.StoreStaleness(staleSince)
+	clusterStatus = staleStatus(clusterStatus, staleSince, func() cluster.Info {
+		info := self
+		info.Applied = applied.Load()
+		return info
+	})
 	runner := policy.New(popts)
 	// A gateway is accepted when the engine can serve it and its policy
 	// plugin takes its policy section.
@@ -353,7 +365,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 
 	admin, err := api.Start(api.Options{Addr: f.admin, Registry: reg.Prometheus, Pprof: f.pprof, Logger: log,
-		Ready: func() error { return ready(eng, st) },
+		Ready: func() error { return ready(eng, st, staleSince) },
 		API: api.New(api.Config{Store: st, Check: check, Logger: log,
 			Plugins: host, Routes: eng.Statuses, Policy: runner, Limits: f.limits, Cluster: clusterStatus}),
 		Token: token, TLS: adminTLSConfig, Open: adminOpen})
@@ -547,10 +559,18 @@ func firstTable(ctx context.Context, f serveFlags, st store.Store, eng *engine.E
 	return snap.Version, err
 }
 
-// ready is /readyz: every gateway of the store in service, and the engine
-// on the store's latest version (with ZooKeeper, this agent is in sync
-// with the cluster's desired state).
-func ready(eng *engine.Engine, st store.Store) error {
+// ready is /readyz: this agent in sync with the store (with ZooKeeper:
+// it has a session and has read the whole state since it got it), every
+// gateway of the store in service, and the engine on the store's latest
+// version. A stale agent is not ready (503), though it serves: readiness
+// gates deployments (Marathon holds an upgrade on it), and an agent that
+// cannot read the desired state cannot say it serves it; liveness
+// (/healthz) stays 200, as restarting would not bring ZooKeeper back.
+func ready(eng *engine.Engine, st store.Store, staleSince func() (time.Time, bool)) error {
+	if since, stale := staleSince(); stale {
+		return fmt.Errorf("stale since %s (%s): no ZooKeeper session; serving store version %d, the last read; writes are refused (503) until it is back",
+			since.UTC().Format(time.RFC3339), time.Since(since).Round(time.Second), eng.Version())
+	}
 	if err := eng.Ready(); err != nil {
 		return err
 	}
@@ -564,6 +584,29 @@ func ready(eng *engine.Engine, st store.Store) error {
 		return fmt.Errorf("store version %d not in service yet (serving version %d)", snap.Version, v)
 	}
 	return nil
+}
+
+// staleStatus is GET /cluster marked stale while the store is: the agents
+// as the election still sees them if it can, else (no session) this agent
+// alone, with the store version it serves. It answers, rather than 503,
+// so that an operator can see what an agent cut off serves.
+func staleStatus(status func(context.Context) (cluster.Status, error), staleSince func() (time.Time, bool), self func() cluster.Info) func(context.Context) (cluster.Status, error) {
+	return func(ctx context.Context) (cluster.Status, error) {
+		since, stale := staleSince()
+		if !stale {
+			return status(ctx)
+		}
+		st, err := status(ctx)
+		if err != nil {
+			if !errors.Is(err, store.ErrUnavailable) {
+				return st, err
+			}
+			return cluster.CutOff(self(), since), nil
+		}
+		since = since.UTC()
+		st.Stale, st.StaleSince = true, &since
+		return st, nil
+	}
 }
 
 func newLogger(level, format string) (*slog.Logger, error) {

@@ -48,7 +48,8 @@ func answers(t *testing.T, url, name, what string) {
 // agents of a DC/OS cluster (here two loopback addresses): a gateway
 // applied through one agent's API is listed and served by the other;
 // If-Match means the same on both; with ZooKeeper down writes are 503,
-// traffic goes on and /readyz is 503 (an agent cannot tell it is in sync),
+// traffic goes on and /readyz is 503 saying the agent is stale (it cannot
+// tell it is in sync),
 // 200 again once each agent follows. Then `store copy` takes the whole history from
 // ZooKeeper to a data dir and back, unchanged.
 func TestZKTwoAgents(t *testing.T) {
@@ -108,8 +109,8 @@ func TestZKTwoAgents(t *testing.T) {
 		return code == 503
 	})
 	answers(t, fmt.Sprintf("http://127.0.0.1:%d/", port), "v2", "agent a to serve on without zookeeper")
-	if code, body := readyz(a); code != 503 || !strings.Contains(body, "store") {
-		t.Errorf("/readyz without zookeeper: %d %q, want 503 saying the store", code, body)
+	if code, body := readyz(a); code != 503 || !strings.Contains(body, "stale since") || !strings.Contains(body, "serving store version 2") {
+		t.Errorf("/readyz without zookeeper: %d %q, want 503 saying it is stale, at version 2", code, body)
 	}
 	srv.Restart()
 	testnet.Eventually(t, 30*time.Second, "a write to go through after the restart", func() bool {

@@ -30,6 +30,10 @@ type Status struct {
 	StoreVersion int64   `json:"store_version"`
 	Leader       string  `json:"leader"` // the leader's ID, "" when none leads
 	Agents       []Agent `json:"agents"` // the leader first, then in election order
+	// Stale is true while the agent answering has lost ZooKeeper (since
+	// StaleSince): it serves the last state it read, and may be behind.
+	Stale      bool       `json:"stale"`
+	StaleSince *time.Time `json:"stale_since,omitempty"`
 }
 
 // DefaultID names this agent: its host and process, unique on a cluster.
@@ -46,4 +50,14 @@ func DefaultID() string {
 func Single(storeKind string, info Info, storeVersion int64) Status {
 	return Status{Store: storeKind, StoreVersion: storeVersion, Leader: info.ID,
 		Agents: []Agent{{Info: info, Leader: true, Behind: max(storeVersion-info.Applied, 0)}}}
+}
+
+// CutOff is the status of an agent that has lost ZooKeeper since the given
+// time: it knows only itself, serving the last store version it read, and
+// no agent leads as far as it can tell (an agent without a session does
+// not; the others cannot be asked).
+func CutOff(info Info, since time.Time) Status {
+	since = since.UTC()
+	return Status{Store: "zookeeper", StoreVersion: info.Applied, Agents: []Agent{{Info: info}},
+		Stale: true, StaleSince: &since}
 }

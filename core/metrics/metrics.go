@@ -311,3 +311,29 @@ func (r *Registry) deleteRoute(gateway, route string) {
 	}
 	r.RouteHeld.DeleteLabelValues(gateway, route)
 }
+
+// StoreStaleness exports whether the agent's copy of the desired state may
+// be behind the shared store (ZooKeeper lost) and for how long:
+// turnout_store_stale (0 or 1) and turnout_store_stale_seconds (0 while in
+// sync), read from staleSince at every scrape.
+func (r *Registry) StoreStaleness(staleSince func() (time.Time, bool)) {
+	r.Prometheus.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "turnout_store_stale",
+			Help: "1 while this agent has lost the shared store (ZooKeeper) and serves the last state it read; 0 in sync.",
+		}, func() float64 {
+			if _, stale := staleSince(); stale {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "turnout_store_stale_seconds",
+			Help: "How long this agent has served a possibly stale state (shared store lost); 0 in sync.",
+		}, func() float64 {
+			if since, stale := staleSince(); stale {
+				return time.Since(since).Seconds()
+			}
+			return 0
+		}))
+}

@@ -107,7 +107,33 @@ type ZK struct {
 
 	stateMu    sync.Mutex
 	hasSession bool
-	closeOnce  sync.Once
+	// staleSince is when the session was lost, zero while in sync: from
+	// then until the watch loop has read the whole state again under a
+	// session, what this agent serves may be behind the cluster's.
+	staleSince time.Time
+	// losses counts lost sessions, so that a re-read that began before a
+	// loss does not end the staleness the loss began.
+	losses    int64
+	closeOnce sync.Once
+}
+
+// Staleness is a store whose copy of the desired state can fall behind
+// the shared one (ZooKeeper, while it is unreachable). Stores that are
+// the desired state themselves (bolt, memory) do not implement it.
+type Staleness interface {
+	// StaleSince is when this agent lost the store, and true, while what
+	// it serves may be behind; zero and false while it is in sync.
+	StaleSince() (time.Time, bool)
+}
+
+var _ Staleness = (*ZK)(nil)
+
+// StaleSince: from the loss of the session until the state was read
+// again in full under a new one.
+func (s *ZK) StaleSince() (time.Time, bool) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	return s.staleSince, !s.staleSince.IsZero()
 }
 
 var _ Store = (*ZK)(nil)
@@ -229,6 +255,12 @@ func (s *ZK) onEvent(ev zk.Event) {
 	was := s.hasSession
 	s.hasSession = ev.State == zk.StateHasSession
 	now := s.hasSession
+	if was && !now {
+		s.losses++
+		if s.staleSince.IsZero() {
+			s.staleSince = time.Now()
+		}
+	}
 	s.stateMu.Unlock()
 	switch {
 	case now && !was:
@@ -846,6 +878,9 @@ func (s *ZK) watchLoop() {
 	}()
 	backoff := 100 * time.Millisecond
 	for !s.isClosed() {
+		s.stateMu.Lock()
+		losses := s.losses
+		s.stateMu.Unlock()
 		fired, err := run(s, ctx, "watch", func(ctx context.Context) (<-chan zk.Event, error) {
 			_, _, ch, err := s.conn.GetW(s.path("version"))
 			if err != nil {
@@ -874,11 +909,28 @@ func (s *ZK) watchLoop() {
 			continue
 		}
 		backoff = 100 * time.Millisecond
+		s.synced(losses)
 		select {
 		case <-fired: // a commit, or the watch lost with the session
+		case <-s.session:
+			// The session is back after a lost connection: the client set
+			// the watch again, but a read now ends the staleness at once
+			// rather than at the next commit.
 		case <-s.closing:
 		}
 	}
+}
+
+// synced ends the staleness once the whole state was read and published
+// under a session that has not been lost since the read began.
+func (s *ZK) synced(losses int64) {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	if s.losses != losses || !s.hasSession || s.staleSince.IsZero() {
+		return
+	}
+	s.log.Info("zookeeper store in sync again: the whole state was read", "store", s.String(), "stale_for", time.Since(s.staleSince).Round(time.Millisecond))
+	s.staleSince = time.Time{}
 }
 
 func (s *ZK) Close() error {

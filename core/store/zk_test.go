@@ -204,8 +204,16 @@ func TestZKDownAndRestart(t *testing.T) {
 	defer cancel()
 	ch := b.Watch(ctx)
 	awaitSnapshot(t, ch, "web@1", func(s Snapshot) bool { return s.Version == 1 })
+	if since, stale := b.StaleSince(); stale {
+		t.Fatalf("b stale since %v while in sync", since)
+	}
 
+	stopped := time.Now()
 	srv.Stop()
+	testnet.Eventually(t, waitFor, "b to say it is stale", func() bool {
+		since, stale := b.StaleSince()
+		return stale && !since.Before(stopped)
+	})
 	done := make(chan error, 1)
 	go func() {
 		_, err := a.Apply(bg, []Change{put("web", "v2", 1)})
@@ -233,6 +241,12 @@ func TestZKDownAndRestart(t *testing.T) {
 	if e := mustGet(t, b, "web"); e.Revision != 2 {
 		t.Errorf("b reads %+v", e)
 	}
+	for name, s := range map[string]*ZK{"a": a, "b": b} {
+		testnet.Eventually(t, waitFor, name+" to be in sync again", func() bool {
+			_, stale := s.StaleSince()
+			return !stale
+		})
+	}
 }
 
 // A client cut off until the server expires its session: once back it
@@ -256,6 +270,9 @@ func TestZKSessionExpiry(t *testing.T) {
 	apply(t, b, put("web", "v2", 1), put("api", "a1", Absent))
 	_, err := a.Apply(bg, []Change{put("web", "v3", 2)})
 	wantErr(t, err, ErrUnavailable)
+	if _, stale := a.StaleSince(); !stale {
+		t.Error("a cut off is not stale")
+	}
 	proxy.Restore()
 
 	snap := awaitSnapshot(t, ch, "b's write on a's watch", func(s Snapshot) bool { return s.Version == 2 })
@@ -263,6 +280,10 @@ func TestZKSessionExpiry(t *testing.T) {
 	if a.conn.SessionID() == old {
 		t.Error("a kept its session: it was not expired")
 	}
+	testnet.Eventually(t, waitFor, "a to be in sync again", func() bool {
+		_, stale := a.StaleSince()
+		return !stale
+	})
 	applyEventually(t, a, put("web", "v3", 2))
 	awaitSnapshot(t, b.Watch(ctx), "a's write on b", func(s Snapshot) bool { return s.Version == 3 })
 }
