@@ -18,6 +18,10 @@ RELEASE_VERSION   ?= $(patsubst v%,%,$(VERSION))
 RELEASE_URL       ?= https://github.com/turnout/turnout/releases/download
 # The Universe package revision whose version and resource.json are generated.
 UNIVERSE_PACKAGE  ?= universe/packages/T/turnout/0
+# make universe-repo: the local Universe repository (index and assets) is
+# written to UNIVERSE_DIR, to be served at UNIVERSE_URL.
+UNIVERSE_DIR      ?= $(DIST)/universe
+UNIVERSE_URL      ?= http://universe.marathon.mesos:8085
 # Every file in the tarballs gets this mtime: the commit's time, so that the
 # same commit gives the same bytes.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
@@ -27,7 +31,7 @@ export SOURCE_DATE_EPOCH
 # about this very version and so change with time.
 CYCLONEDX_VERSION ?= v1.10.0
 
-.PHONY: proto help build run test test-short test-stress bench bench-go bench-cluster fuzz lint vet staticcheck vulncheck fmt tidy clean universe-check release universe-package
+.PHONY: proto help build run test test-short test-stress bench bench-go bench-cluster fuzz lint vet staticcheck vulncheck fmt tidy clean universe-check release universe-package universe-repo
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -65,6 +69,10 @@ release: ## VERSION=vX.Y.Z: reproducible tarballs (binary and LICENSE), CycloneD
 		rm -rf $$d; \
 	done
 	bin/release sums -dir $(DIST)
+
+universe-repo: ## DIST's release as a local Universe repository in UNIVERSE_DIR (dist/universe), its URLs under UNIVERSE_URL
+	$(GO) build -o bin/release ./scripts/release
+	bin/release repo -package '$(UNIVERSE_PACKAGE)' -dist '$(DIST)' -o '$(UNIVERSE_DIR)' -url '$(UNIVERSE_URL)'
 
 universe-package: ## VERSION=vX.Y.Z: write the Universe package's version and resource.json (generated, never edited by hand)
 	$(GO) run ./scripts/release package -version '$(VERSION)' -base '$(RELEASE_URL)' -package '$(UNIVERSE_PACKAGE)'

@@ -21,6 +21,7 @@ import (
 
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/internal/testnet"
+	"github.com/turnout/turnout/internal/zktest"
 )
 
 // TestPackageRunsOnAMesosAgent follows the package's way in, without
@@ -29,10 +30,16 @@ import (
 // into a sandbox as the Mesos fetcher does, and the rendered app's cmd runs
 // there under /bin/sh with the app's env and Mesos's variables. Marathon's
 // health check (/healthz) and readiness check (/readyz) must pass without
-// the token, the token must guard the
-// API, a gateway applied with the CLI must get a port from the package's
-// range and split traffic, the store must be in the sandbox, and SIGTERM
+// the token, the token must guard the API, a gateway applied with the CLI
+// must get a port from the package's range and split traffic, and SIGTERM
 // must stop the task within taskKillGracePeriodSeconds.
+//
+// Then the task is replaced, as an upgrade, a restart or an agent's loss
+// does: a second task starts in a new sandbox and must serve the gateway
+// without anyone applying it again. With ZooKeeper (the default; a real
+// ZooKeeper here) it reads the store's znode; without, it gets the first
+// task's local persistent volume, which Mesos mounts at the volume's
+// containerPath in the new sandbox (a symbolic link here).
 func TestPackageRunsOnAMesosAgent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a release tarball and runs it")
@@ -51,60 +58,81 @@ func TestPackageRunsOnAMesosAgent(t *testing.T) {
 	if out, err := mk.CombinedOutput(); err != nil {
 		t.Fatalf("make release: %v\n%s", err, out)
 	}
-	tarball := "turnout-0.1.0-" + runtime.GOOS + "-" + runtime.GOARCH + ".tar.gz"
-	checkSum(t, dist, tarball)
+	tarball := filepath.Join(dist, "turnout-0.1.0-"+runtime.GOOS+"-"+runtime.GOARCH+".tar.gz")
+	checkSum(t, dist, filepath.Base(tarball))
 
+	t.Run("volume", func(t *testing.T) {
+		volume := t.TempDir() // outlives the tasks, as the reservation does
+		replaceTask(t, tarball, map[string]any{
+			"service":   map[string]any{"role": "*"},
+			"zookeeper": map[string]any{"enabled": false},
+		}, func(t *testing.T, app map[string]any, sandbox string) {
+			vol := persistentVolumes(app)[0]["containerPath"].(string)
+			if err := os.Symlink(volume, filepath.Join(sandbox, vol)); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T, app map[string]any, sandbox string) {
+			if _, err := os.Stat(filepath.Join(volume, "turnout.db")); err != nil {
+				entries, _ := os.ReadDir(volume)
+				t.Errorf("the store is not on the volume: %v (the volume holds %v)", err, entries)
+			}
+		})
+	})
+	t.Run("zookeeper", func(t *testing.T) {
+		zk := zktest.Start(t)
+		replaceTask(t, tarball, map[string]any{
+			"zookeeper": map[string]any{"servers": zk.Addr()},
+		}, func(*testing.T, map[string]any, string) {}, func(t *testing.T, app map[string]any, sandbox string) {
+			// Nothing of the store in the sandbox: only the tarball's files.
+			entries, err := os.ReadDir(sandbox)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			if strings.Join(names, " ") != "LICENSE turnout" {
+				t.Errorf("the sandbox holds %v, want only the tarball's LICENSE and turnout", names)
+			}
+		})
+	})
+}
+
+// replaceTask renders the package with opts (and a token, a free admin
+// port, an unreachable Marathon), runs a first task, applies a gateway
+// through it and stops it, then runs a second task in a new sandbox and
+// checks that it serves the gateway. prepare readies each sandbox after
+// the fetcher's extraction; stored checks the first task's store.
+func replaceTask(t *testing.T, tarball string, opts map[string]any, prepare, stored func(t *testing.T, app map[string]any, sandbox string)) {
 	const token = "e2e-token"
 	admin := testnet.FreePort(t)
-	_, app, err := renderOurs(t, map[string]any{
+	_, app, err := renderOurs(t, deepMerge(opts, map[string]any{
 		"gateways": map[string]any{"admin_port": jsonInt(admin)},
 		"security": map[string]any{"token": token},
 		// Nothing listens there: Turnout must start without Marathon.
 		"marathon": map[string]any{"url": "http://127.0.0.1:1"},
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-
 	// The fetcher: the app's first URI is the package's tarball for this
 	// version (here built for this machine's architecture), extracted.
 	uri := app["fetch"].([]any)[0].(map[string]any)["uri"].(string)
 	if want := "turnout-0.1.0-linux-amd64.tar.gz"; !strings.HasSuffix(uri, "/"+want) {
 		t.Fatalf("the app fetches %s, want the release's %s", uri, want)
 	}
-	sandbox := t.TempDir()
-	extract(t, filepath.Join(dist, tarball), sandbox)
-	binary := filepath.Join(sandbox, "turnout")
-	checkStatic(t, binary)
-
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + sandbox, "MESOS_SANDBOX=" + sandbox,
-		"HOST=127.0.0.1", fmt.Sprintf("PORT0=%d", admin), fmt.Sprintf("PORT_ADMIN=%d", admin)}
-	for k, v := range app["env"].(map[string]any) {
-		env = append(env, k+"="+v.(string))
+	newSandbox := func() string {
+		sandbox := t.TempDir()
+		extract(t, tarball, sandbox)
+		checkStatic(t, filepath.Join(sandbox, "turnout"))
+		prepare(t, app, sandbox)
+		return sandbox
 	}
-	var logs testnet.Buffer
-	cmd := exec.Command("/bin/sh", "-c", app["cmd"].(string))
-	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = sandbox, env, &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("turnout's log:\n%s", logs.String())
-		}
-	})
 
-	base := fmt.Sprintf("http://127.0.0.1:%d", admin)
-	testnet.Eventually(t, 20*time.Second, "/healthz to answer 200", func() bool {
-		return status(base+"/healthz", "") == http.StatusOK
-	})
+	first := newSandbox()
+	task := startTask(t, app, first, admin)
+	base := task.base
 	if s := status(base+"/readyz", ""); s != http.StatusOK {
 		t.Errorf("/readyz without the token answers %d, want 200", s)
 	}
@@ -120,10 +148,100 @@ func TestPackageRunsOnAMesosAgent(t *testing.T) {
 	a, b := testnet.Backend(t, "simple-service-1.0.0"), testnet.Backend(t, "simple-service-1.1.0")
 	file := filepath.Join(t.TempDir(), "gateway.yaml")
 	writeFile(t, file, fmt.Sprintf("name: simpleservice\nroutes:\n  \"[%s]\":\n    weight: 50%%\n  \"[%s]\":\n    weight: 50%%\n", a, b))
-	out, err := exec.Command(binary, "gateway", "apply", "-f", file, "--addr", base, "--token", token).CombinedOutput()
+	out, err := exec.Command(filepath.Join(first, "turnout"), "gateway", "apply", "-f", file, "--addr", base, "--token", token).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "gateway/simpleservice created") {
 		t.Fatalf("turnout gateway apply: %v\n%s", err, out)
 	}
+	port := gatewayPort(t, base, token)
+	lo, hi := parseRange(t, serveArgs(t, app)["port-range"])
+	if port < lo || port > hi {
+		t.Fatalf("the gateway got port %d, outside the package's range %d-%d", port, lo, hi)
+	}
+	splitsTraffic(t, port)
+	testnet.Eventually(t, 10*time.Second, "/readyz to answer 200 with the gateway in service", func() bool {
+		return status(base+"/readyz", "") == http.StatusOK
+	})
+	stored(t, app, first)
+	task.stop(t)
+
+	// The replacement: a new sandbox, nothing applied again.
+	second := startTask(t, app, newSandbox(), admin)
+	testnet.Eventually(t, 20*time.Second, "the new task's /readyz to answer 200", func() bool {
+		return status(second.base+"/readyz", "") == http.StatusOK
+	})
+	if p := gatewayPort(t, second.base, token); p != port {
+		t.Errorf("after the replacement the gateway has port %d, it had %d", p, port)
+	}
+	splitsTraffic(t, port)
+	second.stop(t)
+}
+
+type task struct {
+	base    string
+	grace   time.Duration
+	cmd     *exec.Cmd
+	exited  chan error
+	stopped bool
+}
+
+// startTask runs the app's cmd in sandbox as a Mesos agent would, and
+// waits for Marathon's health check to pass.
+func startTask(t *testing.T, app map[string]any, sandbox string, admin int) *task {
+	t.Helper()
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + sandbox, "MESOS_SANDBOX=" + sandbox,
+		"HOST=127.0.0.1", fmt.Sprintf("PORT0=%d", admin), fmt.Sprintf("PORT_ADMIN=%d", admin)}
+	for k, v := range app["env"].(map[string]any) {
+		env = append(env, k+"="+v.(string))
+	}
+	var logs testnet.Buffer
+	cmd := exec.Command("/bin/sh", "-c", app["cmd"].(string))
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = sandbox, env, &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tk := &task{base: fmt.Sprintf("http://127.0.0.1:%d", admin), cmd: cmd, exited: make(chan error, 1),
+		grace: time.Duration(toInt(t, app["taskKillGracePeriodSeconds"])) * time.Second}
+	go func() { tk.exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if !tk.stopped {
+			cmd.Process.Kill()
+			<-tk.exited
+		}
+		if t.Failed() {
+			t.Logf("turnout's log (%s):\n%s", sandbox, logs.String())
+		}
+	})
+	testnet.Eventually(t, 40*time.Second, "/healthz to answer 200", func() bool {
+		select {
+		case err := <-tk.exited:
+			tk.stopped = true
+			t.Fatalf("turnout exited: %v\n%s", err, logs.String())
+		default:
+		}
+		return status(tk.base+"/healthz", "") == http.StatusOK
+	})
+	return tk
+}
+
+// stop sends SIGTERM, as Mesos does, and waits up to the kill grace period.
+func (tk *task) stop(t *testing.T) {
+	t.Helper()
+	if err := tk.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-tk.exited:
+		tk.stopped = true
+		if err != nil {
+			t.Errorf("turnout exited with %v after SIGTERM", err)
+		}
+	case <-time.After(tk.grace):
+		t.Errorf("turnout still runs %v after SIGTERM (taskKillGracePeriodSeconds)", tk.grace)
+	}
+}
+
+func gatewayPort(t *testing.T, base, token string) int {
+	t.Helper()
 	req, _ := http.NewRequest("GET", base+"/api/v1/gateways/simpleservice", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
@@ -132,46 +250,27 @@ func TestPackageRunsOnAMesosAgent(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET the gateway: %d %s", resp.StatusCode, body)
+	}
 	g, err := gateway.DecodeOne(body, "GET")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, body)
 	}
-	lo, hi := parseRange(t, serveArgs(t, app)["port-range"])
-	if g.Port.Number < lo || g.Port.Number > hi {
-		t.Fatalf("the gateway got port %d, outside the package's range %d-%d", g.Port.Number, lo, hi)
-	}
+	return g.Port.Number
+}
+
+func splitsTraffic(t *testing.T, port int) {
+	t.Helper()
 	seen := map[string]bool{}
 	testnet.Eventually(t, 10*time.Second, "both versions to answer through the gateway", func() bool {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", g.Port.Number))
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 		if err == nil {
 			seen[resp.Header.Get("X-Backend")] = true
 			resp.Body.Close()
 		}
 		return seen["simple-service-1.0.0"] && seen["simple-service-1.1.0"]
 	})
-	testnet.Eventually(t, 10*time.Second, "/readyz to answer 200 with the gateway in service", func() bool {
-		return status(base+"/readyz", "") == http.StatusOK
-	})
-
-	// The store is in the sandbox, beside the binary (not in its place:
-	// the binary is sandbox/turnout).
-	if fi, err := os.Stat(filepath.Join(sandbox, app["env"].(map[string]any)["TURNOUT_DATA_DIR"].(string))); err != nil || !fi.IsDir() {
-		t.Errorf("no store in the sandbox: %v", err)
-	}
-
-	grace := time.Duration(toInt(t, app["taskKillGracePeriodSeconds"])) * time.Second
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		stopped = true
-		if err != nil {
-			t.Errorf("turnout exited with %v after SIGTERM", err)
-		}
-	case <-time.After(grace):
-		t.Errorf("turnout still runs %v after SIGTERM (taskKillGracePeriodSeconds)", grace)
-	}
 }
 
 func status(url, token string) int {

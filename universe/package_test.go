@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"image/png"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -87,9 +88,7 @@ func parseRange(t *testing.T, s string) (int, int) {
 func checkApp(t *testing.T, name string, app map[string]any, mlbPorts map[int]bool) {
 	t.Helper()
 	validateApp(t, name, app)
-	if _, ok := app["container"]; ok {
-		t.Errorf("%s: the app needs a container image; the package runs the fetched binary", name)
-	}
+	checkStore(t, name, app)
 	if !reflect.DeepEqual(app["constraints"], []any{[]any{"hostname", "UNIQUE"}}) {
 		t.Errorf("%s: constraints %v, want one task per agent", name, app["constraints"])
 	}
@@ -265,12 +264,12 @@ func TestDefaults(t *testing.T) {
 	// The admin API on the public agents is guarded by default, with a
 	// token from the DC/OS secret the docs tell operators to create.
 	wantEnv := map[string]any{
-		"TURNOUT_DATA_DIR":     "turnout-data",
+		"TURNOUT_STORE":        "zk://master.mesos:2181/turnout/turnout",
 		"TURNOUT_MARATHON_URL": "http://marathon.mesos:8080",
 		"TURNOUT_TOKEN":        map[string]any{"secret": "token"},
 	}
 	if env := app["env"].(map[string]any); !reflect.DeepEqual(env, wantEnv) {
-		t.Errorf("defaults: env %v\nwant %v: the store in the sandbox, the Marathon URL and the admin token from a secret", env, wantEnv)
+		t.Errorf("defaults: env %v\nwant %v: the store in DC/OS's ZooKeeper under the service's name, the Marathon URL and the admin token from a secret", env, wantEnv)
 	}
 	if want := map[string]any{"token": map[string]any{"source": "turnout/admin-token"}}; !reflect.DeepEqual(app["secrets"], want) {
 		t.Errorf("defaults: secrets %v, want %v", app["secrets"], want)
@@ -304,8 +303,9 @@ func TestOptionFiles(t *testing.T) {
 			if app["instances"] != jsonInt(3) || flags["log-format"] != "json" || flags["log-level"] != "debug" || flags["access-log"] != "true" {
 				t.Errorf("instances %v, flags %v", app["instances"], flags)
 			}
-			if env := app["env"].(map[string]any); env["TURNOUT_DATA_DIR"] != "/var/lib/turnout" {
-				t.Errorf("TURNOUT_DATA_DIR = %v", env["TURNOUT_DATA_DIR"])
+			// Three tasks share one store: ZooKeeper's.
+			if env := app["env"].(map[string]any); env["TURNOUT_STORE"] != "zk://master.mesos:2181/turnout/turnout" {
+				t.Errorf("TURNOUT_STORE = %v", env["TURNOUT_STORE"])
 			}
 		},
 		"enterprise": func(t *testing.T, app map[string]any) {
@@ -314,7 +314,7 @@ func TestOptionFiles(t *testing.T) {
 				"TURNOUT_TOKEN":                       map[string]any{"secret": "token"},
 				"TURNOUT_DCOS_SERVICE_ACCOUNT_SECRET": map[string]any{"secret": "serviceAccount"},
 				"TURNOUT_MARATHON_URL":                "https://marathon.mesos:8443",
-				"TURNOUT_DATA_DIR":                    "turnout-data",
+				"TURNOUT_STORE":                       "zk://master.mesos:2181/turnout/turnout",
 			}
 			if !reflect.DeepEqual(env, want) {
 				t.Errorf("env %v\nwant %v", env, want)
@@ -401,6 +401,10 @@ func TestOptionFiles(t *testing.T) {
 			if l := app["labels"].(map[string]any); l["DCOS_SERVICE_NAME"] != "infra/turnout" {
 				t.Errorf("DCOS_SERVICE_NAME %v", l["DCOS_SERVICE_NAME"])
 			}
+			// The default znode follows the service's name.
+			if s := app["env"].(map[string]any)["TURNOUT_STORE"]; s != "zk://master.mesos:2181/turnout/infra/turnout" {
+				t.Errorf("TURNOUT_STORE = %v", s)
+			}
 		},
 		"any-role": func(t *testing.T, app map[string]any) {
 			if _, ok := app["acceptedResourceRoles"]; ok {
@@ -416,10 +420,48 @@ func TestOptionFiles(t *testing.T) {
 			}
 		},
 		"zookeeper": func(t *testing.T, app map[string]any) {
-			// Clustered state is not implemented: the option is accepted
-			// and changes nothing.
-			if !reflect.DeepEqual(app, defaults) {
-				t.Error("zookeeper.url changed the app; it must not reach Turnout yet")
+			// Only the store URL differs from the defaults.
+			if s := app["env"].(map[string]any)["TURNOUT_STORE"]; s != "zk://zk-1.example.com:2181,zk-2.example.com:2181,zk-3.example.com/prod/turnout" {
+				t.Errorf("TURNOUT_STORE = %v", s)
+			}
+			withDefaultStore := maps.Clone(app)
+			env := maps.Clone(app["env"].(map[string]any))
+			env["TURNOUT_STORE"] = defaults["env"].(map[string]any)["TURNOUT_STORE"]
+			withDefaultStore["env"] = env
+			if !reflect.DeepEqual(withDefaultStore, defaults) {
+				t.Error("the zookeeper options changed more than TURNOUT_STORE")
+			}
+		},
+		"volume": func(t *testing.T, app map[string]any) {
+			// checkStore holds Marathon's rules for a resident app; here,
+			// the options' values.
+			vol := app["container"].(map[string]any)["volumes"].([]any)[0].(map[string]any)
+			if vol["persistent"].(map[string]any)["size"] != jsonInt(1024) {
+				t.Errorf("volume %v, want 1024 MiB", vol)
+			}
+			if !reflect.DeepEqual(app["acceptedResourceRoles"], []any{"*"}) || app["instances"] != jsonInt(1) {
+				t.Errorf("roles %v, instances %v", app["acceptedResourceRoles"], app["instances"])
+			}
+		},
+		"full": func(t *testing.T, app map[string]any) {
+			full, err := readJSONFile("testdata/options/full.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			config, _, err := ourPackage.readJSON("config.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Every option is given, so that every one is rendered at
+			// least once with a value of its own.
+			for _, missing := range missingOptions(config, full, "") {
+				t.Errorf("full.json does not set %s", missing)
+			}
+			env := app["env"].(map[string]any)
+			if app["id"] != "/edge/turnout" || app["instances"] != jsonInt(2) || app["user"] != "nobody" ||
+				env["TURNOUT_STORE"] != "zk://zk-1.example.com:2181,zk-2.example.com:2181/edge/turnout" ||
+				serveArgs(t, app)["admin"] != "0.0.0.0:9882" || serveArgs(t, app)["log-level"] != "warn" {
+				t.Errorf("id %v, instances %v, user %v, env %v, cmd %v", app["id"], app["instances"], app["user"], env, app["cmd"])
 			}
 		},
 	}

@@ -8,6 +8,11 @@
 //	    a reproducible tarball (sorted, 0:0, every mtime EPOCH)
 //	release sums -dir DIST
 //	    DIST/SHA256SUMS for every file in DIST
+//	release repo -dist DIST -o DIR -url URL [-package DIR] [-images DIR]
+//	    DIR: a Universe repository (index DIR/repo) of the package with
+//	    DIST's assets, every URL under URL, where DIR is to be served
+//	release serve -dir DIR [-addr HOST:PORT]
+//	    serves a repository folder (the index with Cosmos's media type)
 //
 // It is Go rather than shell so that the tarballs are the same bytes on
 // Linux and macOS (GNU and BSD tar disagree on the flags that make them so).
@@ -16,6 +21,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -24,7 +30,7 @@ import (
 	"github.com/turnout/turnout/internal/release"
 )
 
-const usage = "usage: release check|package|tar|sums [flags] (see scripts/release/main.go)"
+const usage = "usage: release check|package|tar|sums|repo|serve [flags] (see scripts/release/main.go)"
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -44,7 +50,11 @@ func run(args []string) error {
 	pkg := fs.String("package", "universe/packages/T/turnout/0", "Universe package directory")
 	out := fs.String("o", "", "tarball to write")
 	mtime := fs.Int64("mtime", 0, "mtime of every tarball entry, seconds since 1970 (SOURCE_DATE_EPOCH)")
-	dir := fs.String("dir", "", "directory to write SHA256SUMS for")
+	dir := fs.String("dir", "", "directory to write SHA256SUMS for (sums), or to serve (serve)")
+	dist := fs.String("dist", "dist", "make release's output (repo)")
+	images := fs.String("images", "universe/images", "the package's icons (repo)")
+	repoURL := fs.String("url", "", "where the repository folder is served, http://HOST[:PORT][/PATH] (repo)")
+	addr := fs.String("addr", "127.0.0.1:8085", "address to serve on (serve)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -91,6 +101,25 @@ func run(args []string) error {
 			return fmt.Errorf("sums: want -dir")
 		}
 		return release.WriteSums(*dir)
+	case "repo":
+		if *out == "" {
+			return fmt.Errorf("repo: want -o DIR")
+		}
+		files, err := release.WriteRepo(release.RepoOptions{Package: *pkg, Images: *images, Dist: *dist, Out: *out, URL: *repoURL})
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			fmt.Printf("%s  %10d  %s\n", f.SHA256, f.Size, f.Name)
+		}
+		fmt.Printf("add it with: dcos package repo add --index=0 turnout-local %s/%s\n", strings.TrimSuffix(*repoURL, "/"), release.RepoIndex)
+		return nil
+	case "serve":
+		if *dir == "" {
+			return fmt.Errorf("serve: want -dir")
+		}
+		fmt.Printf("serving %s on http://%s/ (index: /%s)\n", *dir, *addr, release.RepoIndex)
+		return http.ListenAndServe(*addr, release.RepoHandler(*dir))
 	}
 	return fmt.Errorf("%s", usage)
 }
