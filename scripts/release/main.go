@@ -102,11 +102,11 @@ func run(args []string) error {
 		var platforms []release.ImagePlatform
 		for _, a := range fs.Args() {
 			p, path, ok := strings.Cut(a, "=")
-			os, arch, ok2 := strings.Cut(p, "/")
-			if !ok || !ok2 || os == "" || arch == "" || path == "" {
+			goos, goarch, ok2 := strings.Cut(p, "/")
+			if !ok || !ok2 || goos == "" || goarch == "" || path == "" {
 				return fmt.Errorf("image: %q: want OS/ARCH=PATH", a)
 			}
-			platforms = append(platforms, release.ImagePlatform{OS: os, Arch: arch, Binary: path})
+			platforms = append(platforms, release.ImagePlatform{OS: goos, Arch: goarch, Binary: path})
 		}
 		return release.WriteImage(*out, *version, *revision, time.Unix(*mtime, 0), platforms)
 	}
