@@ -1,16 +1,20 @@
 # syntax=docker/dockerfile:1
 #
-# Turnout's container image: the same static binary as `make release`, on
-# Alpine (a shell for Marathon's "cmd", CA certificates for an HTTPS
-# Marathon), run as an unprivileged user.
+# Turnout's container image, for people with Docker: the same as
+# `make image` (internal/release/image.go) assembles without a Docker
+# daemon. The static binary of `make release`, an empty /tmp and the store's
+# volume, nothing else (no shell: on Marathon, give the image "args", not
+# "cmd", which needs /bin/sh), run as an unprivileged user by number. The
+# binary carries Mozilla's CA roots for an HTTPS Marathon (cmd/turnout/roots.go);
+# mount a cluster's own CA and set SSL_CERT_FILE to use it instead.
 #
-#   docker build -t turnout/turnout:0.1.0 --build-arg VERSION=v0.1.0 .
+#   docker build -t turnout/turnout:0.1.0 --build-arg VERSION=v0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" .
 #   docker run -e TURNOUT_TOKEN="$(openssl rand -hex 32)" -p 9880:9880 -p 8080:8080 turnout/turnout:0.1.0 serve --demo
 #
-# The Universe package does not need this image: it fetches the release
-# tarball and runs the binary with the Mesos containerizer
-# (docs/install-dcos.md).
+# internal/release's TestDockerfileBuildsTheImage checks that this file's
+# configuration, files and build flags are make image's.
 
+# go.mod's toolchain: the same compiler, so the same binary as make release.
 ARG GO_VERSION=1.26.10
 
 FROM golang:${GO_VERSION}-alpine AS build
@@ -22,23 +26,31 @@ COPY . .
 ARG VERSION=dev
 ARG TARGETOS
 ARG TARGETARCH
-RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/turnout ./cmd/turnout
+# The image's files under /rootfs, with their owners and modes: COPY --from
+# keeps them.
+RUN mkdir -p /rootfs/tmp /rootfs/usr/local/bin /rootfs/var/lib/turnout \
+ && chmod 1777 /rootfs/tmp \
+ && chown 10001:10001 /rootfs/var/lib/turnout \
+ && CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
+    go build -trimpath -buildvcs=false -ldflags "-s -w -X main.version=${VERSION}" -o /rootfs/usr/local/bin/turnout ./cmd/turnout
 
-FROM alpine:3.22
-RUN apk add --no-cache ca-certificates \
- && addgroup -S -g 10001 turnout \
- && adduser -S -D -H -u 10001 -G turnout -s /sbin/nologin turnout \
- && mkdir -p /var/lib/turnout \
- && chown turnout:turnout /var/lib/turnout
-COPY --from=build /out/turnout /usr/local/bin/turnout
+FROM scratch
+COPY --from=build /rootfs/ /
 USER 10001:10001
 # The admin listener on every interface (the binary's default is
 # 127.0.0.1, which is unreachable from outside a container), so serve
 # needs TURNOUT_TOKEN or --token-file to start; the store in the volume.
-ENV TURNOUT_ADMIN=0.0.0.0:9880 \
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    TURNOUT_ADMIN=0.0.0.0:9880 \
     TURNOUT_DATA_DIR=/var/lib/turnout
 VOLUME /var/lib/turnout
 EXPOSE 9880
+ARG VERSION=dev
+ARG REVISION
+LABEL org.opencontainers.image.title="turnout" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="https://github.com/turnout/turnout" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.revision="${REVISION}"
 ENTRYPOINT ["/usr/local/bin/turnout"]
 CMD ["serve"]

@@ -5,6 +5,8 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 DIST     ?= dist
 RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+# The container image's platforms (`make image`); CI builds one.
+IMAGE_PLATFORMS   ?= linux/amd64 linux/arm64
 # go.mod's toolchain line names the Go release with the standard library's
 # security fixes; auto fetches it through the module proxy where the local
 # Go is older (some installs default to GOTOOLCHAIN=local, which ignores it).
@@ -26,12 +28,19 @@ UNIVERSE_URL      ?= http://universe.marathon.mesos:8085
 # same commit gives the same bytes.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 export SOURCE_DATE_EPOCH
+# The commit, for the image's org.opencontainers.image.revision label (none
+# outside a git checkout).
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+# The static binary of `make release` and `make image` (GOOS and GOARCH
+# set before it): no cgo, no paths or VCS stamps, so the same commit gives
+# the same bytes.
+STATIC_BUILD = CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)'
 # The SBOMs (CycloneDX JSON, one per platform) are read from each binary's
 # build information; without -licenses, which would ask the module proxy
 # about this very version and so change with time.
 CYCLONEDX_VERSION ?= v1.10.0
 
-.PHONY: proto help build run test test-short test-stress bench bench-go bench-cluster fuzz lint vet staticcheck vulncheck fmt tidy clean universe-check release universe-package universe-repo
+.PHONY: proto help build run test test-short test-stress bench bench-go bench-cluster fuzz lint vet staticcheck vulncheck fmt tidy clean universe-check release image universe-package universe-repo
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -63,11 +72,27 @@ release: ## VERSION=vX.Y.Z: reproducible tarballs (binary and LICENSE), CycloneD
 	rm -rf $(DIST) && mkdir -p $(DIST)
 	set -e; for p in $(RELEASE_PLATFORMS); do \
 		os=$${p%/*}; arch=$${p#*/}; n=turnout-$(RELEASE_VERSION)-$$os-$$arch; d=$(DIST)/$$n.tmp; \
-		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)' -o $$d/turnout ./cmd/turnout; \
+		GOOS=$$os GOARCH=$$arch $(STATIC_BUILD) -o $$d/turnout ./cmd/turnout; \
 		bin/release tar -o $(DIST)/$$n.tar.gz -mtime $(SOURCE_DATE_EPOCH) turnout=$$d/turnout:755 LICENSE=LICENSE:644; \
 		bin/cyclonedx-gomod bin -json -noserial -notimestamp -version $(VERSION) -output $(DIST)/$$n.cdx.json $$d/turnout; \
 		rm -rf $$d; \
 	done
+	bin/release sums -dir $(DIST)
+
+image: ## VERSION=vX.Y.Z, after release: the container image (IMAGE_PLATFORMS) as an OCI layout tar in DIST, no Docker needed
+	$(GO) build -o bin/release ./scripts/release
+	bin/release check -version '$(VERSION)' -base '$(RELEASE_URL)' -package '$(UNIVERSE_PACKAGE)'
+	mkdir -p $(DIST)
+	@# The binaries of the release tarballs in DIST, or built the same way
+	@# where there is none (`make release` empties DIST, so it comes first).
+	set -e; bins=; for p in $(IMAGE_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; n=turnout-$(RELEASE_VERSION)-$$os-$$arch; \
+		if [ -f $(DIST)/$$n.tar.gz ]; then bins="$$bins $$p=$(DIST)/$$n.tar.gz"; continue; fi; \
+		GOOS=$$os GOARCH=$$arch $(STATIC_BUILD) -o $(DIST)/$$n.tmp/turnout ./cmd/turnout; \
+		bins="$$bins $$p=$(DIST)/$$n.tmp/turnout"; \
+	done; \
+	bin/release image -o $(DIST)/turnout-$(RELEASE_VERSION)-oci.tar -version '$(VERSION)' -revision '$(REVISION)' -mtime $(SOURCE_DATE_EPOCH) $$bins; \
+	rm -rf $(DIST)/*.tmp
 	bin/release sums -dir $(DIST)
 
 universe-repo: ## DIST's release as a local Universe repository in UNIVERSE_DIR (dist/universe), its URLs under UNIVERSE_URL

@@ -39,12 +39,13 @@ func TestPackageIsGeneratedFromItsVersion(t *testing.T) {
 	}
 }
 
-// `make release` builds the same bytes twice from the same commit: once in
-// this checkout, once in a copy elsewhere whose files all have new mtimes
-// (so neither the path nor file times leak in). One platform only, to stay
-// within a minute or two; the other platforms go through the same recipe.
-// The Go build cache is shared by default, so this checks the tarballs,
-// SBOMs and SHA256SUMS around the binary, and that the binary does not
+// `make release` and `make image` build the same bytes twice from the same
+// commit: once in this checkout, once in a copy elsewhere whose files all
+// have new mtimes (so neither the path nor file times leak in). One
+// platform only, to stay within a minute or two; the other platforms go
+// through the same recipe. The Go build cache is shared by default, so
+// this checks the tarballs, SBOMs, the image and SHA256SUMS around the
+// binary, and that the binary does not
 // depend on the checkout's path (-trimpath). RELEASE_TEST_COLD_CACHE=1
 // gives the second build an empty build cache, so that every package is
 // compiled again (about two and a half minutes more on two cores).
@@ -81,12 +82,21 @@ func TestReleaseIsReproducible(t *testing.T) {
 		}
 	}
 	platform := runtime.GOOS + "/" + runtime.GOARCH
+	// The copy is no git checkout, so the image's revision is given.
+	revision := gitOut(t, root, "rev-parse", "HEAD")
 	build := func(dir string, env ...string) string {
 		dist := t.TempDir()
-		mk := exec.Command("make", "-C", dir, "release", "VERSION=v0.1.0", "RELEASE_PLATFORMS="+platform, "DIST="+dist)
-		mk.Env = append(append(os.Environ(), "SOURCE_DATE_EPOCH="+epoch), env...)
-		if out, err := mk.CombinedOutput(); err != nil {
-			t.Fatalf("make release in %s: %v\n%s", dir, err, out)
+		// Then the image, from the release's linux tarball (built by make
+		// image itself on other systems).
+		for _, target := range [][]string{
+			{"release", "RELEASE_PLATFORMS=" + platform},
+			{"image", "IMAGE_PLATFORMS=linux/" + runtime.GOARCH, "REVISION=" + revision},
+		} {
+			mk := exec.Command("make", append([]string{"-C", dir, target[0], "VERSION=v0.1.0", "DIST=" + dist}, target[1:]...)...)
+			mk.Env = append(append(os.Environ(), "SOURCE_DATE_EPOCH="+epoch), env...)
+			if out, err := mk.CombinedOutput(); err != nil {
+				t.Fatalf("make %s in %s: %v\n%s", target[0], dir, err, out)
+			}
 		}
 		return dist
 	}
@@ -107,7 +117,7 @@ func TestReleaseIsReproducible(t *testing.T) {
 		t.Fatalf("two builds of the same commit differ:\n%s\n%s", sumsA, sumsB)
 	}
 	name := "turnout-0.1.0-" + runtime.GOOS + "-" + runtime.GOARCH
-	for _, f := range []string{name + ".tar.gz", name + ".cdx.json"} {
+	for _, f := range []string{name + ".tar.gz", name + ".cdx.json", "turnout-0.1.0-oci.tar"} {
 		if !strings.Contains(string(sumsA), "  "+f+"\n") {
 			t.Errorf("SHA256SUMS does not list %s:\n%s", f, sumsA)
 		}

@@ -8,6 +8,9 @@
 //	    a reproducible tarball (sorted, 0:0, every mtime EPOCH)
 //	release sums -dir DIST
 //	    DIST/SHA256SUMS for every file in DIST
+//	release image -o OUT.tar -version V [-revision COMMIT] -mtime EPOCH OS/ARCH=PATH...
+//	    the container image as an OCI layout tar, one image per OS/ARCH,
+//	    from a static binary or the release tarball holding it
 //	release repo -dist DIST -o DIR -url URL [-package DIR] [-images DIR]
 //	    DIR: a Universe repository (index DIR/repo) of the package with
 //	    DIST's assets, every URL under URL, where DIR is to be served
@@ -30,7 +33,7 @@ import (
 	"github.com/turnout/turnout/internal/release"
 )
 
-const usage = "usage: release check|package|tar|sums|repo|serve [flags] (see scripts/release/main.go)"
+const usage = "usage: release check|package|tar|sums|image|repo|serve [flags] (see scripts/release/main.go)"
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -48,9 +51,10 @@ func run(args []string) error {
 	base := fs.String("base", "", "release download base URL (default "+release.DefaultBase+")")
 	changelog := fs.String("changelog", "CHANGELOG.md", "changelog that must have an entry for -version")
 	pkg := fs.String("package", "universe/packages/T/turnout/0", "Universe package directory")
-	out := fs.String("o", "", "tarball to write")
-	mtime := fs.Int64("mtime", 0, "mtime of every tarball entry, seconds since 1970 (SOURCE_DATE_EPOCH)")
+	out := fs.String("o", "", "tarball, image or repository folder to write")
+	mtime := fs.Int64("mtime", 0, "mtime of every tarball entry and the image's time, seconds since 1970 (SOURCE_DATE_EPOCH)")
 	dir := fs.String("dir", "", "directory to write SHA256SUMS for (sums), or to serve (serve)")
+	revision := fs.String("revision", "", "the commit, for the image's revision label (none when empty)")
 	dist := fs.String("dist", "dist", "make release's output (repo)")
 	images := fs.String("images", "universe/images", "the package's icons (repo)")
 	repoURL := fs.String("url", "", "where the repository folder is served, http://HOST[:PORT][/PATH] (repo)")
@@ -101,6 +105,20 @@ func run(args []string) error {
 			return fmt.Errorf("sums: want -dir")
 		}
 		return release.WriteSums(*dir)
+	case "image":
+		if *out == "" || fs.NArg() == 0 {
+			return fmt.Errorf("image: want -o OUT.tar and OS/ARCH=PATH arguments")
+		}
+		var platforms []release.ImagePlatform
+		for _, a := range fs.Args() {
+			p, path, ok := strings.Cut(a, "=")
+			goos, goarch, ok2 := strings.Cut(p, "/")
+			if !ok || !ok2 || goos == "" || goarch == "" || path == "" {
+				return fmt.Errorf("image: %q: want OS/ARCH=PATH", a)
+			}
+			platforms = append(platforms, release.ImagePlatform{OS: goos, Arch: goarch, Binary: path})
+		}
+		return release.WriteImage(*out, *version, *revision, time.Unix(*mtime, 0), platforms)
 	case "repo":
 		if *out == "" {
 			return fmt.Errorf("repo: want -o DIR")
