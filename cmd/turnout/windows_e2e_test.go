@@ -190,6 +190,8 @@ func TestZKLateAgentReported(t *testing.T) {
 		t.Errorf("no revision names the late agent:\n%s", h)
 	}
 	b.expectCLI(0, "Late:     "+cID+": last published ", "gateway", "status", "shop")
+	out, _ := b.cli("gateway", "status", "shop")
+	t.Logf("gateway status with c late:\n%s", out)
 	if m := a.metrics(); !strings.Contains(m, `turnout_policy_window_late_agents{gateway="shop"} 1`) {
 		t.Errorf("the leader's metrics lack the late agent:\n%s", grepLines(m, "late_agents"))
 	}
