@@ -121,18 +121,23 @@ func (e *Election) Windows(cfg WindowsConfig) *Windows {
 // agent leaves: its counters stop counting at once, not at its session's
 // expiry). Call it before the election's Close.
 func (w *Windows) Run(ctx context.Context) {
-	t := time.NewTicker(w.cfg.Period)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
-		if err := w.Publish(); err != nil {
-			w.e.log.Debug("cluster: traffic counters not published; retrying", "err", err)
-		}
 		select {
 		case <-ctx.Done():
 			w.withdraw()
 			return
 		case <-t.C:
 		}
+		next := w.cfg.Period
+		if err := w.Publish(); err != nil {
+			w.e.log.Debug("cluster: traffic counters not published; retrying", "err", err)
+			// Soon, while the agent waits for its election znode:
+			// others would report it late after LateAfter.
+			next = min(next, 100*time.Millisecond)
+		}
+		t.Reset(next)
 	}
 }
 
