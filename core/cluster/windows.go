@@ -131,11 +131,13 @@ func (w *Windows) Run(ctx context.Context) {
 		case <-t.C:
 		}
 		next := w.cfg.Period
-		if err := w.Publish(); err != nil {
-			w.e.log.Debug("cluster: traffic counters not published; retrying", "err", err)
-			// Soon, while the agent waits for its election znode:
-			// others would report it late after LateAfter.
+		switch err := w.Publish(); {
+		case errors.Is(err, errNoZnode):
+			// Soon, while the election makes its znode: others would
+			// report this agent late after LateAfter.
 			next = min(next, 100*time.Millisecond)
+		case err != nil:
+			w.e.log.Debug("cluster: traffic counters not published; retrying", "err", err)
 		}
 		t.Reset(next)
 	}
@@ -150,6 +152,8 @@ func (w *Windows) withdraw() {
 	w.published = ""
 }
 
+var errNoZnode = errors.New("cluster: publish the traffic counters: no election znode yet")
+
 // Publish writes this agent's counters now (Run does every Period). Before
 // the agent has an election znode there is nothing to write under.
 func (w *Windows) Publish() error {
@@ -158,8 +162,11 @@ func (w *Windows) Publish() error {
 	w.e.mu.Lock()
 	node := w.e.node
 	w.e.mu.Unlock()
-	if node == "" || !w.e.sessionUp() {
-		return errors.New("no election znode or no session yet")
+	if !w.e.sessionUp() {
+		return errors.New("cluster: publish the traffic counters: no zookeeper session")
+	}
+	if node == "" {
+		return errNoZnode
 	}
 	data, err := w.encode()
 	if err != nil {
