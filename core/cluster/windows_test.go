@@ -177,3 +177,41 @@ func TestWindowsSumEveryAgent(t *testing.T) {
 	}
 	e.Close()
 }
+
+// Run publishes on its own, every period, and withdraws the counters when
+// it ends (the agent's shutdown), while the election still stands.
+func TestWindowsRunPublishesAndWithdraws(t *testing.T) {
+	srv := startZK(t)
+	a := countingAgent(t, srv.Addr(), "a", 0)
+	a.w.cfg.Period = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		a.w.Run(ctx)
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	a.serve("canary", 200, 7)
+	var node string
+	testnet.Eventually(t, 10*time.Second, "the counters of 7 requests published", func() bool {
+		a.w.mu.Lock()
+		node = a.w.published
+		a.w.mu.Unlock()
+		if node == "" {
+			return false
+		}
+		data, _, err := a.e.conn.Get(node)
+		return err == nil && strings.Contains(string(data), `"canary":[0,7,`)
+	})
+	cancel()
+	<-done
+	if ok, _, err := a.e.conn.Exists(node); err != nil || ok {
+		t.Fatalf("%s after Run ended: exists %v, err %v", node, ok, err)
+	}
+	if l, _ := a.e.Leading(); !l {
+		t.Error("the election ended with the windows")
+	}
+}
