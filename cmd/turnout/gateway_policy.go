@@ -191,6 +191,12 @@ func printStatus(w io.Writer, format string, st *gatewayStatus) error {
 			if l.Error != "" {
 				fmt.Fprintf(w, "Error:    %s\n", l.Error)
 			}
+			if l.Agents > 0 {
+				fmt.Fprintf(w, "Traffic:  summed over %d agents\n", l.Agents)
+			}
+			for _, a := range l.Late {
+				fmt.Fprintf(w, "Late:     %s: %s\n", a.Agent, a.Detail)
+			}
 			if len(l.Checks) > 0 {
 				fmt.Fprintln(w, "Checks:")
 				rows := make([][]string, len(l.Checks))

@@ -275,6 +275,11 @@ type e2eStatus struct {
 				Passed bool
 				Detail string
 			} `json:"checks"`
+			Agents int `json:"agents"`
+			Late   []struct {
+				Agent  string `json:"agent"`
+				Detail string `json:"detail"`
+			} `json:"late_agents"`
 		} `json:"last"`
 	} `json:"policy"`
 }

@@ -63,7 +63,7 @@ func TestZKOneRunner(t *testing.T) {
 	if code, _, body := putIfMatch(t, "http://"+b.admin+"/api/v1/gateways/shop", "", doc); code != 201 {
 		t.Fatalf("create through b: %d %s", code, body)
 	}
-	// Traffic through both agents: each leader decides on its own windows.
+	// Traffic through both agents: the leader decides on the sum of both.
 	startPolicyLoad(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 2, 5*time.Millisecond)
 	startPolicyLoad(t, fmt.Sprintf("http://127.0.0.2:%d/", port), 2, 5*time.Millisecond)
 	b.awaitStatus("shop", 20*time.Second, "the canary at 10%", func(st e2eStatus) bool { return st.route("["+canary.addr+"]").Weight == "10%" })

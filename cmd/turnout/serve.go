@@ -318,6 +318,24 @@ func serve(ctx context.Context, f serveFlags) error {
 		defer elect.Close()
 		popts.Leader = elect
 		clusterStatus = elect.Status
+		// Every agent publishes its traffic counters; the leader's
+		// policies decide on the sum of all of them.
+		windows := elect.Windows(cluster.WindowsConfig{Metrics: reg, Gateways: func() map[string][]string {
+			return policyRoutes(eng.Gateways())
+		}})
+		popts.Counters = windows
+		wctx, stopWindows := context.WithCancel(ctx)
+		windowsDone := make(chan struct{})
+		go func() {
+			windows.Run(wctx)
+			close(windowsDone)
+		}()
+		// Withdrawn before the election closes its session (defers run
+		// in reverse).
+		defer func() {
+			stopWindows()
+			<-windowsDone
+		}()
 	}
 	// staleSince is the store's, when it can fall behind (ZooKeeper); a
 	// store that is the desired state itself is never stale.
@@ -439,6 +457,21 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	return nil
+}
+
+// policyRoutes are the routes of the gateways with a policy, by gateway:
+// the counters each agent publishes for the leader's windows.
+func policyRoutes(gws []*gateway.Gateway) map[string][]string {
+	out := map[string][]string{}
+	for _, g := range gws {
+		if g.Policy == nil {
+			continue
+		}
+		for _, r := range g.Routes {
+			out[g.Name] = append(out[g.Name], r.Name)
+		}
+	}
+	return out
 }
 
 // startElection stands for the election of the agent that runs the

@@ -8,4 +8,9 @@
 // predecessor, so that a leader's death wakes one agent, not all. An agent
 // without a ZooKeeper session does not lead, whatever its znode: during an
 // outage no agent runs policies, and their weights hold.
+//
+// Windows lets the leader's policies decide on every agent's traffic: each
+// agent publishes its cumulative per-route counters in an ephemeral znode of
+// the election's session, PATH/windows/NODE, and the leader reads them all
+// (policy.Counters), reporting the agents whose counters are late.
 package cluster

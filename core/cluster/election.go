@@ -239,7 +239,8 @@ func (e *Election) step() (<-chan zk.Event, error) {
 		}
 	}
 	if node == "" {
-		if err := e.mkdir(); err != nil {
+		// PATH/agents, and its parents if the store has not (tests).
+		if err := mkdirAll(e.conn, e.dir, e.acl); err != nil {
 			return nil, err
 		}
 		// Protected: after a connection loss during the create, the
@@ -281,19 +282,6 @@ func (e *Election) step() (<-chan zk.Event, error) {
 		e.poke()
 	}
 	return watch, nil
-}
-
-// mkdir creates PATH/agents, and its parents if the store has not (tests).
-func (e *Election) mkdir() error {
-	for i := 1; i <= len(e.dir); i++ {
-		if i < len(e.dir) && e.dir[i] != '/' {
-			continue
-		}
-		if _, err := e.conn.Create(e.dir[:i], nil, 0, e.acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			return fmt.Errorf("create %s: %w", e.dir[:i], err)
-		}
-	}
-	return nil
 }
 
 // seq is a znode's sequence number, its last 10 digits (-1 if none).

@@ -60,6 +60,9 @@ type Registry struct {
 	// RouteHeld is 1 for a route held at weight 0 until its backend is
 	// ready, by gateway and route.
 	RouteHeld *prometheus.GaugeVec
+	// PolicyLateAgents is, on the agent running a gateway's policy, how
+	// many agents' traffic counters its last window lacked or had late.
+	PolicyLateAgents *prometheus.GaugeVec
 	// HTTPHandoffs counts HTTP connections the event loops handed to the
 	// goroutine path: a request with a chunked or big body, an upgrade, or
 	// one that was malformed or unroutable.
@@ -143,6 +146,10 @@ func NewRegistry() *Registry {
 			Name: "turnout_route_held",
 			Help: "1 while a route is held at weight 0 until its backend is ready, by gateway and route.",
 		}, []string{"gateway", "route"}),
+		PolicyLateAgents: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "turnout_policy_window_late_agents",
+			Help: "Agents whose traffic counters the last policy window of a gateway lacked or had late (the decision was made on the others'); set by the agent running the policy.",
+		}, []string{"gateway"}),
 		HTTPHandoffs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "turnout_http_handoffs_total",
 			Help: "HTTP connections the event loops handed to the goroutine path (a chunked or big request body, an upgrade, a malformed or unroutable request).",
@@ -154,7 +161,7 @@ func NewRegistry() *Registry {
 	}
 	r.Prometheus.MustRegister(r.requests, r.duration, r.errors, r.connections, r.open, r.client,
 		r.TableSwaps, r.TableFailures, r.TableGeneration, r.ConfigReloads,
-		r.PluginStarts, r.PluginCrashes, r.PluginUp, r.TargetStale, r.RouteHeld, r.HTTPHandoffs, r.AccessLogDropped,
+		r.PluginStarts, r.PluginCrashes, r.PluginUp, r.TargetStale, r.RouteHeld, r.PolicyLateAgents, r.HTTPHandoffs, r.AccessLogDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
 }

@@ -69,6 +69,29 @@ func (t Totals) Sub(prev Totals) Totals {
 	return out
 }
 
+// Add is t and o together: two agents' windows of one route summed. The
+// histograms must have the same bounds (every agent uses the same ones);
+// with no bounds of its own, t takes o's.
+func (t Totals) Add(o Totals) Totals {
+	out := Totals{Bounds: t.Bounds, Count: t.Count + o.Count, Timeouts: t.Timeouts + o.Timeouts}
+	if out.Bounds == nil {
+		out.Bounds = o.Bounds
+	}
+	for i := range t.Classes {
+		out.Classes[i] = t.Classes[i] + o.Classes[i]
+	}
+	out.Buckets = make([]uint64, max(len(t.Buckets), len(o.Buckets)))
+	for i := range out.Buckets {
+		if i < len(t.Buckets) {
+			out.Buckets[i] += t.Buckets[i]
+		}
+		if i < len(o.Buckets) {
+			out.Buckets[i] += o.Buckets[i]
+		}
+	}
+	return out
+}
+
 func sub(a, b uint64) uint64 {
 	if b > a {
 		return a

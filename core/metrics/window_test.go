@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -41,6 +42,34 @@ func TestWindowFromTotals(t *testing.T) {
 	}
 	if got := (Totals{}).Quantile(0.99); got != 0 {
 		t.Errorf("empty window p99 = %v", got)
+	}
+}
+
+// Two agents' windows added are the window of one agent that served all of
+// their traffic: classes, timeouts and every histogram bucket.
+func TestWindowsAdd(t *testing.T) {
+	one, a, b := NewRegistry().Route("g", "r"), NewRegistry().Route("g", "r"), NewRegistry().Route("g", "r")
+	requests := []struct {
+		status int
+		took   time.Duration
+	}{{200, time.Millisecond}, {500, 300 * time.Millisecond}, {0, 2 * time.Second}, {200, 40 * time.Millisecond}, {404, time.Microsecond}}
+	for i, r := range requests {
+		one.Observe(r.status, r.took)
+		if i%2 == 0 {
+			a.Observe(r.status, r.took)
+		} else {
+			b.Observe(r.status, r.took)
+		}
+	}
+	one.Error(ErrTimeout)
+	a.Error(ErrTimeout)
+	want := one.Totals()
+	got := a.Totals().Add(b.Totals())
+	if got.Classes != want.Classes || got.Timeouts != want.Timeouts || got.Count != want.Count || fmt.Sprint(got.Buckets) != fmt.Sprint(want.Buckets) || fmt.Sprint(got.Bounds) != fmt.Sprint(want.Bounds) {
+		t.Fatalf("a+b = %+v\nwant %+v", got, want)
+	}
+	if z := (Totals{}).Add(a.Totals()); fmt.Sprint(z) != fmt.Sprint(a.Totals()) {
+		t.Errorf("0+a = %+v, want a", z)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,9 @@ type Options struct {
 	Plugins Plugins
 	// Metrics is where the data plane counts each route's requests.
 	Metrics *metrics.Registry
+	// Counters are what windows are read from (nil: Metrics alone, this
+	// agent's traffic); in a cluster, every agent's (cluster.Windows).
+	Counters Counters
 	// Routes reports the routes in service, for their readiness (nil:
 	// every route is ready).
 	Routes func(gateway string) []engine.RouteStatus
@@ -78,6 +82,9 @@ func New(o Options) *Runner {
 	}
 	if o.DecideTimeout == 0 {
 		o.DecideTimeout = 30 * time.Second
+	}
+	if o.Counters == nil {
+		o.Counters = LocalCounters(o.Metrics)
 	}
 	return &Runner{o: o, log: o.Logger, loops: map[string]*loop{}, kicked: map[string]bool{}}
 }
@@ -181,15 +188,19 @@ func (r *Runner) stopAll() {
 
 // run decides for one gateway on its interval until ctx ends.
 func (r *Runner) run(ctx context.Context, name string, pol *gateway.Policy, l *loop) {
-	w := &windows{reg: r.o.Metrics, gateway: name, last: time.Now(), base: map[string]metrics.Totals{}}
+	w := NewWindow(r.o.Counters, name)
+	if r.o.Metrics != nil {
+		defer r.o.Metrics.PolicyLateAgents.DeleteLabelValues(name)
+	}
 	wait := time.Duration(0)
 	// A restart resumes on the schedule the last decision set.
 	if st, _, err := r.load(ctx, name); err == nil && st.ConfigHash == configHash(pol) && !st.Next.IsZero() {
 		wait = max(time.Until(st.Next), 0)
 	}
-	g, _ := r.current(ctx, name)
-	if g != nil {
-		w.start(g)
+	if g, _ := r.current(ctx, name); g != nil {
+		if err := w.Start(ctx, routeNames(g)); err != nil && ctx.Err() == nil {
+			r.log.Warn("policy: traffic counters unreadable; the first window starts at the first decision", "gateway", name, "err", err)
+		}
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
@@ -254,7 +265,7 @@ func (r *Runner) load(ctx context.Context, name string) (State, int64, error) {
 }
 
 // decide makes one decision and returns when to make the next.
-func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w *windows) time.Duration {
+func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w *Window) time.Duration {
 	interval := pol.Interval
 	g, grev := r.current(ctx, name)
 	if g == nil || g.Policy == nil || configHash(g.Policy) != configHash(pol) {
@@ -268,10 +279,13 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 	if st.ConfigHash != configHash(pol) {
 		st = State{ConfigHash: configHash(pol), Type: pol.Type, Phase: PhaseStarting}
 	}
+	// Taken at every decision, so that each window is one interval; an
+	// error matters only to a decision that asks the plugin.
+	taken, werr := w.Take(ctx, routeNames(g))
 	now := time.Now()
-	routes := w.take(g, r.ready(name))
-	window := now.Sub(w.last)
-	w.last = now
+	if werr == nil {
+		r.reportLate(name, taken.Late)
+	}
 
 	cmd := st.Command
 	st.Command = sdk.CommandNone
@@ -302,12 +316,15 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 	if err == nil && impl == nil {
 		err = fmt.Errorf("the %s policy plugin is not running", pol.Type)
 	}
+	if err == nil && werr != nil {
+		err = fmt.Errorf("read the traffic counters: %w", werr)
+	}
 	var d sdk.Decision
 	if err == nil {
 		dctx, cancel := context.WithTimeout(ctx, r.o.DecideTimeout)
 		d, err = impl.Decide(dctx, sdk.Input{
 			Gateway: name, Config: pol.Config, State: st.Plugin, Now: now,
-			Window: window, Routes: routes, Command: cmd,
+			Window: taken.Span, Routes: metricsOf(g, taken.Routes, r.ready(name)), Command: cmd,
 		})
 		cancel()
 	}
@@ -365,7 +382,7 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 		next = d.Next
 	}
 	st.Next = now.Add(next)
-	st.Last = &Decision{Time: now, Action: d.Action, Reason: d.Reason, Checks: d.Checks}
+	st.Last = &Decision{Time: now, Action: d.Action, Reason: d.Reason, Checks: d.Checks, Agents: taken.Agents, Late: taken.Late}
 	if weights != nil {
 		st.Last.Weights = map[string]string{}
 		for k, v := range weights {
@@ -373,6 +390,9 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 		}
 	}
 	reason := fmt.Sprintf("policy %s: %s: %s", pol.Type, d.Action, d.Reason)
+	if len(taken.Late) > 0 {
+		reason += "; " + lateNote(taken)
+	}
 	if !r.save(ctx, name, g, grev, st, prev, weights, reason) {
 		return 100 * time.Millisecond // a concurrent write: decide again on fresh data
 	}
@@ -435,6 +455,25 @@ func (r *Runner) ready(name string) map[string]bool {
 		out[s.Route] = s.Held == ""
 	}
 	return out
+}
+
+// reportLate logs and counts the agents whose counters a window lacks.
+func (r *Runner) reportLate(name string, late []LateAgent) {
+	if r.o.Metrics != nil {
+		r.o.Metrics.PolicyLateAgents.WithLabelValues(name).Set(float64(len(late)))
+	}
+	for _, a := range late {
+		r.log.Warn("policy window: an agent's traffic counters are late; deciding on the others'", "gateway", name, "agent", a.Agent, "detail", a.Detail)
+	}
+}
+
+// lateNote says, in a revision's reason, whose traffic the window lacks.
+func lateNote(t Taken) string {
+	parts := make([]string, len(t.Late))
+	for i, a := range t.Late {
+		parts[i] = a.Agent + " (" + a.Detail + ")"
+	}
+	return fmt.Sprintf("traffic of %d agents; late: %s", t.Agents, strings.Join(parts, ", "))
 }
 
 // kick makes a gateway's loop decide now.

@@ -68,6 +68,11 @@ type Decision struct {
 	Weights map[string]string `json:"weights,omitempty"`
 	Checks  []sdk.Check       `json:"checks,omitempty"`
 	Error   string            `json:"error,omitempty"`
+	// Agents is how many agents' traffic the window summed (a cluster),
+	// Late the agents whose counters were late or missing: the decision
+	// was made on the others'.
+	Agents int         `json:"agents,omitempty"`
+	Late   []LateAgent `json:"late_agents,omitempty"`
 }
 
 // Terminal says whether a phase ends a rollout.
