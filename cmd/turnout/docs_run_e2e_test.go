@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDocCommandsRunAsWritten runs every shell block of the README and
+// docs/*.md that is not marked <!-- not run: REASON --> (see
+// docblocks_test.go), command by command, in the doc's order, on the state
+// the doc's earlier commands leave, through the real binary. A doc's first
+// command runs in a copy of the repository (its tracked and new files) with
+// bin/turnout in place, as after `make build`, and `turnout` on the PATH.
+//
+// Each doc runs in a network namespace of its own with only loopback up, so
+// the fixed ports the docs name (8080, 9880, ...) are free whatever else runs
+// on the machine, and in a mount namespace with a tmpfs on /opt, so that a
+// doc may install to /opt as it tells a reader to.
+//
+// The conventions, chosen so that the docs read as a reader would type them:
+//   - `turnout serve ...` (also bin/turnout, and `make run`, which the
+//     Makefile runs as `bin/turnout serve --demo`) runs as in a terminal of
+//     its own: in the background, until the doc's next serve or its end; the
+//     next command runs once the serve's /healthz answers (--admin,
+//     TURNOUT_ADMIN, https with --admin-tls-cert).
+//   - The offline store commands (`turnout store check|backup|restore|copy`
+//     without --addr) work on the store of a stopped turnout, as the docs
+//     say: the running serve is stopped before them.
+//   - A command fails the doc when it exits non-zero, unless the doc's next
+//     command is `echo $?`, which shows the status on purpose. curl runs with
+//     --fail-with-body: a request the doc shows must succeed.
+//   - The `# ...` lines right under a command (no blank line between) are the
+//     output the doc promises: they must be in its output, in order ("..."
+//     stands for anything).
+//
+// A failure names the doc, the command's line and the command, with its
+// output and the serves' logs.
+func TestDocCommandsRunAsWritten(t *testing.T) {
+	needNetns(t)
+	repo, _ := filepath.Abs("../..")
+	checkMakeRun(t, repo)
+	files := gitFiles(t, repo)
+	for _, f := range docFiles(t, repo) {
+		text, err := os.ReadFile(filepath.Join(repo, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks, _ := parseDocBlocks(f, string(text))
+		var cmds []docCommand
+		for _, b := range blocks {
+			if !b.marked {
+				cmds = append(cmds, splitCommands(t, b)...)
+			}
+		}
+		if len(cmds) == 0 {
+			continue
+		}
+		t.Run(strings.TrimSuffix(strings.ReplaceAll(f, "/", "_"), ".md"), func(t *testing.T) {
+			t.Parallel()
+			runDocCommands(t, repo, files, f, cmds)
+		})
+	}
+}
+
+// checkMakeRun holds the test's `make run` to the Makefile's.
+func checkMakeRun(t *testing.T, repo string) {
+	mk, err := os.ReadFile(filepath.Join(repo, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(mk), "\nrun: build")
+	if recipe, _, _ := strings.Cut(strings.SplitN(rest, "\n", 2)[1], "\n"); strings.TrimSpace(recipe) != "bin/turnout serve --demo" {
+		t.Fatalf("the Makefile's run target is no longer `bin/turnout serve --demo` (%q): change the docs test's make", recipe)
+	}
+}
+
+// gitFiles are the repository's tracked and new (not ignored) files.
+func gitFiles(t *testing.T, repo string) []string {
+	out, err := exec.Command("git", "-C", repo, "ls-files", "-co", "--exclude-standard").Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	return strings.Fields(string(out))
+}
+
+// serveWrapper is the docs' `turnout`: the real binary, but `serve` starts
+// it in the background (stopping the serve before) and returns once its
+// /healthz answers, and the offline store commands stop the serve first.
+const serveWrapper = `#!/bin/bash
+real=%q
+state=%q
+stop() {
+	[ -f "$state/serve.pid" ] || return 0
+	pid=$(cat "$state/serve.pid"); rm -f "$state/serve.pid"
+	kill -TERM "$pid" 2>/dev/null
+	for i in $(seq 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+	echo "docs test: turnout serve (pid $pid) did not stop in 30 s of SIGTERM" >&2; kill -KILL "$pid"; return 1
+}
+case "${1:-}" in
+__stop) stop; exit ;;
+store)
+	case " $* " in *" --addr"*) ;; *) stop ;; esac
+	exec "$real" "$@" ;;
+serve) ;;
+*) exec "$real" "$@" ;;
+esac
+stop || exit 1
+n=$(( $(cat "$state/n" 2>/dev/null || echo 0) + 1 )); echo $n >"$state/n"
+log="$state/serve-$n.log"
+echo "turnout $*" >"$log"
+"$real" "$@" >>"$log" 2>&1 </dev/null &
+pid=$!
+echo $pid >"$state/serve.pid"
+admin=${TURNOUT_ADMIN:-127.0.0.1:9880}; scheme=http
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--admin) admin=$2; shift ;;
+	--admin=*) admin=${1#--admin=} ;;
+	--admin-tls-cert|--admin-tls-cert=*) scheme=https ;;
+	esac
+	shift
+done
+[ -n "${TURNOUT_ADMIN_TLS_CERT:-}" ] && scheme=https
+for i in $(seq 600); do
+	# Any answer will do: /healthz says 503 until the gateways are in service.
+	curl -sk -o /dev/null --max-time 2 "$scheme://$admin/healthz" && exit 0
+	kill -0 $pid 2>/dev/null || { echo "docs test: turnout serve exited before its /healthz answered:" >&2; cat "$log" >&2; rm -f "$state/serve.pid"; exit 1; }
+	sleep 0.1
+done
+echo "docs test: turnout serve's /healthz ($scheme://$admin) did not answer in 60 s" >&2
+exit 1
+`
+
+func runDocCommands(t *testing.T, repo string, files []string, doc string, cmds []docCommand) {
+	dir := t.TempDir()
+	work, state, bin := filepath.Join(dir, "work"), filepath.Join(dir, "state"), filepath.Join(dir, "bin")
+	for _, d := range []string{state, bin, filepath.Join(work, "bin")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(repo, f))
+		if err != nil {
+			continue // deleted, not yet committed
+		}
+		info, _ := os.Stat(filepath.Join(repo, f))
+		os.MkdirAll(filepath.Dir(filepath.Join(work, f)), 0o755)
+		if err := os.WriteFile(filepath.Join(work, f), data, info.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wrapper := filepath.Join(bin, "turnout")
+	if err := os.WriteFile(wrapper, []byte(fmt.Sprintf(serveWrapper, binary, state)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(wrapper, filepath.Join(work, "bin", "turnout")); err != nil {
+		t.Fatal(err)
+	}
+
+	var s strings.Builder
+	fmt.Fprintf(&s, `set -u
+ip link set lo up || exit 100
+mount -t tmpfs tmpfs /opt || exit 100
+export PATH=%q:"$PATH"
+cd %q
+trap 'turnout __stop' EXIT
+trap 'exit 143' TERM
+# make run is the Makefile's bin/turnout serve --demo (checkMakeRun).
+make() { if [ "$*" = run ]; then bin/turnout serve --demo; else echo "docs test: only make run is run; mark the block <!-- not run: ... -->" >&2; return 2; fi; }
+curl() { command curl --fail-with-body "$@"; }
+__status() { return $1; }
+__rc=0
+`, bin, work)
+	for i, c := range cmds {
+		fmt.Fprintf(&s, "__status $__rc\n{\n%s\n} >%s 2>&1 </dev/null\n__rc=$?\necho $__rc >%s\n", c.text, filepath.Join(state, fmt.Sprintf("%d.out", i)), filepath.Join(state, fmt.Sprintf("%d.rc", i)))
+		if i+1 < len(cmds) && strings.HasPrefix(cmds[i+1].text, "echo $?") {
+			continue
+		}
+		fmt.Fprintf(&s, "[ $__rc = 0 ] || exit 0\n")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "unshare", "-n", "-m", "bash", "-c", s.String())
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: the run failed: %v\n%s", doc, err, out)
+	}
+	logs := func() string {
+		var b strings.Builder
+		paths, _ := filepath.Glob(filepath.Join(state, "serve-*.log"))
+		for _, p := range paths {
+			data, _ := os.ReadFile(p)
+			fmt.Fprintf(&b, "--- %s\n%s", filepath.Base(p), data)
+		}
+		return b.String()
+	}
+	for i, c := range cmds {
+		rcText, err := os.ReadFile(filepath.Join(state, fmt.Sprintf("%d.rc", i)))
+		output, _ := os.ReadFile(filepath.Join(state, fmt.Sprintf("%d.out", i)))
+		if err != nil {
+			t.Fatalf("%s:%d: the doc stopped in this command (exit?):\n%s\noutput:\n%s\n%s", doc, c.line, c.text, output, logs())
+		}
+		rc, _ := strconv.Atoi(strings.TrimSpace(string(rcText)))
+		allowed := i+1 < len(cmds) && strings.HasPrefix(cmds[i+1].text, "echo $?")
+		if rc != 0 && !allowed {
+			t.Fatalf("%s:%d: exit %d from\n%s\noutput:\n%s\nserve logs:\n%s", doc, c.line, rc, c.text, output, logs())
+		}
+		if len(c.promised) > 0 && !promisedIn(c.promised, string(output)) {
+			t.Errorf("%s:%d: the output of\n%s\nlacks what the doc promises under it:\n%s\noutput:\n%s", doc, c.line, c.text, strings.Join(c.promised, "\n"), output)
+		}
+		t.Logf("%s:%d: %s (exit %d)", doc, c.line, strings.SplitN(c.text, "\n", 2)[0], rc)
+	}
+}
