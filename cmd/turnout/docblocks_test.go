@@ -143,7 +143,8 @@ func splitCommands(t *testing.T, b docBlock) []docCommand {
 			if strings.HasSuffix(strings.TrimRight(b.lines[j], " "), "\\") {
 				continue
 			}
-			if exec.Command("bash", "-n", "-c", text).Run() == nil {
+			// bash -n warns, but succeeds, on a here-document not ended yet.
+			if out, err := exec.Command("bash", "-n", "-c", text).CombinedOutput(); err == nil && len(out) == 0 {
 				break
 			}
 		}
@@ -271,12 +272,15 @@ turnout plugin list
 # ...
 for h in a b; do
   echo $h
-done`, "\n")}
+done
+cat >f <<'EOF'
+a: 1
+EOF`, "\n")}
 	cmds := splitCommands(t, b)
 	want := []struct {
 		line     int
 		promised int
-	}{{11, 2}, {14, 0}, {19, 2}, {22, 0}}
+	}{{11, 2}, {14, 0}, {19, 2}, {22, 0}, {25, 0}}
 	if len(cmds) != len(want) {
 		t.Fatalf("%d commands: %+v", len(cmds), cmds)
 	}
