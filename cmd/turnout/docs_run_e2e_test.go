@@ -223,3 +223,23 @@ __rc=0
 		t.Logf("%s:%d: %s (exit %d)", doc, c.line, strings.SplitN(c.text, "\n", 2)[0], rc)
 	}
 }
+// needNetns skips an end-to-end test that runs in a network namespace of
+// its own where one cannot be made: -short, or not root (outside CI, which
+// runs as root and so fails instead).
+func needNetns(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("needs root for a network namespace (unshare -n); CI runs as root")
+		}
+		t.Skip("needs root for a network namespace (unshare -n)")
+	}
+	for _, tool := range []string{"unshare", "ip", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed: %v", tool, err)
+		}
+	}
+}
