@@ -223,6 +223,7 @@ __rc=0
 		t.Logf("%s:%d: %s (exit %d)", doc, c.line, strings.SplitN(c.text, "\n", 2)[0], rc)
 	}
 }
+
 // needNetns skips an end-to-end test that runs in a network namespace of
 // its own where one cannot be made: -short, or not root (outside CI, which
 // runs as root and so fails instead).
