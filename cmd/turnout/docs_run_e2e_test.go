@@ -27,10 +27,11 @@ import (
 //
 // The conventions, chosen so that the docs read as a reader would type them:
 //   - `turnout serve ...` (also bin/turnout, and `make run`, which the
-//     Makefile runs as `bin/turnout serve --demo`; other targets are make's) runs as in a terminal of
+//     Makefile runs as `bin/turnout serve --demo`) runs as in a terminal of
 //     its own: in the background, until the doc's next serve or its end; the
 //     next command runs once the serve's /healthz answers (--admin,
-//     TURNOUT_ADMIN, https with --admin-tls-cert).
+//     TURNOUT_ADMIN, https with --admin-tls-cert). Other make targets are
+//     make's own, in the copy.
 //   - The offline store commands (`turnout store check|backup|restore|copy`
 //     without --addr) work on the store of a stopped turnout, as the docs
 //     say: the running serve is stopped before them.
