@@ -23,7 +23,8 @@ import (
 // Each doc runs in a network namespace of its own with only loopback up, so
 // the fixed ports the docs name (8080, 9880, ...) are free whatever else runs
 // on the machine, and in a mount namespace with a tmpfs on /opt, so that a
-// doc may install to /opt as it tells a reader to.
+// doc may install to /opt as it tells a reader to, and in a PID namespace,
+// so that nothing the doc starts outlives it.
 //
 // The conventions, chosen so that the docs read as a reader would type them:
 //   - `turnout serve ...` (also bin/turnout, and `make run`, which the
@@ -191,7 +192,9 @@ __rc=0
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "unshare", "-n", "-m", "bash", "-c", s.String())
+	// A PID namespace too: whatever a doc starts ends with it (its init
+	// is the shell; --kill-child ends that if the test has to kill unshare).
+	cmd := exec.CommandContext(ctx, "unshare", "-n", "-m", "-p", "--fork", "--mount-proc", "--kill-child", "bash", "-c", s.String())
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 30 * time.Second
 	out, err := cmd.CombinedOutput()
