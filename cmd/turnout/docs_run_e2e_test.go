@@ -29,13 +29,15 @@ import (
 // The conventions, chosen so that the docs read as a reader would type them:
 //   - `turnout serve ...` (also bin/turnout, and `make run`, which the
 //     Makefile runs as `bin/turnout serve --demo`) runs as in a terminal of
-//     its own: in the background, until the doc's next serve or its end; the
-//     next command runs once the serve's /healthz answers (--admin,
-//     TURNOUT_ADMIN, https with --admin-tls-cert). Other make targets are
+//     its own: in the background, until the doc's end or a later serve on
+//     the same admin address or data dir (whose port or lock the reader
+//     freed by stopping it); the next command runs once the serve's /healthz
+//     answers (--admin, TURNOUT_ADMIN, https with --admin-tls-cert). Several
+//     serves on different addresses run side by side. Other make targets are
 //     make's own, in the copy.
-//   - The offline store commands (`turnout store check|backup|restore|copy`
-//     without --addr) work on the store of a stopped turnout, as the docs
-//     say: the running serve is stopped before them.
+//   - The offline store commands (`turnout store ... --data-dir DIR` or
+//     bolt://DIR) work on a stopped turnout's data dir, as the docs say: the
+//     serve holding DIR is stopped before them.
 //   - A command fails the doc when it exits non-zero, unless the doc's next
 //     command is `echo $?`, which shows the status on purpose. curl runs with
 //     --fail-with-body: a request the doc shows must succeed.
@@ -94,47 +96,88 @@ func gitFiles(t *testing.T, repo string) []string {
 }
 
 // serveWrapper is the docs' `turnout`: the real binary, but `serve` starts
-// it in the background (stopping the serve before) and returns once its
-// /healthz answers, and the offline store commands stop the serve first.
+// it in the background (stopping a serve on the same admin address or data
+// dir) and returns once its /healthz answers, and the offline store
+// commands stop the serve holding their data dir first.
 const serveWrapper = `#!/bin/bash
 real=%q
 state=%q
-stop() {
-	[ -f "$state/serve.pid" ] || return 0
-	pid=$(cat "$state/serve.pid"); rm -f "$state/serve.pid"
+# Each running serve is state/serve-N.{pid,admin,dir}: its admin address and
+# its data dir (none when its store is ZooKeeper or memory).
+stop() { # stop N
+	local pid
+	pid=$(cat "$state/serve-$1.pid"); rm -f "$state/serve-$1".{pid,admin,dir}
 	kill -TERM "$pid" 2>/dev/null
 	for i in $(seq 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
 	echo "docs test: turnout serve (pid $pid) did not stop in 30 s of SIGTERM" >&2; kill -KILL "$pid"; return 1
 }
+# stop_where FIELD VALUE stops the serves whose admin or dir is VALUE.
+stop_where() {
+	local f
+	for f in "$state"/serve-*."$1"; do
+		[ -e "$f" ] && [ "$(cat "$f")" = "$2" ] || continue
+		n=${f##*/serve-}; stop "${n%%.*}" || return 1
+	done
+}
+dir_of() { realpath -m "$1"; }
 case "${1:-}" in
-__stop) stop; exit ;;
+__stop)
+	for f in "$state"/serve-*.pid; do [ -e "$f" ] || continue; n=${f##*/serve-}; stop "${n%%.*}"; done
+	exit 0 ;;
 store)
-	case " $* " in *" --addr"*) ;; *) stop ;; esac
+	# An offline store command works on a stopped turnout's data dir: the
+	# serve that holds it is stopped, as the reader was told to.
+	prev=
+	for a in "$@"; do
+		case "$a" in
+		bolt://*) stop_where dir "$(dir_of "${a#bolt://}")" ;;
+		--*=bolt://*) stop_where dir "$(dir_of "${a#*=bolt://}")" ;;
+		--data-dir=*) stop_where dir "$(dir_of "${a#--data-dir=}")" ;;
+		esac
+		[ "$prev" != --data-dir ] || stop_where dir "$(dir_of "$a")"
+		prev=$a
+	done
 	exec "$real" "$@" ;;
 serve) ;;
 *) exec "$real" "$@" ;;
 esac
-stop || exit 1
-n=$(( $(cat "$state/n" 2>/dev/null || echo 0) + 1 )); echo $n >"$state/n"
-log="$state/serve-$n.log"
-echo "turnout $*" >"$log"
-"$real" "$@" >>"$log" 2>&1 </dev/null &
-pid=$!
-echo $pid >"$state/serve.pid"
 admin=${TURNOUT_ADMIN:-127.0.0.1:9880}; scheme=http
+dir=${TURNOUT_DATA_DIR:-./turnout-data}; store=${TURNOUT_STORE:-}; demo=; dirset=${TURNOUT_DATA_DIR:+1}
+args=("$@")
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--admin) admin=$2; shift ;;
 	--admin=*) admin=${1#--admin=} ;;
 	--admin-tls-cert|--admin-tls-cert=*) scheme=https ;;
+	--data-dir) dir=$2; dirset=1; shift ;;
+	--data-dir=*) dir=${1#--data-dir=}; dirset=1 ;;
+	--store) store=$2; shift ;;
+	--store=*) store=${1#--store=} ;;
+	--demo) demo=1 ;;
 	esac
 	shift
 done
 [ -n "${TURNOUT_ADMIN_TLS_CERT:-}" ] && scheme=https
+admin=${admin/localhost:/127.0.0.1:}
+case "$store" in
+bolt://*) dir=$(dir_of "${store#bolt://}") ;;
+"") if [ -n "$demo" ] && [ -z "$dirset" ]; then dir=; else dir=$(dir_of "$dir"); fi ;;
+*) dir= ;;
+esac
+# A serve on the admin address or the data dir of one running is its
+# successor: the reader stopped the one before, whose port or lock it needs.
+stop_where admin "$admin" || exit 1
+[ -z "$dir" ] || stop_where dir "$dir" || exit 1
+n=$(( $(cat "$state/n" 2>/dev/null || echo 0) + 1 )); echo $n >"$state/n"
+log="$state/serve-$n.log"
+echo "turnout ${args[*]}" >"$log"
+"$real" "${args[@]}" >>"$log" 2>&1 </dev/null &
+pid=$!
+echo $pid >"$state/serve-$n.pid"; echo "$admin" >"$state/serve-$n.admin"; echo "$dir" >"$state/serve-$n.dir"
 for i in $(seq 600); do
 	# Any answer will do: /healthz says 503 until the gateways are in service.
 	curl -sk -o /dev/null --max-time 2 "$scheme://$admin/healthz" && exit 0
-	kill -0 $pid 2>/dev/null || { echo "docs test: turnout serve exited before its /healthz answered:" >&2; cat "$log" >&2; rm -f "$state/serve.pid"; exit 1; }
+	kill -0 $pid 2>/dev/null || { echo "docs test: turnout serve exited before its /healthz answered:" >&2; cat "$log" >&2; rm -f "$state/serve-$n".{pid,admin,dir}; exit 1; }
 	sleep 0.1
 done
 echo "docs test: turnout serve's /healthz ($scheme://$admin) did not answer in 60 s" >&2
