@@ -114,6 +114,7 @@ func parseDocBlocks(file, text string) ([]docBlock, []string) {
 // line it starts on, and the output the doc promises: the `# ...` comment
 // lines right under it, with no blank line between.
 type docCommand struct {
+	block    int // the line of its block's fence
 	line     int
 	text     string
 	promised []string
@@ -152,7 +153,7 @@ func splitCommands(t *testing.T, b docBlock) []docCommand {
 			t.Errorf("%s:%d: the command starting here never ends (bash -n):\n%s", b.file, b.line+1+i, strings.Join(b.lines[i:], "\n"))
 			return nil
 		}
-		cmds = append(cmds, docCommand{line: b.line + 1 + i, text: strings.Join(b.lines[i:j+1], "\n")})
+		cmds = append(cmds, docCommand{block: b.line, line: b.line + 1 + i, text: strings.Join(b.lines[i:j+1], "\n")})
 		i = j
 	}
 	return cmds
@@ -160,8 +161,8 @@ func splitCommands(t *testing.T, b docBlock) []docCommand {
 
 // promisedIn reports whether the promised lines are in the output, in order
 // (other lines may come between). Within a promised line, "..." stands for
-// anything and a run of spaces for any run of spaces; a line that is only
-// "..." stands for any lines.
+// anything (the spaces around it included) and a run of spaces for any run
+// of spaces; a line that is only "..." stands for any lines.
 func promisedIn(promised []string, output string) bool {
 	out := strings.Split(output, "\n")
 	k := 0
@@ -169,24 +170,15 @@ func promisedIn(promised []string, output string) bool {
 		if p == "..." {
 			continue
 		}
-		var re strings.Builder
-		re.WriteString("^")
-		for i, part := range strings.Split(p, "...") {
-			if i > 0 {
-				re.WriteString(".*")
+		var parts []string
+		for _, part := range strings.Split(p, "...") {
+			fields := strings.Fields(part)
+			for i := range fields {
+				fields[i] = regexp.QuoteMeta(fields[i])
 			}
-			for j, f := range strings.Fields(part) {
-				if j > 0 || (i > 0 && strings.HasPrefix(part, " ")) {
-					re.WriteString(`\s+`)
-				}
-				re.WriteString(regexp.QuoteMeta(f))
-			}
-			if strings.HasSuffix(part, " ") && i < strings.Count(p, "...") {
-				re.WriteString(`\s+`)
-			}
+			parts = append(parts, strings.Join(fields, `\s+`))
 		}
-		re.WriteString(`\s*$`)
-		pat := regexp.MustCompile(re.String())
+		pat := regexp.MustCompile("^" + strings.Join(parts, ".*") + "$")
 		for k < len(out) && !pat.MatchString(strings.TrimSpace(out[k])) {
 			k++
 		}
@@ -298,6 +290,9 @@ EOF`, "\n")}
 		{[]string{"hello 1", "hello 2"}, "hello 2\nhello 1\n", false},
 		{[]string{"KIND NAME", "backend  file  1.0.0 ...running  0", "..."}, "KIND     NAME\nbackend  consul  x\nbackend  file   1.0.0  v1 verified running  0\n", true},
 		{[]string{"backend file ... running"}, "backend file 1.0 stopped\n", false},
+		{[]string{"hello ... 1.1.0 ..."}, "hello from simple-service-1.1.0 (GET /)\n", true},
+		{[]string{"2  2026-...Z  no  policy canary"}, "2         2026-12-07T16:23:19.777753866Z  no       policy canary\n", true},
+		{[]string{"2  2026-...Z  no  policy canary"}, "2  2026-12-07T16:23:19Z  yes  policy canary\n", false},
 	} {
 		if got := promisedIn(tc.promised, tc.out); got != tc.ok {
 			t.Errorf("promisedIn(%q, %q) = %v", tc.promised, tc.out, got)

@@ -69,7 +69,9 @@ func TestDocCommandsRunAsWritten(t *testing.T) {
 		}
 		t.Run(strings.TrimSuffix(strings.ReplaceAll(f, "/", "_"), ".md"), func(t *testing.T) {
 			t.Parallel()
-			runDocCommands(t, repo, files, f, cmds)
+			for _, p := range runDocCommands(t, repo, files, f, cmds) {
+				t.Error(p)
+			}
 		})
 	}
 }
@@ -184,7 +186,10 @@ echo "docs test: turnout serve's /healthz ($scheme://$admin) did not answer in 6
 exit 1
 `
 
-func runDocCommands(t *testing.T, repo string, files []string, doc string, cmds []docCommand) {
+// runDocCommands runs a doc's commands, in a copy of the repository's
+// files, and returns what went wrong: the first command that failed, and
+// every promised output that is not there.
+func runDocCommands(t *testing.T, repo string, files []string, doc string, cmds []docCommand) []string {
 	dir := t.TempDir()
 	work, state, bin := filepath.Join(dir, "work"), filepath.Join(dir, "state"), filepath.Join(dir, "bin")
 	for _, d := range []string{state, bin, filepath.Join(work, "bin")} {
@@ -242,7 +247,7 @@ __rc=0
 	cmd.WaitDelay = 30 * time.Second
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("%s: the run failed: %v\n%s", doc, err, out)
+		return []string{fmt.Sprintf("%s: the run failed: %v\n%s", doc, err, out)}
 	}
 	logs := func() string {
 		var b strings.Builder
@@ -253,22 +258,25 @@ __rc=0
 		}
 		return b.String()
 	}
+	var problems []string
 	for i, c := range cmds {
+		where := fmt.Sprintf("%s:%d (the block at line %d)", doc, c.line, c.block)
 		rcText, err := os.ReadFile(filepath.Join(state, fmt.Sprintf("%d.rc", i)))
 		output, _ := os.ReadFile(filepath.Join(state, fmt.Sprintf("%d.out", i)))
 		if err != nil {
-			t.Fatalf("%s:%d: the doc stopped in this command (exit?):\n%s\noutput:\n%s\n%s", doc, c.line, c.text, output, logs())
+			return append(problems, fmt.Sprintf("%s: the doc's run ended in\n%s\noutput:\n%s\nserve logs:\n%s", where, c.text, output, logs()))
 		}
 		rc, _ := strconv.Atoi(strings.TrimSpace(string(rcText)))
+		t.Logf("%s:%d: %s (exit %d)", doc, c.line, strings.SplitN(c.text, "\n", 2)[0], rc)
+		if len(c.promised) > 0 && !promisedIn(c.promised, string(output)) {
+			problems = append(problems, fmt.Sprintf("%s: the output of\n%s\nlacks what the doc promises under it:\n%s\noutput:\n%s", where, c.text, strings.Join(c.promised, "\n"), output))
+		}
 		allowed := i+1 < len(cmds) && strings.HasPrefix(cmds[i+1].text, "echo $?")
 		if rc != 0 && !allowed {
-			t.Fatalf("%s:%d: exit %d from\n%s\noutput:\n%s\nserve logs:\n%s", doc, c.line, rc, c.text, output, logs())
+			return append(problems, fmt.Sprintf("%s: exit %d from\n%s\noutput:\n%s\nserve logs:\n%s", where, rc, c.text, output, logs()))
 		}
-		if len(c.promised) > 0 && !promisedIn(c.promised, string(output)) {
-			t.Errorf("%s:%d: the output of\n%s\nlacks what the doc promises under it:\n%s\noutput:\n%s", doc, c.line, c.text, strings.Join(c.promised, "\n"), output)
-		}
-		t.Logf("%s:%d: %s (exit %d)", doc, c.line, strings.SplitN(c.text, "\n", 2)[0], rc)
 	}
+	return problems
 }
 
 // needNetns skips an end-to-end test that runs in a network namespace of
@@ -288,6 +296,44 @@ func needNetns(t *testing.T) {
 	for _, tool := range []string{"unshare", "ip", "curl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is not installed: %v", tool, err)
+		}
+	}
+}
+
+// The runner's conventions, on a doc made for them: two serves side by side
+// (another admin address and data dir), an offline store command that stops
+// the one holding its data dir, `echo $?` after a failure, promised output
+// that is there and one that is not, and a failing command that ends the
+// doc's run.
+func TestDocRunnerConventions(t *testing.T) {
+	needNetns(t)
+	doc := "```sh\n" + `turnout serve --demo
+turnout serve --admin 127.0.0.1:9881 --data-dir second
+for i in 1 2; do curl -s localhost:8080/; done
+# hello from simple-service-1.0.0 (GET /)
+# hello ... 1.1.0 ...
+turnout gateway list --addr 127.0.0.1:9881
+# NAME  PORT  ROUTES  STICKY
+turnout store check --data-dir second
+turnout gateway list --addr 127.0.0.1:9881
+echo $?
+# 3
+curl -s localhost:9880/healthz
+# something else
+false
+echo never
+` + "```\n"
+	blocks, problems := parseDocBlocks("t.md", doc)
+	if len(blocks) != 1 || len(problems) != 0 {
+		t.Fatalf("%d blocks, %q", len(blocks), problems)
+	}
+	got := runDocCommands(t, t.TempDir(), nil, "t.md", splitCommands(t, blocks[0]))
+	if len(got) != 2 {
+		t.Fatalf("%d problems, want 2 (the promise at line 13, false at line 15):\n%s", len(got), strings.Join(got, "\n---\n"))
+	}
+	for i, want := range []string{"t.md:13 (the block at line 1): the output of\ncurl -s localhost:9880/healthz\nlacks", "t.md:15 (the block at line 1): exit 1 from\nfalse\n"} {
+		if !strings.HasPrefix(got[i], want) {
+			t.Errorf("problem %d:\n%s\nwant it to start with\n%s", i, got[i], want)
 		}
 	}
 }
