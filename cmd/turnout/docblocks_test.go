@@ -26,8 +26,9 @@ var (
 
 // docBlock is one shell block of a doc.
 type docBlock struct {
-	file   string   // path relative to the repository
-	line   int      // the fence's line, from 1
+	file   string // path relative to the repository
+	line   int    // the fence's line, from 1
+	lang   string
 	lines  []string // the block's lines, indentation of the fence removed
 	marked bool     // <!-- not run: ... --> before it
 	reason string
@@ -100,7 +101,7 @@ func parseDocBlocks(file, text string) ([]docBlock, []string) {
 			}
 			continue
 		}
-		blocks = append(blocks, docBlock{file: file, line: start + 1, lines: body, marked: pendingMarker >= 0, reason: reason})
+		blocks = append(blocks, docBlock{file: file, line: start + 1, lang: m[1], lines: body, marked: pendingMarker >= 0, reason: reason})
 		pendingMarker = -1
 	}
 	if pendingMarker >= 0 {
@@ -124,6 +125,9 @@ type docCommand struct {
 // command is complete (`bash -n`).
 func splitCommands(t *testing.T, b docBlock) []docCommand {
 	t.Helper()
+	if b.lang == "console" {
+		b.lines = consoleAsScript(b.lines)
+	}
 	var cmds []docCommand
 	for i := 0; i < len(b.lines); i++ {
 		l := strings.TrimSpace(b.lines[i])
@@ -157,6 +161,28 @@ func splitCommands(t *testing.T, b docBlock) []docCommand {
 		i = j
 	}
 	return cmds
+}
+
+// consoleAsScript reads a console block as the sh blocks are written, line
+// for line: "$ COMMAND" is the command (continued by "> " or a trailing
+// backslash), and the lines under it are its output.
+func consoleAsScript(lines []string) []string {
+	out := make([]string, len(lines))
+	cont := false
+	for i, l := range lines {
+		switch t := strings.TrimSpace(l); {
+		case strings.HasPrefix(t, "$ "):
+			out[i] = strings.TrimPrefix(t, "$ ")
+		case cont || strings.HasPrefix(t, "> "):
+			out[i] = strings.TrimPrefix(t, "> ")
+		case t == "":
+			out[i] = ""
+		default:
+			out[i] = "# " + t
+		}
+		cont = strings.HasSuffix(out[i], "\\") && !strings.HasPrefix(out[i], "# ")
+	}
+	return out
 }
 
 // promisedIn reports whether the promised lines are in the output, in order
@@ -269,6 +295,15 @@ cat >f <<'EOF'
 a: 1
 EOF`, "\n")}
 	cmds := splitCommands(t, b)
+	console := splitCommands(t, docBlock{file: "d.md", line: 1, lang: "console", lines: strings.Split(`$ turnout plugin list
+KIND  NAME
+backend  file
+$ curl -s \
+    localhost:9880/healthz
+ok`, "\n")})
+	if len(console) != 2 || console[0].text != "turnout plugin list" || len(console[0].promised) != 2 || console[1].line != 5 || console[1].promised[0] != "ok" {
+		t.Errorf("the console block's commands: %+v", console)
+	}
 	want := []struct {
 		line     int
 		promised int
