@@ -24,10 +24,7 @@ var (
 // design note kept elsewhere) is an error too: readers do not have it.
 func TestDocReferencesExist(t *testing.T) {
 	repo, _ := filepath.Abs("../..")
-	docs := docFiles(t, repo)
-	for _, extra := range []string{"CHANGELOG.md", "universe/README.md"} {
-		docs = append(docs, extra)
-	}
+	docs := append(docFiles(t, repo), "CHANGELOG.md", "universe/README.md")
 	plugins, _ := filepath.Glob(filepath.Join(repo, "plugins", "*", "*", "README.md"))
 	for _, p := range plugins {
 		rel, _ := filepath.Rel(repo, p)
