@@ -35,6 +35,10 @@ import (
 //     answers (--admin, TURNOUT_ADMIN, https with --admin-tls-cert). Several
 //     serves on different addresses run side by side. Other make targets are
 //     make's own, in the copy.
+//   - A command the doc runs in the background with `&` (a ZooKeeper for
+//     agents on one machine, say) runs until the doc's end, when the PID
+//     namespace ends it. 127.0.0.2 and the like are on loopback, so
+//     several agents can --bind the same gateway ports.
 //   - The offline store commands (`turnout store ... --data-dir DIR` or
 //     bolt://DIR) work on a stopped turnout's data dir, as the docs say: the
 //     serve holding DIR is stopped before them.
