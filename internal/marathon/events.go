@@ -3,6 +3,7 @@ package marathon
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	gomarathon "github.com/gambol99/go-marathon"
 )
@@ -69,7 +70,11 @@ func decodeEvent(eventType string, data []byte) (event, error) {
 			Plan struct {
 				ID      string `json:"id"`
 				Version string `json:"version"`
-				Steps   []struct {
+				// A step is {"actions": [{"action", "app"}]} in
+				// Marathon's answers, {"action", "app"} in the event
+				// bus documentation: both are read.
+				Steps []struct {
+					App     string `json:"app"`
 					Actions []struct {
 						App string `json:"app"`
 					} `json:"actions"`
@@ -81,8 +86,11 @@ func decodeEvent(eventType string, data []byte) (event, error) {
 		}
 		d := deploymentStarted{Deployment{ID: e.Plan.ID, Version: e.Plan.Version}}
 		for _, s := range e.Plan.Steps {
+			if id := NormalizeID(s.App); id != "" && !slices.Contains(d.AffectedApps, id) {
+				d.AffectedApps = append(d.AffectedApps, id)
+			}
 			for _, a := range s.Actions {
-				if id := NormalizeID(a.App); id != "" {
+				if id := NormalizeID(a.App); id != "" && !slices.Contains(d.AffectedApps, id) {
 					d.AffectedApps = append(d.AffectedApps, id)
 				}
 			}

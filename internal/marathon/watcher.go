@@ -192,7 +192,7 @@ func (w *Watcher) memberChanged(i int, why string) {
 // member and members that failed their check, since the watcher started.
 type StreamStats struct {
 	// Member is the member the stream is attached to, "" when it is not.
-	Member                           string
+	Member                          string
 	Attaches, Switches, MembersDown uint64
 }
 
