@@ -60,12 +60,13 @@ func (m *members) context(i int) context.Context {
 	return m.ctx[i]
 }
 
-// answered records that member i answered: it is preferred and up.
+// answered records that member i answered: it is asked first from now
+// on, among the members that pass their check (a member that answers a
+// read but fails its check stays passed over until it passes).
 func (m *members) answered(i int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.preferred = i
-	m.down[i] = ""
 }
 
 // mark records a check of member i (why is "" when it passed) and says
