@@ -5,7 +5,8 @@
 // to Accept: application/json as Marathon 1.4.4+ does, can require a DC/OS
 // token (and log a service account in), and replays what Marathon would do
 // and emit when a test deploys a version, marks tasks healthy, kills a task
-// or stops and restarts the server.
+// or stops and restarts the server. It can also run as a process of its
+// own (StartProcess, process.go), for a test that stops it with SIGSTOP.
 //
 // It is test code: only tests import it.
 package fakemarathon
