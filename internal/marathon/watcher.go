@@ -134,8 +134,16 @@ func (w *Watcher) Run(ctx context.Context) error {
 		defer wg.Done()
 		w.client.checkMembers(ctx, time.Duration(w.cfg.MemberCheck), time.Duration(w.cfg.MemberTimeout), w.memberChanged)
 	}()
+	// The stream attaches once the first read is done (or failed): a
+	// stream attached says Marathon was read.
+	firstRead := make(chan struct{})
 	go func() {
 		defer wg.Done()
+		select {
+		case <-ctx.Done():
+			return
+		case <-firstRead:
+		}
 		w.streamLoop(ctx)
 	}()
 
@@ -144,6 +152,11 @@ func (w *Watcher) Run(ctx context.Context) error {
 		err := w.resync(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		select {
+		case <-firstRead:
+		default:
+			close(firstRead)
 		}
 		wait := time.Duration(w.cfg.Resync)
 		if err != nil || !w.streaming() {
