@@ -21,12 +21,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/turnout/turnout/internal/fakemarathon"
 	"github.com/turnout/turnout/internal/testnet"
 )
 
 var binary string
 
 func TestMain(m *testing.M) {
+	// The test binary started again as a fake Marathon process (the hung
+	// member tests stop it with SIGSTOP) serves it and exits here.
+	fakemarathon.ServeProcess()
 	dir, err := os.MkdirTemp("", "turnout-e2e")
 	if err != nil {
 		panic(err)

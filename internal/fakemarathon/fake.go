@@ -5,7 +5,8 @@
 // to Accept: application/json as Marathon 1.4.4+ does, can require a DC/OS
 // token (and log a service account in), and replays what Marathon would do
 // and emit when a test deploys a version, marks tasks healthy, kills a task
-// or stops and restarts the server.
+// or stops and restarts the server. It can also run as a process of its
+// own (StartProcess, process.go), for a test that stops it with SIGSTOP.
 //
 // It is test code: only tests import it.
 package fakemarathon
@@ -81,7 +82,6 @@ type ServiceAccount struct {
 
 // Server is a running fake Marathon.
 type Server struct {
-	t    testing.TB
 	opts Options
 
 	mu          sync.Mutex
@@ -111,21 +111,31 @@ type deployment struct {
 // New starts a fake on 127.0.0.1 that stops when the test ends.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
-	s := &Server{t: t, opts: opts, streams: map[*stream]struct{}{}, issued: map[string]time.Time{}, requests: map[string]int{}}
+	s, err := NewServer(opts)
+	if err != nil {
+		t.Fatalf("fakemarathon: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// NewServer starts a fake on 127.0.0.1; Stop stops it. It is New for a
+// fake that runs as a process of its own (see process.go).
+func NewServer(opts Options) (*Server, error) {
+	s := &Server{opts: opts, streams: map[*stream]struct{}{}, issued: map[string]time.Time{}, requests: map[string]int{}}
 	if s.opts.TokenTTL == 0 {
 		s.opts.TokenTTL = time.Hour
 	}
 	for _, body := range opts.Apps {
 		if err := s.load(body, len(opts.Apps) == 1); err != nil {
-			t.Fatalf("fakemarathon: %v", err)
+			return nil, err
 		}
 	}
 	s.rawDeploys = opts.Deployments
 	if err := s.Start(); err != nil {
-		t.Fatalf("fakemarathon: %v", err)
+		return nil, err
 	}
-	t.Cleanup(s.Stop)
-	return s
+	return s, nil
 }
 
 // load adds the apps of a /v2/apps body or one app definition.

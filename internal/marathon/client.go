@@ -15,15 +15,16 @@ import (
 
 // Client reads Marathon's REST API with plain net/http and our own types
 // (go-marathon v0.7.1 cannot see the 1.5+ networking fields), trying each
-// member in turn: a network error or a 5xx moves on to the next one, and
-// the member that answered is asked first next time.
+// member in turn: a network error, a 5xx or the request deadline moves on
+// to the next one, the member that answered is asked first next time, and
+// members that failed their check (see members) are asked last.
 type Client struct {
-	members []string
+	m       *members
 	http    *http.Client
 	tokens  *tokenSource
+	timeout time.Duration // of one request to one member
 
 	mu        sync.Mutex
-	preferred int
 	framework string
 }
 
@@ -35,11 +36,13 @@ func NewClient(c Config) (*Client, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	cl := &Client{http: &http.Client{Transport: newTransport()}}
+	cl := &Client{http: &http.Client{Transport: newTransport()}, timeout: time.Duration(c.RequestTimeout)}
+	var urls []string
 	for _, u := range c.URLs {
 		m, _ := parseMember(u)
-		cl.members = append(cl.members, m)
+		urls = append(urls, m)
 	}
+	cl.m = newMembers(urls)
 	ts, err := newTokenSource(c, &http.Client{Transport: newTransport(), Timeout: 30 * time.Second})
 	if err != nil {
 		return nil, err
@@ -63,29 +66,22 @@ func newTransport() *http.Transport {
 }
 
 // Members are the configured Marathon URLs.
-func (c *Client) Members() []string { return append([]string(nil), c.members...) }
+func (c *Client) Members() []string { return append([]string(nil), c.m.urls...) }
 
-// Preferred is the member that answered last.
-func (c *Client) Preferred() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.members[c.preferred]
-}
+// Preferred is the member to ask first: the one that answered last, unless
+// it failed its check since.
+func (c *Client) Preferred() string { return c.m.urls[c.m.order()[0]] }
 
 // Get reads path (e.g. "/v2/apps?embed=apps.tasks") from the first member
 // that answers, and returns the body of a 2xx answer.
 func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
-	c.mu.Lock()
-	start := c.preferred
-	c.mu.Unlock()
 	var errs []string
-	for i := range c.members {
-		idx := (start + i) % len(c.members)
-		member := c.members[idx]
-		body, status, err := c.getOnce(ctx, member, path)
+	for _, idx := range c.m.order() {
+		member := c.m.urls[idx]
+		body, status, err := c.getOnce(ctx, idx, path)
 		if err == nil && status == http.StatusUnauthorized {
 			// The token may have expired early: log in again, once.
-			body, status, err = c.getOnce(ctx, member, path)
+			body, status, err = c.getOnce(ctx, idx, path)
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -97,9 +93,7 @@ func (c *Client) Get(ctx context.Context, path string) ([]byte, error) {
 			errs = append(errs, fmt.Sprintf("%s: %s", member, answer(status, body)))
 			continue
 		}
-		c.mu.Lock()
-		c.preferred = idx
-		c.mu.Unlock()
+		c.m.answered(idx)
 		if status >= 300 {
 			return nil, &StatusError{Status: status, Message: fmt.Sprintf("marathon: GET %s%s: %s", member, path, answer(status, body))}
 		}
@@ -117,14 +111,18 @@ type StatusError struct {
 
 func (e *StatusError) Error() string { return e.Message }
 
-func (c *Client) getOnce(ctx context.Context, member, path string) ([]byte, int, error) {
+// getOnce asks member i, within the request deadline; the request is cut
+// when the member is marked down meanwhile.
+func (c *Client) getOnce(ctx context.Context, i int, path string) ([]byte, int, error) {
 	tok, err := c.tokens.Token(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	rctx, cancel := context.WithTimeoutCause(ctx, c.timeout, fmt.Errorf("no answer within %s (request_timeout)", c.timeout))
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, "GET", member+path, nil)
+	stop := context.AfterFunc(c.m.context(i), cancel)
+	defer stop()
+	req, err := http.NewRequestWithContext(rctx, "GET", c.m.urls[i]+path, nil)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -134,6 +132,9 @@ func (c *Client) getOnce(ctx context.Context, member, path string) ([]byte, int,
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if ctx.Err() == nil && rctx.Err() != nil {
+			return nil, 0, c.cut(rctx, i)
+		}
 		var ue interface{ Unwrap() error }
 		if errors.As(err, &ue) {
 			err = ue.Unwrap()
@@ -143,12 +144,23 @@ func (c *Client) getOnce(ctx context.Context, member, path string) ([]byte, int,
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
+		if ctx.Err() == nil && rctx.Err() != nil {
+			return nil, 0, c.cut(rctx, i)
+		}
 		return nil, 0, err
 	}
 	if resp.StatusCode == http.StatusUnauthorized {
 		c.tokens.Invalidate(tok)
 	}
 	return body, resp.StatusCode, nil
+}
+
+// cut says why a request to member i was cut short.
+func (c *Client) cut(rctx context.Context, i int) error {
+	if !c.m.up(i) {
+		return errors.New("member failed its check (GET /v2/leader)")
+	}
+	return context.Cause(rctx)
 }
 
 // Apps reads every app with its tasks and deployment ids.

@@ -15,6 +15,18 @@ const (
 	DefaultURL    = "http://marathon.mesos:8080"
 	DefaultResync = 5 * time.Minute
 	DefaultGroup  = "external"
+
+	// DefaultMemberCheck and DefaultMemberTimeout bound how long a hung
+	// member (process stopped, TCP still open) keeps the event stream:
+	// at most one interval plus one timeout.
+	DefaultMemberCheck   = 2 * time.Second
+	DefaultMemberTimeout = 2 * time.Second
+	// DefaultRequestTimeout is the deadline of one REST read (a full
+	// /v2/apps of a big cluster takes seconds).
+	DefaultRequestTimeout = 15 * time.Second
+	// DefaultReconnectMax caps the event stream's reconnect backoff and
+	// the polling while Marathon is away.
+	DefaultReconnectMax = 2 * time.Second
 )
 
 // Config is the configuration of the DC/OS backend plugins, as JSON:
@@ -40,6 +52,24 @@ type Config struct {
 	// MarathonLBGroup is the Marathon-LB group whose instances the
 	// marathon-lb backend sends traffic to.
 	MarathonLBGroup string `json:"marathon_lb_group,omitempty"`
+	// MemberCheck is how often every member is asked GET /v2/leader;
+	// MemberTimeout is the deadline of that check and of the event
+	// stream's answer. A member that fails its check is passed over,
+	// its requests and event stream are cut, and the stream moves to a
+	// member that passes.
+	MemberCheck   Duration `json:"member_check_interval,omitzero"`
+	MemberTimeout Duration `json:"member_timeout,omitzero"`
+	// RequestTimeout is the deadline of one REST read from one member.
+	RequestTimeout Duration `json:"request_timeout,omitzero"`
+	// StreamIdle, when set, reconnects an event stream that carried no
+	// byte for that long. Off by default: Marathon sends no keep-alive
+	// we can rely on, so a quiet stream is not a dead one; the member
+	// check is what finds a hung member.
+	StreamIdle Duration `json:"stream_idle_timeout,omitzero"`
+	// ReconnectMax caps the backoff between event stream reconnects (and
+	// between reads while Marathon is unreachable); each wait is
+	// jittered between half of it and all of it.
+	ReconnectMax Duration `json:"reconnect_max,omitzero"`
 }
 
 // Duration is a time.Duration written as "5m" in JSON.
@@ -86,6 +116,18 @@ func (c Config) WithDefaults() Config {
 	if c.MarathonLBGroup == "" {
 		c.MarathonLBGroup = DefaultGroup
 	}
+	if c.MemberCheck == 0 {
+		c.MemberCheck = Duration(DefaultMemberCheck)
+	}
+	if c.MemberTimeout == 0 {
+		c.MemberTimeout = Duration(DefaultMemberTimeout)
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = Duration(DefaultRequestTimeout)
+	}
+	if c.ReconnectMax == 0 {
+		c.ReconnectMax = Duration(DefaultReconnectMax)
+	}
 	return c
 }
 
@@ -98,6 +140,18 @@ func (c Config) Validate() error {
 	}
 	if c.Resync < Duration(10*time.Millisecond) {
 		return fmt.Errorf("configuration: resync %s is too short", time.Duration(c.Resync))
+	}
+	for _, d := range []struct {
+		name string
+		v    Duration
+	}{{"member_check_interval", c.MemberCheck}, {"member_timeout", c.MemberTimeout},
+		{"request_timeout", c.RequestTimeout}, {"reconnect_max", c.ReconnectMax}} {
+		if d.v < Duration(10*time.Millisecond) {
+			return fmt.Errorf("configuration: %s %s is too short (want 10ms or more)", d.name, time.Duration(d.v))
+		}
+	}
+	if c.StreamIdle != 0 && c.StreamIdle < Duration(time.Second) {
+		return fmt.Errorf("configuration: stream_idle_timeout %s is too short (want 1s or more, or leave it out)", time.Duration(c.StreamIdle))
 	}
 	if c.ACSToken != "" && c.ServiceAccountSecret != "" {
 		return errors.New("configuration: give acs_token or service_account_secret, not both")

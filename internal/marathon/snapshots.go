@@ -108,7 +108,7 @@ func (s *Shared) Get() (*Watcher, error) {
 	if s.w != nil {
 		return s.w, nil
 	}
-	w, err := NewWatcher(s.cfg.WithDefaults(), nil)
+	w, err := NewWatcher(s.cfg.WithDefaults(), sdk.Logger())
 	if err != nil {
 		return nil, err
 	}

@@ -1,138 +1,132 @@
 package marathon
 
 import (
+	"bufio"
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
-	"sync"
+	"time"
 )
 
-// eventTypes are the events the watcher acts on; Marathon (1.3.7+) sends
-// only these when asked with event_type, older ones ignore the filter.
-var eventTypes = []string{
-	"event_stream_attached",
-	"status_update_event",
-	"health_status_changed_event",
-	"failed_health_check_event",
-	"api_post_event",
-	"app_terminated_event",
-	"group_change_success",
-	"deployment_info",
-	"deployment_success",
-	"deployment_failed",
-	"deployment_step_success",
-	"deployment_step_failure",
-}
+// The event stream is read here rather than through go-marathon v0.7.1's
+// listener, which opens it against one member and reconnects to the same
+// one with an uncapped backoff (3, 9, 21, 45 s...), silently, with no
+// deadline (research §5.3 item 4). Here each (re)connect goes to the first
+// member that passes its check, a member that fails its check has its
+// stream cut, the answer has a deadline, an optional idle deadline cuts a
+// silent stream, reconnects back off with a cap and jitter, and every
+// connect, loss and move to another member is logged and counted. Events
+// are still decoded with go-marathon's types where it has them.
 
-// streamTransport carries go-marathon's requests. It works around three
-// limits of go-marathon v0.7.1's event stream: the stream is opened against
-// one member and reopened against the same one (here each (re)connect goes
-// to the member that answered last); its reconnects are silent (here each
-// one is reported, so the watcher reads everything again); and its DC/OS
-// token handling misses the event stream (here every request gets the
-// current token, renewed service-account tokens included).
-type streamTransport struct {
-	client     *Client
-	base       http.RoundTripper
-	connected  func()
-	disconnect func()
+// streamOnce attaches to member i and reads its events until the stream
+// ends, ctx ends or the member is marked down. attached is called once the
+// stream is answered; on returns each decoded event.
+func (w *Watcher) streamOnce(ctx context.Context, i int, attached func(), on func(event)) error {
+	member := w.client.m.urls[i]
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// A member marked down meanwhile cuts the stream.
+	stop := context.AfterFunc(w.client.m.context(i), func() {
+		cancel(errors.New("member failed its check (GET /v2/leader)"))
+	})
+	defer stop()
+	timeout := time.Duration(w.cfg.MemberTimeout)
+	answered := time.AfterFunc(timeout, func() {
+		cancel(fmt.Errorf("no answer to GET /v2/events within %s (member_timeout)", timeout))
+	})
+	defer answered.Stop()
 
-	mu     sync.Mutex
-	closed bool
-	bodies map[*streamBody]struct{}
-}
-
-var errClosed = errors.New("marathon: watcher stopped")
-
-func (t *streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	t.mu.Lock()
-	closed := t.closed
-	t.mu.Unlock()
-	if closed {
-		return nil, errClosed
-	}
-	req = req.Clone(req.Context())
-	events := strings.HasSuffix(req.URL.Path, "/v2/events")
-	if events {
-		u, err := url.Parse(t.client.Preferred() + "/v2/events")
-		if err != nil {
-			return nil, err
-		}
-		q := url.Values{"event_type": eventTypes, "plan-format": {"light"}}
-		u.RawQuery = q.Encode()
-		req.URL, req.Host = u, u.Host
-	}
-	tok, err := t.client.tokens.Token(req.Context())
+	u, err := url.Parse(member + "/v2/events")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	req.Header.Del("Authorization")
+	u.RawQuery = url.Values{"event_type": eventTypes, "plan-format": {"light"}}.Encode()
+	tok, err := w.client.tokens.Token(ctx)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", u.String(), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "text/event-stream")
 	if tok != "" {
 		req.Header.Set("Authorization", "token="+tok)
 	}
-	resp, err := t.base.RoundTrip(req)
+	resp, err := w.client.http.Do(req)
 	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode == http.StatusUnauthorized {
-		t.client.tokens.Invalidate(tok)
-	}
-	if events && resp.StatusCode == http.StatusOK {
-		b := &streamBody{ReadCloser: resp.Body, t: t}
-		t.mu.Lock()
-		if t.closed {
-			t.mu.Unlock()
-			resp.Body.Close()
-			return nil, errClosed
+		if c := context.Cause(ctx); c != nil {
+			return c
 		}
-		t.bodies[b] = struct{}{}
-		t.mu.Unlock()
-		resp.Body = b
-		t.connected()
+		return err
 	}
-	return resp, nil
-}
-
-// close ends the stream and refuses every later request: go-marathon
-// v0.7.1 has no way to stop its stream, so this is how it is stopped.
-func (t *streamTransport) close() {
-	t.mu.Lock()
-	t.closed = true
-	bodies := t.bodies
-	t.bodies = map[*streamBody]struct{}{}
-	t.mu.Unlock()
-	for b := range bodies {
-		b.ReadCloser.Close()
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if resp.StatusCode == http.StatusUnauthorized {
+			w.client.tokens.Invalidate(tok)
+		}
+		return fmt.Errorf("GET /v2/events: %s", answer(resp.StatusCode, body))
 	}
-}
+	answered.Stop()
+	attached()
 
-// streamBody reports the end of one event stream connection, once.
-type streamBody struct {
-	io.ReadCloser
-	t    *streamTransport
-	once sync.Once
-}
-
-func (b *streamBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err != nil {
-		b.gone()
+	var idle *time.Timer
+	if d := time.Duration(w.cfg.StreamIdle); d > 0 {
+		idle = time.AfterFunc(d, func() {
+			cancel(fmt.Errorf("no byte on the event stream for %s (stream_idle_timeout)", d))
+		})
+		defer idle.Stop()
 	}
-	return n, err
-}
-
-func (b *streamBody) Close() error {
-	b.gone()
-	return b.ReadCloser.Close()
-}
-
-func (b *streamBody) gone() {
-	b.once.Do(func() {
-		b.t.mu.Lock()
-		delete(b.t.bodies, b)
-		b.t.mu.Unlock()
-		b.t.disconnect()
-	})
+	r := bufio.NewReaderSize(resp.Body, 64<<10)
+	var name string
+	var data bytes.Buffer
+	for {
+		line, err := r.ReadBytes('\n')
+		if idle != nil && len(line) > 0 {
+			idle.Reset(time.Duration(w.cfg.StreamIdle))
+		}
+		if err != nil {
+			if c := context.Cause(ctx); c != nil {
+				return c
+			}
+			if err == io.EOF {
+				return errors.New("the event stream ended")
+			}
+			return err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		switch {
+		case len(line) == 0:
+			// A blank line ends a record.
+			if data.Len() > 0 {
+				ev, err := decodeEvent(name, data.Bytes())
+				if err != nil {
+					w.log.Warn("marathon event not understood; reading Marathon again", "member", member, "err", err)
+					ev = event{reread: true}
+				}
+				on(ev)
+			}
+			name = ""
+			data.Reset()
+		case line[0] == ':':
+			// A comment: a keep-alive, if the server sends any.
+		default:
+			field, value, _ := bytes.Cut(line, []byte(":"))
+			value = bytes.TrimPrefix(value, []byte(" "))
+			switch string(field) {
+			case "event":
+				name = string(value)
+			case "data":
+				if data.Len() > 0 {
+					data.WriteByte('\n')
+				}
+				data.Write(value)
+			}
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/turnout/turnout/internal/fakemarathon"
 )
@@ -151,6 +152,11 @@ func TestParseConfig(t *testing.T) {
 		{`{"urls": ["m1:8080"]}`, `want http(s)://host:port[/prefix]`},
 		{`{"resync": "often"}`, `want a duration such as "5m"`},
 		{`{"resync": "1ms"}`, `resync 1ms is too short`},
+		{`{"member_check_interval": "1s", "member_timeout": "500ms", "request_timeout": "5s", "reconnect_max": "1s", "stream_idle_timeout": "1m"}`, ""},
+		{`{"member_timeout": "1ms"}`, `member_timeout 1ms is too short`},
+		{`{"reconnect_max": "0.001s"}`, `reconnect_max 1ms is too short`},
+		{`{"stream_idle_timeout": "100ms"}`, `stream_idle_timeout 100ms is too short`},
+		{`{"member_check_interval": "soon"}`, `want a duration such as "5m"`},
 		{`{"acs_token": "t", "service_account_secret": "{}"}`, `not both`},
 		{`{"service_account_secret": "{\"uid\": \"u\"}"}`, `no login_endpoint`},
 		{`{"service_account_secret": "{\"uid\": \"u\", \"login_endpoint\": \"http://x\", \"private_key\": \"nope\"}"}`, `private_key`},
@@ -169,7 +175,9 @@ func TestParseConfig(t *testing.T) {
 		}
 	}
 	c, _ := ParseConfig(nil)
-	if c.URLs[0] != DefaultURL || c.MarathonLBGroup != "external" || c.Resync != Duration(DefaultResync) {
+	if c.URLs[0] != DefaultURL || c.MarathonLBGroup != "external" || c.Resync != Duration(DefaultResync) ||
+		c.MemberCheck != Duration(2*time.Second) || c.MemberTimeout != Duration(2*time.Second) ||
+		c.RequestTimeout != Duration(15*time.Second) || c.ReconnectMax != Duration(2*time.Second) || c.StreamIdle != 0 {
 		t.Errorf("defaults: %+v", c)
 	}
 }

@@ -2,25 +2,22 @@ package marathon
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"slices"
-	"strings"
 	"sync"
 	"time"
-
-	gomarathon "github.com/gambol99/go-marathon"
 )
 
 // Watcher keeps an in-memory model of Marathon up to date: a full read at
 // start, on every (re)connect of the event stream and on a timer (events
 // sent during a reconnect are lost), and a read after every relevant event
 // (Marathon's events are unordered: they say what to read again, they are
-// not the state). Status updates are applied at once as well, so a task
-// that starts being killed leaves before the next read. When Marathon
-// cannot be read the model keeps its last data and Err says why.
+// not the whole state). Status, health and deployment events are applied
+// at once as well (updates.go), so a task that turns healthy enters the
+// table, and one that starts being killed leaves it, as the event arrives
+// rather than after the next read. When Marathon cannot be read the model
+// keeps its last data and Err says why. The event stream and member
+// failover are in stream.go and members.go.
 type Watcher struct {
 	cfg    Config
 	client *Client
@@ -38,9 +35,10 @@ type Watcher struct {
 	err      error
 	errSince time.Time
 	streamUp bool
+	stats    StreamStats
 	subs     map[chan struct{}]struct{}
 	seq      uint64
-	updates  []statusUpdate
+	updates  []seqUpdate
 }
 
 // NewWatcher builds a watcher for the configuration; Run starts it.
@@ -58,7 +56,7 @@ func NewWatcher(c Config, log *slog.Logger) (*Watcher, error) {
 		cfg:      c,
 		client:   cl,
 		log:      log,
-		retryMin: min(250*time.Millisecond, resync),
+		retryMin: min(250*time.Millisecond, resync, time.Duration(c.ReconnectMax)),
 		retryMax: min(10*time.Second, resync),
 		minGap:   min(100*time.Millisecond, resync),
 		kick:     make(chan struct{}, 1),
@@ -122,60 +120,52 @@ func (w *Watcher) Kick() {
 	}
 }
 
-// Run watches Marathon until ctx ends.
+// Run watches Marathon until ctx ends: the member checks, the event
+// stream and the reads.
 func (w *Watcher) Run(ctx context.Context) error {
-	st := &streamTransport{
-		client: w.client,
-		base:   newTransport(),
-		bodies: map[*streamBody]struct{}{},
-		connected: func() {
-			w.setStream(true)
-			w.Kick()
-		},
-		disconnect: func() { w.setStream(false) },
-	}
-	defer st.close()
-	// go-marathon gets a client of its own: its event stream library
-	// changes the client's CheckRedirect.
-	gm, err := gomarathon.NewClient(gomarathon.Config{
-		URL:             strings.Join(w.client.members, ","),
-		EventsTransport: gomarathon.EventsTransportSSE,
-		HTTPClient:      &http.Client{Transport: st},
-		LogOutput:       io.Discard,
-	})
-	if err != nil {
-		return fmt.Errorf("marathon: %w", err)
-	}
-	var events gomarathon.EventsChannel
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
 	defer func() {
-		if events != nil {
-			gm.RemoveEventsListener(events)
+		cancel()
+		wg.Wait()
+	}()
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		w.client.checkMembers(ctx, time.Duration(w.cfg.MemberCheck), time.Duration(w.cfg.MemberTimeout), w.memberChanged)
+	}()
+	// The stream attaches once the first read is done (or failed): a
+	// stream attached says Marathon was read.
+	firstRead := make(chan struct{})
+	go func() {
+		defer wg.Done()
+		select {
+		case <-ctx.Done():
+			return
+		case <-firstRead:
 		}
+		w.streamLoop(ctx)
 	}()
 
-	delay := w.retryMin
+	bo := newBackoff(w.retryMin, w.retryMax)
 	for {
 		err := w.resync(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if err == nil && events == nil {
-			ch, err := gm.AddEventsListener(eventMask)
-			if err != nil {
-				w.log.Warn("marathon event stream", "err", err)
-			} else {
-				events = ch
-				go w.handle(ctx, ch)
-			}
+		select {
+		case <-firstRead:
+		default:
+			close(firstRead)
 		}
 		wait := time.Duration(w.cfg.Resync)
 		if err != nil || !w.streaming() {
 			// Poll while Marathon is away or its events are not
-			// flowing, backing off.
-			wait = delay
-			delay = min(delay*2, w.retryMax)
+			// flowing, backing off (a reconnected stream asks for a
+			// read at once).
+			wait = bo.next()
 		} else {
-			delay = w.retryMin
+			bo.reset()
 		}
 		timer := time.NewTimer(wait)
 		select {
@@ -197,16 +187,113 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 }
 
-const eventMask = gomarathon.EventIDApplications | gomarathon.EventIDAPIRequest | gomarathon.EventIDStreamAttached |
-	gomarathon.EventIDGroupChangeSuccess | gomarathon.EventIDDeploymentInfo | gomarathon.EventIDDeploymentSuccess |
-	gomarathon.EventIDDeploymentFailed | gomarathon.EventIDDeploymentStepSuccess | gomarathon.EventIDDeploymentStepFailed
+// memberChanged logs a member that failed its check or passes it again.
+func (w *Watcher) memberChanged(i int, why string) {
+	member := w.client.m.urls[i]
+	if why != "" {
+		w.mu.Lock()
+		w.stats.MembersDown++
+		n := w.stats.MembersDown
+		w.mu.Unlock()
+		w.log.Warn("marathon member failed its check; passing it over", "member", member, "err", why, "members_down_total", n)
+		return
+	}
+	w.log.Info("marathon member passes its check again", "member", member)
+}
 
-func (w *Watcher) setStream(up bool) {
+// StreamStats count the event stream's life: attaches, moves to another
+// member and members that failed their check, since the watcher started.
+type StreamStats struct {
+	// Member is the member the stream is attached to, "" when it is not.
+	Member                          string
+	Attaches, Switches, MembersDown uint64
+}
+
+// Stats are the event stream's counts so far.
+func (w *Watcher) Stats() StreamStats {
 	w.mu.Lock()
-	w.streamUp = up
-	w.mu.Unlock()
-	if !up {
-		// Poll until it is back.
+	defer w.mu.Unlock()
+	return w.stats
+}
+
+// streamLoop keeps the event stream attached until ctx ends: each attach
+// goes to the first member in the client's order (the preferred one that
+// passes its check), a failed attach tries the next member at once, and
+// once every member failed in a row the next round waits a capped,
+// jittered backoff. A stream cut because its member failed its check
+// moves to another member at once.
+func (w *Watcher) streamLoop(ctx context.Context) {
+	bo := newBackoff(w.retryMin, time.Duration(w.cfg.ReconnectMax))
+	last, failed := -1, 0
+	for ctx.Err() == nil {
+		order := w.client.m.order()
+		i := order[failed%len(order)]
+		member := w.client.m.urls[i]
+		var attachedAt time.Time
+		err := w.streamOnce(ctx, i, func() {
+			attachedAt = time.Now()
+			w.mu.Lock()
+			w.streamUp = true
+			w.stats.Member = member
+			w.stats.Attaches++
+			moved := last >= 0 && last != i
+			if moved {
+				w.stats.Switches++
+			}
+			st := w.stats
+			w.mu.Unlock()
+			if moved {
+				w.log.Warn("marathon event stream moved to another member", "from", w.client.m.urls[last], "to", member,
+					"switches_total", st.Switches)
+			} else {
+				w.log.Info("marathon event stream attached", "member", member, "attaches_total", st.Attaches)
+			}
+			last, failed = i, 0
+			// Events sent while detached are lost: read everything.
+			w.Kick()
+		}, w.onEvent)
+		if ctx.Err() != nil {
+			return
+		}
+		w.mu.Lock()
+		w.streamUp = false
+		w.stats.Member = ""
+		w.mu.Unlock()
+		w.Kick()
+		if !attachedAt.IsZero() {
+			w.log.Warn("marathon event stream lost", "member", member, "err", err,
+				"after", time.Since(attachedAt).Round(time.Millisecond))
+			if time.Since(attachedAt) > 30*time.Second {
+				bo.reset()
+			}
+			if !w.client.m.up(i) {
+				// Its member failed its check: go to another at once.
+				continue
+			}
+		} else {
+			w.log.Warn("marathon event stream cannot attach", "member", member, "err", err)
+			failed++
+			if failed%len(order) != 0 {
+				continue
+			}
+		}
+		timer := time.NewTimer(bo.next())
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+	}
+}
+
+// onEvent applies an event's update at once and asks for a read when it
+// says something changed.
+func (w *Watcher) onEvent(ev event) {
+	if ev.update != nil {
+		w.apply(ev.update)
+	}
+	if ev.reread {
 		w.Kick()
 	}
 }
@@ -215,29 +302,6 @@ func (w *Watcher) streaming() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.streamUp
-}
-
-// handle applies events until the channel closes.
-func (w *Watcher) handle(ctx context.Context, ch gomarathon.EventsChannel) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-ch:
-			if !ok {
-				return
-			}
-			if su, ok := ev.Event.(*gomarathon.EventStatusUpdate); ok {
-				u := statusUpdate{TaskID: su.TaskID, AppID: NormalizeID(su.AppID), State: su.TaskStatus,
-					Host: su.Host, Ports: su.Ports, Version: su.Version}
-				for _, ip := range su.IPAddresses {
-					u.IPs = append(u.IPs, ip.IPAddress)
-				}
-				w.apply(u)
-			}
-			w.Kick()
-		}
-	}
 }
 
 // resync reads the whole model. Status updates that arrived while it was
@@ -269,7 +333,7 @@ func (w *Watcher) resync(ctx context.Context) error {
 	keep := w.updates[:0]
 	for _, u := range w.updates {
 		if u.seq > start {
-			m = u.applyTo(m)
+			m = u.u.applyTo(m)
 			keep = append(keep, u)
 		}
 	}
@@ -279,57 +343,23 @@ func (w *Watcher) resync(ctx context.Context) error {
 	return nil
 }
 
-// statusUpdate is a status_update_event.
-type statusUpdate struct {
-	seq                        uint64
-	TaskID, AppID, State, Host string
-	Version                    string
-	Ports                      []int
-	IPs                        []string
+// seqUpdate is an applied update and when it came.
+type seqUpdate struct {
+	seq uint64
+	u   update
 }
 
-// terminal states remove a task.
-var terminal = []string{"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR"}
-
-func (w *Watcher) apply(u statusUpdate) {
+// apply applies an event's update to the model at once and keeps it to
+// apply again on top of a read that started before it.
+func (w *Watcher) apply(u update) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.seq++
-	u.seq = w.seq
-	w.updates = append(w.updates, u)
+	w.updates = append(w.updates, seqUpdate{seq: w.seq, u: u})
 	if w.model != nil {
-		w.model = u.applyTo(w.model)
-		w.notifyLocked()
+		if m := u.applyTo(w.model); m != w.model {
+			w.model = m
+			w.notifyLocked()
+		}
 	}
-}
-
-// applyTo returns m with the update applied (m itself is not changed).
-func (u statusUpdate) applyTo(m *Model) *Model {
-	a, ok := m.Apps[u.AppID]
-	if !ok {
-		return m
-	}
-	i := slices.IndexFunc(a.Tasks, func(t Task) bool { return t.ID == u.TaskID })
-	gone := slices.Contains(terminal, u.State)
-	if i < 0 && (gone || u.State != TaskRunning) {
-		// An unknown task that is not running yet is read with the app.
-		return m
-	}
-	a = a.clone()
-	switch {
-	case gone:
-		a.Tasks = slices.Delete(a.Tasks, i, i+1)
-	case i < 0:
-		a.Tasks = append(a.Tasks, Task{ID: u.TaskID, AppID: u.AppID, Host: u.Host, State: u.State,
-			Version: u.Version, Ports: u.Ports, IPAddresses: u.IPs})
-	default:
-		a.Tasks[i].State = u.State
-	}
-	c := *m
-	c.Apps = make(map[string]*App, len(m.Apps))
-	for id, app := range m.Apps {
-		c.Apps[id] = app
-	}
-	c.Apps[a.ID] = a
-	return &c
 }
