@@ -611,7 +611,7 @@ func ready(eng *engine.Engine, st store.Store, staleSince func() (time.Time, boo
 	defer cancel()
 	snap, err := st.Snapshot(ctx)
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return fmt.Errorf("reading the desired state: %w", err)
 	}
 	if v := eng.Version(); v < snap.Version {
 		return fmt.Errorf("store version %d not in service yet (serving version %d)", snap.Version, v)
