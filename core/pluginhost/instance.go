@@ -30,11 +30,15 @@ const (
 	StateStopped  State = "stopped"
 )
 
-// Timing of supervision. Variables so tests can shorten them.
+// Timing of supervision. Variables so tests can shorten them. A ping gets
+// 10 s: at 2 s, plugins on a busy 2-core agent were killed as hung while
+// they were only waiting for a CPU (the test suite under stress saw it), and
+// a kill costs a restart and every call in flight; a plugin that is really
+// hung is still caught within seconds.
 var (
 	startTimeout  = 10 * time.Second
 	pingEvery     = time.Second
-	pingTimeout   = 2 * time.Second
+	pingTimeout   = 10 * time.Second
 	backoffFirst  = 250 * time.Millisecond
 	backoffMax    = 30 * time.Second
 	configTimeout = 10 * time.Second

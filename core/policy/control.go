@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/turnout/turnout/core/gateway"
@@ -18,6 +19,11 @@ import (
 // configuration: the plugin exists, and its ValidateConfig says yes. A
 // plugin that exists but is refused (pluginhost.ErrRefused) is reported
 // last, joined, once every other gateway passed.
+//
+// A write checks the whole set it leaves, but a policy its plugin accepted
+// before (the same type, section and routes under the same gateway name)
+// is not asked again: a write to one gateway must not fail because another
+// gateway's plugin is restarting, and it costs no call per gateway.
 func (r *Runner) Check(ctx context.Context, gws []*gateway.Gateway) error {
 	var refused []error
 	for _, g := range gws {
@@ -32,19 +38,34 @@ func (r *Runner) Check(ctx context.Context, gws []*gateway.Gateway) error {
 			}
 			return err
 		}
-		impl, err := r.waitPolicy(ctx, g.Policy.Type)
-		if err != nil {
-			return fmt.Errorf("gateway %q: policy: %w", g.Name, err)
-		}
 		routes := make([]string, len(g.Routes))
 		for i, rt := range g.Routes {
 			routes[i] = rt.Name
 		}
+		key := acceptedKey(g.Policy, routes)
+		r.mu.Lock()
+		known := r.accepted[g.Name] == key
+		r.mu.Unlock()
+		if known {
+			continue
+		}
+		impl, err := r.waitPolicy(ctx, g.Policy.Type)
+		if err != nil {
+			return fmt.Errorf("gateway %q: policy: %w", g.Name, err)
+		}
 		if err := impl.ValidateConfig(ctx, g.Policy.Config, routes); err != nil {
 			return fmt.Errorf("gateway %q: policy: %w", g.Name, err)
 		}
+		r.mu.Lock()
+		r.accepted[g.Name] = key
+		r.mu.Unlock()
 	}
 	return errors.Join(refused...)
+}
+
+// acceptedKey is what a policy plugin's ValidateConfig judged.
+func acceptedKey(p *gateway.Policy, routes []string) string {
+	return p.Type + "\x00" + string(p.Config) + "\x00" + strings.Join(routes, "\x00")
 }
 
 // waitPolicy waits (10s at most) for a policy plugin to run: the first

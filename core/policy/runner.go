@@ -66,6 +66,9 @@ type Runner struct {
 	// kicked are kicks for gateways whose loop is not running yet (a
 	// command right after a start): the loop takes them when it starts.
 	kicked map[string]bool
+	// accepted is, per gateway, the policy its plugin last accepted
+	// (acceptedKey): Check does not ask again.
+	accepted map[string]string
 }
 
 type loop struct {
@@ -86,7 +89,7 @@ func New(o Options) *Runner {
 	if o.Counters == nil {
 		o.Counters = LocalCounters(o.Metrics)
 	}
-	return &Runner{o: o, log: o.Logger, loops: map[string]*loop{}, kicked: map[string]bool{}}
+	return &Runner{o: o, log: o.Logger, loops: map[string]*loop{}, kicked: map[string]bool{}, accepted: map[string]string{}}
 }
 
 // Run follows the store until ctx ends: a loop per gateway with a policy,

@@ -497,3 +497,54 @@ func dueNow(t *testing.T, st store.Store) {
 		t.Fatal(err)
 	}
 }
+
+// unavailable is a policy plugin that is restarting: every call fails.
+type unavailable struct{ stepper }
+
+func (*unavailable) ValidateConfig(context.Context, json.RawMessage, []string) error {
+	return sdk.ErrUnavailable
+}
+
+// A policy its plugin accepted is not asked again while it is unchanged:
+// a write that leaves it as it was passes while its plugin restarts, and a
+// change to it is asked, and refused.
+func TestCheckAsksOnlyForChangedPolicies(t *testing.T) {
+	p := &switchable{p: &stepper{}}
+	r := New(Options{Store: store.NewMemory(), Plugins: p})
+	decode := func(canary string) *gateway.Gateway {
+		t.Helper()
+		g, err := gateway.DecodeOne([]byte(strings.NewReplacer("a: {}", `"t:a": {}`, "b: {}", `"t:b": {}`, `canary: "t:b"`, `canary: "`+canary+`"`).Replace(doc)), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	ctx := context.Background()
+	if err := r.Check(ctx, []*gateway.Gateway{decode("t:b")}); err != nil {
+		t.Fatal(err)
+	}
+	p.set(&unavailable{})
+	if err := r.Check(ctx, []*gateway.Gateway{decode("t:b")}); err != nil {
+		t.Fatalf("the unchanged policy was asked again: %v", err)
+	}
+	if err := r.Check(ctx, []*gateway.Gateway{decode("t:a")}); !errors.Is(err, sdk.ErrUnavailable) {
+		t.Fatalf("a changed policy: %v, want the plugin asked (and unavailable)", err)
+	}
+}
+
+type switchable struct {
+	mu sync.Mutex
+	p  sdk.Policy
+}
+
+func (s *switchable) CheckPolicy(name string) error { return plugins{}.CheckPolicy(name) }
+func (s *switchable) Policy(string) (sdk.Policy, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p, nil
+}
+func (s *switchable) set(p sdk.Policy) {
+	s.mu.Lock()
+	s.p = p
+	s.mu.Unlock()
+}
