@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -91,14 +92,21 @@ func start(t *testing.T, gateways string, args ...string) *turnout {
 	return tt
 }
 
-// run runs `turnout serve` with args on a free admin port, stops it when
-// the test ends, and waits until /healthz says ok.
+// run runs `turnout serve` with args on an admin port the kernel picks
+// (a port found free beforehand can be taken by another test before the
+// binary binds it: it was, under stress), stops it when the test ends, and
+// waits until /healthz says ok.
 func run(t *testing.T, args ...string) *turnout {
 	t.Helper()
-	return runAt(t, fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t)), args...)
+	return runAt(t, "127.0.0.1:0", args...)
 }
 
-// runAt is run on a given admin address (a restart on the same one).
+// servingAdmin is the admin address in the "turnout serving" log line, in
+// text or JSON logs.
+var servingAdmin = regexp.MustCompile(`turnout serving.*?"?admin"?[=:]"?(127\.0\.0\.1:[0-9]+)`)
+
+// runAt is run on a given admin address (a restart on the same one); port
+// 0 is the kernel's pick, read from the log.
 func runAt(t *testing.T, admin string, args ...string) *turnout {
 	t.Helper()
 	tt := &turnout{t: t, admin: admin, logs: &testnet.Buffer{}}
@@ -113,7 +121,17 @@ func runAt(t *testing.T, admin string, args ...string) *turnout {
 			t.Logf("turnout logs:\n%s", tt.logs.String())
 		}
 	})
-	testnet.Eventually(t, 10*time.Second, "turnout to become healthy", func() bool {
+	if strings.HasSuffix(admin, ":0") {
+		testnet.Eventually(t, 30*time.Second, "turnout to say where it serves its admin API", func() bool {
+			m := servingAdmin.FindStringSubmatch(tt.logs.String())
+			if m != nil {
+				tt.admin = m[1]
+			}
+			return m != nil
+		})
+		admin = tt.admin
+	}
+	testnet.Eventually(t, 30*time.Second, "turnout to become healthy", func() bool {
 		resp, err := http.Get("http://" + admin + "/healthz")
 		if err != nil {
 			return false
