@@ -248,11 +248,7 @@ func (a *acl) patterns(kw string, words []string) error {
 		}
 	case mMeth:
 		for _, w := range words {
-			known := false
-			for _, k := range knownMethods {
-				known = known || w == k
-			}
-			a.meths = append(a.meths, methodPattern{text: []byte(w), known: known})
+			a.meths = append(a.meths, methodPattern{text: []byte(w), known: isKnownMethod([]byte(w))})
 		}
 	case mReg:
 		for _, w := range words {

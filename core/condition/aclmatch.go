@@ -65,8 +65,9 @@ func (a *acl) match(r Request) bool {
 		if a.method == mFound {
 			return true
 		}
+		known := isKnownMethod(m)
 		for _, p := range a.meths {
-			if string(m) == string(p.text) || !p.known && a.fold && equalFold(m, p.text) {
+			if string(m) == string(p.text) || !known && !p.known && a.fold && equalFold(m, p.text) {
 				return true
 			}
 		}
@@ -201,6 +202,15 @@ func (a *acl) matchWord(v, p []byte, delims string) bool {
 func isDelim(c byte, delims string) bool {
 	for i := 0; i < len(delims); i++ {
 		if delims[i] == c {
+			return true
+		}
+	}
+	return false
+}
+
+func isKnownMethod(m []byte) bool {
+	for _, k := range knownMethods {
+		if string(m) == k {
 			return true
 		}
 	}

@@ -150,7 +150,7 @@ func looksRaw(src string) bool {
 		return true
 	}
 	_, ok := fetches[strings.ToLower(w)]
-	return ok || strings.HasPrefix(strings.ToLower(w), "req.")
+	return ok || strings.HasPrefix(strings.ToLower(w), "req.") || strings.Contains(w, "_")
 }
 
 // looksDSL reports whether src's second word is one of the DSL's
