@@ -24,6 +24,9 @@ func (a *acl) match(r Request) bool {
 			return a.matchString(v)
 		}
 		// hdr: every comma-separated value, blanks around it dropped.
+		if bytes.IndexByte(v, ',') < 0 {
+			return a.matchString(trimBlanks(v))
+		}
 		for len(v) > 0 || ok {
 			var one []byte
 			one, v, ok = nextValue(v)
