@@ -17,8 +17,8 @@ type acl struct {
 	fetch  fetchKind
 	name   []byte // header (canonical form), cookie or query argument name
 	method matchKind
-	fold   bool      // -i: patterns compare ignoring ASCII case
-	strs   [][]byte  // str, sub, beg, end, dom, dir patterns (lower case when fold)
+	fold   bool       // -i: patterns compare ignoring ASCII case
+	strs   [][]byte   // str, sub, beg, end, dom, dir patterns (lower case when fold)
 	res    []*pattern // reg patterns
 	ints   []intRange // int and len patterns
 	pfxs   []netip.Prefix
