@@ -132,8 +132,11 @@ func formatRaw(n node) string {
 			b.WriteString("{ " + n.text + " }")
 		}
 	}
-	if l, ok := n.(*leaf); ok && !l.neg {
-		return l.text
+	// One ACL prints bare, as written, unless the DSL would read that text.
+	if l, ok := n.(*leaf); ok && !l.neg && !looksDSL(l.text) {
+		if _, err := compileDSL(l.text); err != nil {
+			return l.text
+		}
 	}
 	write(n)
 	return b.String()
