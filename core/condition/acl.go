@@ -72,7 +72,7 @@ type fetchSpec struct {
 // req.cook, req.hdr_cnt and req.cook_cnt).
 var fetches = func() map[string]fetchSpec {
 	m := map[string]fetchSpec{
-		"fhdr": {fetchFhdr, mStr}, "req.fhdr": {fetchFhdr, mStr},
+		"req.fhdr": {fetchFhdr, mStr}, // HAProxy has no "fhdr" ACL keyword
 		"hdr_cnt": {fetchHdrCnt, mInt}, "req.hdr_cnt": {fetchHdrCnt, mInt},
 		"cook_cnt": {fetchCookCnt, mInt}, "req.cook_cnt": {fetchCookCnt, mInt},
 		"src": {fetchSrc, mIP}, "method": {fetchMethod, mMeth},
@@ -90,7 +90,7 @@ var fetches = func() map[string]fetchSpec {
 	return m
 }()
 
-const supportedFetches = "hdr, hdr_beg, hdr_end, hdr_sub, hdr_reg, hdr_dom, hdr_dir, hdr_len, hdr_cnt, fhdr, " +
+const supportedFetches = "hdr, hdr_beg, hdr_end, hdr_sub, hdr_reg, hdr_dom, hdr_dir, hdr_len, hdr_cnt, req.fhdr, " +
 	"path, path_beg, path_end, path_sub, path_reg, path_dom, path_dir, path_len, url_param, urlp (and its _beg.._len forms), " +
 	"cook, cook_beg, cook_end, cook_sub, cook_reg, cook_dom, cook_dir, cook_len, cook_cnt, src, method"
 
