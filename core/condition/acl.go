@@ -107,7 +107,8 @@ type methodPattern struct {
 
 var knownMethods = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE"}
 
-// ACLError is the error for an ACL that is not supported or not valid.
+// aclError is the error for an ACL that is not supported or not valid;
+// the parser wraps it into a *SyntaxError.
 type aclError struct{ msg string }
 
 func (e *aclError) Error() string { return e.msg }

@@ -97,7 +97,6 @@ func TestAgainstHAProxy(t *testing.T) {
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	local := netip.MustParseAddr("127.0.0.1")
-	compared := 0
 	for _, r := range reqs {
 		rr := *r
 		rr.src = local // what HAProxy sees
@@ -106,7 +105,6 @@ func TestAgainstHAProxy(t *testing.T) {
 			if want := askHAProxy(t, client, addr, i, &rr); got != want {
 				t.Errorf("%q on %s %s Host %q %v: Turnout %v, HAProxy %v", conds[i], rr.method, rr.path, rr.host, rr.headers, got, want)
 			}
-			compared++
 		}
 	}
 	t.Logf("%d conditions × %d requests compared with %s", len(conds), len(reqs), bin)
