@@ -73,7 +73,7 @@ type fetchSpec struct {
 var fetches = func() map[string]fetchSpec {
 	m := map[string]fetchSpec{
 		"req.fhdr": {fetchFhdr, mStr}, // HAProxy has no "fhdr" ACL keyword
-		"hdr_cnt": {fetchHdrCnt, mInt}, "req.hdr_cnt": {fetchHdrCnt, mInt},
+		"hdr_cnt":  {fetchHdrCnt, mInt}, "req.hdr_cnt": {fetchHdrCnt, mInt},
 		"cook_cnt": {fetchCookCnt, mInt}, "req.cook_cnt": {fetchCookCnt, mInt},
 		"src": {fetchSrc, mIP}, "method": {fetchMethod, mMeth},
 		"req.hdr": {fetchHdr, mStr}, "req.cook": {fetchCook, mStr},
