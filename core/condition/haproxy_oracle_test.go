@@ -43,6 +43,11 @@ func TestAgainstHAProxy(t *testing.T) {
 	for _, tc := range aclFormCases {
 		conds = append(conds, tc.cond)
 	}
+	conds = append(conds, "cook_end(grp) -- -2", "cook_end(grp) 2", "cook_len(grp) 6", "cook_dom(grp) beta", "cook_dir(grp) beta",
+		"hdr_len(host) 15", "hdr_dir(x-group) beta", "path_dom api", "urlp_end(lang) e", "urlp_sub(lang) -i E",
+		"urlp_reg(lang) ^d", "urlp_len(lang) 2", "urlp_dom(lang) de", "hdr(x-group) -m sub -i ALPHA",
+		"hdr_cnt(x-group) gt 1 lt 1", "hdr_cnt(x-group) 2:3", "hdr(x-group) b", `hdr(x-group) '"a,b"'`, "hdr(x-group) c",
+		"hdr_cnt(x-group) 2", "req.fhdr(x-group) -m end c", "hdr_beg(accept-language) en-US", "hdr(accept-language) -m beg en;")
 
 	var reqs []*testRequest
 	for _, b := range browsers {
@@ -52,7 +57,8 @@ func TestAgainstHAProxy(t *testing.T) {
 		reqs = append(reqs, newRequest(h, "GET", "/x", "", "h:User-Agent=curl/8.5.0", "h:Page=x1y"))
 	}
 	reqs = append(reqs, aclRequests["A"], aclRequests["B"],
-		newRequest("a", "GET", "/", "", "h:User-Agent=Mozilla/5.0 (Linux; Android 14) Chrome/120", "h:Page=2", "c:vamp=9"))
+		newRequest("a", "GET", "/", "", "h:User-Agent=Mozilla/5.0 (Linux; Android 14) Chrome/120", "h:Page=2", "c:vamp=9"),
+		newRequest("a", "GET", "/de/api/x", "", `h:X-Group="a,b", c`, "h:Accept-Language=en-US,en;q=0.5", "c:grp=x.beta/2", "q:lang=d.e"))
 
 	// One "http-request return" per and-term, guarded by the case number.
 	var cfg strings.Builder
