@@ -20,17 +20,35 @@ var validCases = []struct {
 	{"User-Agent = Chrome AND Has Header X-VAMP-MY-COOL-HEADER", "C"},
 	{"(User-Agent = Chrome OR User-Agent = Firefox) AND has cookie vamp", "CF"},
 
-	// host: exact, case-insensitive, port ignored unless the value has one.
-	{"host == shop.example.com", "CF"},
-	{"host = SHOP.EXAMPLE.COM", "CF"},
-	{"host == ::1", "S"},
-	{"host is [::1]", "S"},
+	// host: Vamp's "req.hdr(host) VALUE" (HaProxyAclResolver.scala; parser:
+	// ConditionDefinitionParserSpec "resolve host"): the whole Host header,
+	// port included, exact and case-sensitive, for ==, is, has and contains;
+	// !=, not and misses negate it. Blanks separate HAProxy patterns.
+	{"host == shop.example.com", ""},
 	{"host == shop.example.com:8080", "C"},
-	{"host != shop.example.com", "SIOB"},
-	{"host not shop.example.com", "SIOB"},
-	{"host has example", "CFIO"},
-	{"host misses EXAMPLE", "SB"},
+	{"host = SHOP.Example.com", "F"},
+	{"host is legacy.example.com", "I"},
+	{"host has legacy.example.com", "I"},
+	{"host contains legacy", ""},
+	{"host misses legacy.example.com", "CFSOB"},
+	{"host != api.example.com", "CFSIB"},
+	{"host not api.example.com", "CFSIB"},
+	{"! host is api.example.com", "CFSIB"},
+	{"host == [::1]:443", "S"},
+	{`host == "api.example.com legacy.example.com"`, "IO"},
 	{`host ~ "^(shop|api)\."`, "CO"},
+
+	// vhost (Turnout): no port, ASCII case ignored, has is a substring.
+	{"vhost == shop.example.com", "CF"},
+	{"vhost = SHOP.EXAMPLE.COM", "CF"},
+	{"vhost == ::1", "S"},
+	{"vhost is [::1]", "S"},
+	{"vhost == shop.example.com:8080", "C"},
+	{"vhost != shop.example.com", "SIOB"},
+	{"vhost not shop.example.com", "SIOB"},
+	{"vhost has example", "CFIO"},
+	{"vhost misses EXAMPLE", "SB"},
+	{`vhost ~ "^(shop|api)\."`, "CO"},
 
 	// user-agent: substring, case-sensitive, Vamp's aliases.
 	{"user-agent == Safari", "S"},
@@ -38,7 +56,10 @@ var validCases = []struct {
 	{"useragent == MSIE", "I"},
 	{"user agent != Firefox", "CSIOB"},
 	{"user-agent has Gecko", "CFS"},
-	{"user-agent == chrome", ""},
+	{"user-agent == chrome", "C"},
+	{"user-agent == ie", "I"},
+	{"user-agent == safari", "S"},
+	{"user-agent == msie", ""},
 	{`user-agent ~ "Firefox/1[0-9]{2}"`, "F"},
 	{"user-agent !~ Mozilla", "OB"},
 	{`user-agent ~ "\bIOS\b"`, "O"},
@@ -56,7 +77,7 @@ var validCases = []struct {
 	{"header X-VAMP-MY-COOL-HEADER == ''", "I"},
 	{"header X-VAMP-MY-COOL-HEADER ! yes", "FSIOB"},
 	{`header "X-Canary" == "group-a"`, "C"},
-	{`header X-Canary=="group-a"`, "C"},
+	{`header X-Canary =="group-a"`, "C"},
 
 	// cookie.
 	{"has cookie vamp", "CFI"},
@@ -105,13 +126,13 @@ var validCases = []struct {
 	{"not (method == GET and path == /)", "CFSO"},
 	{"has cookie vamp && path has /api || method is PUT", "CO"},
 	{"has cookie vamp & src == 10.0.0.0/8 | user-agent = IE", "CI"},
-	{"HOST == shop.example.com AND NOT Header X-Canary == group-b", "C"},
-	{"(host==shop.example.com)and(cookie vamp has abc)", "C"},
-	{"host == shop.example.com or (user-agent == Safari and (src == 2001:db8::1 or src == 10.0.0.1))", "CFS"},
+	{"HOST == shop.example.com:8080 AND NOT Header X-Canary == group-b", "C"},
+	{"(host==shop.example.com:8080)and(cookie vamp has abc)", "C"},
+	{"vhost == shop.example.com or (user-agent == Safari and (src == 2001:db8::1 or src == 10.0.0.1))", "CFS"},
 	{"not not not (host == a or host == b)", "CFSIOB"},
 
 	// Quoting and escaping.
-	{"host == 'it''s'", ""},
+	{"vhost == 'it''s'", ""},
 	{`user-agent == "MyApp/3.1 IOS"`, "O"},
 	{`header X-Canary == 'group-a' or path == "/"`, "CIB"},
 	{"path == \"/login\"\t\n", "F"},
@@ -235,10 +256,17 @@ func TestString(t *testing.T) {
 		{"!(host == a and path == b)", "not (host == a and path == b)"},
 		{"cookie vamp contains x", "cookie vamp has x"},
 		{"contains header X", "has header X"},
-		{"host == ::1", "host == [::1]"},
+		{"host == ::1", "host == ::1"},
+		{"vhost == ::1", "vhost == [::1]"},
+		{"host has a", "host == a"},
+		{"user-agent is chrome", "user-agent has chrome"},
+		{"< hdr_sub(user-agent)   Chrome >", "< hdr_sub(user-agent) Chrome >"},
+		{"not <hdr_sub(user-agent) 'a b'> and user-agent != x", "not < hdr_sub(user-agent) 'a b' > and user-agent misses x"},
+		{"hdr(host)  -i a", "hdr(host) -i a"},
+		{"{ path_beg /a }  !{ src 10.0.0.0/8 } || { method GET }", "{ path_beg /a } !{ src 10.0.0.0/8 } or { method GET }"},
 		{"src = 10.1.2.3/8", "src == 10.0.0.0/8"},
 		{"src is ::ffff:10.0.0.1", "src == 10.0.0.1"},
-		{"host == 'it''s'", "host == it's"},
+		{"vhost == 'it''s'", "vhost == it's"},
 		{`host == "a b"`, `host == "a b"`},
 		{`host == 'say "hi"'`, `host == "say ""hi"""`},
 		{`header 'X A' == ''`, `header "X A" == ""`},
@@ -261,9 +289,9 @@ func TestString(t *testing.T) {
 var invalidCases = []struct{ cond, err string }{
 	{"", `position 1: expected a condition, found end of input`},
 	{"  \t", `position 4: expected a condition, found end of input`},
-	{"hots == a", `position 1: unknown operand "hots": expected host, user-agent, header, cookie, path, method, query, src, has or misses`},
-	{"path == /ü and höst == a", `position 16: unknown operand "höst": expected host, user-agent, header, cookie, path, method, query, src, has or misses`},
-	{"user foo == a", `position 1: unknown operand "user": expected host, user-agent, header, cookie, path, method, query, src, has or misses`},
+	{"hots == a", `position 1: unknown operand "hots": expected host, vhost, user-agent, header, cookie, path, method, query, src, has, misses or < HAProxy ACL >`},
+	{"path == /ü and höst == a", `position 16: unknown operand "höst": expected host, vhost, user-agent, header, cookie, path, method, query, src, has, misses or < HAProxy ACL >`},
+	{"user foo == a", `position 1: unknown operand "user": expected host, vhost, user-agent, header, cookie, path, method, query, src, has, misses or < HAProxy ACL >`},
 	{"user-agent ==", `position 14: expected a value after "==", found end of input`},
 	{"header X-A has", `position 15: expected a value after "has", found end of input`},
 	{"(host == a", `position 11: unbalanced parenthesis: expected ")", found end of input`},
@@ -280,13 +308,17 @@ var invalidCases = []struct{ cond, err string }{
 	{"!", `position 2: expected an operand after "!", found end of input`},
 	{"()", `position 2: expected an operand after "(", found ")"`},
 	{"== a", `position 1: expected an operand, found "=="`},
-	{"< hdr_sub(user-agent) Chrome >", `position 1: raw HAProxy ACLs ("< ... >") are not supported: expected an operand, found "<"`},
-	{`"< hdr_sub(user-agent) Chrome >"`, `position 1: raw HAProxy ACLs ("< ... >") are not supported: expected an operand, found "\"<"`},
-	{"host == a or <hdr(host) a>", `position 14: raw HAProxy ACLs ("< ... >") are not supported: expected an operand after "or", found "<"`},
+	{`"< hdr_sub(user-agent) Chrome >"`, `position 1: a quoted "< ... >" is not an HAProxy ACL: drop the quotes: expected an operand, found "\"<"`},
 	{"has foo x", `position 5: expected "cookie", "header" or "query" after "has", found "foo"`},
 	{"has header", `position 11: expected a header name after "header", found end of input`},
-	{"header == x", `position 8: expected a header name after "header", found "=="`},
-	{"query == x", `position 7: expected a query name after "query", found "=="`},
+	// Vamp's lexer: a bare name runs to a blank or parenthesis (String in
+	// ConditionDefinitionParser.scala), so "==" here is the name.
+	{"header == x", `position 11: expected "==", "!=", "has", "misses", "~" or "!~" after "==", found "x"`},
+	{"query == x", `position 10: expected "==", "!=", "has", "misses", "~" or "!~" after "==", found "x"`},
+	{`header X-Canary=="group-a"`, `position 27: expected "==", "!=", "has", "misses", "~" or "!~" after "X-Canary==\"group-a\"", found end of input`},
+	{"has header a&&has cookie b", `position 19: expected "and", "or" or end of input, found "cookie"`},
+	// Vamp writes the value into an HAProxy line, which refuses an open quote.
+	{"host == 'it''s'", `position 9: Vamp writes this value into an HAProxy ACL, where it has an unmatched single quote`},
 	{"cookie '' == x", `position 8: expected a cookie name after "cookie", found "''"`},
 	{`host == "abc`, `position 13: expected '"' to close the value opened at position 9, found end of input`},
 	{`has cookie 'abc`, `position 16: expected "'" to close the value opened at position 12, found end of input`},
@@ -366,7 +398,7 @@ func TestMatchAllocs(t *testing.T) {
 
 // benchCondition has ten operands, every kind of subject and one regexp; all
 // are true for request C, so Match evaluates all of them.
-const benchCondition = `host == shop.example.com and user-agent == Chrome and has header X-VAMP-MY-COOL-HEADER` +
+const benchCondition = `host == shop.example.com:8080 and user-agent == Chrome and has header X-VAMP-MY-COOL-HEADER` +
 	` and header X-Canary has group and cookie vamp has abc and path ~ "^/api/v[0-9]+/"` +
 	` and method == GET and query q == 1 and src == 10.0.0.0/8 and misses cookie blocked`
 
@@ -389,7 +421,7 @@ func BenchmarkMatch(b *testing.B) {
 // the same ten checks written directly in Go, with the same Request.
 func BenchmarkMatchHandCoded(b *testing.B) {
 	var r Request = requests[0].r
-	host := []byte("shop.example.com")
+	host := []byte("shop.example.com:8080")
 	chrome := []byte("Chrome")
 	hv := []byte("X-VAMP-MY-COOL-HEADER")
 	hc := []byte("X-Canary")
@@ -403,7 +435,7 @@ func BenchmarkMatchHandCoded(b *testing.B) {
 	pfx := netip.MustParsePrefix("10.0.0.0/8")
 	p, _ := compilePattern("^/api/v[0-9]+/")
 	f := func() bool {
-		if !equalFold(stripPort(r.Host()), host) {
+		if !bytes.Equal(r.Host(), host) {
 			return false
 		}
 		if v, ok := r.Header(userAgentHeader); !ok || !bytes.Contains(v, chrome) {

@@ -1,63 +1,46 @@
-// Package condition compiles Vamp's route-condition DSL, plus Turnout's
-// extensions, into a matcher that evaluates a request without allocating.
+// Package condition compiles route conditions into a matcher that
+// evaluates a request without allocating. It reads three kinds of text
+// (docs/conditions.md has the full reference):
+//
+//   - Vamp's condition language, with Vamp's meaning: each of Vamp's
+//     operands compiles to the HAProxy ACL Vamp generated for it
+//     (HaProxyAclResolver.scala in magneticio/vamp), so that it matches what
+//     HAProxy matched. "host == v" is "req.hdr(host) v": the whole Host
+//     header, port included, exact and case-sensitive, for ==, is, has and
+//     contains alike. "user-agent == v" is a case-sensitive substring, or an
+//     alias of user-agents.yml looked up ignoring case. Bare names and values
+//     run to a blank or parenthesis, as in Vamp's lexer.
+//   - Raw HAProxy ACLs: "< acl >" inside the language, or a whole text the
+//     language cannot read, which Vamp passed to HAProxy: one ACL
+//     ("hdr_sub(user-agent) Android") or an HAProxy condition over anonymous
+//     ACLs ("{ path_beg /a } || !{ src 10.0.0.0/8 }"). acl.go lists the
+//     fetches, flags and match methods supported.
+//   - Turnout's extensions: vhost (the Host header without its port,
+//     ignoring case), path, method, query, src, "~" regular expressions
+//     (Go RE2, unanchored) and header/cookie "==".
 //
 // # Grammar
-//
-// Keywords are case-insensitive.
 //
 //	expr    := term { ("or"|"||"|"|") term }
 //	term    := factor { ("and"|"&&"|"&") factor }        "and" binds tighter than "or"
 //	factor  := ("!"|"not") factor | "(" expr ")" | operand
-//	operand := "host" cmp value
+//	operand := ("host"|"vhost") cmp value
 //	         | UA cmp value                            UA := "user-agent" | "user.agent" | "useragent" | "user agent"
 //	         | ("has"|"contains"|"misses") ("cookie"|"header"|"query") name
 //	         | ("cookie"|"header"|"query") name cmp value
 //	         | "path" cmp value | "method" cmp value
 //	         | "src" ("=="|"!="|...) address-or-CIDR
+//	         | "<" HAProxy-ACL ">"
 //	cmp     := "=="|"="|"is"           exact       "!="|"!"|"not"   not exact
 //	         | "has"|"contains"        substring   "misses"         not substring
 //	         | "~"                     regexp      "!~"             not regexp
 //	value   := bare | 'single' | "double"          a doubled quote inside stands for one: 'it''s'
-//	name    := bare-name | 'single' | "double"
-//
-// A bare value is a run of visible characters other than parentheses, so it
-// ends only at white space or a parenthesis: in "host==a&&path==/" the value
-// is "a&&path==/". Put spaces around "and"/"or" after a bare value, or quote
-// it. A bare name also stops at the operator characters = ! ~ & | < > and at
-// quotes, so "header X-A==b" reads as it looks.
-//
-// # Semantics
-//
-// One rule for all string operands: == (=, is) is an exact comparison, has
-// (contains) a substring test, ~ an unanchored Go RE2 regexp (package regexp
-// syntax and semantics, as regexp.Match). Host and method compare ASCII case-insensitively (for == and has;
-// a regexp sees the text as sent, use (?i) if needed); everything else is
-// case-sensitive. Specifically:
-//
-//   - host: the Host header without its port ("[::1]:80" gives "[::1]"; a
-//     bare IPv6 value is bracketed to match). If the value itself has a port,
-//     the whole Host header is compared instead.
-//   - user-agent: Vamp's exception: every positive comparison other than ~
-//     is a case-sensitive substring match (HAProxy "-m sub"), so
-//     "user-agent == Chrome" and "user-agent has Chrome" are the same. Two
-//     of Vamp's aliases are not plain substrings: "IE" means "MSIE", and
-//     "Safari" means containing both "Safari" and "Version" (the alias name
-//     must be written exactly so).
-//   - header NAME, cookie NAME, query NAME: the (first) value; header names
-//     match case-insensitively, cookie and query names exactly.
-//   - has/misses header|cookie|query NAME: presence.
-//   - path: as sent, without the query string. method: as sent.
-//   - src: the client address is in the prefix (a single address is a /32
-//     or /128). IPv4-mapped IPv6 addresses count as IPv4; any comparison
-//     other than ~ and !~ means "in the prefix".
+//	name    := bare | 'single' | "double"
 //
 // A comparison on an absent header, cookie or query argument is false, so
-// its negation is true: absent does not contain v.
-//
-// Unparsable text is an error (*SyntaxError, with the rune position, what
-// was found and what was expected); Vamp instead passed it through as a raw
-// HAProxy ACL, and its explicit "< acl >" form is rejected too, since nothing
-// downstream would understand it.
+// its negation is true. Errors are *SyntaxError, with the rune position,
+// what was found and what was expected, or the HAProxy fetch or flag that
+// is not supported.
 //
 // # Evaluation
 //

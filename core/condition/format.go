@@ -44,10 +44,17 @@ func writeNode(b *strings.Builder, n node, inAnd bool) {
 
 var subjectNames = [...]string{
 	subjHost: "host", subjUA: "user-agent", subjHeader: "header", subjCookie: "cookie",
-	subjPath: "path", subjMethod: "method", subjQuery: "query", subjSrc: "src",
+	subjPath: "path", subjMethod: "method", subjQuery: "query", subjSrc: "src", subjVhost: "vhost",
 }
 
 func writeLeaf(b *strings.Builder, l *leaf) {
+	if l.subj == subjRaw {
+		if l.neg {
+			b.WriteString("not ")
+		}
+		b.WriteString("< " + l.text + " >")
+		return
+	}
 	if l.test == testPresent {
 		if l.neg {
 			b.WriteString("misses ")
@@ -67,8 +74,11 @@ func writeLeaf(b *strings.Builder, l *leaf) {
 	// One spelling per meaning: == exact (or in-prefix), has substring.
 	ops := [...][2]string{
 		testEqual: {"==", "!="}, testContains: {"has", "misses"},
-		testRegexp: {"~", "!~"}, testPrefix: {"==", "!="},
+		testRegexp: {"~", "!~"}, testPrefix: {"==", "!="}, testACL: {"has", "misses"},
 	}[l.test]
+	if l.subj == subjHost && l.test == testACL {
+		ops = [2]string{"==", "!="}
+	}
 	b.WriteByte(' ')
 	if l.neg {
 		b.WriteString(ops[1])
@@ -89,7 +99,7 @@ func quoteValue(v string) string {
 }
 
 func quoteName(v string) string {
-	if v != "" && allRunes(v, isNameRune) {
+	if v != "" && v[0] != '\'' && v[0] != '"' && allRunes(v, isNameRune) {
 		return v
 	}
 	return quote(v)

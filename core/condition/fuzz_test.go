@@ -17,6 +17,10 @@ func FuzzCompile(f *testing.F) {
 	for _, tc := range invalidCases {
 		f.Add(tc.cond)
 	}
+	for _, s := range []string{"hdr(x-group) -i beta gamma", "{ path_beg /a } || !{ src 10.0.0.0/8 } { method GET }",
+		"< hdr_cnt(a) gt 1 > and host == 'a b'", `req.fhdr(user-agent) -m reg "^Mo\\w" # c`, "cook_cnt(x) 1:3 :0", "path -m dom -i a.b"} {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, src string) {
 		m, err := Compile(src)
 		if err != nil {

@@ -12,7 +12,11 @@ var errBadAddress = errors.New("not an IP address or CIDR prefix")
 
 // build completes l, whose subject (and name) is set, from its comparison:
 // this is where each operand's semantics are decided, once, so that Match
-// only compares bytes. The error is errBadAddress or from regexp/syntax.
+// only compares bytes. The error is errBadAddress, from regexp/syntax, or
+// an *aclError.
+//
+// Vamp's own forms compile to the HAProxy ACLs Vamp generated for them
+// (HaProxyAclResolver.scala), so they match what HAProxy matched.
 func (l *leaf) build(kind cmpKind, neg bool, val string) error {
 	l.neg, l.text = neg, val
 	if kind == cmpRegexp {
@@ -21,6 +25,7 @@ func (l *leaf) build(kind cmpKind, neg bool, val string) error {
 			return err
 		}
 		l.test, l.re = testRegexp, re
+		l.fullHost = l.subj == subjHost // Vamp's host is the whole header
 		return nil
 	}
 	switch l.subj {
@@ -31,18 +36,32 @@ func (l *leaf) build(kind cmpKind, neg bool, val string) error {
 		}
 		l.test, l.pfx, l.text = testPrefix, pfx, formatPrefix(pfx)
 		return nil
-	case subjUA:
-		// Vamp's user-agent comparison is always a substring match, with
-		// its two aliases (user-agents.yml) that are not plain substrings.
-		l.test, l.val = testContains, []byte(val)
-		switch val {
-		case "IE":
-			l.val = []byte("MSIE")
-		case "Safari":
-			l.also = []byte("Version")
-		}
-		return nil
 	case subjHost:
+		// Every positive comparison is the same: "req.hdr(host) VALUE",
+		// HAProxy's exact, case-sensitive match of the whole header.
+		return l.buildACLs("req.hdr(host) " + val)
+	case subjUA:
+		// Always a substring, "req.fhdr(User-Agent) -m sub 'VALUE'", or an
+		// alias from user-agents.yml looked up in upper case.
+		if subs, ok := userAgentAliases[strings.ToUpper(val)]; ok {
+			var defs []string
+			for _, s := range subs {
+				defs = append(defs, "req.fhdr(User-Agent) -m sub '"+s+"'")
+			}
+			return l.buildACLs(defs...)
+		}
+		return l.buildACLs("req.fhdr(User-Agent) -m sub '" + val + "'")
+	case subjHeader:
+		if kind == cmpContains {
+			return l.buildACLs("req.fhdr(" + string(l.name) + ") -m sub '" + val + "'")
+		}
+	case subjCookie:
+		if kind == cmpContains {
+			// Vamp wrote req.cook_sub(NAME), which HAProxy refuses
+			// ("unknown fetch method"); cook_sub is the fetch it meant.
+			return l.buildACLs("cook_sub(" + string(l.name) + ") " + val)
+		}
+	case subjVhost:
 		val = hostValue(val)
 		l.text = val
 		l.fullHost = string(stripPort([]byte(val))) != val
@@ -58,6 +77,33 @@ func (l *leaf) build(kind cmpKind, neg bool, val string) error {
 	l.val = []byte(val)
 	if l.fold && l.test == testContains {
 		l.val = []byte(strings.Map(asciiLower, val)) // containsFold wants it lower case
+	}
+	return nil
+}
+
+// userAgentAliases is Vamp's user-agents.yml: each alias stands for all of
+// its substrings.
+var userAgentAliases = map[string][]string{
+	"CHROME":  {"Chrome"},
+	"FIREFOX": {"Firefox"},
+	"SAFARI":  {"Safari", "Version"},
+	"EDGE":    {"Edge"},
+	"IE":      {"MSIE"},
+}
+
+// buildACLs makes l a testACL leaf over the HAProxy ACL definitions.
+func (l *leaf) buildACLs(defs ...string) error {
+	l.test = testACL
+	for _, d := range defs {
+		words, err := haproxyWords(d)
+		if err != nil {
+			return &aclError{"Vamp writes this value into an HAProxy ACL, where it has an " + err.Error()}
+		}
+		a, err := parseACL(words)
+		if err != nil {
+			return err
+		}
+		l.acls = append(l.acls, a)
 	}
 	return nil
 }

@@ -44,14 +44,9 @@ func isValueRune(r rune, size int) bool {
 }
 
 // isNameRune reports the characters of an unquoted header, cookie or query
-// name: those of a value minus operator characters and quotes, so that
-// "header X-A==b" splits after the name.
-func isNameRune(r rune, size int) bool {
-	if r < utf8.RuneSelf && (isSymbolByte(byte(r)) || r == '\'' || r == '"') {
-		return false
-	}
-	return isValueRune(r, size)
-}
+// name: those of a value, as in Vamp's lexer, whose names run to the next
+// blank or parenthesis ("header X-A==b" is the name "X-A==b").
+func isNameRune(r rune, size int) bool { return isValueRune(r, size) }
 
 func (s *scanner) eof() bool { return s.off >= len(s.src) }
 

@@ -47,6 +47,8 @@ const (
 	subjMethod
 	subjQuery
 	subjSrc
+	subjVhost // Turnout's host: no port, any case
+	subjRaw   // a raw HAProxy ACL
 )
 
 // test is what a leaf checks on its subject.
@@ -55,9 +57,10 @@ type test uint8
 const (
 	testPresent  test = iota // the header, cookie or query argument exists
 	testEqual                // the value equals val
-	testContains             // the value contains val (and also, if set)
+	testContains             // the value contains val
 	testRegexp               // re matches somewhere in the value
 	testPrefix               // the source address is in pfx
+	testACL                  // every one of acls matches (HAProxy semantics)
 )
 
 var userAgentHeader = []byte("User-Agent")
@@ -70,12 +73,12 @@ type leaf struct {
 	test     test
 	neg      bool
 	fold     bool // ASCII case-insensitive comparison (host, method)
-	fullHost bool // compare the Host header with its port: the value has one
+	fullHost bool // compare the Host header with its port
 	name     []byte
 	val      []byte
-	also     []byte // second needle of the Safari alias
 	re       *pattern
 	pfx      netip.Prefix
+	acls     []*acl // testACL: the HAProxy ACLs Vamp generated, all must match
 	text     string // the value as displayed by String
 }
 
@@ -101,10 +104,27 @@ func (m *Matcher) Match(r Request) bool {
 	pc := int32(0)
 	for {
 		in := &prog[pc]
+		if in.test == testACL {
+			res := true
+			for _, a := range in.acls {
+				if res = a.match(r); !res {
+					break
+				}
+			}
+			next := in.onFalse
+			if res {
+				next = in.onTrue
+			}
+			if next < 0 {
+				return next == accept
+			}
+			pc = next
+			continue
+		}
 		var v []byte
 		ok := true
 		switch in.subj {
-		case subjHost:
+		case subjHost, subjVhost:
 			v = r.Host()
 			if !in.fullHost {
 				v = stripPort(v)
@@ -136,7 +156,7 @@ func (m *Matcher) Match(r Request) bool {
 			if in.fold {
 				res = ok && containsFold(v, in.val)
 			} else {
-				res = ok && bytes.Contains(v, in.val) && (in.also == nil || bytes.Contains(v, in.also))
+				res = ok && bytes.Contains(v, in.val)
 			}
 		case testRegexp:
 			if ok {
@@ -240,9 +260,9 @@ func cost(n node) int {
 	switch n := n.(type) {
 	case *leaf:
 		c := [...]int{subjHost: 3, subjUA: 4, subjHeader: 4, subjCookie: 3,
-			subjPath: 1, subjMethod: 1, subjQuery: 3, subjSrc: 1}[n.subj]
-		c += [...]int{testPresent: 0, testEqual: 1, testContains: 3, testRegexp: 8, testPrefix: 1}[n.test]
-		if n.subj == subjUA && n.test == testContains {
+			subjPath: 1, subjMethod: 1, subjQuery: 3, subjSrc: 1, subjVhost: 3, subjRaw: 4}[n.subj]
+		c += [...]int{testPresent: 0, testEqual: 1, testContains: 3, testRegexp: 8, testPrefix: 1, testACL: 3}[n.test]
+		if n.subj == subjUA && n.test == testACL {
 			c += 3 // long value
 		}
 		return c

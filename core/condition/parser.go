@@ -9,12 +9,33 @@ import (
 // input cannot make the recursive parser (or Match) recurse without limit.
 const maxDepth = 100
 
-const operandList = "host, user-agent, header, cookie, path, method, query, src, has or misses"
+const operandList = "host, vhost, user-agent, header, cookie, path, method, query, src, has, misses or < HAProxy ACL >"
 
 // Compile parses a condition and compiles it into a matcher. Empty/blank src
 // is an error (callers treat "" as "no condition" themselves). Parse and
 // semantic errors (bad regexp, bad CIDR) are *SyntaxError.
+//
+// Text the DSL cannot read is compiled as raw HAProxy, as Vamp passed it to
+// HAProxy: one ACL ("hdr_sub(user-agent) Android") or a condition over
+// anonymous ACLs ("{ path_beg /a } || !{ src 10.0.0.0/8 }"). The error
+// then is the DSL's, unless the text reads as HAProxy (starts with a brace
+// or a fetch).
 func Compile(src string) (*Matcher, error) {
+	m, err := compileDSL(src)
+	if err == nil || looksDSL(src) {
+		return m, err
+	}
+	raw, rawErr := compileRaw(src)
+	switch {
+	case rawErr == nil:
+		return raw, nil
+	case looksRaw(src):
+		return nil, rawErr
+	}
+	return nil, err
+}
+
+func compileDSL(src string) (*Matcher, error) {
 	p := &parser{s: scanner{src: src}}
 	p.s.skipSpace()
 	if p.s.eof() {
@@ -164,11 +185,14 @@ func (p *parser) factor(after string) (node, error) {
 		p.s.off++
 		return n, nil
 	case '<':
-		return nil, p.rawACL(start, after)
+		return p.rawACL(start)
 	case '\'', '"':
-		// Vamp's docs show the raw form quoted: "< hdr_sub(user-agent) Chrome >".
+		// Vamp's docs show the raw form quoted, "< hdr_sub(user-agent) Chrome >",
+		// meaning YAML quotes; quotes inside the condition are not Vamp's form.
 		if strings.HasPrefix(strings.TrimLeft(p.s.src[p.s.off+1:], " \t"), "<") {
-			return nil, p.rawACL(start, after)
+			e := p.fail(start, "an operand", after)
+			e.msg = `a quoted "< ... >" is not an HAProxy ACL: drop the quotes: ` + e.msg
+			return nil, e
 		}
 	}
 
@@ -186,6 +210,8 @@ func (p *parser) factor(after string) (node, error) {
 		return negate(n), nil
 	case "host":
 		return p.comparison(&leaf{subj: subjHost}, w)
+	case "vhost":
+		return p.comparison(&leaf{subj: subjVhost}, w)
 	case "user-agent", "user.agent", "useragent":
 		return p.comparison(&leaf{subj: subjUA}, w)
 	case "user":
@@ -218,10 +244,32 @@ func (p *parser) factor(after string) (node, error) {
 	return nil, e
 }
 
-func (p *parser) rawACL(off int, after string) *SyntaxError {
-	e := p.fail(off, "an operand", after)
-	e.msg = `raw HAProxy ACLs ("< ... >") are not supported: ` + e.msg
-	return e
+// rawACL reads Vamp's "< ACL >": one HAProxy ACL definition, up to the
+// next ">" (Vamp's ValueOperand: no "<" or ">" inside), trimmed.
+func (p *parser) rawACL(start int) (node, error) {
+	end := strings.IndexAny(p.s.src[start+1:], "<>")
+	if end < 0 || p.s.src[start+1+end] != '>' {
+		off := len(p.s.src)
+		if end >= 0 {
+			off = start + 1 + end
+		}
+		e := p.fail(off, `">"`, "")
+		e.msg = "expected \">\" to close the HAProxy ACL opened at position " + strconv.Itoa(p.s.pos(start)) + ", found " + e.Found
+		return nil, e
+	}
+	body := p.s.src[start+1 : start+1+end]
+	words, err := haproxyWords(body)
+	var a *acl
+	if err == nil {
+		a, err = parseACL(words)
+	}
+	if err != nil {
+		e := p.failValue(start, "<"+body+">", "an HAProxy ACL", "")
+		e.msg = "HAProxy ACL: " + err.Error()
+		return nil, e
+	}
+	p.s.off = start + 1 + end + 1
+	return aclLeaf(a), nil
 }
 
 func subjectOf(kw string) subject {
@@ -354,6 +402,10 @@ func (p *parser) comparison(l *leaf, after string) (node, error) {
 		return nil, err
 	}
 	switch err := l.build(kind, neg, val); {
+	case isACLError(err):
+		e := p.failValue(valOff, val, "a value", op)
+		e.msg = err.Error()
+		return nil, e
 	case err == errBadAddress:
 		return nil, p.failValue(valOff, val, "an IP address or CIDR prefix", op)
 	case err != nil:

@@ -121,7 +121,7 @@ var errorCases = []errorCase{
 	{"condition syntax error", "gw.yaml", "name: a\nroutes:\n  \"[a:1]\":\n    condition: user-agent ==\n",
 		`gw.yaml:4:16: gateway "a": routes."[a:1]".condition: invalid condition "user-agent ==": position 14: expected a value after "==", found end of input`},
 	{"condition output form syntax error", "gw.yaml", "name: a\nroutes:\n  \"[a:1]\":\n    condition:\n      condition: header == x\n",
-		`gw.yaml:5:18: gateway "a": routes."[a:1]".condition: invalid condition "header == x": position 8: expected a header name after "header", found "=="`},
+		`gw.yaml:5:18: gateway "a": routes."[a:1]".condition: invalid condition "header == x": position 11: expected "==", "!=", "has", "misses", "~" or "!~" after "==", found "x"`},
 	{"condition a list", "gw.yaml", "name: a\nroutes:\n  \"[a:1]\":\n    condition: [a, b]\n",
 		`gw.yaml:4:16: gateway "a": routes."[a:1]".condition: condition must be a string or {condition: "..."}, got a list`},
 	{"condition mapping unknown field", "gw.yaml", "name: a\nroutes:\n  \"[a:1]\":\n    condition:\n      definition: host == a\n",
