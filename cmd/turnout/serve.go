@@ -382,6 +382,14 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 
+	// The file's watch is armed before the admin API answers /healthz:
+	// a change or SIGHUP from then on is seen.
+	var fileWatch *filesource.Watcher
+	if f.file != "" {
+		if fileWatch, err = filesource.NewWatcher(f.file); err != nil {
+			log.Error("cannot watch the gateways file; reload with SIGHUP is off too", "err", err)
+		}
+	}
 	admin, err := api.Start(api.Options{Addr: f.admin, Registry: reg.Prometheus, Pprof: f.pprof, Logger: log,
 		Ready: func() error { return ready(eng, st, staleSince) },
 		API: api.New(api.Config{Store: st, Check: check, Logger: log,
@@ -433,19 +441,14 @@ func serve(ctx context.Context, f serveFlags) error {
 			}
 		}
 	})
-	if f.file != "" {
-		go func() {
-			err := filesource.Watch(ctx, f.file, apply, func(err error) {
-				if err != nil {
-					reg.ConfigReloads.WithLabelValues("error").Inc()
-				} else {
-					reg.ConfigReloads.WithLabelValues("ok").Inc()
-				}
-			}, log)
+	if fileWatch != nil {
+		go fileWatch.Run(ctx, apply, func(err error) {
 			if err != nil {
-				log.Error("cannot watch the gateways file; reload with SIGHUP is off too", "err", err)
+				reg.ConfigReloads.WithLabelValues("error").Inc()
+			} else {
+				reg.ConfigReloads.WithLabelValues("ok").Inc()
 			}
-		}()
+		}, log)
 	}
 
 	<-ctx.Done()

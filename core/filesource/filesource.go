@@ -41,26 +41,44 @@ func Load(path string, apply Apply) error {
 	return apply(gws)
 }
 
-// Watch reloads the file on SIGHUP and on changes until ctx ends. result
-// is called after every reload attempt with its error (nil on success).
-// It watches the file's directory, not the file, so editors and tools that
-// replace the file by renaming a new one over it are seen too.
-func Watch(ctx context.Context, path string, apply Apply, result func(error), log *slog.Logger) error {
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return fmt.Errorf("watch %s: %w", path, err)
-	}
-	defer w.Close()
+// Watcher reloads the file on SIGHUP and on changes. NewWatcher arms it
+// (the signal and the file watch), Run reloads until ctx ends: an agent
+// arms it before it says it serves, so that a change or a SIGHUP sent once
+// /healthz answers is never missed (a test under stress sent both before
+// the watch was armed, and the reload never came).
+type Watcher struct {
+	path, abs string
+	w         *fsnotify.Watcher
+	hup       chan os.Signal
+}
+
+// NewWatcher watches the file's directory, not the file, so editors and
+// tools that replace the file by renaming a new one over it are seen too.
+func NewWatcher(path string) (*Watcher, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return fmt.Errorf("watch %s: %w", path, err)
+		return nil, fmt.Errorf("watch %s: %w", path, err)
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", path, err)
 	}
 	if err := w.Add(filepath.Dir(abs)); err != nil {
-		return fmt.Errorf("watch %s: %w", path, err)
+		w.Close()
+		return nil, fmt.Errorf("watch %s: %w", path, err)
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	return &Watcher{path: path, abs: abs, w: w, hup: hup}, nil
+}
+
+// Run reloads the file on SIGHUP and on changes until ctx ends, then
+// disarms the watcher. result is called after every reload attempt with
+// its error (nil on success).
+func (fw *Watcher) Run(ctx context.Context, apply Apply, result func(error), log *slog.Logger) {
+	defer fw.w.Close()
+	defer signal.Stop(fw.hup)
+	path, abs, w, hup := fw.path, fw.abs, fw.w, fw.hup
 
 	// Writers often touch a file several times in a row: settle first.
 	const settle = 100 * time.Millisecond
@@ -78,7 +96,7 @@ func Watch(ctx context.Context, path string, apply Apply, result func(error), lo
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-hup:
 			timer.Stop()
 			reload("SIGHUP")

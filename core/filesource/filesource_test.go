@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -56,37 +57,40 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-// Watch reloads on a change and reports each attempt's result.
-func TestWatchReloadsOnChange(t *testing.T) {
+// A Watcher, once armed, reloads on a change and on SIGHUP, and reports
+// each attempt's result: nothing is missed between arming and Run.
+func TestWatchReloadsOnChangeAndSIGHUP(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gw.yaml")
 	write(t, path, "name: a\nport: 9000\n")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	applied := make(chan string, 10)
 	results := make(chan error, 10)
-	go Watch(ctx, path, func(g []*gateway.Gateway) error {
+	w, err := NewWatcher(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both happen before Run: the watch is armed.
+	write(t, path, "name: b\nport: 9000\n")
+	go w.Run(ctx, func(g []*gateway.Gateway) error {
 		applied <- g[0].Name
 		return nil
 	}, func(err error) { results <- err }, slog.New(slog.NewTextHandler(io.Discard, nil)))
-
-	// The watch may not be set up yet: keep writing until it reports.
-	deadline := time.After(5 * time.Second)
-	tick := time.NewTicker(300 * time.Millisecond) // longer than the settle time
-	defer tick.Stop()
-	for done := false; !done; {
+	for _, want := range []string{"b", "c"} {
 		select {
-		case <-tick.C:
-			write(t, path, "name: b\nport: 9000\n")
 		case name := <-applied:
-			if name != "b" {
-				t.Fatalf("applied %q", name)
+			if name != want {
+				t.Fatalf("applied %q, want %q", name, want)
 			}
-			done = true
-		case <-deadline:
-			t.Fatal("no reload within 5s of writing the file")
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no reload of %q", want)
 		}
-	}
-	if err := <-results; err != nil {
-		t.Fatal(err)
+		if err := <-results; err != nil {
+			t.Fatal(err)
+		}
+		if want == "b" {
+			write(t, path, "name: c\nport: 9000\n")
+			syscall.Kill(os.Getpid(), syscall.SIGHUP)
+		}
 	}
 }
