@@ -8,8 +8,8 @@
 # binary carries Mozilla's CA roots for an HTTPS Marathon (cmd/turnout/roots.go);
 # mount a cluster's own CA and set SSL_CERT_FILE to use it instead.
 #
-#   docker build -t turnout/turnout:0.1.0 --build-arg VERSION=v0.1.0 --build-arg REVISION="$(git rev-parse HEAD)" .
-#   docker run -e TURNOUT_TOKEN="$(openssl rand -hex 32)" -p 9880:9880 -p 8080:8080 turnout/turnout:0.1.0 serve --demo
+#   docker build -t turnout/turnout:0.2.0 --build-arg VERSION=v0.2.0 --build-arg REVISION="$(git rev-parse HEAD)" .
+#   docker run -e TURNOUT_TOKEN="$(openssl rand -hex 32)" -p 9880:9880 -p 8080:8080 turnout/turnout:0.2.0 serve --demo
 #
 # internal/release's TestDockerfileBuildsTheImage checks that this file's
 # configuration, files and build flags are make image's.

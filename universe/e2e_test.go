@@ -54,11 +54,12 @@ func TestPackageRunsOnAMesosAgent(t *testing.T) {
 	// The release tarball, from the Makefile's own recipe.
 	dist := t.TempDir()
 	platform := runtime.GOOS + "/" + runtime.GOARCH
-	mk := exec.Command("make", "-C", "..", "release", "DIST="+dist, "RELEASE_PLATFORMS="+platform, "VERSION=v0.1.0")
+	version := packageVersion(t)
+	mk := exec.Command("make", "-C", "..", "release", "DIST="+dist, "RELEASE_PLATFORMS="+platform, "VERSION=v"+version)
 	if out, err := mk.CombinedOutput(); err != nil {
 		t.Fatalf("make release: %v\n%s", err, out)
 	}
-	tarball := filepath.Join(dist, "turnout-0.1.0-"+runtime.GOOS+"-"+runtime.GOARCH+".tar.gz")
+	tarball := filepath.Join(dist, "turnout-"+version+"-"+runtime.GOOS+"-"+runtime.GOARCH+".tar.gz")
 	checkSum(t, dist, filepath.Base(tarball))
 
 	t.Run("volume", func(t *testing.T) {
@@ -119,7 +120,7 @@ func replaceTask(t *testing.T, tarball string, opts map[string]any, prepare, sto
 	// The fetcher: the app's first URI is the package's tarball for this
 	// version (here built for this machine's architecture), extracted.
 	uri := app["fetch"].([]any)[0].(map[string]any)["uri"].(string)
-	if want := "turnout-0.1.0-linux-amd64.tar.gz"; !strings.HasSuffix(uri, "/"+want) {
+	if want := "turnout-" + packageVersion(t) + "-linux-amd64.tar.gz"; !strings.HasSuffix(uri, "/"+want) {
 		t.Fatalf("the app fetches %s, want the release's %s", uri, want)
 	}
 	newSandbox := func() string {

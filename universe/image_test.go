@@ -44,18 +44,19 @@ func TestImage(t *testing.T) {
 	epoch := gitOut(t, root, "log", "-1", "--format=%ct")
 	revision := gitOut(t, root, "rev-parse", "HEAD")
 	platform := "linux/" + runtime.GOARCH
+	version := packageVersion(t)
 	dist := t.TempDir()
-	mk := exec.Command("make", "-C", root, "image", "VERSION=v0.1.0", "IMAGE_PLATFORMS="+platform, "DIST="+dist, "REVISION="+revision)
+	mk := exec.Command("make", "-C", root, "image", "VERSION=v"+version, "IMAGE_PLATFORMS="+platform, "DIST="+dist, "REVISION="+revision)
 	mk.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+epoch)
 	if out, err := mk.CombinedOutput(); err != nil {
 		t.Fatalf("make image: %v\n%s", err, out)
 	}
-	const name = "turnout-0.1.0-oci.tar"
+	name := "turnout-" + version + "-oci.tar"
 	checkSum(t, dist, name)
 	sec, _ := strconv.ParseInt(epoch, 10, 64)
 	created := time.Unix(sec, 0).UTC()
 
-	// The layout: index.json names one image index, tagged 0.1.0.
+	// The layout: index.json names one image index, tagged with the version.
 	dir := t.TempDir()
 	untar(t, filepath.Join(dist, name), dir)
 	lp, err := layout.FromPath(dir)
@@ -74,9 +75,9 @@ func TestImage(t *testing.T) {
 		t.Fatalf("index.json has %d manifests, want 1", n)
 	}
 	d := topManifest.Manifests[0]
-	if d.MediaType != types.OCIImageIndex || d.Annotations["org.opencontainers.image.ref.name"] != "0.1.0" ||
-		d.Annotations["io.containerd.image.name"] != "docker.io/turnout/turnout:0.1.0" {
-		t.Errorf("index.json's manifest: %s with annotations %v; want an OCI image index tagged 0.1.0, docker.io/turnout/turnout:0.1.0", d.MediaType, d.Annotations)
+	if d.MediaType != types.OCIImageIndex || d.Annotations["org.opencontainers.image.ref.name"] != version ||
+		d.Annotations["io.containerd.image.name"] != "docker.io/turnout/turnout:"+version {
+		t.Errorf("index.json's manifest: %s with annotations %v; want an OCI image index tagged %s, docker.io/turnout/turnout:%[3]s", d.MediaType, d.Annotations, version)
 	}
 	idx, err := top.ImageIndex(d.Digest)
 	if err != nil {
@@ -129,7 +130,7 @@ func TestImage(t *testing.T) {
 		t.Errorf("volumes %v, want /var/lib/turnout", c.Volumes)
 	}
 	for k, want := range map[string]string{
-		"org.opencontainers.image.version":  "v0.1.0",
+		"org.opencontainers.image.version":  "v" + version,
 		"org.opencontainers.image.source":   "https://github.com/turnout/turnout",
 		"org.opencontainers.image.licenses": "Apache-2.0",
 		"org.opencontainers.image.revision": revision,
@@ -198,8 +199,8 @@ func TestImage(t *testing.T) {
 		t.Skipf("the image's linux binary cannot run on %s", runtime.GOOS)
 	}
 	out, err := exec.Command(bin, "version").CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != "turnout v0.1.0" {
-		t.Errorf("the image's turnout version: %v, %q; want \"turnout v0.1.0\"", err, out)
+	if want := "turnout v" + version; err != nil || strings.TrimSpace(string(out)) != want {
+		t.Errorf("the image's turnout version: %v, %q; want %q", err, out, want)
 	}
 }
 

@@ -395,8 +395,14 @@ func TestOptionFiles(t *testing.T) {
 			if app["id"] != "/infra/turnout" || !reflect.DeepEqual(app["acceptedResourceRoles"], []any{"*"}) {
 				t.Errorf("id %v, roles %v", app["id"], app["acceptedResourceRoles"])
 			}
-			if u := app["fetch"].([]any)[0].(map[string]any)["uri"]; u != "https://mirror.example.com/turnout/turnout-0.1.0-linux-arm64.tar.gz" {
-				t.Errorf("binary from %v", u)
+			// The binary from the options' mirror, not the package's URL.
+			opts, err := readJSONFile("testdata/options/private-agents.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := opts.(map[string]any)["service"].(map[string]any)["binary_url"]
+			if u := app["fetch"].([]any)[0].(map[string]any)["uri"]; u != want || !strings.HasPrefix(u.(string), "https://mirror.example.com/") {
+				t.Errorf("binary from %v, want the options' %v", u, want)
 			}
 			if l := app["labels"].(map[string]any); l["DCOS_SERVICE_NAME"] != "infra/turnout" {
 				t.Errorf("DCOS_SERVICE_NAME %v", l["DCOS_SERVICE_NAME"])

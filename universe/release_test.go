@@ -18,6 +18,22 @@ import (
 	"github.com/turnout/turnout/internal/release"
 )
 
+// packageVersion is the Universe package's version (0.2.0, say): the
+// release the tests build is that one, since `make release` refuses any
+// other.
+func packageVersion(t *testing.T) string {
+	t.Helper()
+	pj, err := ourPackage.read("package.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := release.PackageVersion(pj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // The package's version and resource.json are generated from the release
 // version (`make universe-package VERSION=...`), and the changelog has an
 // entry for it: `make release` refuses otherwise, and so does this test,
@@ -82,6 +98,7 @@ func TestReleaseIsReproducible(t *testing.T) {
 		}
 	}
 	platform := runtime.GOOS + "/" + runtime.GOARCH
+	version := packageVersion(t)
 	// The copy is no git checkout, so the image's revision is given.
 	revision := gitOut(t, root, "rev-parse", "HEAD")
 	build := func(dir string, env ...string) string {
@@ -92,7 +109,7 @@ func TestReleaseIsReproducible(t *testing.T) {
 			{"release", "RELEASE_PLATFORMS=" + platform},
 			{"image", "IMAGE_PLATFORMS=linux/" + runtime.GOARCH, "REVISION=" + revision},
 		} {
-			mk := exec.Command("make", append([]string{"-C", dir, target[0], "VERSION=v0.1.0", "DIST=" + dist}, target[1:]...)...)
+			mk := exec.Command("make", append([]string{"-C", dir, target[0], "VERSION=v" + version, "DIST=" + dist}, target[1:]...)...)
 			mk.Env = append(append(os.Environ(), "SOURCE_DATE_EPOCH="+epoch), env...)
 			if out, err := mk.CombinedOutput(); err != nil {
 				t.Fatalf("make %s in %s: %v\n%s", target[0], dir, err, out)
@@ -116,8 +133,8 @@ func TestReleaseIsReproducible(t *testing.T) {
 	if !bytes.Equal(sumsA, sumsB) {
 		t.Fatalf("two builds of the same commit differ:\n%s\n%s", sumsA, sumsB)
 	}
-	name := "turnout-0.1.0-" + runtime.GOOS + "-" + runtime.GOARCH
-	for _, f := range []string{name + ".tar.gz", name + ".cdx.json", "turnout-0.1.0-oci.tar"} {
+	name := "turnout-" + version + "-" + runtime.GOOS + "-" + runtime.GOARCH
+	for _, f := range []string{name + ".tar.gz", name + ".cdx.json", "turnout-" + version + "-oci.tar"} {
 		if !strings.Contains(string(sumsA), "  "+f+"\n") {
 			t.Errorf("SHA256SUMS does not list %s:\n%s", f, sumsA)
 		}
@@ -182,9 +199,9 @@ func TestReleaseIsReproducible(t *testing.T) {
 	if err := json.Unmarshal(sb, &bom); err != nil {
 		t.Fatal(err)
 	}
-	if bom.BOMFormat != "CycloneDX" || bom.Metadata.Component.Version != "v0.1.0" || bom.Metadata.Timestamp != "" || bom.Serial != "" || len(bom.Components) == 0 {
-		t.Errorf("SBOM: format %q, version %q, timestamp %q, serial %q, %d components; want CycloneDX for v0.1.0 with components, no timestamp or serial",
-			bom.BOMFormat, bom.Metadata.Component.Version, bom.Metadata.Timestamp, bom.Serial, len(bom.Components))
+	if bom.BOMFormat != "CycloneDX" || bom.Metadata.Component.Version != "v"+version || bom.Metadata.Timestamp != "" || bom.Serial != "" || len(bom.Components) == 0 {
+		t.Errorf("SBOM: format %q, version %q, timestamp %q, serial %q, %d components; want CycloneDX for v%s with components, no timestamp or serial",
+			bom.BOMFormat, bom.Metadata.Component.Version, bom.Metadata.Timestamp, bom.Serial, len(bom.Components), version)
 	}
 }
 

@@ -116,14 +116,7 @@ func TestUniverseRepository(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Skip("make is not installed")
 	}
-	pj, err := ourPackage.read("package.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	version, err := release.PackageVersion(pj)
-	if err != nil {
-		t.Fatal(err)
-	}
+	version := packageVersion(t)
 	dist := os.Getenv("UNIVERSE_TEST_DIST")
 	if dist == "" {
 		dist = t.TempDir()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/turnout/turnout/internal/testnet"
+	"github.com/turnout/turnout/plugins/policy/canary"
 )
 
 var (
@@ -265,7 +266,7 @@ func TestPluginWithWrongChecksumIsRefused(t *testing.T) {
 		t.Fatalf("plugin list: exit %d\n%s", code, out)
 	}
 	if flat := strings.Join(strings.Fields(out), " "); !strings.Contains(flat, "backend file directory - - mismatch refused 0") ||
-		!strings.Contains(flat, "policy canary built-in 0.1.0 v1 verified (turnout binary) stopped 0") {
+		!strings.Contains(flat, "policy canary built-in "+canary.Version+" v1 verified (turnout binary) stopped 0") {
 		t.Errorf("plugin list:\n%s", out)
 	}
 	gw := filepath.Join(t.TempDir(), "gw.yaml")
