@@ -41,14 +41,9 @@ import (
 // task's local persistent volume, which Mesos mounts at the volume's
 // containerPath in the new sandbox (a symbolic link here).
 func TestPackageRunsOnAMesosAgent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a release tarball and runs it")
-	}
+	needMake(t, "builds a release tarball and runs it")
 	if runtime.GOOS != "linux" {
 		t.Skip("the package runs the linux binary")
-	}
-	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("make is not installed")
 	}
 
 	// The release tarball, from the Makefile's own recipe.

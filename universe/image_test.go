@@ -31,16 +31,7 @@ import (
 // within a minute (the binary is cached by the Go build cache after the
 // first build); linux/arm64 goes through the same code.
 func TestImage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and the image")
-	}
-	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("make is not installed")
-	}
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := needMake(t, "builds the binary and the image")
 	epoch := gitOut(t, root, "log", "-1", "--format=%ct")
 	revision := gitOut(t, root, "rev-parse", "HEAD")
 	platform := "linux/" + runtime.GOARCH

@@ -55,6 +55,24 @@ func TestPackageIsGeneratedFromItsVersion(t *testing.T) {
 	}
 }
 
+// needMake skips a test that builds with make (a release, the image)
+// under -short or where make is not installed; it returns the repository's
+// root.
+func needMake(t *testing.T, why string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(why)
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed")
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 // `make release` and `make image` build the same bytes twice from the same
 // commit: once in this checkout, once in a copy elsewhere whose files all
 // have new mtimes (so neither the path nor file times leak in). One
@@ -66,16 +84,7 @@ func TestPackageIsGeneratedFromItsVersion(t *testing.T) {
 // gives the second build an empty build cache, so that every package is
 // compiled again (about two and a half minutes more on two cores).
 func TestReleaseIsReproducible(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a release twice")
-	}
-	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("make is not installed")
-	}
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := needMake(t, "builds a release twice")
 	epoch := gitOut(t, root, "log", "-1", "--format=%ct")
 	copyDir := t.TempDir()
 	for _, f := range strings.Split(gitOut(t, root, "ls-files", "-z", "--cached", "--others", "--exclude-standard"), "\x00") {

@@ -110,12 +110,7 @@ func repoSchemas(t *testing.T) map[string]*jsonschema.Schema {
 //
 //	UNIVERSE_TEST_DIST=$PWD/dist go test -count=1 -run TestUniverseRepository ./universe
 func TestUniverseRepository(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a release")
-	}
-	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("make is not installed")
-	}
+	needMake(t, "builds a release")
 	version := packageVersion(t)
 	dist := os.Getenv("UNIVERSE_TEST_DIST")
 	if dist == "" {
