@@ -94,6 +94,8 @@ type Server struct {
 	logins      int
 	requests    map[string]int
 	seq         int
+	// held, while set, holds every GET /v2/apps until it is closed.
+	held chan struct{}
 	ln          net.Listener
 	srv         *http.Server
 	addr        string
@@ -373,8 +375,39 @@ func embeds(r *http.Request, what string) bool {
 	return slices.Contains(r.URL.Query()["embed"], what) || slices.Contains(r.URL.Query()["embed"], strings.Replace(what, ".tasks", ".failures", 1))
 }
 
+// HoldApps holds every GET /v2/apps (the full read of a client) until
+// release is called: a test can then see what a client does before its
+// first read of Marathon completes, without racing it.
+func (s *Server) HoldApps() (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.held = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.held == ch {
+				s.held = nil
+			}
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
 func (s *Server) serveApps(w http.ResponseWriter, r *http.Request) {
 	withTasks := embeds(r, "apps.tasks")
+	s.mu.Lock()
+	held := s.held
+	s.mu.Unlock()
+	if held != nil {
+		select {
+		case <-held:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.pristine != nil && withTasks {
