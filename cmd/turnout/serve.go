@@ -69,7 +69,7 @@ type serveFlags struct {
 	// marathonWait bounds how long the gateways of the start wait for
 	// the first read of Marathon (their port check needs it).
 	marathonWait time.Duration
-	limits          engine.Limits
+	limits       engine.Limits
 }
 
 // Default limits (see docs/performance.md, route-scale): a gateway of

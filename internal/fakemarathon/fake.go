@@ -96,9 +96,9 @@ type Server struct {
 	seq         int
 	// held, while set, holds every GET /v2/apps until it is closed.
 	held chan struct{}
-	ln          net.Listener
-	srv         *http.Server
-	addr        string
+	ln   net.Listener
+	srv  *http.Server
+	addr string
 }
 
 type app struct {
