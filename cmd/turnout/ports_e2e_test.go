@@ -180,3 +180,47 @@ func TestServeRefusesAGatewayRangeOverMarathonLBs(t *testing.T) {
 		t.Errorf("Marathon was read %d times before the refusal", n)
 	}
 }
+
+// `turnout check ports --addr` reads the running turnout's gateway range
+// (and Marathon-LB's) from its API, and takes the token flags and
+// environment serve takes: --token-file for the admin API,
+// TURNOUT_DCOS_ACS_TOKEN for Marathon.
+func TestCheckPortsReadsTheRunningTurnout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	lo := testnet.FreePorts(t, 10)
+	hi := lo + 9
+	fm := fakemarathon.New(t, fakemarathon.Options{Token: "marathon-secret"})
+	fm.Deploy(fakemarathon.MarathonLBSpec("/marathon-lb", "external", true))
+	fm.Deploy(exposedOn("/inrange", lo+5))
+	tt := start(t, fmt.Sprintf("name: edge\nport: %d/http\nroutes: {}\n", lo),
+		"--port-range", fmt.Sprintf("%d-%d", lo, hi), "--token", "admin-secret", "--marathon-url", fm.URL(), "--dcos-acs-token", "marathon-secret")
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("admin-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	code := runTurnout(t, []string{"TURNOUT_DCOS_ACS_TOKEN=marathon-secret", "TURNOUT_MARATHON_URL=" + fm.URL()}, &out, &errb,
+		"check", "ports", "--addr", tt.admin, "--token-file", tokenFile)
+	flat := strings.Join(strings.Fields(out.String()), " ")
+	for _, want := range []string{
+		fmt.Sprintf("%d Turnout's gateway port range %d-%d app /inrange (HAPROXY_0_PORT, Marathon-LB /marathon-lb group external)", lo+5, lo, hi),
+		fmt.Sprintf("checked 1 gateway (range %d-%d)", lo, hi),
+	} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if code != 1 || errb.String() != "turnout: 1 port conflict\n" {
+		t.Errorf("exit %d, stderr %q; want 1 and one conflict\n%s", code, errb.String(), out.String())
+	}
+	// Without the Marathon token (nothing in the environment either),
+	// Marathon refuses: exit 1 with its answer.
+	out.Reset()
+	errb.Reset()
+	code = runTurnout(t, []string{"TURNOUT_DCOS_ACS_TOKEN="}, &out, &errb, "check", "ports", "--marathon-url", fm.URL())
+	if code != 1 || !strings.Contains(errb.String(), "401") {
+		t.Errorf("without a Marathon token: exit %d, stderr %q; want 1 and Marathon's 401", code, errb.String())
+	}
+}

@@ -164,6 +164,7 @@ with 503.`,
 	fl.DurationVar(&f.marathonWait, "marathon-wait", 15*time.Second, "with --marathon-url, how long the gateways of the start wait for the first read of Marathon, to be checked against Marathon-LB's ports; past it they start unchecked and a conflict is reported once Marathon answers")
 	fl.IntVar(&f.limits.MaxRoutesPerGateway, "max-routes-per-gateway", defaultMaxRoutesPerGateway, "most routes a gateway may have; a write over it is refused (422), 0 for no limit [TURNOUT_MAX_ROUTES_PER_GATEWAY]")
 	fl.IntVar(&f.limits.MaxGateways, "max-gateways", defaultMaxGateways, "most gateways this agent serves; a write over it is refused (422), 0 for no limit [TURNOUT_MAX_GATEWAYS]")
+	fl.StringVar(&f.plugins.marathonCA, "marathon-ca-cert", "", "PEM file of the CA to trust for an https --marathon-url, such as DC/OS's dcos-ca.crt [TURNOUT_MARATHON_CA_CERT]")
 	fl.StringVar(&f.plugins.acsToken, "dcos-acs-token", "", "DC/OS ACS token for Marathon [TURNOUT_DCOS_ACS_TOKEN; or a service account in TURNOUT_DCOS_SERVICE_ACCOUNT_SECRET]")
 	return cmd
 }
@@ -309,7 +310,8 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	defer st.Close()
-	self := cluster.Info{ID: cluster.DefaultID(), Admin: f.admin, Version: version, Started: time.Now().UTC()}
+	self := cluster.Info{ID: cluster.DefaultID(), Admin: f.admin, Version: version, Started: time.Now().UTC(),
+		PortRange: portCfg.Gateways.String(), MarathonLBRange: portCfg.MarathonLB.String()}
 	elect, err := startElection(f, self, log)
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
