@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
@@ -72,6 +73,9 @@ type Options struct {
 	// gets are accepted for TokenTTL (default 1h).
 	ServiceAccount *ServiceAccount
 	TokenTTL       time.Duration
+	// TLS, when set, serves HTTPS with it (URL is then https://...), as
+	// Marathon behind DC/OS's Admin Router or with --ssl_keystore does.
+	TLS *tls.Config
 }
 
 // ServiceAccount is a service account the fake's login knows.
@@ -178,10 +182,13 @@ func decodeObject(raw []byte) (map[string]any, error) {
 	return obj, nil
 }
 
-// URL is the fake's base URL, http://127.0.0.1:PORT.
+// URL is the fake's base URL, http://127.0.0.1:PORT (https with TLS).
 func (s *Server) URL() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.opts.TLS != nil {
+		return "https://" + s.addr
+	}
 	return "http://" + s.addr
 }
 
@@ -209,6 +216,9 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.ln, s.addr = ln, ln.Addr().String()
+	if s.opts.TLS != nil {
+		ln = tls.NewListener(ln, s.opts.TLS)
+	}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 5 * time.Second}
 	go s.srv.Serve(ln)
 	return nil
