@@ -224,3 +224,56 @@ func TestCheckPortsReadsTheRunningTurnout(t *testing.T) {
 		t.Errorf("without a Marathon token: exit %d, stderr %q; want 1 and Marathon's 401", code, errb.String())
 	}
 }
+
+// Marathon over HTTPS with the cluster's CA (issue 18, item 5): check
+// ports and serve's port check read it with --marathon-ca-cert; without
+// the CA, serve waits --marathon-wait for the first read, then starts its
+// gateways unchecked and says so.
+func TestMarathonOverHTTPSWithCA(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	tlsConfig, caFile := fakemarathon.TLS(t)
+	fm := fakemarathon.New(t, fakemarathon.Options{TLS: tlsConfig})
+	fm.Deploy(fakemarathon.MarathonLBSpec("/marathon-lb", "external", true))
+
+	out, code := turnoutCLI(t, "check", "ports", "--marathon-url", fm.URL(), "--marathon-ca-cert", caFile)
+	if code != 0 || !strings.Contains(out, "Marathon-LB /marathon-lb (group external) binds 80, 443, 9090, 9091, 10000-10100") {
+		t.Errorf("check ports over HTTPS: exit %d\n%s", code, out)
+	}
+	out, code = turnoutCLI(t, "check", "ports", "--marathon-url", fm.URL())
+	if code != exitUnreachable || !strings.Contains(out, "certificate signed by unknown authority") {
+		t.Errorf("check ports over HTTPS without the CA: exit %d\n%s", code, out)
+	}
+
+	file := filepath.Join(t.TempDir(), "gateways.yaml")
+	if err := os.WriteFile(file, []byte("name: stats\nport: 9090/http\nroutes: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	serveArgs := func(extra ...string) []string {
+		return append([]string{"serve", "-f", file, "--data-dir", t.TempDir(), "--bind", "127.0.0.1",
+			"--admin", fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t)), "--marathon-url", fm.URL()}, extra...)
+	}
+	out, code = turnoutCLI(t, serveArgs("--marathon-ca-cert", caFile)...)
+	if want := `gateway "stats": port 9090 is taken by Marathon-LB /marathon-lb (stats and admin port)`; code != 1 || !strings.Contains(out, want) {
+		t.Errorf("serve over HTTPS: exit %d, want 1 and %q\n%s", code, want, out)
+	}
+
+	// Without the CA Marathon is never read: past the bound the gateway
+	// starts, unchecked, and the log says why.
+	tt := &turnout{t: t, logs: &testnet.Buffer{}}
+	args := serveArgs("--marathon-wait", "500ms")
+	tt.admin = args[len(args)-5]
+	tt.cmd = exec.Command(binary, args...)
+	tt.cmd.Stdout, tt.cmd.Stderr = tt.logs, tt.logs
+	if err := tt.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tt.stop)
+	testnet.Eventually(t, 20*time.Second, "the gateway to start unchecked", func() bool {
+		return strings.Contains(tt.logs.String(), "turnout serving")
+	})
+	if l := tt.logs.String(); !strings.Contains(l, "Marathon not read in time") || !strings.Contains(l, "unknown authority") {
+		t.Errorf("no warning that the gateways started unchecked:\n%s", l)
+	}
+}
