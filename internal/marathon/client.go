@@ -168,7 +168,7 @@ func (c *Client) getOnce(ctx context.Context, i int, path string) ([]byte, int, 
 // cut says why a request to member i was cut short.
 func (c *Client) cut(rctx context.Context, i int) error {
 	if !c.m.up(i) {
-		return errors.New("member failed its check (GET /v2/leader)")
+		return c.m.failed(i)
 	}
 	return context.Cause(rctx)
 }
