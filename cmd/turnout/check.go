@@ -133,14 +133,11 @@ func (o *checkOptions) marathonConfig() (marathon.Config, error) {
 	return c, nil
 }
 
-// apiToken is turnout's token: --token, --token-file, else TURNOUT_TOKEN,
-// as serve reads it.
+// apiToken is turnout's token as serve reads it: --token-file, else
+// --token, else TURNOUT_TOKEN.
 func (o *checkOptions) apiToken() (string, error) {
 	if o.tokenFile == "" {
 		return cmp.Or(o.token, os.Getenv("TURNOUT_TOKEN")), nil
-	}
-	if o.token != "" {
-		return "", usageErrorf("give --token or --token-file, not both")
 	}
 	b, err := os.ReadFile(o.tokenFile)
 	if err != nil {
