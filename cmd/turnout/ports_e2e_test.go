@@ -273,7 +273,13 @@ func TestMarathonOverHTTPSWithCA(t *testing.T) {
 	testnet.Eventually(t, 20*time.Second, "the gateway to start unchecked", func() bool {
 		return strings.Contains(tt.logs.String(), "turnout serving")
 	})
-	if l := tt.logs.String(); !strings.Contains(l, "Marathon not read in time") || !strings.Contains(l, "unknown authority") {
+	if l := tt.logs.String(); !strings.Contains(l, "Marathon not read in time") {
 		t.Errorf("no warning that the gateways started unchecked:\n%s", l)
 	}
+	// Why Marathon cannot be read is logged too (in the warning itself
+	// when the first read failed before the bound, which a loaded
+	// machine may not see).
+	testnet.Eventually(t, 20*time.Second, "the log to say the CA is unknown", func() bool {
+		return strings.Contains(tt.logs.String(), "unknown authority")
+	})
 }
