@@ -23,6 +23,8 @@ type pluginFlags struct {
 	configs     []string
 	marathonURL string
 	acsToken    string
+	// marathonCA is a PEM file of the CA to trust for an https Marathon.
+	marathonCA string
 }
 
 // marathonPlugins share the Marathon settings.
@@ -107,6 +109,9 @@ func pluginConfigs(f pluginFlags) (map[string]json.RawMessage, error) {
 	}
 	if s := os.Getenv("TURNOUT_DCOS_SERVICE_ACCOUNT_SECRET"); s != "" {
 		m["service_account_secret"] = s
+	}
+	if ca := cmp.Or(f.marathonCA, os.Getenv("TURNOUT_MARATHON_CA_CERT")); ca != "" {
+		m["ca_file"] = ca
 	}
 	if len(m) > 0 {
 		b, err := json.Marshal(m)

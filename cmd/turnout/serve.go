@@ -66,7 +66,10 @@ type serveFlags struct {
 	plugins        pluginFlags
 	// marathonLBRange is Marathon-LB's service port range.
 	marathonLBRange string
-	limits          engine.Limits
+	// marathonWait bounds how long the gateways of the start wait for
+	// the first read of Marathon (their port check needs it).
+	marathonWait time.Duration
+	limits       engine.Limits
 }
 
 // Default limits (see docs/performance.md, route-scale): a gateway of
@@ -158,8 +161,10 @@ with 503.`,
 	fl.StringArrayVar(&f.plugins.configs, "plugin-config", nil, "configuration of a plugin, NAME=JSON object (repeatable)")
 	fl.StringVar(&f.plugins.marathonURL, "marathon-url", "", "Marathon URL(s), comma-separated for failover, for the marathon, minuteman and marathon-lb plugins [TURNOUT_MARATHON_URL; default http://marathon.mesos:8080]")
 	fl.StringVar(&f.marathonLBRange, "marathon-lb-range", "10000-10100", "Marathon-LB's service port range: with --marathon-url, no gateway takes a port Marathon-LB or an app it exposes holds")
+	fl.DurationVar(&f.marathonWait, "marathon-wait", 15*time.Second, "with --marathon-url, how long the gateways of the start wait for the first read of Marathon, to be checked against Marathon-LB's ports; past it they start unchecked and a conflict is reported once Marathon answers")
 	fl.IntVar(&f.limits.MaxRoutesPerGateway, "max-routes-per-gateway", defaultMaxRoutesPerGateway, "most routes a gateway may have; a write over it is refused (422), 0 for no limit [TURNOUT_MAX_ROUTES_PER_GATEWAY]")
 	fl.IntVar(&f.limits.MaxGateways, "max-gateways", defaultMaxGateways, "most gateways this agent serves; a write over it is refused (422), 0 for no limit [TURNOUT_MAX_GATEWAYS]")
+	fl.StringVar(&f.plugins.marathonCA, "marathon-ca-cert", "", "PEM file of the CA to trust for an https --marathon-url, such as DC/OS's dcos-ca.crt [TURNOUT_MARATHON_CA_CERT]")
 	fl.StringVar(&f.plugins.acsToken, "dcos-acs-token", "", "DC/OS ACS token for Marathon [TURNOUT_DCOS_ACS_TOKEN; or a service account in TURNOUT_DCOS_SERVICE_ACCOUNT_SECRET]")
 	return cmd
 }
@@ -181,6 +186,13 @@ func serve(ctx context.Context, f serveFlags) error {
 	mlbRange, err := ports.ParseRange(f.marathonLBRange)
 	if err != nil {
 		return fmt.Errorf("--marathon-lb-range: %w", err)
+	}
+	portCfg := ports.Config{Gateways: ports.Range{First: lo, Last: hi}, MarathonLB: mlbRange}
+	if on, err := marathonConfigured(f.plugins); err != nil {
+		return err
+	} else if on && portCfg.Gateways.Overlaps(portCfg.MarathonLB) {
+		return fmt.Errorf("--port-range %s overlaps --marathon-lb-range %s, Marathon-LB's service port range: every port of the overlap may be bound by Marathon-LB for an app; give ranges apart (e.g. --port-range 8000-9999)",
+			portCfg.Gateways, portCfg.MarathonLB)
 	}
 	token := cmp.Or(f.token, os.Getenv("TURNOUT_TOKEN"))
 	if f.tokenFile != "" {
@@ -260,10 +272,17 @@ func serve(ctx context.Context, f serveFlags) error {
 		stopPlugins()
 		host.Wait() // no plugin process outlives turnout
 	}()
-	guard, err := newPortGuard(ctx, f.plugins, ports.Config{Gateways: ports.Range{First: lo, Last: hi}, MarathonLB: mlbRange}, log)
+	guard, err := newPortGuard(ctx, f.plugins, portCfg, log)
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
 		return err
+	}
+	if guard != nil {
+		// The gateways of the start are checked against Marathon-LB's
+		// ports once Marathon was read: checked against an empty
+		// table, a conflicting gateway would start or be refused
+		// depending on which came first.
+		guard.awaitFirstRead(ctx, f.marathonWait, log)
 	}
 	var portOwner func(int) (string, bool)
 	if guard != nil {
@@ -291,7 +310,8 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	defer st.Close()
-	self := cluster.Info{ID: cluster.DefaultID(), Admin: f.admin, Version: version, Started: time.Now().UTC()}
+	self := cluster.Info{ID: cluster.DefaultID(), Admin: f.admin, Version: version, Started: time.Now().UTC(),
+		PortRange: portCfg.Gateways.String(), MarathonLBRange: portCfg.MarathonLB.String()}
 	elect, err := startElection(f, self, log)
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
@@ -391,7 +411,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		}
 	}
 	admin, err := api.Start(api.Options{Addr: f.admin, Registry: reg.Prometheus, Pprof: f.pprof, Logger: log,
-		Ready: func() error { return ready(eng, st, staleSince) },
+		Ready: func() error { return ready(eng, st, staleSince) }, Warnings: guard.Warnings,
 		API: api.New(api.Config{Store: st, Check: check, Logger: log,
 			Plugins: host, Routes: eng.Statuses, Policy: runner, Limits: f.limits, Cluster: clusterStatus}),
 		Token: token, TLS: adminTLSConfig, Open: adminOpen})
@@ -423,6 +443,9 @@ func serve(ctx context.Context, f serveFlags) error {
 	log.Info("turnout serving", "version", version, "admin", admin.Addr().String(), "admin_tls", adminTLSConfig != nil, "admin_token", token != "")
 
 	go eng.Run(ctx)
+	if guard != nil {
+		go guard.watch(ctx, func() []ports.Gateway { return portGateways(eng.Gateways()) }, reg, log)
+	}
 	runnerDone := make(chan struct{})
 	go func() {
 		runner.Run(ctx)
@@ -435,6 +458,9 @@ func serve(ctx context.Context, f serveFlags) error {
 			log.Error("desired state not applied; the previous gateways keep serving", "store_version", v, "err", err)
 		default:
 			log.Info("desired state applied", "store_version", v)
+			if guard != nil {
+				guard.Recheck()
+			}
 			applied.Store(v)
 			if elect != nil {
 				elect.SetApplied(v)

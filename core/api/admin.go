@@ -26,6 +26,10 @@ type Options struct {
 	// Ready reports whether the desired state is in service; /readyz
 	// answers 503 with the reason when it is not (/healthz still 200).
 	Ready func() error
+	// Warnings are problems that do not make the agent unready (a gateway
+	// in service on a port Marathon-LB binds, say): /readyz and /healthz
+	// name them, one "warning: ..." line each, and keep their status.
+	Warnings func() []string
 	// Pprof exposes /debug/pprof/ for profiling under load.
 	Pprof  bool
 	Logger *slog.Logger
@@ -68,20 +72,27 @@ func Start(o Options) (*Server, error) {
 			if err := o.Ready(); err != nil {
 				fmt.Fprintf(w, "ok (degraded: %v)\n", err)
 				openWarning(w, o.Open)
+				warnings(w, o.Warnings)
 				return
 			}
 		}
 		fmt.Fprintln(w, "ok")
 		openWarning(w, o.Open)
+		warnings(w, o.Warnings)
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if o.Ready != nil {
 			if err := o.Ready(); err != nil {
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				w.Header().Set("X-Content-Type-Options", "nosniff")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintln(w, err.Error())
+				warnings(w, o.Warnings)
 				return
 			}
 		}
 		fmt.Fprintln(w, "ok")
+		warnings(w, o.Warnings)
 	})
 	if o.API != nil {
 		mux.Handle("/api/v1/", o.API)
@@ -137,3 +148,13 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Shutdown stops the admin server.
 func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+// warnings writes one "warning: ..." line for each of what ws returns.
+func warnings(w http.ResponseWriter, ws func() []string) {
+	if ws == nil {
+		return
+	}
+	for _, s := range ws() {
+		fmt.Fprintf(w, "warning: %s\n", s)
+	}
+}

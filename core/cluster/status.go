@@ -14,6 +14,11 @@ type Info struct {
 	Started time.Time `json:"started"`
 	// Applied is the store version whose gateways the agent serves.
 	Applied int64 `json:"applied_version"`
+	// PortRange is where the agent assigns gateway ports (--port-range),
+	// and MarathonLBRange Marathon-LB's service port range as it knows
+	// it: `turnout check ports --addr` checks against them.
+	PortRange       string `json:"port_range,omitempty"`
+	MarathonLBRange string `json:"marathon_lb_range,omitempty"`
 }
 
 // Agent is one agent as cluster status lists it.

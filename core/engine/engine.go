@@ -263,7 +263,17 @@ func (e *Engine) Check(gws []*gateway.Gateway) error {
 	if err != nil {
 		return err
 	}
+	// A gateway already in service on its port keeps it: a conflict that
+	// appeared later (an app newly exposed there) is reported by the
+	// caller's port watch, and must not refuse every later change.
+	inService := map[string]int{}
+	for _, g := range e.Gateways() {
+		inService[g.Name] = g.Port.Number
+	}
 	for _, g := range gws {
+		if p, ok := inService[g.Name]; ok && p == g.Port.Number {
+			continue
+		}
 		if owner, ok := e.portOwner(g.Port.Number); ok {
 			return fmt.Errorf("%w: gateway %q: port %d is taken by %s", ErrPortTaken, g.Name, g.Port.Number, owner)
 		}

@@ -60,6 +60,9 @@ type Registry struct {
 	// RouteHeld is 1 for a route held at weight 0 until its backend is
 	// ready, by gateway and route.
 	RouteHeld *prometheus.GaugeVec
+	// PortConflicts is 1 for a gateway in service on a port Marathon-LB
+	// binds for itself or for an app, by gateway, port and Marathon app.
+	PortConflicts *prometheus.GaugeVec
 	// PolicyLateAgents is, on the agent running a gateway's policy, how
 	// many agents' traffic counters its last window lacked or had late.
 	PolicyLateAgents *prometheus.GaugeVec
@@ -142,6 +145,10 @@ func NewRegistry() *Registry {
 			Name: "turnout_target_stale",
 			Help: "1 while a plugin route target's endpoints may be out of date (plugin or source down); the last endpoints keep serving.",
 		}, []string{"target"}),
+		PortConflicts: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "turnout_port_conflicts",
+			Help: "1 for a gateway in service on a port Marathon-LB binds for itself or for an app, by gateway, port and Marathon app (the Marathon-LB app for its own ports). The gateway keeps serving.",
+		}, []string{"gateway", "port", "app"}),
 		RouteHeld: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "turnout_route_held",
 			Help: "1 while a route is held at weight 0 until its backend is ready, by gateway and route.",
@@ -161,7 +168,7 @@ func NewRegistry() *Registry {
 	}
 	r.Prometheus.MustRegister(r.requests, r.duration, r.errors, r.connections, r.open, r.client,
 		r.TableSwaps, r.TableFailures, r.TableGeneration, r.ConfigReloads,
-		r.PluginStarts, r.PluginCrashes, r.PluginUp, r.TargetStale, r.RouteHeld, r.PolicyLateAgents, r.HTTPHandoffs, r.AccessLogDropped,
+		r.PluginStarts, r.PluginCrashes, r.PluginUp, r.TargetStale, r.RouteHeld, r.PortConflicts, r.PolicyLateAgents, r.HTTPHandoffs, r.AccessLogDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
 }

@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
@@ -72,6 +73,9 @@ type Options struct {
 	// gets are accepted for TokenTTL (default 1h).
 	ServiceAccount *ServiceAccount
 	TokenTTL       time.Duration
+	// TLS, when set, serves HTTPS with it (URL is then https://...), as
+	// Marathon behind DC/OS's Admin Router or with --ssl_keystore does.
+	TLS *tls.Config
 }
 
 // ServiceAccount is a service account the fake's login knows.
@@ -94,9 +98,11 @@ type Server struct {
 	logins      int
 	requests    map[string]int
 	seq         int
-	ln          net.Listener
-	srv         *http.Server
-	addr        string
+	// held, while set, holds every GET /v2/apps until it is closed.
+	held chan struct{}
+	ln   net.Listener
+	srv  *http.Server
+	addr string
 }
 
 type app struct {
@@ -176,10 +182,13 @@ func decodeObject(raw []byte) (map[string]any, error) {
 	return obj, nil
 }
 
-// URL is the fake's base URL, http://127.0.0.1:PORT.
+// URL is the fake's base URL, http://127.0.0.1:PORT (https with TLS).
 func (s *Server) URL() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.opts.TLS != nil {
+		return "https://" + s.addr
+	}
 	return "http://" + s.addr
 }
 
@@ -207,6 +216,9 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.ln, s.addr = ln, ln.Addr().String()
+	if s.opts.TLS != nil {
+		ln = tls.NewListener(ln, s.opts.TLS)
+	}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 5 * time.Second}
 	go s.srv.Serve(ln)
 	return nil
@@ -373,8 +385,39 @@ func embeds(r *http.Request, what string) bool {
 	return slices.Contains(r.URL.Query()["embed"], what) || slices.Contains(r.URL.Query()["embed"], strings.Replace(what, ".tasks", ".failures", 1))
 }
 
+// HoldApps holds every GET /v2/apps (the full read of a client) until
+// release is called: a test can then see what a client does before its
+// first read of Marathon completes, without racing it.
+func (s *Server) HoldApps() (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.held = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.held == ch {
+				s.held = nil
+			}
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
 func (s *Server) serveApps(w http.ResponseWriter, r *http.Request) {
 	withTasks := embeds(r, "apps.tasks")
+	s.mu.Lock()
+	held := s.held
+	s.mu.Unlock()
+	if held != nil {
+		select {
+		case <-held:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.pristine != nil && withTasks {

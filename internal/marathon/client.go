@@ -2,6 +2,7 @@ package marathon
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,14 +37,22 @@ func NewClient(c Config) (*Client, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	cl := &Client{http: &http.Client{Transport: newTransport()}, timeout: time.Duration(c.RequestTimeout)}
+	var tlsConfig *tls.Config
+	if c.CAFile != "" {
+		pool, err := loadCAs(c.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		tlsConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	cl := &Client{http: &http.Client{Transport: newTransport(tlsConfig)}, timeout: time.Duration(c.RequestTimeout)}
 	var urls []string
 	for _, u := range c.URLs {
 		m, _ := parseMember(u)
 		urls = append(urls, m)
 	}
 	cl.m = newMembers(urls)
-	ts, err := newTokenSource(c, &http.Client{Transport: newTransport(), Timeout: 30 * time.Second})
+	ts, err := newTokenSource(c, &http.Client{Transport: newTransport(tlsConfig), Timeout: 30 * time.Second})
 	if err != nil {
 		return nil, err
 	}
@@ -53,9 +62,10 @@ func NewClient(c Config) (*Client, error) {
 
 // newTransport has dial and header timeouts but no overall one, which
 // would cut the event stream (go-marathon issue: a global Client.Timeout
-// kills SSE).
-func newTransport() *http.Transport {
+// kills SSE). tlsConfig, if set, has the CAs of Config.CAFile.
+func newTransport(tlsConfig *tls.Config) *http.Transport {
 	return &http.Transport{
+		TLSClientConfig:       tlsConfig,
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout:   5 * time.Second,
@@ -158,7 +168,7 @@ func (c *Client) getOnce(ctx context.Context, i int, path string) ([]byte, int, 
 // cut says why a request to member i was cut short.
 func (c *Client) cut(rctx context.Context, i int) error {
 	if !c.m.up(i) {
-		return errors.New("member failed its check (GET /v2/leader)")
+		return c.m.failed(i)
 	}
 	return context.Cause(rctx)
 }

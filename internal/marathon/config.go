@@ -2,10 +2,12 @@ package marathon
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -70,6 +72,10 @@ type Config struct {
 	// between reads while Marathon is unreachable); each wait is
 	// jittered between half of it and all of it.
 	ReconnectMax Duration `json:"reconnect_max,omitzero"`
+	// CAFile is a PEM file of the CA(s) to trust for an https Marathon
+	// (on DC/OS strict or permissive mode, the cluster's CA,
+	// dcos-ca.crt), on top of the system's.
+	CAFile string `json:"ca_file,omitempty"`
 }
 
 // Duration is a time.Duration written as "5m" in JSON.
@@ -153,6 +159,11 @@ func (c Config) Validate() error {
 	if c.StreamIdle != 0 && c.StreamIdle < Duration(time.Second) {
 		return fmt.Errorf("configuration: stream_idle_timeout %s is too short (want 1s or more, or leave it out)", time.Duration(c.StreamIdle))
 	}
+	if c.CAFile != "" {
+		if _, err := loadCAs(c.CAFile); err != nil {
+			return err
+		}
+	}
 	if c.ACSToken != "" && c.ServiceAccountSecret != "" {
 		return errors.New("configuration: give acs_token or service_account_secret, not both")
 	}
@@ -171,4 +182,21 @@ func parseMember(s string) (string, error) {
 		return "", fmt.Errorf("configuration: Marathon URL %q: want http(s)://host:port[/prefix]", s)
 	}
 	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// loadCAs is the system's CA pool with the certificates of the PEM file
+// added.
+func loadCAs(file string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: ca_file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("configuration: ca_file %s: no PEM certificate in it", file)
+	}
+	return pool, nil
 }

@@ -83,6 +83,17 @@ func (m *members) mark(i int, why string) bool {
 	return (was == "") != (why == "")
 }
 
+// failed is why member i is passed over, with what its check found (an
+// unknown TLS authority, say, which would otherwise be hidden).
+func (m *members) failed(i int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down[i] == "" {
+		return errors.New("member failed its check (GET /v2/leader)")
+	}
+	return fmt.Errorf("member failed its check: %s", m.down[i])
+}
+
 // up says whether member i passed its last check.
 func (m *members) up(i int) bool {
 	m.mu.Lock()

@@ -31,7 +31,7 @@ func (w *Watcher) streamOnce(ctx context.Context, i int, attached func(), on fun
 	defer cancel(nil)
 	// A member marked down meanwhile cuts the stream.
 	stop := context.AfterFunc(w.client.m.context(i), func() {
-		cancel(errors.New("member failed its check (GET /v2/leader)"))
+		cancel(w.client.m.failed(i))
 	})
 	defer stop()
 	timeout := time.Duration(w.cfg.MemberTimeout)

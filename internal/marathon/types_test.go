@@ -1,6 +1,7 @@
 package marathon
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -179,5 +180,50 @@ func TestParseConfig(t *testing.T) {
 		c.MemberCheck != Duration(2*time.Second) || c.MemberTimeout != Duration(2*time.Second) ||
 		c.RequestTimeout != Duration(15*time.Second) || c.ReconnectMax != Duration(2*time.Second) || c.StreamIdle != 0 {
 		t.Errorf("defaults: %+v", c)
+	}
+}
+
+// IP-per-task networking: a task of a recorded IP-per-task app (its
+// definition from marathon-lb's CI, in the 1.4 shape with ipAddress and
+// the 1.9 one with networks) is reached at the IP Marathon gives it in
+// ipAddresses and the container port, where a bridge app's same task is
+// reached at its agent and host port. The task is a recorded one
+// (zdd_apps.json's first /nginx-green task), attached in test code: no
+// recorded IP-per-task app carries tasks.
+func TestIPPerTaskAddressFromIPAddresses(t *testing.T) {
+	var zdd struct {
+		Apps []struct {
+			Tasks []json.RawMessage `json:"tasks"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(fakemarathon.Fixture("marathon-lb/tests/zdd_apps.json"), &zdd); err != nil {
+		t.Fatal(err)
+	}
+	task := zdd.Apps[0].Tasks[0] // host 10.0.6.25, ports [16916], ipAddresses [172.17.1.72]
+	for _, tc := range []struct {
+		file, mode, want string
+	}{
+		{"marathon-lb/ci/backends/docker_ippc.json", ModeContainer, "172.17.1.72:80"},
+		{"marathon-lb/ci/backends/docker_bridge.json", ModeBridge, "10.0.6.25:16916"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			var obj map[string]json.RawMessage
+			if err := json.Unmarshal(fakemarathon.Fixture(tc.file), &obj); err != nil {
+				t.Fatal(err)
+			}
+			obj["tasks"] = json.RawMessage("[" + string(task) + "]")
+			body, _ := json.Marshal(obj)
+			a, err := DecodeApp(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Mode != tc.mode || len(a.Tasks) != 1 {
+				t.Fatalf("mode %s, %d tasks; want %s and 1", a.Mode, len(a.Tasks), tc.mode)
+			}
+			h, p, ok := a.Address(a.Tasks[0], 0)
+			if got := fmt.Sprintf("%s:%d", h, p); !ok || got != tc.want {
+				t.Errorf("address %s (ok %v), want %s", got, ok, tc.want)
+			}
+		})
 	}
 }

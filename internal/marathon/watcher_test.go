@@ -8,6 +8,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -235,4 +238,69 @@ func TestTokenRenewal(t *testing.T) {
 	if again, _ := c.tokens.Token(ctx); again == tok || fm.Logins() != 3 {
 		t.Fatal("a refused token was not renewed")
 	}
+}
+
+// Marathon over HTTPS, its certificate signed by the cluster's CA: the
+// watcher reads it with ca_file, and without it says the authority is
+// unknown. A ca_file that cannot be used is refused with the
+// configuration.
+func TestWatcherOverHTTPSWithCA(t *testing.T) {
+	tlsConfig, caFile := fakemarathon.TLS(t)
+	fm := fakemarathon.New(t, fakemarathon.Options{TLS: tlsConfig, Apps: [][]byte{fakemarathon.Fixture("marathon-lb/tests/marathon15_apps.json")}})
+	if !strings.HasPrefix(fm.URL(), "https://") {
+		t.Fatalf("fake URL %s", fm.URL())
+	}
+	for _, tc := range []struct {
+		name, ca, want string
+	}{
+		{"with the CA", caFile, ""},
+		{"without it", "", "certificate signed by unknown authority"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := NewWatcher(Config{URLs: []string{fm.URL()}, CAFile: tc.ca}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			changed, unsubscribe := w.Subscribe()
+			defer unsubscribe()
+			go w.Run(ctx)
+			deadline := time.After(10 * time.Second)
+			for w.Model() == nil && w.Err() == nil {
+				select {
+				case <-changed:
+				case <-deadline:
+					t.Fatal("no read and no error within 10s")
+				}
+			}
+			if tc.want == "" {
+				if m := w.Model(); m == nil || !hasApp(m, "/pywebserver") {
+					t.Fatalf("model %v, err %v; want the recorded /pywebserver", m, w.Err())
+				}
+				return
+			}
+			if err := w.Err(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+		})
+	}
+	notPEM := filepath.Join(t.TempDir(), "ca.txt")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{
+		notPEM: "configuration: ca_file " + notPEM + ": no PEM certificate in it",
+		filepath.Join(t.TempDir(), "missing.crt"): "configuration: ca_file: open ",
+	} {
+		raw, _ := json.Marshal(map[string]any{"urls": []string{fm.URL()}, "ca_file": file})
+		if _, err := ParseConfig(raw); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("ca_file %s: %v, want %q", file, err, want)
+		}
+	}
+}
+
+func hasApp(m *Model, id string) bool {
+	_, ok := m.App(id)
+	return ok
 }
