@@ -88,6 +88,9 @@ func (tt *turnout) clusterView() e2eCluster {
 // racing PUTs with the same If-Match: exactly one wins, the other gets
 // 412, and every agent serves the winner's.
 func TestZKThreeAgentsConverge(t *testing.T) {
+	// Waits on processes and ZooKeeper or Marathon far more than it
+	// computes: it runs beside the others.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -179,6 +182,9 @@ func TestZKThreeAgentsConverge(t *testing.T) {
 // (their election znodes are back), and a write through one reaches the
 // others.
 func TestZKOutageUnderLoad(t *testing.T) {
+	// Waits on processes and ZooKeeper or Marathon far more than it
+	// computes: it runs beside the others.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -274,6 +280,9 @@ func TestZKOutageUnderLoad(t *testing.T) {
 // once it is back it reads the whole state again, serves their writes,
 // and its election znode is made again.
 func TestZKPartitionedAgent(t *testing.T) {
+	// Waits on processes and ZooKeeper or Marathon far more than it
+	// computes: it runs beside the others.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}

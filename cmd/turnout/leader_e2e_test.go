@@ -48,6 +48,9 @@ func (tt *turnout) cluster() cluster.Status {
 // rollout goes on from the persisted step to the promotion, every step
 // once.
 func TestZKOneRunner(t *testing.T) {
+	// Waits on processes and ZooKeeper or Marathon far more than it
+	// computes: it runs beside the others.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -124,6 +127,9 @@ func TestZKOneRunner(t *testing.T) {
 // (none tries to decide and fails to save); when ZooKeeper is back it
 // leads again and the rollout goes on to the promotion, every step once.
 func TestZKOutageHoldsPolicies(t *testing.T) {
+	// Waits on processes and ZooKeeper or Marathon far more than it
+	// computes: it runs beside the others.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}

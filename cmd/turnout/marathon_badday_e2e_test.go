@@ -52,6 +52,9 @@ func bdOnly(st e2eStatus, route, addr string) bool {
 // Marathon-LB instances, not the app's tasks: an app's restart does not
 // change them.
 func TestRollingRestartsFailNoRequest(t *testing.T) {
+	// Waits on processes and ZooKeeper or Marathon far more than it
+	// computes: it runs beside the others.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -129,6 +132,9 @@ func TestRollingRestartsFailNoRequest(t *testing.T) {
 // followed within a few seconds, the move is logged, and no request fails
 // meanwhile.
 func TestMarathonHungMemberFailover(t *testing.T) {
+	// Waits on processes and ZooKeeper or Marathon far more than it
+	// computes: it runs beside the others.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -176,6 +182,9 @@ func TestMarathonHungMemberFailover(t *testing.T) {
 // the polling while it is down found changes 5-9 s late, within any
 // generous deadline).
 func TestMarathonOutageReconnectIsCapped(t *testing.T) {
+	// Waits on processes and ZooKeeper or Marathon far more than it
+	// computes: it runs beside the others.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}

@@ -35,6 +35,9 @@ func exposedOn(id string, port int) fakemarathon.AppSpec {
 // fake holds its /v2/apps then, and the gateway's port must stay unbound
 // meanwhile). 20 starts of the real binary, alternating the two.
 func TestPortConflictAtStartIsTheSameEveryTime(t *testing.T) {
+	// Waits on processes and ZooKeeper or Marathon far more than it
+	// computes: it runs beside the others.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -93,6 +96,9 @@ func TestPortConflictAtStartIsTheSameEveryTime(t *testing.T) {
 // gateway keeps serving, /readyz stays 200, other changes are still
 // accepted, and all of it goes once the app moves away.
 func TestPortConflictThatAppearsLaterIsReported(t *testing.T) {
+	// Waits on processes and ZooKeeper or Marathon far more than it
+	// computes: it runs beside the others.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}

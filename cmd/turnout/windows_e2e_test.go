@@ -80,6 +80,9 @@ func onlyThroughOthers(t *testing.T, a, b, c *turnout) {
 // that do not lead. Deciding on its own traffic, the leader would have
 // held at the first step for want of min_requests (no request at all).
 func TestZKCanaryPromotesOnOtherAgentsTraffic(t *testing.T) {
+	// Waits on processes and ZooKeeper or Marathon far more than it
+	// computes: it runs beside the others.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -114,6 +117,9 @@ func TestZKCanaryPromotesOnOtherAgentsTraffic(t *testing.T) {
 // The canary's own 500s, served only by the agents that do not lead, roll
 // it back: the leader sees the errors it did not serve.
 func TestZKCanaryRolledBackOnOtherAgentsErrors(t *testing.T) {
+	// Waits on processes and ZooKeeper or Marathon far more than it
+	// computes: it runs beside the others.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
@@ -145,6 +151,9 @@ func TestZKCanaryRolledBackOnOtherAgentsErrors(t *testing.T) {
 // rollout goes on on the others' traffic. Once it runs again it is
 // counted again.
 func TestZKLateAgentReported(t *testing.T) {
+	// Waits on processes and ZooKeeper or Marathon far more than it
+	// computes: it runs beside the others.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}

@@ -53,6 +53,9 @@ func answers(t *testing.T, url, name, what string) {
 // 200 again once each agent follows. Then `store copy` takes the whole history from
 // ZooKeeper to a data dir and back, unchanged.
 func TestZKTwoAgents(t *testing.T) {
+	// Waits on processes and ZooKeeper or Marathon far more than it
+	// computes: it runs beside the others.
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
