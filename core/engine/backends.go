@@ -195,21 +195,19 @@ func (e *Engine) pluginAddrs(t gateway.Target) ([]string, string) {
 	return addrs, host
 }
 
-// recordStatuses exports holds and stale targets as metrics and logs
-// their changes.
-func (e *Engine) recordStatuses(statuses map[string][]RouteStatus) {
+// recordStatuses exports holds and stale targets as metrics. A route's
+// held series is set only when its status is new or changed since prev,
+// the statuses of the table before: a change to one gateway among many
+// touches the series of that one.
+func (e *Engine) recordStatuses(prev, statuses map[string][]RouteStatus) {
 	reg := e.dp.Metrics()
 	if reg == nil {
 		return
 	}
 	reg.TargetStale.Reset()
-	for _, st := range statuses {
-		for _, s := range st {
-			held := 0.0
-			if s.Held != "" {
-				held = 1
-			}
-			reg.RouteHeld.WithLabelValues(s.Gateway, s.Route).Set(held)
+	for name, st := range statuses {
+		before := prev[name]
+		for i, s := range st {
 			if s.Resolution != nil {
 				stale := 0.0
 				if s.Resolution.Stale {
@@ -217,6 +215,14 @@ func (e *Engine) recordStatuses(statuses map[string][]RouteStatus) {
 				}
 				reg.TargetStale.WithLabelValues(s.Resolution.Target.String()).Set(stale)
 			}
+			if i < len(before) && before[i].Route == s.Route && (before[i].Held != "") == (s.Held != "") {
+				continue
+			}
+			held := 0.0
+			if s.Held != "" {
+				held = 1
+			}
+			reg.RouteHeld.WithLabelValues(s.Gateway, s.Route).Set(held)
 		}
 	}
 }

@@ -77,6 +77,15 @@ type Engine struct {
 	// progress with it). Set before the engine runs.
 	building func([]*gateway.Gateway)
 
+	// compiled is the compiled state of each gateway in service, by name,
+	// reused by the next table where nothing it depends on changed. Only
+	// apply reads and writes it, under applyMu.
+	compiled map[string]compiledGateway
+	// compiledCount counts the gateways compiled (not reused); under mu.
+	compiledCount int
+	// docs decodes the store's snapshots for Follow.
+	docs DocCache
+
 	kicks chan struct{}
 }
 
@@ -387,7 +396,19 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 	e.mu.Lock()
 	gen := e.gen + 1 // only apply changes gen, under applyMu
 	e.mu.Unlock()
+	inputs := make(map[*gateway.Gateway]compiledGateway, len(eff))
+	for i, g := range eff {
+		inputs[g] = e.inputsOf(gws[i], g)
+	}
+	compiled := 0
 	t, err := routing.Build(routing.Input{
+		Reuse: func(g *gateway.Gateway) *routing.Gateway {
+			if prev, ok := e.compiled[g.Name]; ok && prev.same(inputs[g]) {
+				return prev.rg
+			}
+			compiled++
+			return nil
+		},
 		Gateways:   eff,
 		Addrs:      e.addrs,
 		Failed:     e.failed,
@@ -403,7 +424,18 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 	} else {
 		e.dp.Metrics().TableFailures.Inc()
 	}
+	if err == nil {
+		next := make(map[string]compiledGateway, len(eff))
+		for _, g := range eff {
+			c := inputs[g]
+			c.rg = t.Gateways[g.Port.Number]
+			next[g.Name] = c
+		}
+		e.compiled = next
+	}
 	e.mu.Lock()
+	prevStatuses := e.statuses
+	e.compiledCount += compiled
 	e.lastErr = err
 	if err == nil {
 		e.gen = gen
@@ -414,7 +446,7 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 	if err != nil {
 		return fmt.Errorf("put routing table in service: %w", err)
 	}
-	e.recordStatuses(statuses)
+	e.recordStatuses(prevStatuses, statuses)
 	e.log.Info("routing table in service", "generation", gen, "gateways", len(gws))
 	return nil
 }
