@@ -29,7 +29,16 @@ func main() {
 	clusterDir := flag.String("cluster", "", "output directory of bench/cluster.sh")
 	flag.Parse()
 	if *runDir == "" && *reloadDir == "" && *uploadDir == "" && *clusterDir == "" {
-		fmt.Fprintln(os.Stderr, "summarize: give -run, -reload, -upload and/or -cluster")
+		if *goBench != "" {
+			// Only Go benchmarks: refresh the gateway scale section of the
+			// document, keep the rest (the other Go sections quote a whole
+			// `make bench-go` run together with bench/run.sh's).
+			if err := gatewayScaleOnly(*goBench, *out); err != nil {
+				fatal(err)
+			}
+			return
+		}
+		fmt.Fprintln(os.Stderr, "summarize: give -run, -reload, -upload, -cluster and/or -gobench")
 		os.Exit(2)
 	}
 	var cluster *clusterData
@@ -92,6 +101,7 @@ func main() {
 	}
 	if d.goBench != nil {
 		text += routeScaleSection(d.goBench)
+		text += gatewayScaleSection(d.goBench)
 		text += goBenchSection(d.goBench)
 	}
 	if err := os.WriteFile(*out, []byte(text), 0o644); err != nil {

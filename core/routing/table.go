@@ -202,7 +202,7 @@ func buildRoute(g *gateway.Gateway, gr *gateway.Route, i int, in Input) *Route {
 
 // addrs is the set of endpoint addresses the table uses.
 func (t *Table) addrs() map[string]struct{} {
-	m := map[string]struct{}{}
+	m := make(map[string]struct{}, 2*len(t.Gateways)) // routes have an endpoint or two, typically
 	for _, g := range t.Gateways {
 		for _, r := range g.Routes {
 			for _, e := range r.Endpoints {
