@@ -114,7 +114,7 @@ func main() {
 func goBenchSection(out []byte) string {
 	var b strings.Builder
 	b.WriteString("\n## Go benchmarks (`make bench-go`)\n\n")
-	b.WriteString("`go test -run '^$' -bench . -benchmem -count 5` on the packages of the request path, and the\n")
+	b.WriteString("`go test -run '^$' -bench . -skip GatewayScale -benchmem -count 5` on the packages of the request path, and the\n")
 	b.WriteString("control plane's update latency (`BenchmarkAPIUpdateToTraffic`: a PATCH of the weights through the\n")
 	b.WriteString("REST API, the bbolt store with fsync, the engine and the data plane, until the first request\n")
 	b.WriteString("is answered by the newly weighted backend). Same machine, same run as the tables above.\n\n```\n")
