@@ -72,6 +72,11 @@ func benchGatewayScale(b *testing.B, n int, op string) {
 	}
 	send(b, "POST", srv.URL+"/api/v1/gateways", "application/x-yaml", strings.Join(docs, "---\n"), 201)
 	await(b, applied, 1)
+	// The first write after the POST decodes the whole stored set into the
+	// API's cache (its check had an empty store): a one-time cost, as after
+	// a restart, not the steady state measured here.
+	send(b, "PATCH", srv.URL+"/api/v1/gateways/gw-0", "application/merge-patch+json", `{"routes": {"[127.0.0.1:21001]": {"weight": "50%"}, "[127.0.0.1:21002]": {"weight": "50%"}}}`, 200)
+	await(b, applied, 2)
 
 	var took []time.Duration
 	var cpu time.Duration
@@ -87,7 +92,7 @@ func benchGatewayScale(b *testing.B, n int, op string) {
 			send(b, "PATCH", fmt.Sprintf("%s/api/v1/gateways/gw-%d", srv.URL, g), "application/merge-patch+json",
 				fmt.Sprintf(`{"routes": {"[127.0.0.1:21001]": {"weight": "%d%%"}, "[127.0.0.1:21002]": {"weight": "%d%%"}}}`, 100-wa, wa), 200)
 		}
-		await(b, applied, int64(i+2))
+		await(b, applied, int64(i+3))
 		took = append(took, time.Since(t0))
 		cpu += processCPU(b) - c0
 		i++
