@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -372,11 +374,11 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 	if e.building != nil {
 		e.building(gws)
 	}
-	keep := map[string]bool{}
+	keep := map[hostPort]bool{}
 	for _, g := range gws {
 		for _, r := range g.Routes {
 			if r.Target.Kind == gateway.Static {
-				keep[key(r.Target.Host, r.Target.Port)] = true
+				keep[hostPort{r.Target.Host, r.Target.Port}] = true
 			}
 		}
 	}
@@ -386,7 +388,11 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 		for _, t := range targets {
 			if res, ok := e.opts.Backends.Resolve(t); ok {
 				for _, ep := range res.Endpoints {
-					keep[ep.Address] = true
+					if h, p, err := net.SplitHostPort(ep.Address); err == nil {
+						if port, err := strconv.Atoi(p); err == nil {
+							keep[hostPort{h, port}] = true
+						}
+					}
 				}
 			}
 		}
