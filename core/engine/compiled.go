@@ -22,6 +22,14 @@ type compiledGateway struct {
 	port   int
 	routes []routeInputs
 	rg     *routing.Gateway
+
+	// eff and statuses are src as it went into service (see effective);
+	// static says src has "[host:port]" routes only, and resolved is the
+	// resolver's generation they were computed at.
+	eff      *gateway.Gateway
+	statuses []RouteStatus
+	static   bool
+	resolved uint64
 }
 
 // routeInputs is what a route's compiled state depends on besides its

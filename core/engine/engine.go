@@ -398,14 +398,28 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 		}
 	}
 	e.res.forget(keep)
-	eff, statuses := e.effective(gws)
+	resolved := e.res.generation()
+	eff := make([]*gateway.Gateway, len(gws))
+	statuses := make(map[string][]RouteStatus, len(gws))
+	inputs := make(map[*gateway.Gateway]compiledGateway, len(gws))
+	for i, g := range gws {
+		// A gateway of "[host:port]" routes whose document, port and
+		// resolutions did not change is what it was in service: its
+		// effective form, statuses and inputs are reused, not recomputed.
+		if prev, ok := e.compiled[g.Name]; ok && prev.src == g && prev.port == g.Port.Number && prev.static && prev.resolved == resolved {
+			eff[i], statuses[g.Name], inputs[prev.eff] = prev.eff, prev.statuses, prev
+			continue
+		}
+		var st []RouteStatus
+		eff[i], st = e.effective(g)
+		statuses[g.Name] = st
+		c := e.inputsOf(g, eff[i])
+		c.eff, c.statuses, c.static, c.resolved = eff[i], st, staticOnly(g), resolved
+		inputs[eff[i]] = c
+	}
 	e.mu.Lock()
 	gen := e.gen + 1 // only apply changes gen, under applyMu
 	e.mu.Unlock()
-	inputs := make(map[*gateway.Gateway]compiledGateway, len(eff))
-	for i, g := range eff {
-		inputs[g] = e.inputsOf(gws[i], g)
-	}
 	compiled := 0
 	t, err := routing.Build(routing.Input{
 		Reuse: func(g *gateway.Gateway) *routing.Gateway {

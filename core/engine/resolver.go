@@ -28,7 +28,10 @@ type resolver struct {
 	// every table build asks for those of every route. used holds the
 	// ones asked for since the last forget, which keeps only them.
 	literals, used map[netip.AddrPort][]string
-	changed        func()
+	// gen counts the lookups that finished: what a name resolves to, or
+	// why it does not, can have changed only when it moved.
+	gen     uint64
+	changed func()
 }
 
 // hostPort is a route target's host and port, a map key that costs no
@@ -107,6 +110,13 @@ func (r *resolver) literal(ap netip.AddrPort) []string {
 	return a
 }
 
+// generation is the number of lookups finished so far.
+func (r *resolver) generation() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gen
+}
+
 // why says why host:port has no addresses: its last lookup's error, or
 // that the name has none.
 func (r *resolver) why(host string, port int) string {
@@ -143,6 +153,7 @@ func (r *resolver) resolve(k string) bool {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.gen++
 	e.inFlight = false
 	e.resolved = time.Now()
 	if err != nil {
