@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,7 +15,7 @@ import (
 
 // TestOneChangeCompilesOneGateway follows a store of many gateways and
 // makes one change at a time: a weight moved, a gateway added, one deleted,
-// a rebuild with nothing moved. Each must decode and compile only the
+// a rebuild with nothing moved, a route target's name resolving elsewhere. Each must decode and compile only the
 // gateways it changed (counted, not timed), leave every other gateway's
 // compiled state in the new table as it was (the same object, so the same
 // metric series and counters), and keep the changed gateway's metric
@@ -21,6 +23,15 @@ import (
 func TestOneChangeCompilesOneGateway(t *testing.T) {
 	const n = 20
 	eng, dp := newEngine(t)
+	// gw-dns's target is a name; what it resolves to moves in one case.
+	var dnsAnswer atomic.Value
+	dnsAnswer.Store(netip.MustParseAddr("127.0.0.2"))
+	eng.res.lookup = func(_ context.Context, host string) ([]netip.Addr, error) {
+		if host != "svc.test" {
+			return nil, fmt.Errorf("no such name %q", host)
+		}
+		return []netip.Addr{dnsAnswer.Load().(netip.Addr)}, nil
+	}
 	st := store.NewMemory()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -56,9 +67,12 @@ func TestOneChangeCompilesOneGateway(t *testing.T) {
 		}
 		awaitVersion(t, applied, snap.Version)
 	}
+	ports["gw-dns"] = testnet.FreePort(t)
+	all = append(all, store.Change{Name: "gw-dns", Match: store.Any,
+		Doc: fmt.Appendf(nil, "name: gw-dns\nport: %d/http\nroutes:\n  \"[svc.test:21003]\":\n    weight: 100%%\n", ports["gw-dns"])})
 	write(all...)
-	if got := eng.Compiled(); got != n {
-		t.Fatalf("first table: %d gateways compiled, want %d", got, n)
+	if got := eng.Compiled(); got != n+1 {
+		t.Fatalf("first table: %d gateways compiled, want %d", got, n+1)
 	}
 
 	tests := []struct {
@@ -72,6 +86,10 @@ func TestOneChangeCompilesOneGateway(t *testing.T) {
 		{"one gateway added", func() { write(store.Change{Name: "gw-new", Doc: doc("gw-new", 0), Match: store.Any}) }, "gw-new", "", 1},
 		{"one gateway deleted", func() { write(store.Change{Name: "gw-5", Match: store.Any}) }, "", "gw-5", 0},
 		{"rebuild with no endpoint moved", eng.rebuild, "", "", 0},
+		{"a name resolves to another address", func() {
+			dnsAnswer.Store(netip.MustParseAddr("127.0.0.3"))
+			eng.res.refresh() // the DNS refresh: it rebuilds when a name moved
+		}, "gw-dns", "", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,6 +138,11 @@ func TestOneChangeCompilesOneGateway(t *testing.T) {
 			if tc.changed == "gw-3" {
 				if w := after["gw-3"].Routes[1].Weight.String(); w != "30%" {
 					t.Errorf("gw-3's second route has weight %s in service, want 30%%", w)
+				}
+			}
+			if tc.changed == "gw-dns" {
+				if eps := after["gw-dns"].Routes[0].Endpoints; len(eps) != 1 || eps[0].Addr != "127.0.0.3:21003" {
+					t.Errorf("gw-dns's endpoints after the name moved: %v, want 127.0.0.3:21003", eps)
 				}
 			}
 			if tc.changed == "gw-new" && after["gw-new"] == nil {
