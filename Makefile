@@ -112,11 +112,13 @@ bench: ## Go benchmarks, then throughput and latency, weight changes and uploads
 bench-cluster: ## 3 agents on one ZooKeeper: change-to-traffic delay (p50/p99), and store writes/s, bolt against ZooKeeper; writes its section of docs/performance.md
 	bash bench/cluster.sh
 
-bench-go: ## Go benchmarks of the request path, of API update latency and of route scale (-benchmem)
+bench-go: ## Go benchmarks of the request path, of API update latency, of route scale and of gateway scale (-benchmem)
 	mkdir -p bench/out
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./core/routing/ ./core/condition/ ./core/dataplane/ ./core/api/ ./core/metrics/ | tee bench/out/go-bench.txt
+	$(GO) test -run '^$$' -bench . -skip GatewayScale -benchmem -count 5 ./core/routing/ ./core/condition/ ./core/dataplane/ ./core/api/ ./core/metrics/ | tee bench/out/go-bench.txt
 	# Seconds per run at 10,000 routes: a few fixed runs, not -benchtime 1s.
 	$(GO) test -run '^$$' -bench RouteScale -benchmem -benchtime 3x -count 3 ./core/engine/ | tee -a bench/out/go-bench.txt
+	# Percentiles of 100 changes per size, once: 1,000 gateways take a listener each.
+	$(GO) test -run '^$$' -bench GatewayScale -benchmem -benchtime 100x ./core/api/ | tee -a bench/out/go-bench.txt
 
 fuzz: ## fuzz the condition parser for a minute
 	$(GO) test -run '^$$' -fuzz FuzzCompile -fuzztime 60s ./core/condition/

@@ -29,7 +29,16 @@ func main() {
 	clusterDir := flag.String("cluster", "", "output directory of bench/cluster.sh")
 	flag.Parse()
 	if *runDir == "" && *reloadDir == "" && *uploadDir == "" && *clusterDir == "" {
-		fmt.Fprintln(os.Stderr, "summarize: give -run, -reload, -upload and/or -cluster")
+		if *goBench != "" {
+			// Only Go benchmarks: refresh the gateway scale section of the
+			// document, keep the rest (the other Go sections quote a whole
+			// `make bench-go` run together with bench/run.sh's).
+			if err := gatewayScaleOnly(*goBench, *out); err != nil {
+				fatal(err)
+			}
+			return
+		}
+		fmt.Fprintln(os.Stderr, "summarize: give -run, -reload, -upload, -cluster and/or -gobench")
 		os.Exit(2)
 	}
 	var cluster *clusterData
@@ -92,6 +101,7 @@ func main() {
 	}
 	if d.goBench != nil {
 		text += routeScaleSection(d.goBench)
+		text += gatewayScaleSection(d.goBench)
 		text += goBenchSection(d.goBench)
 	}
 	if err := os.WriteFile(*out, []byte(text), 0o644); err != nil {
@@ -104,7 +114,7 @@ func main() {
 func goBenchSection(out []byte) string {
 	var b strings.Builder
 	b.WriteString("\n## Go benchmarks (`make bench-go`)\n\n")
-	b.WriteString("`go test -run '^$' -bench . -benchmem -count 5` on the packages of the request path, and the\n")
+	b.WriteString("`go test -run '^$' -bench . -skip GatewayScale -benchmem -count 5` on the packages of the request path, and the\n")
 	b.WriteString("control plane's update latency (`BenchmarkAPIUpdateToTraffic`: a PATCH of the weights through the\n")
 	b.WriteString("REST API, the bbolt store with fsync, the engine and the data plane, until the first request\n")
 	b.WriteString("is answered by the newly weighted backend). Same machine, same run as the tables above.\n\n```\n")

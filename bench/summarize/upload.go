@@ -392,6 +392,12 @@ func spliceUploads(old, section string) string { return spliceSection(old, "## U
 // to the next "## ") with section, or inserts it before "## Machine", else
 // at the end.
 func spliceSection(old, heading, section string) string {
+	return spliceSectionBefore(old, heading, section, "## Machine")
+}
+
+// spliceSectionBefore is spliceSection inserting a new section before the
+// heading before.
+func spliceSectionBefore(old, heading, section, before string) string {
 	lines := strings.SplitAfter(old, "\n")
 	start, end := -1, len(lines)
 	for i, l := range lines {
@@ -406,7 +412,7 @@ func spliceSection(old, heading, section string) string {
 	}
 	if start < 0 {
 		for i, l := range lines {
-			if strings.HasPrefix(l, "## Machine") {
+			if strings.HasPrefix(l, before) {
 				return strings.Join(lines[:i], "") + section + strings.Join(lines[i:], "")
 			}
 		}

@@ -36,6 +36,9 @@ type gatewayAPI struct {
 	// not be checked side by side. The store's Match guards each gateway
 	// against writers outside this process.
 	mu sync.Mutex
+	// docs keeps the stored gateways decoded between writes: a write
+	// decodes only what changed since the last one.
+	docs engine.DocCache
 }
 
 // NewGatewayAPI serves the gateway REST API under /api/v1/. st holds each
@@ -109,13 +112,17 @@ func (a *gatewayAPI) state(ctx context.Context) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &state{entries: make(map[string]store.Entry, len(snap.Entries))}
-	for _, e := range snap.Entries {
-		g, err := decodeStored(e)
-		if err != nil {
-			return nil, err
-		}
-		s.gws = append(s.gws, g)
+	gws, err := a.docs.Decode(snap.Entries)
+	if err != nil {
+		return nil, err
+	}
+	s := &state{entries: make(map[string]store.Entry, len(snap.Entries)), gws: make([]*gateway.Gateway, len(gws))}
+	for i, e := range snap.Entries {
+		// A copy: the check writes ports into the gateways it is given,
+		// and the cache's are shared.
+		g := *gws[i]
+		g.Line = 0 // as decodeStored
+		s.gws[i] = &g
 		s.entries[e.Name] = e
 	}
 	return s, nil

@@ -203,23 +203,28 @@ func (d *DataPlane) Apply(t *routing.Table) error {
 }
 
 // forgetMetrics drops the series of gateways and routes t no longer has.
+// A gateway t shares with old (compiled once, reused) has the same routes:
+// only the others are looked at, so one change among many costs one.
 func (d *DataPlane) forgetMetrics(old, t *routing.Table) {
-	names := map[string]map[string]bool{}
+	byName := make(map[string]*routing.Gateway, len(t.Gateways))
 	for _, g := range t.Gateways {
-		rs := map[string]bool{"": true}
-		for _, r := range g.Routes {
-			rs[r.Name] = true
-		}
-		names[g.Name] = rs
+		byName[g.Name] = g
 	}
-	for _, g := range old.Gateways {
-		rs, ok := names[g.Name]
+	for port, g := range old.Gateways {
+		if t.Gateways[port] == g {
+			continue
+		}
+		ng, ok := byName[g.Name]
 		if !ok {
 			d.opts.Metrics.Forget(g.Name)
 			continue
 		}
+		kept := make(map[string]bool, len(ng.Routes))
+		for _, r := range ng.Routes {
+			kept[r.Name] = true
+		}
 		for _, r := range g.Routes {
-			if !rs[r.Name] {
+			if !kept[r.Name] {
 				d.opts.Metrics.ForgetRoute(g.Name, r.Name)
 			}
 		}

@@ -85,53 +85,59 @@ func (e *Engine) checkTargets(gws []*gateway.Gateway) (err, refused error) {
 	return nil, errors.Join(refusals...)
 }
 
-// effective returns gws as they go into service: routes held until their
+// effective returns g as it goes into service: routes held until their
 // backend is ready get weight 0 (and no condition share), with the reason
 // recorded in the statuses.
-func (e *Engine) effective(gws []*gateway.Gateway) ([]*gateway.Gateway, map[string][]RouteStatus) {
-	out := make([]*gateway.Gateway, len(gws))
-	statuses := make(map[string][]RouteStatus, len(gws))
-	for i, g := range gws {
-		cp := *g
-		cp.Routes = append([]gateway.Route(nil), g.Routes...)
-		st := make([]RouteStatus, len(cp.Routes))
-		for j := range cp.Routes {
-			r := &cp.Routes[j]
-			s := RouteStatus{Gateway: g.Name, Route: r.Name, Weight: r.Weight}
-			if r.Target.Kind == gateway.Static {
-				// A name that never resolved has nothing to send to: say so
-				// in the status rather than show the route in service.
-				if len(e.res.addrs(r.Target.Host, r.Target.Port)) == 0 {
-					s.Held = "not resolved: " + e.res.why(r.Target.Host, r.Target.Port)
-					r.Weight, r.ConditionStrength = 0, 0
-				}
-			} else {
-				var res pluginhost.Resolution
-				var ok bool
-				if e.opts.Backends != nil {
-					res, ok = e.opts.Backends.Resolve(sdkTarget(r.Target))
-				}
-				if ok {
-					s.Resolution = &res
-				}
-				why := holdReason(r, res, ok)
-				if !ok && e.opts.Backends != nil {
-					if err := e.opts.Backends.CheckScheme(string(r.Target.Kind)); err != nil {
-						why = err.Error() // its plugin will not run: say why
-					}
-				}
-				if why != "" {
-					s.Held = why
-					r.Weight, r.ConditionStrength = 0, 0
+func (e *Engine) effective(g *gateway.Gateway) (*gateway.Gateway, []RouteStatus) {
+	cp := *g
+	cp.Routes = append([]gateway.Route(nil), g.Routes...)
+	st := make([]RouteStatus, len(cp.Routes))
+	for j := range cp.Routes {
+		r := &cp.Routes[j]
+		s := RouteStatus{Gateway: g.Name, Route: r.Name, Weight: r.Weight}
+		if r.Target.Kind == gateway.Static {
+			// A name that never resolved has nothing to send to: say so
+			// in the status rather than show the route in service.
+			if len(e.res.addrs(r.Target.Host, r.Target.Port)) == 0 {
+				s.Held = "not resolved: " + e.res.why(r.Target.Host, r.Target.Port)
+				r.Weight, r.ConditionStrength = 0, 0
+			}
+		} else {
+			var res pluginhost.Resolution
+			var ok bool
+			if e.opts.Backends != nil {
+				res, ok = e.opts.Backends.Resolve(sdkTarget(r.Target))
+			}
+			if ok {
+				s.Resolution = &res
+			}
+			why := holdReason(r, res, ok)
+			if !ok && e.opts.Backends != nil {
+				if err := e.opts.Backends.CheckScheme(string(r.Target.Kind)); err != nil {
+					why = err.Error() // its plugin will not run: say why
 				}
 			}
-			s.Effective = r.Weight
-			st[j] = s
+			if why != "" {
+				s.Held = why
+				r.Weight, r.ConditionStrength = 0, 0
+			}
 		}
-		out[i] = &cp
-		statuses[g.Name] = st
+		s.Effective = r.Weight
+		st[j] = s
 	}
-	return out, statuses
+	return &cp, st
+}
+
+// staticOnly reports whether every route of g has a "[host:port]" target:
+// then what g is in service depends on its document and the resolver
+// alone, not on a backend plugin.
+func staticOnly(g *gateway.Gateway) bool {
+	for _, r := range g.Routes {
+		if r.Target.Kind != gateway.Static {
+			return false
+		}
+	}
+	return true
 }
 
 // holdReason says why a plugin route must wait ("" if it need not): until
@@ -195,21 +201,19 @@ func (e *Engine) pluginAddrs(t gateway.Target) ([]string, string) {
 	return addrs, host
 }
 
-// recordStatuses exports holds and stale targets as metrics and logs
-// their changes.
-func (e *Engine) recordStatuses(statuses map[string][]RouteStatus) {
+// recordStatuses exports holds and stale targets as metrics. A route's
+// held series is set only when its status is new or changed since prev,
+// the statuses of the table before: a change to one gateway among many
+// touches the series of that one.
+func (e *Engine) recordStatuses(prev, statuses map[string][]RouteStatus) {
 	reg := e.dp.Metrics()
 	if reg == nil {
 		return
 	}
 	reg.TargetStale.Reset()
-	for _, st := range statuses {
-		for _, s := range st {
-			held := 0.0
-			if s.Held != "" {
-				held = 1
-			}
-			reg.RouteHeld.WithLabelValues(s.Gateway, s.Route).Set(held)
+	for name, st := range statuses {
+		before := prev[name]
+		for i, s := range st {
 			if s.Resolution != nil {
 				stale := 0.0
 				if s.Resolution.Stale {
@@ -217,6 +221,14 @@ func (e *Engine) recordStatuses(statuses map[string][]RouteStatus) {
 				}
 				reg.TargetStale.WithLabelValues(s.Resolution.Target.String()).Set(stale)
 			}
+			if i < len(before) && before[i].Route == s.Route && (before[i].Held != "") == (s.Held != "") {
+				continue
+			}
+			held := 0.0
+			if s.Held != "" {
+				held = 1
+			}
+			reg.RouteHeld.WithLabelValues(s.Gateway, s.Route).Set(held)
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -76,6 +78,15 @@ type Engine struct {
 	// to build a table for, holding applyMu (tests hold a rebuild in
 	// progress with it). Set before the engine runs.
 	building func([]*gateway.Gateway)
+
+	// compiled is the compiled state of each gateway in service, by name,
+	// reused by the next table where nothing it depends on changed. Only
+	// apply reads and writes it, under applyMu.
+	compiled map[string]compiledGateway
+	// compiledCount counts the gateways compiled (not reused); under mu.
+	compiledCount int
+	// docs decodes the store's snapshots for Follow.
+	docs DocCache
 
 	kicks chan struct{}
 }
@@ -373,11 +384,11 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 	if e.building != nil {
 		e.building(gws)
 	}
-	keep := map[string]bool{}
+	keep := map[hostPort]bool{}
 	for _, g := range gws {
 		for _, r := range g.Routes {
 			if r.Target.Kind == gateway.Static {
-				keep[key(r.Target.Host, r.Target.Port)] = true
+				keep[hostPort{r.Target.Host, r.Target.Port}] = true
 			}
 		}
 	}
@@ -387,17 +398,47 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 		for _, t := range targets {
 			if res, ok := e.opts.Backends.Resolve(t); ok {
 				for _, ep := range res.Endpoints {
-					keep[ep.Address] = true
+					if h, p, err := net.SplitHostPort(ep.Address); err == nil {
+						if port, err := strconv.Atoi(p); err == nil {
+							keep[hostPort{h, port}] = true
+						}
+					}
 				}
 			}
 		}
 	}
 	e.res.forget(keep)
-	eff, statuses := e.effective(gws)
+	resolved := e.res.generation()
+	eff := make([]*gateway.Gateway, len(gws))
+	statuses := make(map[string][]RouteStatus, len(gws))
+	inputs := make(map[*gateway.Gateway]compiledGateway, len(gws))
+	for i, g := range gws {
+		// A gateway of "[host:port]" routes whose document, port and
+		// resolutions did not change is what it was in service: its
+		// effective form, statuses and inputs are reused, not recomputed.
+		if prev, ok := e.compiled[g.Name]; ok && prev.src == g && prev.port == g.Port.Number && prev.static && prev.resolved == resolved {
+			eff[i], statuses[g.Name], inputs[prev.eff] = prev.eff, prev.statuses, prev
+			continue
+		}
+		var st []RouteStatus
+		eff[i], st = e.effective(g)
+		statuses[g.Name] = st
+		c := e.inputsOf(g, eff[i])
+		c.eff, c.statuses, c.static, c.resolved = eff[i], st, staticOnly(g), resolved
+		inputs[eff[i]] = c
+	}
 	e.mu.Lock()
 	gen := e.gen + 1 // only apply changes gen, under applyMu
 	e.mu.Unlock()
+	compiled := 0
 	t, err := routing.Build(routing.Input{
+		Reuse: func(g *gateway.Gateway) *routing.Gateway {
+			if prev, ok := e.compiled[g.Name]; ok && prev.same(inputs[g]) {
+				return prev.rg
+			}
+			compiled++
+			return nil
+		},
 		Gateways:   eff,
 		Addrs:      e.addrs,
 		Failed:     e.failed,
@@ -413,7 +454,18 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 	} else {
 		e.dp.Metrics().TableFailures.Inc()
 	}
+	if err == nil {
+		next := make(map[string]compiledGateway, len(eff))
+		for _, g := range eff {
+			c := inputs[g]
+			c.rg = t.Gateways[g.Port.Number]
+			next[g.Name] = c
+		}
+		e.compiled = next
+	}
 	e.mu.Lock()
+	prevStatuses := e.statuses
+	e.compiledCount += compiled
 	e.lastErr = err
 	if err == nil {
 		e.gen = gen
@@ -424,7 +476,7 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 	if err != nil {
 		return fmt.Errorf("put routing table in service: %w", err)
 	}
-	e.recordStatuses(statuses)
+	e.recordStatuses(prevStatuses, statuses)
 	e.log.Info("routing table in service", "generation", gen, "gateways", len(gws))
 	return nil
 }

@@ -19,7 +19,7 @@ func (e *Engine) Follow(ctx context.Context, st store.Store, after int64, applie
 		if snap.Version <= after {
 			continue
 		}
-		gws, err := Decode(snap)
+		gws, err := e.docs.Decode(snap.Entries)
 		if err == nil {
 			err = e.SetVersion(gws, snap.Version)
 		}
@@ -29,7 +29,8 @@ func (e *Engine) Follow(ctx context.Context, st store.Store, after int64, applie
 	}
 }
 
-// Decode turns a store snapshot into gateways.
+// Decode turns a store snapshot into gateways, decoding every entry
+// (Follow decodes only what changed: see DocCache).
 func Decode(snap store.Snapshot) ([]*gateway.Gateway, error) {
 	gws := make([]*gateway.Gateway, 0, len(snap.Entries))
 	for _, en := range snap.Entries {

@@ -24,7 +24,21 @@ type resolver struct {
 
 	mu      sync.Mutex
 	entries map[string]*dnsEntry // by "host:port"
+	// literals holds the addresses of IP literal targets, formatted once:
+	// every table build asks for those of every route. used holds the
+	// ones asked for since the last forget, which keeps only them.
+	literals, used map[netip.AddrPort][]string
+	// gen counts the lookups that finished: what a name resolves to, or
+	// why it does not, can have changed only when it moved.
+	gen     uint64
 	changed func()
+}
+
+// hostPort is a route target's host and port, a map key that costs no
+// formatting.
+type hostPort struct {
+	host string
+	port int
 }
 
 type dnsEntry struct {
@@ -46,6 +60,8 @@ func newResolver(overrides map[string][]string, log *slog.Logger) *resolver {
 		timeout:   2 * time.Second,
 		log:       log,
 		entries:   map[string]*dnsEntry{},
+		literals:  map[netip.AddrPort][]string{},
+		used:      map[netip.AddrPort][]string{},
 	}
 }
 
@@ -53,14 +69,17 @@ func key(host string, port int) string { return net.JoinHostPort(host, strconv.I
 
 // addrs returns the current addresses of host:port, resolving it now if it
 // was never resolved.
+// The slice returned is shared: callers only read it.
 func (r *resolver) addrs(host string, port int) []string {
-	k := key(host, port)
-	if a, ok := r.overrides[k]; ok {
-		return a
+	if len(r.overrides) > 0 {
+		if a, ok := r.overrides[key(host, port)]; ok {
+			return a
+		}
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
-		return []string{netip.AddrPortFrom(ip, uint16(port)).String()}
+		return r.literal(netip.AddrPortFrom(ip, uint16(port)))
 	}
+	k := key(host, port)
 	r.mu.Lock()
 	e, ok := r.entries[k]
 	if !ok {
@@ -75,6 +94,27 @@ func (r *resolver) addrs(host string, port int) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return e.addrs
+}
+
+// literal returns the one address of an IP literal target.
+func (r *resolver) literal(ap netip.AddrPort) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a, ok := r.used[ap]
+	if !ok {
+		if a, ok = r.literals[ap]; !ok {
+			a = []string{ap.String()}
+		}
+		r.used[ap] = a
+	}
+	return a
+}
+
+// generation is the number of lookups finished so far.
+func (r *resolver) generation() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gen
 }
 
 // why says why host:port has no addresses: its last lookup's error, or
@@ -113,6 +153,7 @@ func (r *resolver) resolve(k string) bool {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.gen++
 	e.inFlight = false
 	e.resolved = time.Now()
 	if err != nil {
@@ -175,13 +216,15 @@ func (r *resolver) kick(host string, port int) func() {
 	}
 }
 
-// forget drops names no gateway uses any more.
-func (r *resolver) forget(keep map[string]bool) {
+// forget drops names no gateway uses any more, and the IP literals not
+// asked for since the last forget.
+func (r *resolver) forget(keep map[hostPort]bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for k := range r.entries {
-		if !keep[k] {
+	for k, e := range r.entries {
+		if !keep[hostPort{e.host, e.port}] {
 			delete(r.entries, k)
 		}
 	}
+	r.literals, r.used = r.used, make(map[netip.AddrPort][]string, len(r.used))
 }

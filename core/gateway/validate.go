@@ -193,8 +193,8 @@ func validateSet(gws []*Gateway, source string, at position) ErrorList {
 		line, col := at(g, field)
 		errs = append(errs, &FieldError{Source: source, Line: line, Column: col, Gateway: g.Name, Field: field, Err: err})
 	}
-	names := map[string]*Gateway{}
-	ports := map[int]*Gateway{}
+	names := make(map[string]*Gateway, len(gws))
+	ports := make(map[int]*Gateway, len(gws))
 	for _, g := range gws {
 		if first, ok := names[g.Name]; ok && g.Name != "" {
 			msg := fmt.Sprintf("duplicate gateway name %q", g.Name)

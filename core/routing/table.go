@@ -85,6 +85,12 @@ type Input struct {
 	Metrics    *metrics.Registry
 	Options    Options
 	Generation uint64
+	// Reuse, if set, may return the compiled gateway of an earlier table
+	// for a gateway whose document and inputs did not change since: Build
+	// then puts that one in the new table as is, with its metrics and
+	// counters, instead of compiling the gateway again. Compiled gateways
+	// are never modified after Build, so tables can share them.
+	Reuse func(*gateway.Gateway) *Gateway
 }
 
 // Build compiles a Table. It changes nothing that is in service: the
@@ -97,6 +103,12 @@ func Build(in Input) (*Table, error) {
 		}
 		if other, ok := t.Gateways[g.Port.Number]; ok {
 			return nil, fmt.Errorf("gateway %q: port %d is already used by gateway %q", g.Name, g.Port.Number, other.Name)
+		}
+		if in.Reuse != nil {
+			if rg := in.Reuse(g); rg != nil {
+				t.Gateways[g.Port.Number] = rg
+				continue
+			}
 		}
 		t.Gateways[g.Port.Number] = buildGateway(g, in)
 	}
@@ -190,7 +202,7 @@ func buildRoute(g *gateway.Gateway, gr *gateway.Route, i int, in Input) *Route {
 
 // addrs is the set of endpoint addresses the table uses.
 func (t *Table) addrs() map[string]struct{} {
-	m := map[string]struct{}{}
+	m := make(map[string]struct{}, 2*len(t.Gateways)) // routes have an endpoint or two, typically
 	for _, g := range t.Gateways {
 		for _, r := range g.Routes {
 			for _, e := range r.Endpoints {

@@ -128,7 +128,7 @@ func Open(dir string) (*Bolt, error) {
 		db.Close()
 		return nil, err
 	}
-	snap, err := s.Snapshot(context.Background())
+	snap, err := s.readSnapshot()
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -262,10 +262,23 @@ func (s *Bolt) fail(op string, err error) error {
 	return fmt.Errorf("store: %s %s: %w", op, s.path, err)
 }
 
+// Snapshot serves the state watchers hold: it is the file's, published
+// under the write lock after every commit (and after a Load), so reading
+// the file again, every gateway's newest record with its checksum, would
+// only cost a write time that grows with the number of gateways.
 func (s *Bolt) Snapshot(ctx context.Context) (Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return Snapshot{}, err
 	}
+	snap, ok := s.bc.snapshot()
+	if !ok {
+		return Snapshot{}, fmt.Errorf("store: snapshot: %w", ErrClosed)
+	}
+	return snap, nil
+}
+
+// readSnapshot reads the whole state from the file.
+func (s *Bolt) readSnapshot() (Snapshot, error) {
 	snap := Snapshot{Entries: []Entry{}, Policies: []Entry{}}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		snap.Version = int64(binary.BigEndian.Uint64(tx.Bucket(bucketMeta).Get(keyVersion)))

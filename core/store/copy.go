@@ -198,7 +198,7 @@ func (s *Bolt) Load(ctx context.Context, d Dump, replace bool) error {
 
 // republish hands watchers the state read whole, after a Load; s.mu held.
 func (s *Bolt) republish() error {
-	snap, err := s.Snapshot(context.Background())
+	snap, err := s.readSnapshot()
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,17 @@ func (b *broadcaster) wakeAll() {
 	}
 }
 
+// snapshot is a copy of the state, the caller's own; false once closed.
+func (b *broadcaster) snapshot() (Snapshot, bool) {
+	b.mu.Lock()
+	cur, closed := b.cur, b.closed
+	b.mu.Unlock()
+	if closed {
+		return Snapshot{}, false
+	}
+	return cloneSnapshot(cur), true // cur is never modified in place
+}
+
 func (b *broadcaster) current() Snapshot {
 	b.mu.Lock()
 	defer b.mu.Unlock()
