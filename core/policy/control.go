@@ -228,8 +228,21 @@ func (r *Runner) retry(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		_, err = r.o.Store.Apply(ctx, []store.Change{{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev,
-			Reason: fmt.Sprintf("policy %s: retry %d requested by an operator: the rollout starts again from the first step (it was %s)", g.Policy.Type, n, st.Phase)}})
+		reason := fmt.Sprintf("policy %s: retry %d requested by an operator: the rollout starts again from the first step (it was %s)", g.Policy.Type, n, st.Phase)
+		var changes []store.Change
+		// The conditions the rollback turned off capture requests again,
+		// as when the rollout first started.
+		if cur, grev := r.current(ctx, name); cur != nil && cur.Policy != nil && configHash(cur.Policy) == st.ConfigHash {
+			if changed, note := restore(cur, st); changed {
+				gdoc, err := cur.MarshalJSON()
+				if err != nil {
+					return err
+				}
+				changes = append(changes, store.Change{Name: name, Doc: gdoc, Match: grev, Reason: reason + "; " + note})
+			}
+		}
+		changes = append(changes, store.Change{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev, Reason: reason})
+		_, err = r.o.Store.Apply(ctx, changes)
 		if err == nil {
 			r.kick(name)
 			return nil
