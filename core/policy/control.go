@@ -275,3 +275,24 @@ type Status struct {
 	State
 	Interval string `json:"interval"`
 }
+
+// Drives says whether a gateway's policy owns its weights now: a rollout
+// going and not paused. Then a manual weight change would be overwritten
+// at the next step, or would steer the rollout from under the policy, so
+// the API refuses it. phase is the rollout's phase.
+func (r *Runner) Drives(ctx context.Context, name string) (drives bool, phase string, err error) {
+	g, _ := r.current(ctx, name)
+	if g == nil || g.Policy == nil {
+		return false, "", nil
+	}
+	st, _, err := r.load(ctx, name)
+	if err != nil {
+		return false, "", err
+	}
+	if st.ConfigHash != configHash(g.Policy) {
+		return true, PhaseStarting, nil
+	}
+	// A pause requested is taken before any further step.
+	paused := st.Paused || st.Command == sdk.CommandPause
+	return !st.Done && !paused && !Terminal(st.Phase), st.Phase, nil
+}
