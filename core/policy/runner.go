@@ -290,6 +290,14 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 	cmd := st.Command
 	st.Command = sdk.CommandNone
 	ended := st.Done
+	if ended && (cmd == sdk.CommandPause || cmd == sdk.CommandResume) {
+		// Command refuses these after the end; one that slipped in (a race
+		// with the ending decision, another agent's API) must not reopen
+		// a finished rollout: it is declined and the phase stays.
+		st.Declined = &Declined{Command: cmd, Reason: "the rollout ended " + st.Phase, Time: now}
+		r.save(ctx, name, g, grev, st, prev, nil, nil, fmt.Sprintf("policy %s: %s declined: the rollout ended %s", pol.Type, cmd, st.Phase))
+		return interval
+	}
 	switch cmd {
 	case sdk.CommandPause:
 		st.Paused, st.Phase = true, PhasePaused
@@ -359,11 +367,14 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 	st.Phase = d.Phase
 	switch d.Action {
 	case sdk.Promote:
+		// An end while paused (promote and abort act then too) is not paused.
+		st.Paused = false
 		st.Done, st.Ended, st.EndedRevision = true, d.Action, grev // save counts the revision it writes
 		if st.Phase == "" {
 			st.Phase = PhasePromoted
 		}
 	case sdk.Rollback:
+		st.Paused = false
 		st.Done, st.Ended, st.EndedRevision = true, d.Action, grev
 		if st.Phase == "" {
 			st.Phase = PhaseRolledBack
