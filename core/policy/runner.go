@@ -344,6 +344,9 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 		if ctx.Err() != nil {
 			return interval
 		}
+		if werr == nil {
+			w.Keep() // the next decision judges this window's traffic too
+		}
 		st.Errors++
 		st.Command = cmd // not taken yet
 		st.Last = &Decision{Time: now, Action: sdk.Hold, Reason: "holding: the decision failed", Error: err.Error()}
@@ -414,6 +417,7 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 		reason += "; " + lateNote(taken)
 	}
 	if !r.save(ctx, name, g, grev, st, prev, weights, strengths, reason) {
+		w.Keep()
 		return 100 * time.Millisecond // a concurrent write: decide again on fresh data
 	}
 	r.log.Info("policy decision", "gateway", name, "policy", pol.Type, "action", d.Action, "phase", st.Phase, "reason", d.Reason)
