@@ -3,9 +3,13 @@ package main
 // End-to-end tests of a pipeline's trust in policies (issue 23, item 3).
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/turnout/turnout/internal/testnet"
 )
 
 // `gateway update --weights` on a gateway whose policy drives the weights
@@ -35,4 +39,21 @@ func TestManualWeightsUnderARunningPolicyAreRefused(t *testing.T) {
 	})
 	tt.expectCLI(0, "", "gateway", "update", "shop", "--weights", stable+"@70%,"+canary+"@30%")
 	tt.awaitStatus("shop", 10*time.Second, "paused at 30%", func(st e2eStatus) bool { return st.Routes[1].Weight == "30%" })
+}
+
+// min_requests: 0 would pass, and promote, a canary that got no request:
+// apply refuses it, naming why, and nothing changes.
+func TestMinRequestsZeroIsRefusedAtApply(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
+	port := testnet.FreePort(t)
+	tt := start(t, canaryGateway(port, stable, canary, "  interval: 1h\n  steps: [10, 50]\n"))
+	file := filepath.Join(t.TempDir(), "shop.yaml")
+	if err := os.WriteFile(file, []byte(canaryGateway(port, stable, canary, "  interval: 1h\n  steps: [10, 50]\n  min_requests: 0\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tt.expectCLI(1, "canary: min_requests: must be a whole number of at least 1, got 0: 0 would judge, and pass, a window in which the canary got no request at all",
+		"gateway", "apply", "-f", file)
 }
