@@ -57,3 +57,26 @@ func TestMinRequestsZeroIsRefusedAtApply(t *testing.T) {
 	tt.expectCLI(1, "canary: min_requests: must be a whole number of at least 1, got 0: 0 would judge, and pass, a window in which the canary got no request at all",
 		"gateway", "apply", "-f", file)
 }
+
+// A canary short of traffic is rolled back at its progress_deadline, with
+// a reason saying so, rather than held for ever: status --wait ends.
+func TestProgressDeadlineRollsBackACanaryShortOfTraffic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	stable, canary := newBackend(t, "1.0.0"), newBackend(t, "1.1.0")
+	tt, url := startCanary(t, stable, canary, `  interval: 300ms
+  steps: [10, 50]
+  min_requests: 1000
+  progress_deadline: 1s
+`)
+	l := startPolicyLoad(t, url, 1, 20*time.Millisecond)
+	defer l.stop()
+	tt.expectCLI(1, "the rollout ended rolled-back", "gateway", "status", "shop", "--wait", "--wait-timeout", "30s")
+	if h := tt.history(); !strings.Contains(h, "policy canary: rollback: rolled back: no progress for progress_deadline 1s: not enough data:") {
+		t.Errorf("the rollback does not say why:\n%s", h)
+	}
+	if st := tt.status("shop"); st.Routes[1].Weight != "0%" {
+		t.Errorf("after the rollback the canary is at %s", st.Routes[1].Weight)
+	}
+}

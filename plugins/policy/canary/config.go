@@ -53,7 +53,10 @@ type config struct {
 	minRequests  int
 	maxErrorRate float64 // percent
 	maxP99       time.Duration
-	webhooks     []webhook
+	// progressDeadline, if set, rolls back a rollout whose windows have
+	// had too little traffic to be judged for that long (0: it holds).
+	progressDeadline time.Duration
+	webhooks         []webhook
 }
 
 type webhook struct {
@@ -108,6 +111,11 @@ func parseConfig(raw json.RawMessage, routes []string) (*config, error) {
 			c.maxErrorRate, err = policykit.ErrorRate(v, "10")
 		case "max_p99":
 			c.maxP99, err = policykit.Duration(v, `"500ms"`)
+		case "progress_deadline":
+			c.progressDeadline, err = policykit.Duration(v, `"30m"`)
+			if err == nil && c.progressDeadline <= 0 {
+				err = fmt.Errorf("must be above 0, got %s", v)
+			}
 		case "webhooks":
 			c.webhooks, err = webhooks(v)
 			if err != nil {
