@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,5 +50,29 @@ func TestAPluginRouteAnswersFromTheFirstRequestAfterAStart(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("X-Backend") != "1.0.0" {
 		t.Fatalf("the first request after the start: %d from %q, want 200 from 1.0.0", resp.StatusCode, resp.Header.Get("X-Backend"))
+	}
+}
+
+// A target its plugin cannot watch at all (here a consul: query key that
+// does not exist) is refused when the gateway is applied, naming the key,
+// rather than accepted and then held with 503s.
+func TestABadBackendRefIsRefusedAtApply(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	consulEnv(t)
+	fc := fakeconsul.New(t, fakeconsul.Options{})
+	in := newSvcInstance(t, "svc-a1", "1.0.0")
+	in.register(fc, "1.0.0")
+	port := testnet.FreePort(t)
+	tt := start(t, consulGateway(port, "1.0.0"), consulArgs(fc)...)
+	file := filepath.Join(t.TempDir(), "shop.yaml")
+	bad := strings.Replace(consulGateway(port, "1.0.0"), "?tag=", "?tga=", 1)
+	if err := os.WriteFile(file, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tt.expectCLI(1, `consul: ref "svc?tga=1.0.0": unknown query key "tga" (known: tag, dc, near, passing)`, "gateway", "apply", "-f", file)
+	if st := tt.status("shop"); len(st.Routes) != 1 || st.Routes[0].Route != consul100 {
+		t.Fatalf("the refused apply changed the gateway: %+v", st.Routes)
 	}
 }
