@@ -352,15 +352,29 @@ func TestStickyRouteKeepsAClientOnItsRoute(t *testing.T) {
 		}
 	}
 	check("same weights")
-	// Vamp's rule: a sticky client keeps its route even when its weight
-	// drops to zero; only new clients follow the new weights.
+	// A route at weight 0 takes nobody, pinned clients included (unlike
+	// Vamp's cookie persistence): each is re-pinned by weight, to a, and
+	// stays there when the weights change again.
 	tt.reload(doc("100%", "0%"))
 	testnet.Eventually(t, 5*time.Second, "reload", func() bool {
 		// New clients only go to a once two in a row do (50/50 alternates).
 		first := get(t, &http.Client{}, url)
 		return first == "a" && get(t, &http.Client{}, url) == "a"
 	})
+	for i := range first {
+		first[i] = "a"
+	}
 	check("after weights 100/0")
+	tt.reload(doc("50%", "50%"))
+	testnet.Eventually(t, 5*time.Second, "reload", func() bool {
+		// 50/50 alternates: one of two new clients goes to b.
+		got := map[string]bool{}
+		for range 2 {
+			got[get(t, &http.Client{}, url)] = true
+		}
+		return got["b"]
+	})
+	check("re-pinned, after weights 50/50 again")
 }
 
 func get(t *testing.T, c *http.Client, url string) string {

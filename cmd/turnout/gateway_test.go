@@ -274,7 +274,7 @@ func TestGatewayUpdateRefusesAConcurrentChange(t *testing.T) {
 	h := api.NewGatewayAPI(store.NewMemory(), nil, nil)
 	var once bool
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == "PUT" && !once {
+		if r.Method == "PATCH" && !once {
 			// Someone else writes first.
 			once = true
 			req := httptest.NewRequest("PUT", r.URL.Path, strings.NewReader(seed(8080, "70%", "30%")))

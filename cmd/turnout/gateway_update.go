@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -17,6 +18,7 @@ type updateFlags struct {
 	route     string
 	condition string
 	strength  string
+	force     bool
 }
 
 func newGatewayUpdateCommand(o *gatewayOptions) *cobra.Command {
@@ -34,7 +36,9 @@ strength, as Vamp's update-gateway did:
 A route is named by its key or any part of it that only one route has;
 ROUTE=WEIGHT works as well as ROUTE@WEIGHT. Routes not named keep their
 weight; the weights must still total 100%. Weights and a condition cannot be
-changed in one call. The gateway is read and written back with If-Match, so a
+changed in one call. While a policy drives the gateway's weights (a rollout
+going, not paused), --weights is refused: pause the policy first, or give
+--force, which pauses it and then sets the weights. The gateway is read and written back with If-Match, so a
 change made by someone else in between is refused rather than overwritten.`,
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeNames(o),
@@ -48,6 +52,12 @@ change made by someone else in between is refused rather than overwritten.`,
 			if err != nil {
 				return err
 			}
+			if fl.Changed("weights") {
+				return updateWeights(cmd.Context(), c, o, cmd, args[0], edit, f.force)
+			}
+			if f.force {
+				return usageErrorf("--force goes with --weights only")
+			}
 			return update(cmd.Context(), c, o, cmd, args[0], edit)
 		},
 	}
@@ -56,6 +66,7 @@ change made by someone else in between is refused rather than overwritten.`,
 	fl.StringVar(&f.route, "route", "", "the route whose condition changes")
 	fl.StringVar(&f.condition, "condition", "", `the route's new condition, or null to clear it`)
 	fl.StringVar(&f.strength, "strength", "", "share of matching requests the route takes (e.g. 100%)")
+	fl.BoolVar(&f.force, "force", false, "with --weights: pause the gateway's policy if it drives the weights, then set them")
 	return cmd
 }
 
@@ -220,6 +231,50 @@ func update(ctx context.Context, c *client, o *gatewayOptions, cmd *cobra.Comman
 		// The body was written here, not by the user: a line and column in
 		// it would point nowhere they can look.
 		ae.message = bodyPosition.ReplaceAllString(ae.message, "$1")
+	}
+	if err != nil {
+		return err
+	}
+	return printGatewayResponse(cmd.OutOrStdout(), o.output, resp)
+}
+
+// updateWeights sets weights with a merge patch, which the server refuses
+// (409) while a policy drives the weights; with force, the policy is paused
+// first, and the patch made again.
+func updateWeights(ctx context.Context, c *client, o *gatewayOptions, cmd *cobra.Command, name string, edit func(*gateway.Gateway) error, force bool) error {
+	cur, err := c.do(ctx, request{method: "GET", path: gatewayPath(name)})
+	if err != nil {
+		return err
+	}
+	g, err := gateway.DecodeOne(cur.body, "")
+	if err != nil {
+		return fmt.Errorf("server's gateway: %w", err)
+	}
+	if err := edit(g); err != nil {
+		return err
+	}
+	routes := make(map[string]any, len(g.Routes))
+	for _, r := range g.Routes {
+		routes[r.Name] = map[string]string{"weight": r.Weight.String()}
+	}
+	patch, err := json.Marshal(map[string]any{"routes": routes})
+	if err != nil {
+		return err
+	}
+	send := func() (*response, error) {
+		return c.do(ctx, request{method: "PATCH", path: gatewayPath(name), body: patch,
+			contentType: "application/merge-patch+json", ifMatch: cur.header.Get("ETag")})
+	}
+	resp, err := send()
+	if force && statusOf(err) == 409 && g.Policy != nil {
+		if _, perr := c.do(ctx, request{method: "POST", path: gatewayPath(name, "pause")}); perr != nil {
+			return fmt.Errorf("--force: pause the policy: %w", perr)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s: policy %s paused (--force); `turnout gateway resume %s` hands the weights back to it\n", name, g.Policy.Type, name)
+		resp, err = send()
+	}
+	if statusOf(err) == 412 {
+		return &exitError{code: exitRefused, err: fmt.Errorf("gateway %s was changed by someone else since revision %d was read: retry", name, cur.revision())}
 	}
 	if err != nil {
 		return err

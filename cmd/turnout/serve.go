@@ -583,10 +583,16 @@ func openBolt(dir string, log *slog.Logger) (store.Store, error) {
 	return st, nil
 }
 
+// firstResolutionWait bounds how long the first table waits for the
+// backend plugins' first snapshots (a plugin that hangs must not keep the
+// other gateways down).
+const firstResolutionWait = 10 * time.Second
+
 // firstTable seeds the store from the file (or the demo's example) and puts
 // what the store then holds in service, so that a gateway that cannot be
 // served (a port taken) stops the start with its error. It returns the
-// store version in service.
+// store version in service. The ports are bound once the backend plugins
+// gave their first word on every target (firstResolutionWait at most).
 func firstTable(ctx context.Context, f serveFlags, st store.Store, eng *engine.Engine, apply filesource.Apply) (int64, error) {
 	switch {
 	case f.file != "":
@@ -609,6 +615,12 @@ func firstTable(ctx context.Context, f serveFlags, st store.Store, eng *engine.E
 	gws, err := engine.Decode(snap)
 	if err != nil {
 		return 0, err
+	}
+	// Ports are bound with the first table: a route whose plugin has not
+	// answered yet would take its requests with a 503.
+	if waiting := eng.AwaitFirstResolutions(ctx, gws, firstResolutionWait); len(waiting) > 0 {
+		slog.Warn("backend plugins gave no first resolution in time; their routes are held until they do",
+			"wait", firstResolutionWait, "targets", fmt.Sprint(waiting))
 	}
 	err = eng.SetVersion(gws, snap.Version)
 	if errors.Is(err, engine.ErrNotServed) {

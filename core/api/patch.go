@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,6 +72,9 @@ func (a *gatewayAPI) patch(w http.ResponseWriter, r *http.Request, p params) err
 	if g.Name != p.name {
 		return inconsistentName(p.name, g.Name)
 	}
+	if err := a.refuseWeightsUnderPolicy(r.Context(), e.Doc, g); err != nil {
+		return err
+	}
 	// The patch was made against e; without If-Match, still require e, so
 	// that the merge never lands on a revision it was not computed from.
 	if !pc.set {
@@ -121,4 +126,39 @@ func withoutPositions(err error) error {
 		out[i] = &c
 	}
 	return out
+}
+
+// refuseWeightsUnderPolicy refuses a change of weights while the gateway's
+// policy drives them (a rollout going, not paused): accepted, it would be
+// overwritten at the next step, or steer the rollout behind the policy's
+// back. A changed policy section starts a new rollout and is not refused.
+func (a *gatewayAPI) refuseWeightsUnderPolicy(ctx context.Context, storedDoc []byte, g *gateway.Gateway) error {
+	if a.policy == nil || g.Policy == nil {
+		return nil
+	}
+	stored, err := gateway.DecodeOne(storedDoc, "")
+	if err != nil || stored.Policy == nil || !bytes.Equal(stored.Policy.Config, g.Policy.Config) || sameWeights(stored, g) {
+		return nil
+	}
+	drives, phase, err := a.policy.Drives(ctx, g.Name)
+	if err != nil || !drives {
+		return err
+	}
+	return errorf(http.StatusConflict, "gateway %s: its %s policy drives the weights (rollout %s): pause it first (`turnout gateway pause %s`), "+
+		"or `turnout gateway update %s --weights ... --force`, which pauses it; `turnout gateway abort %s` or `promote` ends it",
+		g.Name, g.Policy.Type, phase, g.Name, g.Name, g.Name)
+}
+
+// sameWeights says whether a and b give each route the same weight.
+func sameWeights(a, b *gateway.Gateway) bool {
+	w := make(map[string]gateway.Weight, len(a.Routes))
+	for _, r := range a.Routes {
+		w[r.Name] = r.Weight
+	}
+	for _, r := range b.Routes {
+		if v, ok := w[r.Name]; !ok || v != r.Weight {
+			return false
+		}
+	}
+	return len(a.Routes) == len(b.Routes)
 }

@@ -18,6 +18,9 @@ type PolicyControl interface {
 	Status(ctx context.Context, gateway string) (any, bool, error)
 	// Command hands an operator's command to a gateway's policy.
 	Command(ctx context.Context, gateway string, cmd sdk.Command) error
+	// Drives says whether a gateway's policy owns its weights now (a
+	// rollout going, not paused), and the rollout's phase.
+	Drives(ctx context.Context, gateway string) (bool, string, error)
 }
 
 // GatewayStatus is GET /gateways/{name}/status.

@@ -28,6 +28,9 @@ func (fakePolicy) Status(context.Context, string) (any, bool, error) {
 }
 
 func (fakePolicy) Command(context.Context, string, sdk.Command) error { return nil }
+func (fakePolicy) Drives(context.Context, string) (bool, string, error) {
+	return false, "", nil
+}
 
 // Every answer in YAML is its JSON answer as YAML: the same structure.
 func TestYAMLAnswersAreTheJSONAnswers(t *testing.T) {

@@ -22,6 +22,9 @@ type Backends interface {
 	SyncTargets([]sdk.Target)
 	// Resolve is the last word of a target's plugin.
 	Resolve(sdk.Target) (pluginhost.Resolution, bool)
+	// CheckTarget says whether the plugin can watch the target at all
+	// (a malformed reference is an error).
+	CheckTarget(sdk.Target) error
 }
 
 // RouteStatus is why a route has the weight it has in service.
@@ -79,6 +82,10 @@ func (e *Engine) checkTargets(gws []*gateway.Gateway) (err, refused error) {
 					return err, nil
 				}
 				refusals = append(refusals, err)
+				continue
+			}
+			if err := e.opts.Backends.CheckTarget(sdkTarget(r.Target)); err != nil {
+				return fmt.Errorf("gateway %q: route %q: %w", g.Name, r.Name, err), nil
 			}
 		}
 	}

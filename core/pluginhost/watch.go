@@ -28,6 +28,10 @@ type Resolution struct {
 	Stale bool
 	// Error says why the target is stale or was refused.
 	Error string
+	// Refused is set while the plugin refuses the target itself (a
+	// malformed reference, no plugin for it), as opposed to not answering
+	// yet: waiting for its first snapshot is pointless.
+	Refused bool
 	// Updated is when the last snapshot arrived.
 	Updated time.Time
 }
@@ -73,12 +77,12 @@ func (h *Host) SyncTargets(targets []sdk.Target) {
 	h.mu.Unlock()
 	for _, w := range start {
 		if err := h.CheckScheme(w.target.Scheme); err != nil {
-			h.update(w, func(r *Resolution) { r.Error = err.Error() })
+			h.update(w, func(r *Resolution) { r.Error, r.Refused = err.Error(), true })
 			continue
 		}
 		in, err := h.instance(sdk.KindBackend, w.target.Scheme)
 		if err != nil {
-			h.update(w, func(r *Resolution) { r.Error = err.Error() })
+			h.update(w, func(r *Resolution) { r.Error, r.Refused = err.Error(), true })
 			continue
 		}
 		wctx, cancel := context.WithCancel(ctx)
@@ -137,7 +141,7 @@ func (h *Host) follow(ctx context.Context, w *watch, in *instance) {
 			if errors.Is(err, sdk.ErrUnavailable) {
 				h.markStale(w, err.Error())
 			} else {
-				h.update(w, func(r *Resolution) { r.Error = err.Error(); r.Stale = r.Received })
+				h.update(w, func(r *Resolution) { r.Error = err.Error(); r.Stale = r.Received; r.Refused = true })
 			}
 			select {
 			case <-ctx.Done():
@@ -148,7 +152,7 @@ func (h *Host) follow(ctx context.Context, w *watch, in *instance) {
 		}
 		for snap := range ch {
 			h.update(w, func(r *Resolution) {
-				r.Received = true
+				r.Received, r.Refused = true, false
 				r.Endpoints = snap.Endpoints
 				r.Ready = snap.Ready
 				r.EverReady = r.EverReady || snap.Ready

@@ -249,8 +249,21 @@ func (r *Runner) retry(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		_, err = r.o.Store.Apply(ctx, []store.Change{{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev,
-			Reason: fmt.Sprintf("policy %s: retry %d requested by an operator: the rollout starts again from the first step (it was %s)", g.Policy.Type, n, st.Phase)}})
+		reason := fmt.Sprintf("policy %s: retry %d requested by an operator: the rollout starts again from the first step (it was %s)", g.Policy.Type, n, st.Phase)
+		var changes []store.Change
+		// The conditions the rollback turned off capture requests again,
+		// as when the rollout first started.
+		if cur, grev := r.current(ctx, name); cur != nil && cur.Policy != nil && configHash(cur.Policy) == st.ConfigHash {
+			if changed, note := restore(cur, st); changed {
+				gdoc, err := cur.MarshalJSON()
+				if err != nil {
+					return err
+				}
+				changes = append(changes, store.Change{Name: name, Doc: gdoc, Match: grev, Reason: reason + "; " + note})
+			}
+		}
+		changes = append(changes, store.Change{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev, Reason: reason})
+		_, err = r.o.Store.Apply(ctx, changes)
 		if err == nil {
 			r.kick(name)
 			return nil
@@ -282,4 +295,25 @@ func (r *Runner) Status(ctx context.Context, name string) (any, bool, error) {
 type Status struct {
 	State
 	Interval string `json:"interval"`
+}
+
+// Drives says whether a gateway's policy owns its weights now: a rollout
+// going and not paused. Then a manual weight change would be overwritten
+// at the next step, or would steer the rollout from under the policy, so
+// the API refuses it. phase is the rollout's phase.
+func (r *Runner) Drives(ctx context.Context, name string) (drives bool, phase string, err error) {
+	g, _ := r.current(ctx, name)
+	if g == nil || g.Policy == nil {
+		return false, "", nil
+	}
+	st, _, err := r.load(ctx, name)
+	if err != nil {
+		return false, "", err
+	}
+	if st.ConfigHash != configHash(g.Policy) {
+		return true, PhaseStarting, nil
+	}
+	// A pause requested is taken before any further step.
+	paused := st.Paused || st.Command == sdk.CommandPause
+	return !st.Done && !paused && !Terminal(st.Phase), st.Phase, nil
 }

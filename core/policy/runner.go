@@ -293,10 +293,18 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 	cmd := st.Command
 	st.Command = sdk.CommandNone
 	ended := st.Done
+	if ended && (cmd == sdk.CommandPause || cmd == sdk.CommandResume) {
+		// Command refuses these after the end; one that slipped in (a race
+		// with the ending decision, another agent's API) must not reopen
+		// a finished rollout: it is declined and the phase stays.
+		st.Declined = &Declined{Command: cmd, Reason: "the rollout ended " + st.Phase, Time: now}
+		r.save(ctx, name, g, grev, st, prev, nil, nil, fmt.Sprintf("policy %s: %s declined: the rollout ended %s", pol.Type, cmd, st.Phase))
+		return interval
+	}
 	switch cmd {
 	case sdk.CommandPause:
 		st.Paused, st.Phase = true, PhasePaused
-		r.save(ctx, name, g, grev, st, prev, nil, "policy "+pol.Type+": paused by an operator")
+		r.save(ctx, name, g, grev, st, prev, nil, nil, "policy "+pol.Type+": paused by an operator")
 		return interval
 	case sdk.CommandResume:
 		st.Paused = false
@@ -304,7 +312,7 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 			st.Phase = "progressing"
 		}
 		if st.Done {
-			r.save(ctx, name, g, grev, st, prev, nil, "")
+			r.save(ctx, name, g, grev, st, prev, nil, nil, "")
 			return interval
 		}
 		cmd = sdk.CommandNone
@@ -339,11 +347,14 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 		if ctx.Err() != nil {
 			return interval
 		}
+		if werr == nil {
+			w.Keep() // the next decision judges this window's traffic too
+		}
 		st.Errors++
 		st.Command = cmd // not taken yet
 		st.Last = &Decision{Time: now, Action: sdk.Hold, Reason: "holding: the decision failed", Error: err.Error()}
 		r.log.Warn("policy decision failed; weights held", "gateway", name, "policy", pol.Type, "err", err, "failures", st.Errors)
-		r.save(ctx, name, g, grev, st, prev, nil, "")
+		r.save(ctx, name, g, grev, st, prev, nil, nil, "")
 		return min(interval, time.Second)
 	}
 
@@ -353,7 +364,7 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 		// the rollout's record stays as it ended, and Command tells the
 		// operator.
 		st.Declined = &Declined{Command: cmd, Reason: d.Reason, Time: now}
-		r.save(ctx, name, g, grev, st, prev, nil, fmt.Sprintf("policy %s: %s declined: %s", pol.Type, cmd, d.Reason))
+		r.save(ctx, name, g, grev, st, prev, nil, nil, fmt.Sprintf("policy %s: %s declined: %s", pol.Type, cmd, d.Reason))
 		r.log.Info("policy command declined after the rollout ended", "gateway", name, "policy", pol.Type, "command", cmd, "reason", d.Reason)
 		return interval
 	}
@@ -362,11 +373,14 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 	st.Phase = d.Phase
 	switch d.Action {
 	case sdk.Promote:
+		// An end while paused (promote and abort act then too) is not paused.
+		st.Paused = false
 		st.Done, st.Ended, st.EndedRevision = true, d.Action, grev // save counts the revision it writes
 		if st.Phase == "" {
 			st.Phase = PhasePromoted
 		}
 	case sdk.Rollback:
+		st.Paused = false
 		st.Done, st.Ended, st.EndedRevision = true, d.Action, grev
 		if st.Phase == "" {
 			st.Phase = PhaseRolledBack
@@ -393,25 +407,40 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 		}
 	}
 	reason := fmt.Sprintf("policy %s: %s: %s", pol.Type, d.Action, d.Reason)
+	var strengths map[string]gateway.Weight
+	if st.Done {
+		// The end means everyone: no condition keeps capturing requests
+		// for a route the end left at weight 0.
+		var note string
+		if strengths, note = quiet(g, weights, &st); note != "" {
+			reason += "; " + note
+		}
+	}
 	if len(taken.Late) > 0 {
 		reason += "; " + lateNote(taken)
 	}
-	if !r.save(ctx, name, g, grev, st, prev, weights, reason) {
+	if !r.save(ctx, name, g, grev, st, prev, weights, strengths, reason) {
+		w.Keep()
 		return 100 * time.Millisecond // a concurrent write: decide again on fresh data
 	}
 	r.log.Info("policy decision", "gateway", name, "policy", pol.Type, "action", d.Action, "phase", st.Phase, "reason", d.Reason)
 	return next
 }
 
-// save writes the state, and the gateway with new weights if any, in one
-// batch. It reports false on a conflict with another writer.
-func (r *Runner) save(ctx context.Context, name string, g *gateway.Gateway, grev int64, st State, prev int64, weights map[string]gateway.Weight, reason string) bool {
+// save writes the state, and the gateway with new weights and condition
+// strengths if any, in one batch. It reports false on a conflict with
+// another writer.
+func (r *Runner) save(ctx context.Context, name string, g *gateway.Gateway, grev int64, st State, prev int64, weights, strengths map[string]gateway.Weight, reason string) bool {
 	var changes []store.Change
-	if weights != nil {
+	if weights != nil || strengths != nil {
 		changed := false
 		for i := range g.Routes {
 			if w, ok := weights[g.Routes[i].Name]; ok && w != g.Routes[i].Weight {
 				g.Routes[i].Weight = w
+				changed = true
+			}
+			if s, ok := strengths[g.Routes[i].Name]; ok && s != g.Routes[i].ConditionStrength {
+				g.Routes[i].ConditionStrength = s
 				changed = true
 			}
 		}

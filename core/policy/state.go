@@ -51,6 +51,9 @@ type State struct {
 	// retried rollout writes.
 	Retries   int    `json:"retries,omitempty"`
 	RetryNote string `json:"retry_note,omitempty"`
+	// Strengths are the condition strengths the rollout's end set to 0 on
+	// the routes it moved everyone off, by route: a retry restores them.
+	Strengths map[string]gateway.Weight `json:"condition_strengths,omitempty"`
 }
 
 // Declined is a command the policy answered with a hold after the end.

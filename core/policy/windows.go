@@ -70,6 +70,9 @@ type Window struct {
 	gateway  string
 	last     time.Time
 	base     map[string]map[string]metrics.Totals // by source, by route
+	// prevLast and prevBase are the window before the last Take, for Keep.
+	prevLast time.Time
+	prevBase map[string]map[string]metrics.Totals
 }
 
 // Taken is one window: every route's traffic summed over the sources.
@@ -119,8 +122,19 @@ func (w *Window) Take(ctx context.Context, routes []string) (Taken, error) {
 		}
 		next[id] = src.Routes
 	}
+	w.prevBase, w.prevLast = w.base, w.last
 	w.base, w.last = next, now
 	return out, nil
+}
+
+// Keep undoes the last Take: the window it read goes on, and the next
+// Take covers it too. A decision that failed keeps its traffic for the
+// next one rather than throwing it away.
+func (w *Window) Keep() {
+	if w.prevBase != nil {
+		w.base, w.last = w.prevBase, w.prevLast
+		w.prevBase = nil
+	}
 }
 
 // routeNames are a gateway's route names.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/turnout/turnout/core/metrics"
+	"github.com/turnout/turnout/core/store"
+	"github.com/turnout/turnout/internal/testnet"
 )
 
 // readings are counters read from a list, one reading (or error) a read:
@@ -75,5 +77,36 @@ func TestWindowArithmetic(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A decision that fails keeps its window: the next decision is asked with
+// the traffic of both, not only what came after the failure.
+func TestAFailedDecisionKeepsItsWindow(t *testing.T) {
+	st := store.NewMemory()
+	seed(t, st)
+	p := &stepper{}
+	reg := metrics.NewRegistry()
+	r := startRunner(t, st, p, reg)
+	testnet.Eventually(t, 5*time.Second, "the first step", func() bool { return weights(t, st) == "90%/10%" })
+
+	for range 7 {
+		reg.Route("shop", "t:b").Observe(200, time.Millisecond)
+	}
+	p.mu.Lock()
+	p.fail = errors.New("plugin down")
+	p.mu.Unlock()
+	dueNow(t, st)
+	r.kick("shop")
+	testnet.Eventually(t, 5*time.Second, "a failed decision", func() bool { return status(t, r).Errors >= 1 })
+	p.mu.Lock()
+	p.fail = nil
+	p.mu.Unlock()
+	// The runner retries a failed decision within a second by itself.
+	testnet.Eventually(t, 10*time.Second, "the next decision", func() bool { return status(t, r).Errors == 0 && status(t, r).Decisions == 2 })
+	calls := p.calls()
+	last := calls[len(calls)-1]
+	if b, _ := last.Route("t:b"); b.Requests != 7 {
+		t.Fatalf("the decision after the failure saw %d canary requests, want the 7 of the failed window", b.Requests)
 	}
 }

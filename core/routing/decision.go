@@ -106,16 +106,18 @@ func (g *Gateway) Weighted() *Route {
 }
 
 // fromCookie honours an affinity cookie "<route>" or "<route>.<endpoint>".
-// A route named by the cookie keeps its clients even at weight 0, as in
-// Vamp (HAProxy's cookie persistence); a cookie naming a route or
-// endpoint that is gone is ignored and replaced.
+// A cookie naming a route that takes no new requests (weight 0 and no
+// condition strength: a rollback, an abort or a promotion moved everyone
+// off it), or a route or endpoint that is gone, is ignored and replaced:
+// unlike Vamp's HAProxy cookie persistence, weight 0 means nobody, so that
+// a rollback reaches the pinned clients too.
 func (g *Gateway) fromCookie(c []byte) (Decision, bool) {
 	routeID, epID := c, []byte(nil)
 	if i := bytes.IndexByte(c, '.'); i >= 0 {
 		routeID, epID = c[:i], c[i+1:]
 	}
 	for _, r := range g.Routes {
-		if string(routeID) != r.CookieValue || len(r.Endpoints) == 0 {
+		if string(routeID) != r.CookieValue || len(r.Endpoints) == 0 || !r.takesRequests() {
 			continue
 		}
 		d := Decision{Route: r}
@@ -132,6 +134,12 @@ func (g *Gateway) fromCookie(c []byte) (Decision, bool) {
 		return d, true
 	}
 	return Decision{}, false
+}
+
+// takesRequests says whether new requests can reach the route: by weight,
+// or by a condition with a strength.
+func (r *Route) takesRequests() bool {
+	return r.Weight > 0 || r.Match != nil && r.Strength > 0
 }
 
 // Cookie appends the affinity cookie value for a route and endpoint.

@@ -12,7 +12,8 @@
 //
 // The decision, in Vamp's order:
 //  1. sticky: a valid affinity cookie names the route (and, for
-//     sticky: instance, the endpoint) the client had before;
+//     sticky: instance, the endpoint) the client had before, if that route
+//     still takes requests (a weight, or a condition with a strength);
 //  2. conditions: the first route, in order, whose condition matches takes
 //     condition_strength% of the matching requests, counted exactly;
 //  3. weights: everything else follows a smooth weighted round-robin

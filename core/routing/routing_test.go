@@ -214,24 +214,51 @@ routes:
 	}
 }
 
-func TestStickyRouteKeepsClientsEvenAtWeightZero(t *testing.T) {
+// A cookie names the client's route only while that route takes new
+// requests: at weight 0 with no condition strength (a rollback, an abort,
+// a promotion) its clients are re-pinned by weight, so that "everyone
+// back to stable" includes them.
+func TestStickyCookieHonouredOnlyWhileTheRouteTakesRequests(t *testing.T) {
 	g := build(t, `name: g
 port: 9000/http
 sticky: route
 routes:
   "[10.0.0.1:80]":
-    weight: 100%
+    weight: 90%
   "[10.0.0.2:80]":
+    weight: 10%
+  "[10.0.0.3:80]":
     weight: 0%
+  "[10.0.0.4:80]":
+    weight: 0%
+    condition: has cookie beta
+  "[10.0.0.5:80]":
+    weight: 0%
+    condition: has cookie gamma
+    condition_strength: 0%
 `)
-	old := g.Routes[1]
-	d := g.Decide(ua("x"), []byte(old.CookieValue))
-	if d.Route != old || d.SetCookie {
-		t.Fatalf("cookie for %s: routed to %v (set cookie %v)", old.Name, d.Route.Name, d.SetCookie)
+	for _, tc := range []struct {
+		route   int
+		kept    bool
+		because string
+	}{
+		{1, true, "weight 10%"},
+		{2, false, "weight 0, no condition"},
+		{3, true, "weight 0 but a condition at 100%"},
+		{4, false, "weight 0 and its condition at strength 0"},
+	} {
+		r := g.Routes[tc.route]
+		d := g.Decide(ua("x"), []byte(r.CookieValue))
+		if tc.kept && (d.Route != r || d.SetCookie) {
+			t.Errorf("%s (%s): routed to %s, set cookie %v; want the cookie honoured", r.Name, tc.because, d.Route.Name, d.SetCookie)
+		}
+		if !tc.kept && (d.Route == r || !d.SetCookie) {
+			t.Errorf("%s (%s): routed to %s, set cookie %v; want a route by weight and a new cookie", r.Name, tc.because, d.Route.Name, d.SetCookie)
+		}
 	}
-	d = g.Decide(ua("x"), []byte("deadbeef"))
-	if d.Route != g.Routes[0] || !d.SetCookie {
-		t.Fatalf("unknown cookie: routed to %v, set cookie %v; want the weighted route and a new cookie", d.Route.Name, d.SetCookie)
+	d := g.Decide(ua("x"), []byte("deadbeef"))
+	if d.Route == nil || !d.SetCookie {
+		t.Fatalf("unknown cookie: routed to %v, set cookie %v; want a weighted route and a new cookie", d.Route, d.SetCookie)
 	}
 	if got := string(g.Cookie(nil, g.Routes[0], g.Routes[0].Endpoints[0])); got != g.Routes[0].CookieValue {
 		t.Fatalf("sticky: route cookie %q names an endpoint", got)

@@ -232,7 +232,8 @@ func TestValidateConfig(t *testing.T) {
 		{"auto_promote", base + `, "auto_promote": "yes"}`, `bluegreen: auto_promote: must be true or false, got "yes"`},
 		{"passes", base + `, "passes": 0}`, "bluegreen: passes: must be a whole number of at least 1, got 0"},
 		{"threshold", base + `, "threshold": 0}`, "bluegreen: threshold: must be a whole number of at least 1, got 0"},
-		{"min_requests", base + `, "min_requests": 1.5}`, "bluegreen: min_requests: must be a whole number of at least 0, got 1.5"},
+		{"min_requests", base + `, "min_requests": 1.5}`, "bluegreen: min_requests: must be a whole number of at least 1, got 1.5"},
+		{"min_requests 0", base + `, "min_requests": 0}`, "bluegreen: min_requests: must be a whole number of at least 1, got 0: 0 would judge, and pass, a window in which the preview got no request at all"},
 		{"max_error_rate", base + `, "max_error_rate": -1}`, "bluegreen: max_error_rate: must be a percentage from 0 to 100, got -1%"},
 		{"max_p99", base + `, "max_p99": "soon"}`, `bluegreen: max_p99: want a duration like "500ms", got "soon"`},
 	} {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/turnout/turnout/plugins/policy/internal/policykit"
@@ -60,7 +61,12 @@ func parseConfig(raw json.RawMessage, routes []string) (*config, error) {
 		case "threshold":
 			c.threshold, err = policykit.Whole(v, 1)
 		case "min_requests":
-			c.minRequests, err = policykit.Whole(v, 0)
+			// 0 would judge a window without a single request, and pass it:
+			// a preview that got no traffic would be promoted.
+			c.minRequests, err = policykit.Whole(v, 1)
+			if err != nil && strings.TrimSpace(string(v)) == "0" {
+				err = fmt.Errorf("%w: 0 would judge, and pass, a window in which the preview got no request at all", err)
+			}
 		case "max_error_rate":
 			c.maxErrorRate, err = policykit.ErrorRate(v, "1")
 		case "max_p99":

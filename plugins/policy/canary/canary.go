@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/turnout/turnout/plugins/policy/internal/policykit"
 	"github.com/turnout/turnout/plugins/sdk"
@@ -54,6 +55,9 @@ type state struct {
 	// rollback's reason repeats them, since the holds that counted them
 	// changed no weights and so left no revision in the history.
 	Failures []string `json:"failures,omitempty"`
+	// Progress is when the rollout last made progress: a step, or a
+	// window with enough traffic to be judged (progress_deadline).
+	Progress time.Time `json:"progress,omitzero"`
 }
 
 // keptFailures bounds state.Failures.
@@ -191,7 +195,13 @@ func (r *rollout) decide(ctx context.Context) (sdk.Decision, error) {
 
 	a := policykit.Analyse("canary", r.canary, r.c.minRequests, r.c.maxErrorRate, r.c.maxP99)
 	r.checks = append(r.checks, a.Checks...)
+	if a.Enough || r.st.Progress.IsZero() {
+		r.st.Progress = r.in.Now
+	}
 	switch {
+	case !a.Enough && r.c.progressDeadline > 0 && r.in.Now.Sub(r.st.Progress) >= r.c.progressDeadline:
+		return r.rollback(ctx, fmt.Sprintf("rolled back: no progress for progress_deadline %s: %s since %s",
+			r.c.progressDeadline, a.Summary, r.st.Progress.UTC().Format(time.RFC3339))), nil
 	case !a.Enough:
 		return r.hold(fmt.Sprintf("%s; holding at %s", a.Summary, bp(r.canary.Weight))), nil
 	case !a.Passed:
@@ -220,6 +230,7 @@ func (r *rollout) weight(i int) int { return min(sdk.Percent(r.c.steps[i-1]), r.
 // says the step was taken before but not reached.
 func (r *rollout) step(why string, catchUp bool) sdk.Decision {
 	r.st.Phase = PhaseProgressing
+	r.st.Progress = r.in.Now
 	w := r.weight(r.st.Step)
 	head := fmt.Sprintf("step %d/%d → %s", r.st.Step, len(r.c.steps), bp(w))
 	if catchUp {

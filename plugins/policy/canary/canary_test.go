@@ -520,7 +520,7 @@ func TestStateSurvivesARestart(t *testing.T) {
 	s.decide(healthy(100), "")
 	s.decide(failing(100, 50), "")
 	s.decide(healthy(100), "")
-	stored := `{"phase":"progressing","step":3,"failed_checks":1,"rollout_confirmed":true,"pre_rollout_done":true,"failures":["check failed (1/3): canary error rate 50.00% > 1% (100 requests)"]}`
+	stored := `{"phase":"progressing","step":3,"failed_checks":1,"rollout_confirmed":true,"pre_rollout_done":true,"failures":["check failed (1/3): canary error rate 50.00% > 1% (100 requests)"],"progress":"2025-01-01T00:02:00Z"}`
 	if string(s.state) != stored {
 		t.Fatalf("state %s, want %s", s.state, stored)
 	}
@@ -585,3 +585,25 @@ func TestMissingRouteIsAnError(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// progress_deadline: windows too short of traffic to be judged hold the
+// rollout only until the deadline after the last progress; a judged
+// window is progress and restarts the clock. Each decision is 30s on.
+func TestProgressDeadlineRollsBackAStarvedRollout(t *testing.T) {
+	s := newSim(t, base+`, "steps": [10, 50], "min_requests": 50, "progress_deadline": "90s"}`)
+	s.expect(0, s.decide(healthy(0), ""), want{sdk.Step, PhaseProgressing, 10, ""})   // t=30s: the first step
+	s.expect(1, s.decide(healthy(3), ""), want{sdk.Hold, PhaseProgressing, 10, ""})   // 60s
+	s.expect(2, s.decide(healthy(3), ""), want{sdk.Hold, PhaseProgressing, 10, ""})   // 90s
+	s.expect(3, s.decide(healthy(100), ""), want{sdk.Step, PhaseProgressing, 50, ""}) // 120s: judged, the next step
+	s.expect(4, s.decide(healthy(3), ""), want{sdk.Hold, PhaseProgressing, 50, ""})   // 150s
+	s.expect(5, s.decide(healthy(3), ""), want{sdk.Hold, PhaseProgressing, 50, ""})   // 180s
+	d := s.decide(healthy(3), "")                                                     // 210s: 90s since 120s
+	s.expect(6, d, want{sdk.Rollback, PhaseRolledBack, 0, ""})
+	if want := "rolled back: no progress for progress_deadline 1m30s: not enough data: 3 canary requests < 50 needed since 2025-01-01T00:02:00Z"; d.Reason != want {
+		t.Errorf("reason %q, want %q", d.Reason, want)
+	}
+	if err := New().ValidateConfig(context.Background(), json.RawMessage(base+`, "steps": [10], "progress_deadline": "0s"}`), nil); err == nil ||
+		err.Error() != `canary: progress_deadline: must be above 0, got "0s"` {
+		t.Errorf("progress_deadline 0: %v", err)
+	}
+}

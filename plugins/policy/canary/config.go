@@ -53,7 +53,10 @@ type config struct {
 	minRequests  int
 	maxErrorRate float64 // percent
 	maxP99       time.Duration
-	webhooks     []webhook
+	// progressDeadline, if set, rolls back a rollout whose windows have
+	// had too little traffic to be judged for that long (0: it holds).
+	progressDeadline time.Duration
+	webhooks         []webhook
 }
 
 type webhook struct {
@@ -98,11 +101,21 @@ func parseConfig(raw json.RawMessage, routes []string) (*config, error) {
 		case "threshold":
 			c.threshold, err = policykit.Whole(v, 1)
 		case "min_requests":
-			c.minRequests, err = policykit.Whole(v, 0)
+			// 0 would judge a window without a single request, and pass it:
+			// a canary that got no traffic would be promoted.
+			c.minRequests, err = policykit.Whole(v, 1)
+			if err != nil && strings.TrimSpace(string(v)) == "0" {
+				err = fmt.Errorf("%w: 0 would judge, and pass, a window in which the canary got no request at all", err)
+			}
 		case "max_error_rate":
 			c.maxErrorRate, err = policykit.ErrorRate(v, "10")
 		case "max_p99":
 			c.maxP99, err = policykit.Duration(v, `"500ms"`)
+		case "progress_deadline":
+			c.progressDeadline, err = policykit.Duration(v, `"30m"`)
+			if err == nil && c.progressDeadline <= 0 {
+				err = fmt.Errorf("must be above 0, got %s", v)
+			}
 		case "webhooks":
 			c.webhooks, err = webhooks(v)
 			if err != nil {

@@ -18,7 +18,7 @@ func TestValidateConfig(t *testing.T) {
 			"webhooks": [{"name": "load-test", "type": "pre-rollout", "url": "http://127.0.0.1:9999/gate", "timeout": "5s", "metadata": {"cmd": "hey", "n": 3, "on": true}},
 				{"name": "gate", "type": "confirm-promotion", "url": "https://gate.example/ok"}]}`, ""},
 		{"step", base + `, "step": 10, "max_weight": 60}`, ""},
-		{"min_requests 0", base + `, "step": 10, "min_requests": 0}`, ""},
+		{"min_requests 0", base + `, "step": 10, "min_requests": 0}`, "canary: min_requests: must be a whole number of at least 1, got 0: 0 would judge, and pass, a window in which the canary got no request at all"},
 
 		{"not a mapping", `[1]`, "canary: the policy section must be a mapping: json: cannot unmarshal array into Go value of type map[string]json.RawMessage"},
 		{"null", `null`, "canary: the policy section must be a mapping, got null"},
@@ -48,7 +48,7 @@ func TestValidateConfig(t *testing.T) {
 		{"max_weight 100", base + `, "step": 10, "max_weight": 100}`, "canary: max_weight: must be above 0 and below 100 (100% comes with promotion), got 100%"},
 		{"threshold 0", base + `, "steps": [10], "threshold": 0}`, "canary: threshold: must be a whole number of at least 1, got 0"},
 		{"threshold 1.5", base + `, "steps": [10], "threshold": 1.5}`, "canary: threshold: must be a whole number of at least 1, got 1.5"},
-		{"min_requests negative", base + `, "steps": [10], "min_requests": -1}`, "canary: min_requests: must be a whole number of at least 0, got -1"},
+		{"min_requests negative", base + `, "steps": [10], "min_requests": -1}`, "canary: min_requests: must be a whole number of at least 1, got -1"},
 		{"max_error_rate over 100", base + `, "steps": [10], "max_error_rate": "120%"}`, "canary: max_error_rate: must be a percentage from 0 to 100, got 120%"},
 		{"max_error_rate words", base + `, "steps": [10], "max_error_rate": "low"}`, `canary: max_error_rate: want a percentage like 10 or "10%", got "low"`},
 		{"max_p99 a number", base + `, "steps": [10], "max_p99": 500}`, `canary: max_p99: want a duration like "500ms", got 500`},
