@@ -31,6 +31,13 @@ export SOURCE_DATE_EPOCH
 # The commit, for the image's org.opencontainers.image.revision label (none
 # outside a git checkout).
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+# `make image` after `make release VERSION=vX.Y.Z`: without VERSION it builds
+# the Universe package's version (the one release checked), not git
+# describe's, which names a commit where no tag is.
+PACKAGE_VERSION := v$(shell sed -n 's/^  "version": *"\([^"]*\)".*/\1/p' $(UNIVERSE_PACKAGE)/package.json 2>/dev/null)
+IMAGE_VERSION   := $(if $(filter file,$(origin VERSION)),$(PACKAGE_VERSION),$(VERSION))
+image: override VERSION := $(IMAGE_VERSION)
+image: override LDFLAGS := -s -w -X main.version=$(IMAGE_VERSION)
 # The static binary of `make release` and `make image` (GOOS and GOARCH
 # set before it): no cgo, no paths or VCS stamps, so the same commit gives
 # the same bytes.
