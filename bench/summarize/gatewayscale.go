@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -21,42 +19,12 @@ var gatewayScaleLine = regexp.MustCompile(`^BenchmarkGatewayScale/gateways=(\d+)
 // the API request to the engine serving it; medians of the runs in the
 // output. "" when the output has none.
 func gatewayScaleSection(out []byte) string {
-	type key struct {
-		gateways int
-		op       string
-	}
-	vals := map[key]map[string][]float64{}
-	for _, line := range strings.Split(string(out), "\n") {
-		m := gatewayScaleLine.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		n, _ := strconv.Atoi(m[1])
-		k := key{n, m[2]}
-		if vals[k] == nil {
-			vals[k] = map[string][]float64{}
-		}
-		f := strings.Fields(line)
-		for i := 1; i+1 < len(f); i++ {
-			if v, err := strconv.ParseFloat(f[i], 64); err == nil {
-				vals[k][f[i+1]] = append(vals[k][f[i+1]], v)
-			}
-		}
-	}
+	vals, sizes := scaleResults(out, gatewayScaleLine)
 	if len(vals) == 0 {
 		return ""
 	}
-	var sizes []int
-	seen := map[int]bool{}
-	for k := range vals {
-		if !seen[k.gateways] {
-			seen[k.gateways] = true
-			sizes = append(sizes, k.gateways)
-		}
-	}
-	sort.Ints(sizes)
 	cell := func(n int, op, unit string) string {
-		v, ok := median(vals[key{n, op}][unit])
+		v, ok := median(vals[scaleKey{n, op}][unit])
 		if !ok {
 			return "-"
 		}

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -17,42 +15,12 @@ var routeScaleLine = regexp.MustCompile(`^BenchmarkRouteScale/routes=(\d+)/op=(\
 // out again, median of the runs in the `make bench-go` output. "" when
 // the output has none.
 func routeScaleSection(out []byte) string {
-	type key struct {
-		routes int
-		op     string
-	}
-	vals := map[key]map[string][]float64{}
-	for _, line := range strings.Split(string(out), "\n") {
-		m := routeScaleLine.FindStringSubmatch(line)
-		if m == nil {
-			continue
-		}
-		n, _ := strconv.Atoi(m[1])
-		k := key{n, m[2]}
-		if vals[k] == nil {
-			vals[k] = map[string][]float64{}
-		}
-		f := strings.Fields(line)
-		for i := 1; i+1 < len(f); i++ {
-			if v, err := strconv.ParseFloat(f[i], 64); err == nil {
-				vals[k][f[i+1]] = append(vals[k][f[i+1]], v)
-			}
-		}
-	}
+	vals, sizes := scaleResults(out, routeScaleLine)
 	if len(vals) == 0 {
 		return ""
 	}
-	var sizes []int
-	seen := map[int]bool{}
-	for k := range vals {
-		if !seen[k.routes] {
-			seen[k.routes] = true
-			sizes = append(sizes, k.routes)
-		}
-	}
-	sort.Ints(sizes)
 	cell := func(n int, op, unit string, f func(float64) string) string {
-		v, ok := median(vals[key{n, op}][unit])
+		v, ok := median(vals[scaleKey{n, op}][unit])
 		if !ok {
 			return "-"
 		}
