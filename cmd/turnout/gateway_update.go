@@ -203,18 +203,27 @@ func findRoute(g *gateway.Gateway, name string) (int, error) {
 	return 0, usageErrorf("route %q of gateway %s is ambiguous: it matches%s", name, g.Name, strings.Join(amb, ""))
 }
 
-// update reads the gateway with its revision, edits it and writes it back
-// only if nobody changed it in between (If-Match).
-func update(ctx context.Context, c *client, o *gatewayOptions, cmd *cobra.Command, name string, edit func(*gateway.Gateway) error) error {
+// readAndEdit reads the gateway with its revision and edits it.
+func readAndEdit(ctx context.Context, c *client, name string, edit func(*gateway.Gateway) error) (*response, *gateway.Gateway, error) {
 	cur, err := c.do(ctx, request{method: "GET", path: gatewayPath(name)})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	g, err := gateway.DecodeOne(cur.body, "")
 	if err != nil {
-		return fmt.Errorf("server's gateway: %w", err)
+		return nil, nil, fmt.Errorf("server's gateway: %w", err)
 	}
 	if err := edit(g); err != nil {
+		return nil, nil, err
+	}
+	return cur, g, nil
+}
+
+// update reads the gateway with its revision, edits it and writes it back
+// only if nobody changed it in between (If-Match).
+func update(ctx context.Context, c *client, o *gatewayOptions, cmd *cobra.Command, name string, edit func(*gateway.Gateway) error) error {
+	cur, g, err := readAndEdit(ctx, c, name, edit)
+	if err != nil {
 		return err
 	}
 	doc, err := g.MarshalJSON()
@@ -242,15 +251,8 @@ func update(ctx context.Context, c *client, o *gatewayOptions, cmd *cobra.Comman
 // (409) while a policy drives the weights; with force, the policy is paused
 // first, and the patch made again.
 func updateWeights(ctx context.Context, c *client, o *gatewayOptions, cmd *cobra.Command, name string, edit func(*gateway.Gateway) error, force bool) error {
-	cur, err := c.do(ctx, request{method: "GET", path: gatewayPath(name)})
+	cur, g, err := readAndEdit(ctx, c, name, edit)
 	if err != nil {
-		return err
-	}
-	g, err := gateway.DecodeOne(cur.body, "")
-	if err != nil {
-		return fmt.Errorf("server's gateway: %w", err)
-	}
-	if err := edit(g); err != nil {
 		return err
 	}
 	routes := make(map[string]any, len(g.Routes))
