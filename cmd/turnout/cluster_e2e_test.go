@@ -238,9 +238,14 @@ func TestZKOutageUnderLoad(t *testing.T) {
 			t.Errorf("agent %d: turnout cluster status during the outage: exit %d\n%s", i, code, out)
 		}
 	}
-	// The outage lasts 10 s: this wait is the scenario, not a guess at a
-	// delay. Traffic goes on through it.
-	time.Sleep(time.Until(stopped.Add(10 * time.Second)))
+	// The outage lasts until every agent says it has been stale for 10 s
+	// (its turnout_store_stale_seconds), past the 2 s sessions; traffic
+	// goes on through it.
+	for i, agent := range agents {
+		testnet.Eventually(t, 60*time.Second, fmt.Sprintf("agent %d stale for 10 s", i), func() bool {
+			return counter(agent.metrics(), "turnout_store_stale_seconds") >= 10
+		})
+	}
 	for i, l := range loads {
 		l.await(t, 50, fmt.Sprintf("traffic through agent %d at the end of the outage", i))
 	}

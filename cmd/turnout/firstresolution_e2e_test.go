@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -18,8 +19,10 @@ import (
 
 // A route a backend plugin resolves answers from a start's first request:
 // the port takes traffic once the plugin's first snapshot is in, not
-// before with a 503. The Consul agent here is slow to answer its first
-// queries, so that the first snapshot comes late.
+// before with a 503. The Consul agent here holds its first answers until
+// the test has seen the gateway's port still closed while the plugin
+// waits for them, so that the first snapshot comes late whatever the
+// machine's speed.
 func TestAPluginRouteAnswersFromTheFirstRequestAfterAStart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -34,16 +37,38 @@ func TestAPluginRouteAnswersFromTheFirstRequestAfterAStart(t *testing.T) {
 	}
 	proxy := httputil.NewSingleHostReverseProxy(agent)
 	var asked atomic.Int64
+	release := make(chan struct{})
 	slow := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if asked.Add(1) <= 2 {
-			time.Sleep(time.Second) // a slow agent, not a wait of the test's
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
 		}
 		proxy.ServeHTTP(w, r)
 	}))
 	port := testnet.FreePort(t)
+	gatewayAddr := fmt.Sprintf("127.0.0.1:%d", port)
+	portOpenEarly := make(chan bool, 1)
+	go func() {
+		defer close(release)
+		deadline := time.Now().Add(30 * time.Second)
+		for asked.Load() == 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond) // polling for the plugin's first query
+		}
+		c, err := net.DialTimeout("tcp", gatewayAddr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		portOpenEarly <- err == nil
+	}()
 	start(t, consulGateway(port, "1.0.0"), "--plugin-config", fmt.Sprintf(
 		`consul={"address": %q, "scheme": "http", "min_interval": "10ms", "retry_min": "50ms", "retry_max": "200ms"}`, slow.String()))
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	if <-portOpenEarly {
+		t.Fatalf("the gateway's port took connections while its plugin's first answer was held")
+	}
+	resp, err := http.Get("http://" + gatewayAddr + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
