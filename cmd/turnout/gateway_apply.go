@@ -34,6 +34,11 @@ A file with an error is refused before anything is sent (exit 2).`,
 			if err != nil {
 				return err
 			}
+			for _, g := range gws {
+				for _, w := range g.Warnings {
+					fmt.Fprintf(cmd.ErrOrStderr(), "turnout: warning: gateway %s: %s\n", g.Name, w)
+				}
+			}
 			c, err := o.client()
 			if err != nil {
 				return err

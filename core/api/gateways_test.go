@@ -354,7 +354,7 @@ func TestRevisionsAndRollback(t *testing.T) {
 		t.Fatalf("revisions %s: %v", rec.Body, err)
 	}
 	rec = f.must(200, "GET", "/api/v1/gateways/shop/web/revisions/1", "")
-	if !strings.Contains(rec.Body.String(), `"port":"8081/http"`) {
+	if !strings.Contains(rec.Body.String(), `"port":"8081"`) {
 		t.Errorf("revision 1: %s", rec.Body)
 	}
 	rec2 := f.must(200, "GET", "/api/v1/gateways/shop/web/revisions?revision=1", "")
@@ -362,7 +362,7 @@ func TestRevisionsAndRollback(t *testing.T) {
 		t.Errorf("?revision=1 gave %s", rec2.Body)
 	}
 	rec = f.must(200, "POST", "/api/v1/gateways/shop/web/rollback?to=1", "", "If-Match", `"2"`)
-	if rec.Header().Get("ETag") != `"3"` || !strings.Contains(rec.Body.String(), `"port":"8081/http"`) {
+	if rec.Header().Get("ETag") != `"3"` || !strings.Contains(rec.Body.String(), `"port":"8081"`) {
 		t.Errorf("rollback: %s %s", rec.Header().Get("ETag"), rec.Body)
 	}
 	h := f.history("shop/web")

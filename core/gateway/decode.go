@@ -69,6 +69,8 @@ type decoder struct {
 	stopped bool
 	// dups counts duplicate keys found so far.
 	dups int
+	// warnings are the current gateway's.
+	warnings []Warning
 	// nodes keeps where each decoded gateway's name and port are written,
 	// for the cross-gateway messages.
 	nodes map[*Gateway]gatewayNodes
@@ -142,6 +144,11 @@ func (d *decoder) position(g *Gateway, field string) (int, int) {
 		return g.Line, nodes.column
 	}
 	return n.Line, n.Column
+}
+
+// warn records something accepted that has no effect.
+func (d *decoder) warn(field string, err error) {
+	d.warnings = append(d.warnings, Warning{Field: field, Message: err.Error()})
 }
 
 // maxErrors is where Decode stops: past it, a file is likely not a gateway
@@ -235,6 +242,9 @@ func (d *decoder) entries(m *yaml.Node, path, noun string) []entry {
 		if k == nil || v == nil {
 			break
 		}
+		if name, ok := flowRouteKey(k); ok && noun == "route" {
+			k = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: name, Line: k.Line, Column: k.Column}
+		}
 		if k.Kind != yaml.ScalarNode {
 			d.fail(k, path, fmt.Errorf("a %s name must be a string, got %s", noun, describe(k)))
 			continue
@@ -254,6 +264,21 @@ func (d *decoder) entries(m *yaml.Node, path, noun string) []entry {
 	return out
 }
 
+// flowRouteKey reads a route key written without quotes: YAML takes
+// `[host:port]:` as a flow sequence of one string, Vamp took it as the text
+// "[host:port]" (its own test artefacts are written so, e.g.
+// model/src/test/resources/io/vamp/model/reader/gateway/gateway7.yml).
+func flowRouteKey(n *yaml.Node) (string, bool) {
+	if n.Kind != yaml.SequenceNode || n.Style&yaml.FlowStyle == 0 || len(n.Content) != 1 {
+		return "", false
+	}
+	c := n.Content[0]
+	if c.Kind != yaml.ScalarNode || c.Style != 0 || isNull(c) {
+		return "", false
+	}
+	return "[" + c.Value + "]", true
+}
+
 // unknownField explains a key no reader takes, with Vamp's renamed and
 // unsupported fields called out.
 func unknownField(name string, supported []string) error {
@@ -271,10 +296,12 @@ func unknownField(name string, supported []string) error {
 var (
 	gatewayFields = []string{"name", "port", "sticky", "virtual_hosts", "routes", "policy"}
 	routeFields   = []string{"weight", "condition", "condition_strength", "rewrites", "balance", "timeout", "retries", "require_ready"}
-	// Fields Vamp's GET returned, taken and ignored so its output can be
-	// PUT back.
-	gatewayOutputFields = []string{"kind", "lookup_name", "internal", "deployed", "service", "metadata"}
-	routeOutputFields   = []string{"targets", "lookup_name"}
+	// Fields Vamp's GET wrote (GatewaySerializationFormat.scala), taken and
+	// ignored so its output can be PUT back; "warnings" is Turnout's own.
+	gatewayOutputFields = []string{"kind", "lookup_name", "internal", "deployed", "service", "metadata", "warnings"}
+	routeOutputFields   = []string{"targets", "lookup_name", "name", "kind", "metadata"}
+	// A condition or rewrite written as an artefact of its own.
+	artefactOutputFields = []string{"name", "kind", "metadata"}
 )
 
 // gateway1 decodes one gateway mapping.
@@ -283,8 +310,8 @@ func (d *decoder) gateway1(m *yaml.Node) *Gateway {
 	nodes := gatewayNodes{column: m.Column}
 	// Name the gateway in messages from the start, even those about its
 	// keys; the name itself is checked below.
-	d.gateway = ""
-	defer func() { d.gateway = "" }()
+	d.gateway, d.warnings = "", nil
+	defer func() { d.gateway, d.warnings = "", nil }()
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if k, v := m.Content[i], m.Content[i+1]; k.Value == "name" && v.Kind == yaml.ScalarNode && !isNull(v) {
 			d.gateway = v.Value
@@ -337,7 +364,7 @@ func (d *decoder) gateway1(m *yaml.Node) *Gateway {
 				d.fail(v, "port", err)
 				break
 			}
-			g.Port, nodes.port = p, v
+			g.Port, nodes.port, g.PortText = p, v, s
 		case e.name == "sticky":
 			if s, ok := d.text(v, "sticky", "sticky", "route, instance or none"); ok {
 				st, err := parseSticky(s)
@@ -393,6 +420,7 @@ func (d *decoder) gateway1(m *yaml.Node) *Gateway {
 		}
 	}
 	d.nodes[g] = nodes
+	g.Warnings = d.warnings
 	return g
 }
 
@@ -466,6 +494,9 @@ func (d *decoder) routes(v *yaml.Node) ([]Route, []routeNodes) {
 		for i, n := range v.Content {
 			if n = d.deref(n); n == nil {
 				break
+			}
+			if name, ok := flowRouteKey(n); ok {
+				n = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: name, Line: n.Line, Column: n.Column}
 			}
 			switch {
 			case n.Kind == yaml.ScalarNode && !isNull(n):
@@ -578,10 +609,8 @@ func (d *decoder) route(e entry) (Route, routeNodes) {
 	case r.Condition != "" && strength == nil:
 		r.ConditionStrength = Full
 	case r.Condition == "" && r.ConditionStrength != 0:
-		// Vamp's GET wrote "0%" for routes without a condition; only a
-		// strength that would do something needs one.
-		d.fail(strength, path+".condition_strength", ErrStrengthWithoutCondition)
-		r.ConditionStrength = 0
+		// Vamp accepted it; it does nothing, which the writer should know.
+		d.warn(path+".condition_strength", ErrStrengthWithoutCondition)
 	}
 	return r, nodes
 }
@@ -594,11 +623,13 @@ func (d *decoder) condition(v *yaml.Node, path string) (string, *condition.Match
 	if v.Kind == yaml.MappingNode {
 		at = nil
 		for _, f := range d.entries(v, path, "field") {
-			if f.name != "condition" {
+			switch {
+			case f.name == "condition":
+				at = f.val
+			case slices.Contains(artefactOutputFields, f.name):
+			default:
 				d.fail(f.key, path, unknownField(f.name, []string{"condition"}))
-				continue
 			}
-			at = f.val
 		}
 		if at == nil || isNull(at) {
 			return "", nil
@@ -653,11 +684,13 @@ func (d *decoder) rewrites(v *yaml.Node, path string) []Rewrite {
 		}
 		var def *yaml.Node
 		for _, f := range d.entries(n, ipath, "field") {
-			if f.name != "path" {
+			switch {
+			case f.name == "path":
+				def = f.val
+			case slices.Contains(artefactOutputFields, f.name):
+			default:
 				d.fail(f.key, ipath, unknownField(f.name, []string{"path"}))
-				continue
 			}
-			def = f.val
 		}
 		if def == nil || isNull(def) {
 			d.fail(n, ipath+".path", errors.New(`a rewrite needs path: "NEW if CONDITION"`))

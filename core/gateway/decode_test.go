@@ -174,6 +174,8 @@ func strip(t *testing.T, gws []*Gateway) []*Gateway {
 	out := make([]*Gateway, len(gws))
 	for i, g := range gws {
 		c := *g
+		// How the port was written is checked by TestPortWrittenAsGiven.
+		c.PortText = ""
 		c.Routes = slices.Clone(g.Routes)
 		for j := range c.Routes {
 			r := &c.Routes[j]
@@ -436,5 +438,119 @@ func TestValidateSet(t *testing.T) {
 	if err := ValidateSet([]*Gateway{{Name: "x", Port: Port{80, HTTP}}, {Name: "x", Port: Port{81, HTTP}}}); err == nil ||
 		err.Error() != `gateway "x": name: duplicate gateway name "x"` {
 		t.Errorf("ValidateSet without lines: %v", err)
+	}
+}
+
+// A gateway as Vamp's API wrote it, every field of GatewaySerializer and
+// RouteDecomposer (magneticio/vamp model/src/main/scala/io/vamp/model/
+// serialization/GatewaySerializationFormat.scala): the gateway's kind,
+// metadata, lookup_name, internal, service, deployed and selector; a named
+// route's name, kind and metadata; selector, weight, balance and
+// condition_strength as null; a condition and a rewrite written as named
+// artefacts ({name, kind, metadata, condition} and {name, kind, path}).
+func TestDecodeEveryFieldVampWrites(t *testing.T) {
+	in := `{"name": "sava", "kind": "gateways", "metadata": {}, "lookup_name": "6f4c6c2b", "internal": false,
+"service": {"host": "10.0.0.9", "port": "40001/http"}, "deployed": true, "port": "8080/http",
+"sticky": null, "virtual_hosts": ["sava.vamp"], "selector": null,
+"routes": {
+ "[a:1]": {"metadata": {}, "lookup_name": "1a", "selector": null, "weight": "90%", "balance": "default",
+  "condition": null, "condition_strength": null, "rewrites": [], "targets": [{"url": "http://a:1"}]},
+ "[b:2]": {"name": "beta", "kind": "routes", "metadata": {"owner": "team"}, "lookup_name": "2b", "selector": null,
+  "weight": "10%", "balance": "default",
+  "condition": {"name": "firefox", "kind": "conditions", "metadata": {}, "condition": "user-agent == Firefox"},
+  "condition_strength": "50%",
+  "rewrites": [{"name": "v2", "kind": "rewrites", "path": "/v2%[path] if host == a"}],
+  "targets": [{"url": "http://b:2"}]}}}`
+	g, err := DecodeOne([]byte(in), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := static("b", 2, 1000)
+	b.Condition, b.ConditionStrength = "user-agent == Firefox", 5000
+	b.Rewrites = []Rewrite{{Path: "/v2%[path]", Condition: "host == a"}}
+	want := &Gateway{Name: "sava", Port: Port{8080, HTTP}, VirtualHosts: []string{"sava.vamp"},
+		Routes: []Route{static("a", 1, 9000), b}, Line: 1}
+	sameGateways(t, []*Gateway{g}, []*Gateway{want})
+}
+
+// Vamp's own test artefacts write external route keys without quotes
+// (model/src/test/resources/io/vamp/model/reader/gateway/gateway7.yml:
+// `[external/1/2]:`), which YAML reads as a list of one string; Vamp read
+// the key "[external/1/2]" (GatewayReaderSpec.scala, "parse external
+// route"). The same goes for the list form.
+func TestDecodeUnquotedRouteKeys(t *testing.T) {
+	for _, c := range []struct{ name, in string }{
+		{"mapping", "name: sava\nport: 8080/http\nroutes:\n  [a:1]:\n    weight: 40%\n  [b:2]:\n    weight: 60%\n"},
+		{"list", "name: sava\nport: 8080/http\nroutes:\n- [a:1]:\n    weight: 40%\n- [b:2]:\n    weight: 60%\n"},
+		{"quoted", "name: sava\nport: 8080/http\nroutes:\n  \"[a:1]\":\n    weight: 40%\n  '[b:2]':\n    weight: 60%\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g, err := DecodeOne([]byte(c.in), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := &Gateway{Name: "sava", Port: Port{8080, HTTP}, Routes: []Route{static("a", 1, 4000), static("b", 2, 6000)}, Line: 1}
+			sameGateways(t, []*Gateway{g}, []*Gateway{want})
+		})
+	}
+	// Vamp's gateway7.yml itself: the key reads as Vamp read it, then
+	// Turnout refuses the target, which is no address.
+	_, err := DecodeOne([]byte("name: sava\nport: 8080/http\nsticky: route\n\nroutes:\n  [external/1/2]:\n    weight: 100%"), "gateway7.yml")
+	if want := `gateway7.yml:6:3: gateway "sava": routes."[external/1/2]": route target "[external/1/2]" needs a port, like "[host:port]"`; err == nil || err.Error() != want {
+		t.Errorf("gateway7.yml: %v\nwant %s", err, want)
+	}
+}
+
+// Vamp kept the port as written (Port.value, GatewayReaderSpec's
+// Port("8080", None, Some("8080"))) and wrote it back so.
+func TestPortWrittenAsGiven(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`port: 8080`, `"8080"`},
+		{`port: "8080"`, `"8080"`},
+		{`port: 8080/http`, `"8080/http"`},
+		{`port: 8080/tcp`, `"8080/tcp"`},
+		{`port: 8080/HTTP`, `"8080/HTTP"`},
+		{``, `"0/http"`},
+	} {
+		g, err := DecodeOne([]byte("name: a\n"+c.in+"\n"), "")
+		if err != nil {
+			t.Fatalf("%s: %v", c.in, err)
+		}
+		if j, _ := g.MarshalJSON(); !strings.Contains(string(j), `"port":`+c.want) {
+			t.Errorf("%s: written %s, want port %s", c.in, j, c.want)
+		}
+	}
+	// A port assigned or changed after reading is written in full.
+	g, err := DecodeOne([]byte("name: a\nport: 8080\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Port.Number = 8081
+	if j, _ := g.MarshalJSON(); !strings.Contains(string(j), `"port":"8081/http"`) {
+		t.Errorf("changed port written %s", j)
+	}
+}
+
+// Vamp accepted condition_strength without a condition (GatewayReader.scala,
+// validateGatewayRouteConditionStrengths checks only 0-100%); it does
+// nothing, and the answer says so.
+func TestStrengthWithoutConditionWarns(t *testing.T) {
+	g, err := DecodeOne([]byte("name: a\nroutes:\n  \"[a:1]\":\n    condition_strength: 50%\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Warning{{Field: `routes."[a:1]".condition_strength`, Message: ErrStrengthWithoutCondition.Error()}}
+	if !reflect.DeepEqual(g.Warnings, want) {
+		t.Errorf("warnings %+v, want %+v", g.Warnings, want)
+	}
+	j, _ := g.MarshalJSON()
+	if !strings.Contains(string(j), `"condition_strength":"50%"`) ||
+		!strings.Contains(string(j), `"warnings":["routes.\"[a:1]\".condition_strength: condition_strength has no effect without a condition"]`) {
+		t.Errorf("written %s", j)
+	}
+	// Written back, it reads the same, warning included.
+	back, err := DecodeOne(j, "")
+	if err != nil || !reflect.DeepEqual(back.Warnings, want) || back.Routes[0].ConditionStrength != 5000 {
+		t.Errorf("read back %+v %v", back, err)
 	}
 }

@@ -32,7 +32,7 @@ func (g *Gateway) MarshalJSON() ([]byte, error) {
 func (g *Gateway) node() *yaml.Node {
 	m := mapping()
 	add(m, "name", str(g.Name))
-	add(m, "port", str(g.Port.String()))
+	add(m, "port", str(g.portText()))
 	if g.Sticky == StickyNone {
 		add(m, "sticky", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"})
 	} else {
@@ -59,7 +59,25 @@ func (g *Gateway) node() *yaml.Node {
 			add(m, "policy", n)
 		}
 	}
+	if len(g.Warnings) > 0 {
+		list := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		for _, w := range g.Warnings {
+			list.Content = append(list.Content, str(w.String()))
+		}
+		add(m, "warnings", list)
+	}
 	return m
+}
+
+// portText is the port as it was given when it still says the same port,
+// else its serialised form.
+func (g *Gateway) portText() string {
+	if g.PortText != "" {
+		if p, err := parsePort(g.PortText); err == nil && p == g.Port {
+			return g.PortText
+		}
+	}
+	return g.Port.String()
 }
 
 // String is Vamp's serialised form, "8080/http".
@@ -76,6 +94,8 @@ func (r *Route) node() *yaml.Node {
 	add(m, "weight", str(r.Weight.String()))
 	if r.Condition != "" {
 		add(m, "condition", str(r.Condition))
+	}
+	if r.Condition != "" || r.ConditionStrength != 0 {
 		add(m, "condition_strength", str(r.ConditionStrength.String()))
 	}
 	if len(r.Rewrites) > 0 {

@@ -24,6 +24,20 @@ type Port struct {
 	Protocol Protocol
 }
 
+// Warning is a problem that does not refuse the artefact: something written
+// that has no effect. Field is the path, as in FieldError.
+type Warning struct {
+	Field   string
+	Message string
+}
+
+func (w Warning) String() string {
+	if w.Field == "" {
+		return w.Message
+	}
+	return w.Field + ": " + w.Message
+}
+
 // Sticky is the gateway's session affinity.
 type Sticky string
 
@@ -81,6 +95,12 @@ type Gateway struct {
 	Policy *Policy
 	// Line is where the gateway starts in its source file (0 if unknown).
 	Line int
+	// PortText is the port as it was written ("8080", "8080/http"), so it
+	// is written back as given; "" when none was (the engine assigned it).
+	PortText string
+	// Warnings are what the reader accepted but ignores, written in the
+	// API's answers; they are not part of the artefact.
+	Warnings []Warning
 }
 
 // Route is one route of a gateway, keyed by its target text.

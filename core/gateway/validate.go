@@ -170,8 +170,10 @@ var (
 	ErrRewriteTCP = errors.New("rewrites need an http port")
 	// ErrVirtualHostTCP: virtual hosts are matched on the Host header.
 	ErrVirtualHostTCP = errors.New("virtual hosts need an http port")
-	// ErrStrengthWithoutCondition is Vamp's GatewayRouteConditionStrengthError.
-	ErrStrengthWithoutCondition = errors.New("condition_strength needs a condition")
+	// ErrStrengthWithoutCondition is the warning for a strength on a route
+	// without a condition: Vamp accepted it (GatewayReader.scala checks only
+	// its range) and it changes nothing.
+	ErrStrengthWithoutCondition = errors.New("condition_strength has no effect without a condition")
 )
 
 // ValidateSet checks what no single gateway can: names and non-zero ports
