@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sort"
 	"strconv"
 	"sync"
@@ -240,6 +241,18 @@ func (d *DataPlane) Ports() map[int]bool {
 		ports[p] = true
 	}
 	return ports
+}
+
+// Address is where a connection to one of this process's gateway ports
+// goes: the bound interface, or loopback when ports bind to every one.
+func (d *DataPlane) Address() string {
+	if a, err := netip.ParseAddr(d.opts.Address); err == nil && !a.IsUnspecified() {
+		return a.String()
+	}
+	if d.opts.Address != "" && net.ParseIP(d.opts.Address) == nil {
+		return d.opts.Address // a host name
+	}
+	return "127.0.0.1"
 }
 
 // CanListen reports whether port can be bound on the gateway address now,

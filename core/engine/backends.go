@@ -53,7 +53,7 @@ func pluginTargets(gws []*gateway.Gateway) []sdk.Target {
 	var out []sdk.Target
 	for _, g := range gws {
 		for _, r := range g.Routes {
-			if r.Target.Kind == gateway.Static || seen[r.Target] {
+			if !r.Target.Plugin() || seen[r.Target] {
 				continue
 			}
 			seen[r.Target] = true
@@ -70,7 +70,7 @@ func (e *Engine) checkTargets(gws []*gateway.Gateway) (err, refused error) {
 	var refusals []error
 	for _, g := range gws {
 		for _, r := range g.Routes {
-			if r.Target.Kind == gateway.Static {
+			if !r.Target.Plugin() {
 				continue
 			}
 			if e.opts.Backends == nil {
@@ -102,14 +102,20 @@ func (e *Engine) effective(g *gateway.Gateway) (*gateway.Gateway, []RouteStatus)
 	for j := range cp.Routes {
 		r := &cp.Routes[j]
 		s := RouteStatus{Gateway: g.Name, Route: r.Name, Weight: r.Weight}
-		if r.Target.Kind == gateway.Static {
+		switch r.Target.Kind {
+		case gateway.GatewayRef:
+			if why := e.refs.held(r.Target.Ref); why != "" {
+				s.Held = why
+				r.Weight, r.ConditionStrength = 0, 0
+			}
+		case gateway.Static:
 			// A name that never resolved has nothing to send to: say so
 			// in the status rather than show the route in service.
 			if len(e.res.addrs(r.Target.Host, r.Target.Port)) == 0 {
 				s.Held = "not resolved: " + e.res.why(r.Target.Host, r.Target.Port)
 				r.Weight, r.ConditionStrength = 0, 0
 			}
-		} else {
+		default:
 			var res pluginhost.Resolution
 			var ok bool
 			if e.opts.Backends != nil {

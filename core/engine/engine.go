@@ -52,6 +52,9 @@ type Engine struct {
 	opts Options
 	log  *slog.Logger
 	res  *resolver
+	// refs are the gateways the table being built can route through;
+	// written and read under applyMu.
+	refs gatewayRefs
 
 	// applyMu serialises building and swapping tables (Set, rebuild): a
 	// build costs time linear in the routes. Nothing a writer or a reader
@@ -384,6 +387,7 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 	if e.building != nil {
 		e.building(gws)
 	}
+	e.refs = newGatewayRefs(gws, e.dp.Address())
 	keep := map[hostPort]bool{}
 	for _, g := range gws {
 		for _, r := range g.Routes {
@@ -482,10 +486,13 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 }
 
 func (e *Engine) addrs(t gateway.Target) ([]string, string) {
-	if t.Kind != gateway.Static {
-		return e.pluginAddrs(t)
+	switch t.Kind {
+	case gateway.Static:
+		return e.res.addrs(t.Host, t.Port), ""
+	case gateway.GatewayRef:
+		return e.refs.addrs(t.Ref), ""
 	}
-	return e.res.addrs(t.Host, t.Port), ""
+	return e.pluginAddrs(t)
 }
 
 func (e *Engine) failed(t gateway.Target) func() {

@@ -533,7 +533,7 @@ func (d *decoder) route(e entry) (Route, routeNodes) {
 	}
 	r.Target = t
 	// Only plugin targets have a readiness to wait for.
-	r.RequireReady = err == nil && t.Kind != Static
+	r.RequireReady = err == nil && t.Plugin()
 	if e.val == nil || isNull(e.val) {
 		return r, nodes
 	}

@@ -116,7 +116,7 @@ func (r *Route) node() *yaml.Node {
 	if r.Retries != nil {
 		add(m, "retries", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(*r.Retries)})
 	}
-	if !r.RequireReady && r.Target.Kind != Static && r.Target.Kind != "" {
+	if !r.RequireReady && r.Target.Plugin() {
 		add(m, "require_ready", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "false"})
 	}
 	return m

@@ -72,8 +72,8 @@ var errorCases = []errorCase{
 		`gw.yaml:2:7: gateway "a": kind: kind must be "gateway" or "gateways", got "blueprints"`},
 
 	// routes and targets
-	{"routes shorthand with a bad key", "gw.yaml", "name: a\nroutes: 5\n",
-		`gw.yaml:2:9: gateway "a": routes."5": unsupported route target "5": use "[host:port]", "minuteman:/app:port", "marathon-lb:/app", "marathon:/app" or "consul:service" (Vamp's gateway, deployment and cluster references are not supported by Turnout)`},
+	{"routes shorthand with a bad key", "gw.yaml", "name: a\nroutes: 10.0.0.1:80\n",
+		`gw.yaml:2:9: gateway "a": routes."10.0.0.1:80": unsupported route target "10.0.0.1:80": use "[host:port]", a gateway's name, "minuteman:/app:port", "marathon-lb:/app", "marathon:/app" or "consul:service"`},
 	{"route a string", "gw.yaml", "name: a\nroutes:\n  \"[a:1]\": other\n",
 		`gw.yaml:3:12: gateway "a": routes."[a:1]": a route must be a mapping of route fields, got "other"`},
 	{"routes list element a list", "gw.yaml", "name: a\nroutes:\n- [x, y]\n",
@@ -82,10 +82,14 @@ var errorCases = []errorCase{
 		`gw.yaml:3:3: gateway "a": routes."[x]": route target "[x]" needs a port, like "[host:port]"`},
 	{"routes list element null", "gw.yaml", "name: a\nroutes:\n- \"[a:1]\"\n- ~\n",
 		`gw.yaml:4:3: gateway "a": routes[1]: a route must be a route key or a mapping of route keys to routes, got null`},
-	{"vamp deployment reference", "gw.yaml", "name: a\nroutes:\n  service_A:\n    weight: 100%\n",
-		`gw.yaml:3:3: gateway "a": routes."service_A": unsupported route target "service_A": use "[host:port]", "minuteman:/app:port", "marathon-lb:/app", "marathon:/app" or "consul:service" (Vamp's gateway, deployment and cluster references are not supported by Turnout)`},
-	{"vamp cluster reference", "gw.yaml", "name: a\nroutes:\n  sava/sava/webport: {}\n",
-		`gw.yaml:3:3: gateway "a": routes."sava/sava/webport": unsupported route target "sava/sava/webport": use "[host:port]", "minuteman:/app:port", "marathon-lb:/app", "marathon:/app" or "consul:service" (Vamp's gateway, deployment and cluster references are not supported by Turnout)`},
+	{"vamp instance reference", "gw.yaml", "name: a\nroutes:\n  sava/sava/web/webport: {}\n",
+		`gw.yaml:3:3: gateway "a": routes."sava/sava/web/webport": unsupported route target "sava/sava/web/webport": ` + errInstanceReference.Error()},
+	{"gateway reference loop", "gw.yaml", "name: a\nport: 9001\nroutes: b\n---\nname: b\nport: 9002\nroutes:\n  c: {}\n---\nname: c\nport: 9003\nroutes: [a]\n",
+		`gw.yaml:1:7: gateway "a": routes: routes through gateways come back to it: a -> b -> c -> a` + "\n" +
+			`gw.yaml:5:7: gateway "b": routes: routes through gateways come back to it: b -> c -> a -> b` + "\n" +
+			`gw.yaml:10:7: gateway "c": routes: routes through gateways come back to it: c -> a -> b -> c`},
+	{"gateway reference to itself", "gw.yaml", "name: a\nroutes: a\n",
+		`gw.yaml:1:7: gateway "a": routes: routes through gateways come back to it: a -> a`},
 	{"static target without port", "gw.yaml", "name: a\nroutes:\n  \"[a]\": {}\n",
 		`gw.yaml:3:3: gateway "a": routes."[a]": route target "[a]" needs a port, like "[host:port]"`},
 	{"static target port 0", "gw.yaml", "name: a\nroutes:\n  \"[a:0]\": {}\n",

@@ -18,16 +18,20 @@ const (
 	Consul     TargetKind = "consul"
 )
 
-// errUnsupportedTarget names every form Turnout takes: Vamp's keys without
-// brackets were references to other gateways, deployments and clusters,
-// which have no meaning without Vamp's deployment model.
-var errUnsupportedTarget = errors.New(`use "[host:port]", "minuteman:/app:port", "marathon-lb:/app", "marathon:/app" or "consul:service" ` +
-	`(Vamp's gateway, deployment and cluster references are not supported by Turnout)`)
+// errUnsupportedTarget names every form Turnout takes.
+var errUnsupportedTarget = errors.New(`use "[host:port]", a gateway's name, "minuteman:/app:port", "marathon-lb:/app", "marathon:/app" or "consul:service"`)
 
-// ParseTarget reads a route key: "[host:port]" (IPv6 as "[[::1]:80]") or
+// errInstanceReference is Vamp's 4-part route key, a deployment's service
+// instances: Turnout has no Vamp deployments to look them up in.
+var errInstanceReference = errors.New(`Vamp's deployment/cluster/service/port references name the instances of a Vamp deployment, which Turnout does not have: ` +
+	`route to the service's Marathon app instead ("marathon:/deployment/cluster/service")`)
+
+// ParseTarget reads a route key: "[host:port]" (IPv6 as "[[::1]:80]"),
 // "scheme:ref", a scheme being a backend plugin's name (lower case letters,
-// digits and dashes, starting with a letter). Whether a plugin resolves the
-// scheme is the engine's question, not the artefact's.
+// digits and dashes, starting with a letter), or, as in Vamp, a gateway's
+// name of 1 to 3 "/"-separated parts. Whether a plugin resolves the scheme,
+// or a gateway of that name exists, is the engine's question, not the
+// artefact's.
 func ParseTarget(key string) (Target, error) {
 	if strings.HasPrefix(key, "[") && strings.HasSuffix(key, "]") {
 		return parseStatic(key)
@@ -37,6 +41,16 @@ func ParseTarget(key string) (Target, error) {
 			return Target{}, fmt.Errorf("route target %q needs a reference after %q", key, scheme+":")
 		}
 		return Target{Kind: TargetKind(scheme), Ref: ref}, nil
+	}
+	// A ":" is a forgotten bracket ("10.0.0.1:80") or scheme, never a
+	// gateway someone meant.
+	if checkName(key) == nil && !strings.Contains(key, ":") {
+		// Vamp's GatewayPath: 1 to 3 parts name a gateway, 4 the instances
+		// of a deployment's service.
+		if strings.Count(key, "/") == 3 {
+			return Target{}, fmt.Errorf("unsupported route target %q: %w", key, errInstanceReference)
+		}
+		return Target{Kind: GatewayRef, Ref: key}, nil
 	}
 	return Target{}, fmt.Errorf("unsupported route target %q: %w", key, errUnsupportedTarget)
 }

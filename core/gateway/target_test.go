@@ -19,6 +19,14 @@ func TestParseTarget(t *testing.T) {
 		{key: "marathon-lb:/group/app:1", want: Target{Kind: MarathonLB, Ref: "/group/app:1"}},
 		{key: "marathon:/app", want: Target{Kind: Marathon, Ref: "/app"}},
 		{key: "consul:web?tag=v2&dc=eu", want: Target{Kind: Consul, Ref: "web?tag=v2&dc=eu"}},
+		// Vamp's GatewayPath (docs: 1 part a gateway, 2 deployment/port,
+		// 3 deployment/cluster/port): gateways by name.
+		{key: "sava", want: Target{Kind: GatewayRef, Ref: "sava"}},
+		{key: "sava/webport", want: Target{Kind: GatewayRef, Ref: "sava/webport"}},
+		{key: "sava/sava/webport", want: Target{Kind: GatewayRef, Ref: "sava/sava/webport"}},
+		{key: "sava/sava/web/webport", err: `unsupported route target "sava/sava/web/webport": ` + errInstanceReference.Error()},
+		{key: "sava//webport", err: `unsupported route target "sava//webport": ` + errUnsupportedTarget.Error()},
+		{key: "a b", err: `unsupported route target "a b": ` + errUnsupportedTarget.Error()},
 
 		{key: "[a:65536]", err: `route target "[a:65536]": port must be 1-65535, got "65536"`},
 		{key: "[a:-1]", err: `route target "[a:-1]": port must be 1-65535, got "-1"`},

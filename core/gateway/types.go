@@ -69,10 +69,18 @@ type TargetKind string
 const (
 	// Static is "[host:port]", resolved by the core (DNS names re-resolved).
 	Static TargetKind = "static"
+	// GatewayRef is Vamp's reference to another gateway: a route key of 1 to
+	// 3 "/"-separated parts names a gateway, and the route sends its share
+	// through that gateway's routes. The "@" keeps it apart from every
+	// plugin scheme.
+	GatewayRef TargetKind = "@gateway"
 )
 
+// Plugin reports whether a backend plugin resolves the target.
+func (t Target) Plugin() bool { return t.Kind != Static && t.Kind != GatewayRef && t.Kind != "" }
+
 // Target is what a route key points at. For Static, Host and Port are set;
-// for every other kind (a backend plugin's scheme such as "minuteman",
+// for GatewayRef, Ref is the gateway's name; for every other kind (a backend plugin's scheme such as "minuteman",
 // "marathon-lb", "marathon", "consul", or a third party's), Ref is the text
 // after "scheme:".
 type Target struct {

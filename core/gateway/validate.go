@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -216,5 +217,39 @@ func validateSet(gws []*Gateway, source string, at position) ErrorList {
 			ports[g.Port.Number] = g
 		}
 	}
+	for _, g := range gws {
+		if loop := referenceLoop(g, names); loop != nil {
+			add(g, "routes", fmt.Errorf("routes through gateways come back to it: %s", strings.Join(loop, " -> ")))
+		}
+	}
 	return errs
+}
+
+// referenceLoop finds a chain of gateway references from g back to g (nil
+// if there is none): a request would go round it forever. References to
+// gateways not in the set lead nowhere; their routes are held instead.
+func referenceLoop(g *Gateway, names map[string]*Gateway) []string {
+	seen := map[string]bool{}
+	var walk func(at *Gateway, path []string) []string
+	walk = func(at *Gateway, path []string) []string {
+		for _, r := range at.Routes {
+			if r.Target.Kind != GatewayRef {
+				continue
+			}
+			next := append(slices.Clone(path), r.Target.Ref)
+			if r.Target.Ref == g.Name {
+				return next
+			}
+			to, ok := names[r.Target.Ref]
+			if !ok || seen[to.Name] {
+				continue
+			}
+			seen[to.Name] = true
+			if loop := walk(to, next); loop != nil {
+				return loop
+			}
+		}
+		return nil
+	}
+	return walk(g, []string{g.Name})
 }
