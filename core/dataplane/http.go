@@ -97,7 +97,7 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 	d, hs, cookie, reject := h.route(ctx, g)
 	switch reject {
 	case routed:
-	case badHeaderName, badHost:
+	case badHeaderName, badHost, badTarget:
 		clientError(g, metrics.ClientHead)
 		ctx.SetConnectionClose()
 		ctx.Error(reject.body(), fasthttp.StatusBadRequest)
@@ -190,13 +190,14 @@ const (
 	routed        refusal = iota
 	badHeaderName         // 400: a header name that is not a token
 	badHost               // 400: a Host that is not host[:port]
+	badTarget             // 400: a request target with a fragment
 	hostNotServed         // 404: a host the gateway does not serve
 	noRoute               // 503: no route takes the request
 )
 
 func (r refusal) status() int {
 	switch r {
-	case badHeaderName, badHost:
+	case badHeaderName, badHost, badTarget:
 		return fasthttp.StatusBadRequest
 	case hostNotServed:
 		return fasthttp.StatusNotFound
@@ -207,8 +208,11 @@ func (r refusal) status() int {
 
 // body is the answer to a malformed request.
 func (r refusal) body() string {
-	if r == badHost {
+	switch r {
+	case badHost:
 		return "turnout: malformed Host header\n"
+	case badTarget:
+		return "turnout: malformed request target: a fragment (#) is not sent in a request\n"
 	}
 	return "turnout: malformed header name\n"
 }
@@ -222,6 +226,12 @@ func (h *httpServer) route(ctx *fasthttp.RequestCtx, g *routing.Gateway) (d rout
 	}
 	if !validHost(ctx.Request.Header.Host()) {
 		return d, hs, nil, badHost
+	}
+	// RFC 9112 3.2: a request target has no fragment. HAProxy refuses one
+	// too; fasthttp would drop it from the path that conditions match but
+	// not from what some endpoints read.
+	if bytes.IndexByte(ctx.Request.Header.RequestURI(), '#') >= 0 {
+		return d, hs, nil, badTarget
 	}
 	normaliseTarget(ctx)
 	if !g.ServesHost(ctx.Request.Header.Host()) {
