@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -16,15 +17,19 @@ func newGatewayApplyCommand(o *gatewayOptions) *cobra.Command {
 	var file string
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE",
-		Short: "Create or replace the gateways of a file; unchanged ones are left alone",
+		Short: "Create or replace the gateways of a file, all or none; unchanged ones are left alone",
 		Long: `Create or replace the gateways of a YAML or JSON file (one gateway, a
-list, or a multi-document stream; -f - reads stdin), one at a time in file
-order. A gateway that already equals the file's is left alone, so applying
-the same file again changes nothing. One line per gateway says what happened:
+list, or a multi-document stream; -f - reads stdin) in one change: all of
+them or none, put in service together with one routing table swap. A gateway
+that already equals the file's is left alone, so applying the same file again
+changes nothing; gateways the file does not name are not touched. One line
+per gateway says what happened:
 
   gateway/NAME created|updated|unchanged (revision N)
 
-A file with an error is refused before anything is sent (exit 2).`,
+A file with an error is refused before anything is sent (exit 2); a file
+the server refuses (a port in use, a route no plugin resolves) changes
+nothing (exit 1).`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if file == "" {
@@ -43,23 +48,15 @@ A file with an error is refused before anything is sent (exit 2).`,
 			if err != nil {
 				return err
 			}
-			results := []result{} // [] rather than null for an empty file
-			for _, g := range gws {
-				r, err := applyOne(cmd.Context(), c, g)
-				if err != nil {
-					// What was done so far stays done; say so before failing.
-					if len(results) > 0 && o.output == "table" {
-						fmt.Fprintf(cmd.ErrOrStderr(), "turnout: applied %d of %d gateways before gateway %s failed\n", len(results), len(gws), g.Name)
-					}
-					return err
-				}
-				results = append(results, r)
-				if o.output == "table" {
-					fmt.Fprintln(cmd.OutOrStdout(), r)
-				}
+			results, err := applyAll(cmd.Context(), c, gws)
+			if err != nil {
+				return err
 			}
 			if o.output != "table" {
 				return printValue(cmd.OutOrStdout(), o.output, results)
+			}
+			for _, r := range results {
+				fmt.Fprintln(cmd.OutOrStdout(), r)
 			}
 			return nil
 		},
@@ -94,44 +91,29 @@ func readGatewayFile(file string, stdin io.Reader) ([]*gateway.Gateway, error) {
 	return gws, nil
 }
 
-// applyOne makes the server's gateway equal g: created when absent, left
-// alone when equal in canonical form, else replaced with If-Match so that
-// a concurrent change is not overwritten unseen.
-func applyOne(ctx context.Context, c *client, g *gateway.Gateway) (result, error) {
-	want, err := g.MarshalJSON()
-	if err != nil {
-		return result{}, err
-	}
-	cur, err := c.do(ctx, request{method: "GET", path: gatewayPath(g.Name)})
-	if statusOf(err) == 404 {
-		// POST rather than PUT: it refuses a gateway created meanwhile.
-		resp, err := c.do(ctx, request{method: "POST", path: "/gateways", body: want, contentType: mediaJSON})
+// applyAll makes the server's gateways of these names equal gws, in one
+// request (PUT /gateways), so the server commits and serves them together.
+func applyAll(ctx context.Context, c *client, gws []*gateway.Gateway) ([]result, error) {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, g := range gws {
+		doc, err := g.MarshalJSON()
 		if err != nil {
-			return result{}, err
+			return nil, err
 		}
-		return result{Gateway: g.Name, Result: "created", Revision: resp.revision()}, nil
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(doc)
 	}
+	b.WriteByte(']')
+	resp, err := c.do(ctx, request{method: "PUT", path: "/gateways", body: b.Bytes(), contentType: mediaJSON})
 	if err != nil {
-		return result{}, err
+		return nil, err
 	}
-	have, err := gateway.DecodeOne(cur.body, "")
-	if err != nil {
-		return result{}, fmt.Errorf("server's gateway %s: %w", g.Name, err)
+	results := []result{} // [] rather than null
+	if err := json.Unmarshal(resp.body, &results); err != nil {
+		return nil, fmt.Errorf("read the server's answer to apply: %w", err)
 	}
-	haveJSON, err := have.MarshalJSON()
-	if err != nil {
-		return result{}, err
-	}
-	if bytes.Equal(haveJSON, want) {
-		return result{Gateway: g.Name, Result: "unchanged", Revision: cur.revision()}, nil
-	}
-	resp, err := c.do(ctx, request{method: "PUT", path: gatewayPath(g.Name), body: want,
-		contentType: mediaJSON, ifMatch: cur.header.Get("ETag")})
-	if statusOf(err) == 412 {
-		return result{}, &exitError{code: exitRefused, err: fmt.Errorf("gateway %s was changed by someone else while it was applied: retry", g.Name)}
-	}
-	if err != nil {
-		return result{}, err
-	}
-	return result{Gateway: g.Name, Result: "updated", Revision: resp.revision()}, nil
+	return results, nil
 }

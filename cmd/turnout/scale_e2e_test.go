@@ -197,3 +197,73 @@ func TestThousandsOfRoutesComeAndGo(t *testing.T) {
 		t.Errorf("small's route to a weighs %s after the rollbacks, want 100%%", w)
 	}
 }
+
+// TestApplyAThousandGatewaysInOneSwap applies a file of 1,000 gateways
+// with the CLI: one request, one store commit, one routing table swap
+// (turnout_table_swaps_total moves by one), every gateway served; applying
+// it again changes nothing, and a file with one bad gateway changes
+// nothing either (issue 25 item 4).
+func TestApplyAThousandGatewaysInOneSwap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	a := testnet.Backend(t, "a")
+	// The gateways' ports lie below the kernel's ephemeral range (from
+	// 32768), where other tests' connections would take them.
+	tt := run(t, "--data-dir", t.TempDir(), "--port-range", "23000-24999", "--max-gateways", "2000")
+	const n = 1000
+	var doc strings.Builder
+	for i := range n {
+		fmt.Fprintf(&doc, "---\nname: g%04d\nroutes:\n  \"[%s]\": {}\n", i, a)
+	}
+	file := filepath.Join(t.TempDir(), "gateways.yaml")
+	if err := os.WriteFile(file, []byte(doc.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	swaps := tt.metric("turnout_table_swaps_total")
+	out, code := tt.cli("gateway", "apply", "-f", file)
+	if code != 0 || strings.Count(out, " created (revision 1)\n") != n {
+		t.Fatalf("apply: exit %d, %d created lines\n%.500s", code, strings.Count(out, " created (revision 1)\n"), out)
+	}
+	testnet.Eventually(t, 60*time.Second, "the gateways in service", func() bool {
+		return tt.metric("turnout_table_swaps_total") != swaps
+	})
+	if got := tt.metric("turnout_table_swaps_total"); got != fmt.Sprint(mustAtoi(t, swaps)+1) {
+		t.Errorf("table swaps %s -> %s, want one swap for the whole file", swaps, got)
+	}
+	for _, name := range []string{"g0000", "g0999"} {
+		st := tt.status(name)
+		if len(st.Routes) != 1 || st.Routes[0].Effective != "100%" {
+			t.Errorf("%s not in service: %+v", name, st)
+		}
+	}
+
+	// Again: unchanged, no swap. With one bad gateway: refused, nothing
+	// stored.
+	swaps = tt.metric("turnout_table_swaps_total")
+	out, code = tt.cli("gateway", "apply", "-f", file)
+	if code != 0 || strings.Count(out, " unchanged (revision 1)\n") != n {
+		t.Fatalf("apply again: exit %d\n%.500s", code, out)
+	}
+	bad := strings.Replace(doc.String(), "name: g0500\n", "name: g0500\nport: 23000\n", 1)
+	bad = strings.Replace(bad, "name: g0501\n", "name: g0501\nport: 23000\n", 1)
+	if err := os.WriteFile(file, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code = tt.cli("gateway", "apply", "-f", file); code == 0 || !strings.Contains(out, "port 23000") {
+		t.Errorf("apply with a port taken twice: exit %d\n%.500s", code, out)
+	}
+	if got := tt.metric("turnout_table_swaps_total"); got != swaps {
+		t.Errorf("table swaps %s -> %s after applies that changed nothing", swaps, got)
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	var n int
+	if _, err := fmt.Sscan(s, &n); err != nil {
+		t.Fatalf("not a number: %q", s)
+	}
+	return n
+}

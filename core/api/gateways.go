@@ -194,13 +194,18 @@ func canonical(g *gateway.Gateway) ([]byte, error) { return g.MarshalJSON() }
 // readDocument reads a write's gateway document and its validate_only flag,
 // refusing a content type that is not JSON or YAML.
 func readDocument(w http.ResponseWriter, r *http.Request) (body []byte, vo bool, err error) {
+	return readDocumentUpTo(w, r, maxBody)
+}
+
+// readDocumentUpTo is readDocument with a size limit of its own.
+func readDocumentUpTo(w http.ResponseWriter, r *http.Request, limit int64) (body []byte, vo bool, err error) {
 	if vo, err = validateOnly(r); err != nil {
 		return nil, false, err
 	}
 	if err = checkDocumentType(r); err != nil {
 		return nil, false, err
 	}
-	if body, err = readBody(w, r); err != nil {
+	if body, err = readBodyUpTo(w, r, limit); err != nil {
 		return nil, false, err
 	}
 	if mt, _ := mediaType(r); mt == typeJSON {
@@ -244,7 +249,11 @@ func checkJSON(body []byte) error {
 }
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	return readBodyUpTo(w, r, maxBody)
+}
+
+func readBodyUpTo(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,10 @@ import (
 // decoder's work grows with the input.
 const maxBody = 1 << 20
 
+// maxBulkBody bounds the body of a bulk apply (PUT /gateways): thousands of
+// gateways in one document.
+const maxBulkBody = 32 << 20
+
 // params are the parts of a matched path.
 type params struct {
 	name, revision, kind, command string
@@ -58,6 +62,7 @@ var routes = []route{
 	routeGateways: {"/gateways", map[string]endpoint{
 		http.MethodGet:  {(*gatewayAPI).list, []int{200, 400, 500, 503}},
 		http.MethodPost: {(*gatewayAPI).create, []int{200, 201, 400, 409, 413, 415, 422, 500, 503}},
+		http.MethodPut:  {(*gatewayAPI).applyAll, []int{200, 400, 409, 413, 415, 422, 500, 503}},
 	}},
 	routeGateway: {"/gateways/{name}", map[string]endpoint{
 		http.MethodGet:    {(*gatewayAPI).get, []int{200, 404, 500, 503}},
