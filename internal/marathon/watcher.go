@@ -276,11 +276,13 @@ func (w *Watcher) memberChanged(i int, why string) {
 }
 
 // StreamStats count the event stream's life: attaches, moves to another
-// member and members that failed their check, since the watcher started.
+// member and members that failed their check, since the watcher started;
+// and the reads made: full ones (every app) and of one app.
 type StreamStats struct {
 	// Member is the member the stream is attached to, "" when it is not.
 	Member                          string
 	Attaches, Switches, MembersDown uint64
+	FullReads, AppReads             uint64
 }
 
 // Stats are the event stream's counts so far.
@@ -394,6 +396,7 @@ func (w *Watcher) resync(ctx context.Context) error {
 	if err != nil {
 		return w.failedLocked(ctx, err)
 	}
+	w.stats.FullReads++
 	w.publishLocked(m, start)
 	return nil
 }
@@ -425,6 +428,7 @@ func (w *Watcher) readAppsNow(ctx context.Context, ids []string) error {
 		w.reading, w.updates = false, nil
 		return nil // the first read is a full one
 	}
+	w.stats.AppReads += uint64(len(ids))
 	m := withApps(w.model, apps, gone)
 	m.Fetched = time.Now()
 	w.publishLocked(m, start)
