@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -97,6 +98,7 @@ type Server struct {
 	issued      map[string]time.Time
 	logins      int
 	requests    map[string]int
+	emitted     int
 	seq         int
 	// held, while set, holds every GET /v2/apps until it is closed.
 	held chan struct{}
@@ -246,6 +248,23 @@ func (s *Server) Requests(path string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests[path]
+}
+
+// RequestCounts are the requests that reached each path (without the
+// query) so far.
+func (s *Server) RequestCounts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.requests)
+}
+
+// Emitted is how many events the fake sent to an event stream so far
+// (each counted once, however many streams it went to; an event no
+// stream asked for is not counted).
+func (s *Server) Emitted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.emitted
 }
 
 // Logins is how many service account logins succeeded.
