@@ -112,10 +112,9 @@ func TestMarathonRequestsWith500Apps(t *testing.T) {
 	routes := []string{"marathon:/shop/web", "minuteman:/shop/web:80", "marathon-lb:/shop/web"}
 	port := testnet.FreePort(t)
 	gw := fmt.Sprintf("name: shop\nport: %d/http\nroutes:\n", port)
-	for _, r := range routes {
-		gw += fmt.Sprintf("  %q:\n    weight: 33%%\n", r)
+	for i, r := range routes {
+		gw += fmt.Sprintf("  %q:\n    weight: %d%%\n", r, []int{34, 33, 33}[i])
 	}
-	started := time.Now()
 	tt := start(t, gw, "--marathon-url", fm.URL())
 	tt.awaitStatus("shop", 30*time.Second, "the three routes resolved", func(st e2eStatus) bool {
 		for _, r := range routes {
@@ -141,28 +140,49 @@ func TestMarathonRequestsWith500Apps(t *testing.T) {
 	t.Logf("at rest for %s: %s; %.0f requests a minute (resync 5m adds %d full reads every 5 minutes)",
 		elapsed.Round(time.Second), atRest, perMinute, watchers)
 
-	// Events: new versions of two apps no gateway uses, then of the one
-	// the gateway's routes use; the marathon: route follows it.
-	before, events := rqCount(fm), fm.Emitted()
-	fm.Deploy(other(42, 2))
-	fm.Deploy(other(43, 2))
-	fm.Deploy(web(20002))
-	tt.awaitStatus("shop", 20*time.Second, "the marathon: route on the new task", func(st e2eStatus) bool {
-		r := st.route("marathon:/shop/web")
-		return len(r.Endpoints) == 1 && r.Endpoints[0].Address == "127.0.0.1:20002"
+	// Events, spaced: ten new versions of apps no gateway uses, one at a
+	// time (each waits until every watcher read Marathon after it), as
+	// deployments come in a cluster; then, in a burst, three at once and a
+	// new version of the app the gateway's routes use, which the
+	// marathon: route follows.
+	phase := func(what string, deploy func()) rqCounts {
+		t.Helper()
+		before, events := rqCount(fm), fm.Emitted()
+		deploy()
+		after := rqSettle(t, fm, watchers)
+		n := fm.Emitted() - events
+		d := after.minus(before)
+		t.Logf("%s: %d events, %s; %.2f reads of Marathon per event (%.2f full reads of %d apps), besides the member checks",
+			what, n, d, float64(d.reads())/float64(n), float64(d["apps"])/float64(n), apps)
+		return d
+	}
+	spaced := phase("10 deployments one at a time", func() {
+		for i := range 10 {
+			before := rqCount(fm).reads()
+			fm.Deploy(other(40+i, 2))
+			testnet.Eventually(t, 20*time.Second, "every watcher reading after a deployment", func() bool {
+				return rqCount(fm).reads() >= before+watchers
+			})
+		}
 	})
-	after := rqSettle(t, fm, watchers)
-	n := fm.Emitted() - events
-	d := after.minus(before)
-	reads := d.reads()
-	t.Logf("%d events (3 deployments, %s after the start): %s; %.2f reads of Marathon per event (%.2f full reads of %d apps per event), besides the member checks",
-		n, time.Since(started).Round(time.Second), d, float64(reads)/float64(n), float64(d["apps"])/float64(n), apps)
+	burst := phase("4 deployments at once", func() {
+		for i := range 3 {
+			fm.Deploy(other(60+i, 2))
+		}
+		fm.Deploy(web(20002))
+		tt.awaitStatus("shop", 20*time.Second, "the marathon: route on the new task", func(st e2eStatus) bool {
+			r := st.route("marathon:/shop/web")
+			return len(r.Endpoints) == 1 && r.Endpoints[0].Address == "127.0.0.1:20002"
+		})
+	})
 
 	if watchers != 2 {
 		t.Errorf("%d event streams, want 2: the DC/OS plugin's and the port checks'", watchers)
 	}
-	if d["apps"] != 0 || d["/v2/deployments"] != 0 {
-		t.Errorf("events read everything again: %s", d)
+	for _, d := range []rqCounts{spaced, burst} {
+		if d["apps"] != 0 || d["/v2/deployments"] != 0 {
+			t.Errorf("events read everything again: %s", d)
+		}
 	}
 	if atRest.reads() != 0 {
 		t.Errorf("Marathon read at rest: %s", atRest)

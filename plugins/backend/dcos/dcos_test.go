@@ -38,7 +38,7 @@ func TestConformance(t *testing.T) {
 func TestSchemesShareOneStream(t *testing.T) {
 	fm := fakemarathon.New(t, fakemarathon.Options{})
 	fm.Deploy(fakemarathon.AppSpec{ID: "/web", Instances: 1,
-		Ports: []fakemarathon.PortSpec{{ContainerPort: 80, ServicePort: 10001, Labels: map[string]string{"VIP_0": "/web:80"}}},
+		Ports:  []fakemarathon.PortSpec{{ContainerPort: 80, ServicePort: 10001, Labels: map[string]string{"VIP_0": "/web:80"}}},
 		Labels: map[string]string{"HAPROXY_GROUP": "internal"}})
 	conn := `"urls": ["` + fm.URL() + `"], "resync": "1h"`
 	p := start(t, `{"marathon": {`+conn+`}, "minuteman": {`+conn+`}, "marathon-lb": {`+conn+`, "marathon_lb_group": "internal"}}`)
