@@ -147,15 +147,30 @@ func TestMarathonRequestsWith500Apps(t *testing.T) {
 	// marathon: route follows.
 	phase := func(what string, deploy func()) rqCounts {
 		t.Helper()
-		before, events := rqCount(fm), fm.Emitted()
+		before, events, bytes := rqCount(fm), fm.Emitted(), fm.BytesServed()
 		deploy()
 		after := rqSettle(t, fm, watchers)
 		n := fm.Emitted() - events
 		d := after.minus(before)
-		t.Logf("%s: %d events, %s; %.2f reads of Marathon per event (%.2f full reads of %d apps), besides the member checks",
-			what, n, d, float64(d.reads())/float64(n), float64(d["apps"])/float64(n), apps)
+		t.Logf("%s: %d events, %s; %.2f reads of Marathon per event (%.2f full reads of %d apps), besides the member checks; %.0f kB served",
+			what, n, d, float64(d.reads())/float64(n), float64(d["apps"])/float64(n), apps, float64(fm.BytesServed()-bytes)/1000)
 		return d
 	}
+	// Task events one at a time, each given time to be read after: a
+	// task of an app no gateway uses starts being killed, then is gone.
+	tasks := phase("6 task events one at a time", func() {
+		for i := range 3 {
+			task := fm.Tasks(fmt.Sprintf("/load/app-%03d", 80+i))[0]
+			if err := fm.KillTask(task); err != nil {
+				t.Fatal(err)
+			}
+			rqSettle(t, fm, watchers)
+			if err := fm.TaskKilled(task); err != nil {
+				t.Fatal(err)
+			}
+			rqSettle(t, fm, watchers)
+		}
+	})
 	spaced := phase("10 deployments one at a time", func() {
 		for i := range 10 {
 			before := rqCount(fm).reads()
@@ -178,6 +193,9 @@ func TestMarathonRequestsWith500Apps(t *testing.T) {
 
 	if watchers != 2 {
 		t.Errorf("%d event streams, want 2: the DC/OS plugin's and the port checks'", watchers)
+	}
+	if tasks.reads() != 0 {
+		t.Errorf("task events of known tasks read Marathon: %s", tasks)
 	}
 	for _, d := range []rqCounts{spaced, burst} {
 		if d["apps"] != 0 || d["/v2/deployments"] != 0 {
