@@ -14,6 +14,7 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -170,7 +171,19 @@ func TestMarathonHungMemberFailover(t *testing.T) {
 			t.Errorf("turnout's log lacks %q", want)
 		}
 	}
+	// The move is counted on /metrics (the port checks' watcher, which
+	// follows the same members with the same checks).
+	testnet.Eventually(t, 10*time.Second, "the switch counted on /metrics", func() bool {
+		m := tt.metrics()
+		return bdCounted.MatchString(m) && bdDown.MatchString(m)
+	})
 }
+
+// bdCounted and bdDown find a switch and a member down counted.
+var (
+	bdCounted = regexp.MustCompile(`(?m)^turnout_marathon_stream_switches_total\{watcher="ports"\} [1-9]`)
+	bdDown    = regexp.MustCompile(`(?m)^turnout_marathon_members_down_total\{watcher="ports"\} [1-9]`)
+)
 
 // A 30 s Marathon outage: the event stream's reconnects back off, capped
 // at reconnect_max (2s by default, jittered), so once Marathon is back the

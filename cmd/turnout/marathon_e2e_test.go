@@ -323,7 +323,7 @@ func TestMarathonOutageKeepsRouting(t *testing.T) {
 	for _, want := range []string{
 		`turnout_target_stale{target="` + r1 + `"} 1`,
 		`turnout_target_stale{target="` + r2 + `"} 1`,
-		`turnout_plugin_up{plugin="backend/marathon"} 1`,
+		`turnout_plugin_up{plugin="backend/dcos"} 1`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics during the outage lack %s:\n%s", want, mtGrepLines(m, "turnout_target_stale", "turnout_plugin_up"))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/turnout/turnout/core/metrics"
 	"github.com/turnout/turnout/core/pluginhost"
+	"github.com/turnout/turnout/plugins/backend/dcos"
 	"github.com/turnout/turnout/plugins/builtin"
 	"github.com/turnout/turnout/plugins/sdk"
 )
@@ -27,7 +28,9 @@ type pluginFlags struct {
 	marathonCA string
 }
 
-// marathonPlugins share the Marathon settings.
+// marathonPlugins share the Marathon settings: the schemes the built-in
+// dcos plugin serves from one process (--plugin-config marathon={...}
+// still configures the marathon: scheme).
 var marathonPlugins = []string{"marathon", "minuteman", "marathon-lb"}
 
 // newPluginHost builds the catalog (built-ins, the plugin directory and its
@@ -132,6 +135,23 @@ func pluginConfigs(f pluginFlags) (map[string]json.RawMessage, error) {
 			return nil, fmt.Errorf("--plugin-config %s: want a JSON object: %w", name, err)
 		}
 		out[name] = json.RawMessage(raw)
+	}
+	// The dcos plugin's configuration is its schemes' (see
+	// marathon.Combined), unless it is given whole.
+	if _, ok := out[dcos.Name]; !ok {
+		whole := map[string]json.RawMessage{}
+		for _, name := range marathonPlugins {
+			if c, ok := out[name]; ok {
+				whole[name] = c
+			}
+		}
+		if len(whole) > 0 {
+			b, err := json.Marshal(whole)
+			if err != nil {
+				return nil, err
+			}
+			out[dcos.Name] = b
+		}
 	}
 	return out, nil
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/metrics"
 	"github.com/turnout/turnout/core/ports"
@@ -106,6 +108,36 @@ func (g *portGuard) awaitFirstRead(ctx context.Context, bound time.Duration, log
 			"bound", bound, "err", g.w.Err())
 		return false
 	}
+}
+
+// register exports the counts of the guard's Marathon watcher on
+// /metrics: its event stream's attaches, moves to another member (a
+// member failed its check, or the stream was lost and another member
+// answered first) and members found failing, and its reads of Marathon.
+// The watcher of the dcos plugin follows the same members with the same
+// checks; its own counts are in its log lines (switches_total).
+func (g *portGuard) register(reg *metrics.Registry) {
+	labels := prometheus.Labels{"watcher": "ports"}
+	counter := func(name, help string, v func(marathon.StreamStats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
+			func() float64 { return float64(v(g.w.Stats())) })
+	}
+	reg.Prometheus.MustRegister(
+		counter("turnout_marathon_stream_attaches_total", "Attaches of the Marathon event stream.",
+			func(s marathon.StreamStats) uint64 { return s.Attaches }),
+		counter("turnout_marathon_stream_switches_total", "Moves of the Marathon event stream to another member.",
+			func(s marathon.StreamStats) uint64 { return s.Switches }),
+		counter("turnout_marathon_members_down_total", "Marathon members found failing their check (GET /v2/leader).",
+			func(s marathon.StreamStats) uint64 { return s.MembersDown }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "turnout_marathon_reads_total",
+			Help:        "Reads of Marathon: full (every app, /v2/apps) and of one app (/v2/apps/{id}).",
+			ConstLabels: prometheus.Labels{"watcher": "ports", "read": "full"}},
+			func() float64 { return float64(g.w.Stats().FullReads) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "turnout_marathon_reads_total",
+			Help:        "Reads of Marathon: full (every app, /v2/apps) and of one app (/v2/apps/{id}).",
+			ConstLabels: prometheus.Labels{"watcher": "ports", "read": "app"}},
+			func() float64 { return float64(g.w.Stats().AppReads) }),
+	)
 }
 
 // Owner is who on the Marathon side holds port.

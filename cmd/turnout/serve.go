@@ -278,6 +278,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	if guard != nil {
+		guard.register(reg)
 		// The gateways of the start are checked against Marathon-LB's
 		// ports once Marathon was read: checked against an empty
 		// table, a conflicting gateway would start or be refused

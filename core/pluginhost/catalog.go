@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -147,6 +148,23 @@ func (c *Catalog) Entries() []Entry {
 func (c *Catalog) Get(kind sdk.Kind, name string) (Entry, bool) {
 	e, ok := c.entries[string(kind)+"/"+name]
 	return e, ok
+}
+
+// ForScheme is the backend plugin that resolves targets of scheme: the
+// one named after it (a third-party plugin of that name takes the
+// scheme, also from a built-in that serves several), else the built-in
+// whose Info lists it (the dcos plugin serves marathon:, minuteman: and
+// marathon-lb: from one process).
+func (c *Catalog) ForScheme(scheme string) (Entry, bool) {
+	if e, ok := c.Get(sdk.KindBackend, scheme); ok {
+		return e, true
+	}
+	for _, e := range c.Entries() {
+		if e.Kind == sdk.KindBackend && e.Builtin && slices.Contains(e.Info.Schemes, scheme) {
+			return e, true
+		}
+	}
+	return Entry{}, false
 }
 
 // scanDir lists the turnout-plugin-KIND-NAME executables of dir. Symlinks

@@ -29,7 +29,7 @@ func (h *Host) CheckTarget(t sdk.Target) error {
 	if resolved || ctx == nil || h.CheckScheme(t.Scheme) != nil {
 		return nil // CheckScheme says why a scheme cannot be served
 	}
-	in, err := h.instance(sdk.KindBackend, t.Scheme)
+	in, err := h.backend(t.Scheme)
 	if err != nil {
 		return nil
 	}

@@ -27,7 +27,8 @@ type Options struct {
 
 // Host runs plugins on demand: a backend plugin starts when a gateway
 // first names its scheme (a backend plugin named N resolves "N:..."
-// targets), a policy plugin when a gateway first names it. Each then runs,
+// targets, and a built-in resolves the schemes its Info lists: see
+// Catalog.ForScheme), a policy plugin when a gateway first names it. Each then runs,
 // supervised, until the host stops.
 type Host struct {
 	opts Options
@@ -98,7 +99,7 @@ func (e refusedError) Unwrap() error      { return e.error }
 
 // CheckScheme says whether a backend plugin resolves targets of scheme.
 func (h *Host) CheckScheme(scheme string) error {
-	e, ok := h.opts.Catalog.Get(sdk.KindBackend, scheme)
+	e, ok := h.opts.Catalog.ForScheme(scheme)
 	if !ok {
 		return fmt.Errorf("no backend plugin resolves %q targets (backend plugins: %s)", scheme+":", h.names(sdk.KindBackend))
 	}
@@ -123,9 +124,14 @@ func (h *Host) CheckPolicy(name string) error {
 func (h *Host) names(k sdk.Kind) string {
 	var n []string
 	for _, e := range h.opts.Catalog.Entries() {
-		if e.Kind == k {
-			n = append(n, e.Name)
+		if e.Kind != k {
+			continue
 		}
+		if e.Builtin && len(e.Info.Schemes) > 1 {
+			n = append(n, fmt.Sprintf("%s (%s)", e.Name, strings.Join(e.Info.Schemes, ", ")))
+			continue
+		}
+		n = append(n, e.Name)
 	}
 	if len(n) == 0 {
 		return "none"
@@ -150,6 +156,16 @@ func (h *Host) Policy(name string) (sdk.Policy, error) {
 		return nil, nil
 	}
 	return p.(sdk.Policy), nil
+}
+
+// backend returns the supervised instance of the backend plugin of a
+// scheme (see Catalog.ForScheme), starting it once.
+func (h *Host) backend(scheme string) (*instance, error) {
+	e, ok := h.opts.Catalog.ForScheme(scheme)
+	if !ok {
+		return nil, fmt.Errorf("no backend plugin resolves %q targets", scheme+":")
+	}
+	return h.instance(sdk.KindBackend, e.Name)
 }
 
 // instance returns the supervised instance of a plugin, starting it once.
@@ -181,6 +197,12 @@ func (h *Host) instance(kind sdk.Kind, name string) (*instance, error) {
 // waiting (until ctx ends) for it to run or fail, so its Info is known.
 func (h *Host) Describe(ctx context.Context, kind sdk.Kind, name string) (Status, error) {
 	e, ok := h.opts.Catalog.Get(kind, name)
+	if !ok && kind == sdk.KindBackend {
+		// backend/marathon is the plugin that serves marathon:.
+		if se, found := h.opts.Catalog.ForScheme(name); found {
+			e, ok, name = se, true, se.Name
+		}
+	}
 	if !ok {
 		return Status{}, fmt.Errorf("%w: no %s plugin %q (%s plugins: %s)", ErrUnknownPlugin, kind, name, kind, h.names(kind))
 	}

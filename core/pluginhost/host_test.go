@@ -272,3 +272,31 @@ func TestUnresolvableTargetComesAndGoes(t *testing.T) {
 		t.Fatal("the target is still watched")
 	}
 }
+
+// A scheme goes to the backend plugin named after it, else to the
+// built-in whose Info lists it (the dcos plugin serves three schemes from
+// one process); a third-party plugin named after a scheme takes it from
+// that built-in, which keeps the others.
+func TestSchemeGoesToThePluginThatServesIt(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	sum := install(t, dir, "turnout-plugin-backend-marathon")
+	cat, err := NewCatalog(CatalogOptions{Self: self, Dir: dir, Checksums: map[string]string{"turnout-plugin-backend-marathon": sum},
+		Builtins: []Builtin{{Kind: sdk.KindBackend, Name: "dcos", Info: sdk.Info{Schemes: []string{"marathon", "minuteman", "marathon-lb"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for scheme, want := range map[string]string{"marathon": "marathon", "minuteman": "dcos", "marathon-lb": "dcos", "dcos": "dcos", "consul": ""} {
+		e, ok := cat.ForScheme(scheme)
+		if ok != (want != "") || e.Name != want {
+			t.Errorf("%s: plugin %q (found %v), want %q", scheme, e.Name, ok, want)
+		}
+	}
+	h := New(Options{Catalog: cat})
+	if err := h.CheckScheme("consul"); err == nil || err.Error() != `no backend plugin resolves "consul:" targets (backend plugins: dcos (marathon, minuteman, marathon-lb), marathon)` {
+		t.Errorf("unknown scheme: %v", err)
+	}
+}

@@ -80,7 +80,7 @@ func (h *Host) SyncTargets(targets []sdk.Target) {
 			h.update(w, func(r *Resolution) { r.Error, r.Refused = err.Error(), true })
 			continue
 		}
-		in, err := h.instance(sdk.KindBackend, w.target.Scheme)
+		in, err := h.backend(w.target.Scheme)
 		if err != nil {
 			h.update(w, func(r *Resolution) { r.Error, r.Refused = err.Error(), true })
 			continue

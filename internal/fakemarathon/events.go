@@ -93,15 +93,20 @@ func record(eventType string, fields map[string]any) []byte {
 // is held. A stream too slow to keep up is dropped, as Marathon drops it.
 func (s *Server) emitLocked(eventType string, fields map[string]any) {
 	rec := record(eventType, fields)
+	sent := false
 	for st := range s.streams {
 		if !st.wants(eventType) {
 			continue
 		}
+		sent = true
 		select {
 		case st.ch <- rec:
 		default:
 			st.close()
 		}
+	}
+	if sent {
+		s.emitted++
 	}
 }
 

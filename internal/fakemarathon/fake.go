@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -97,6 +98,8 @@ type Server struct {
 	issued      map[string]time.Time
 	logins      int
 	requests    map[string]int
+	emitted     int
+	bytes       int64
 	seq         int
 	// held, while set, holds every GET /v2/apps until it is closed.
 	held chan struct{}
@@ -248,6 +251,43 @@ func (s *Server) Requests(path string) int {
 	return s.requests[path]
 }
 
+// RequestCounts are the requests that reached each path (without the
+// query) so far.
+func (s *Server) RequestCounts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.requests)
+}
+
+// BytesServed is the size of every answer's body so far, the event
+// stream's aside.
+func (s *Server) BytesServed() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
+}
+
+// countingWriter counts the bytes of a body.
+type countingWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// Emitted is how many events the fake sent to an event stream so far
+// (each counted once, however many streams it went to; an event no
+// stream asked for is not counted).
+func (s *Server) Emitted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.emitted
+}
+
 // Logins is how many service account logins succeeded.
 func (s *Server) Logins() int {
 	s.mu.Lock()
@@ -282,6 +322,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[path]++
 	s.mu.Unlock()
+	if path != "/v2/events" {
+		// The event stream is written as it goes; answers are counted.
+		cw := &countingWriter{ResponseWriter: w}
+		defer func() {
+			s.mu.Lock()
+			s.bytes += cw.n
+			s.mu.Unlock()
+		}()
+		w = cw
+	}
 	if path == "/acs/api/v1/auth/login" {
 		s.login(w, r)
 		return

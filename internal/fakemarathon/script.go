@@ -3,6 +3,7 @@ package fakemarathon
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -415,4 +416,32 @@ func (s *Server) AppJSON(appID string) []byte {
 	}
 	b, _ := json.Marshal(a.obj)
 	return b
+}
+
+// Delete removes an app as DELETE /v2/apps/{id} does, and emits what
+// Marathon emits: deployment_info (StopApplication), the kill of each
+// task, app_terminated_event and the deployment's success.
+func (s *Server) Delete(appID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.apps, func(a *app) bool { return a.obj["id"] == appID })
+	if i < 0 {
+		return fmt.Errorf("%w: %s", errNoApp, appID)
+	}
+	a := s.apps[i]
+	version := now()
+	id := s.nextID()
+	plan := map[string]any{"id": id, "version": version, "steps": []any{map[string]any{"actions": []any{map[string]any{"action": "StopApplication", "app": appID}}}}}
+	step := map[string]any{"actions": []any{map[string]any{"action": "StopApplication", "app": appID}}}
+	s.emitLocked("deployment_info", map[string]any{"plan": plan, "currentStep": step})
+	for _, t := range taskList(a.obj) {
+		s.statusLocked(t, "TASK_KILLING")
+		s.statusLocked(t, "TASK_KILLED")
+	}
+	s.apps = slices.Delete(s.apps, i, i+1)
+	s.pristine = nil
+	s.emitLocked("app_terminated_event", map[string]any{"appId": appID})
+	s.emitLocked("deployment_step_success", map[string]any{"plan": plan, "currentStep": step})
+	s.emitLocked("deployment_success", map[string]any{"id": id, "plan": plan})
+	return nil
 }

@@ -186,6 +186,20 @@ func (c *Client) Apps(ctx context.Context) ([]*App, error) {
 	return apps, nil
 }
 
+// App reads one app with its tasks and deployment ids; an app Marathon
+// does not have is a *StatusError with Status 404.
+func (c *Client) App(ctx context.Context, id string) (*App, error) {
+	body, err := c.Get(ctx, "/v2/apps"+NormalizeID(id)+"?embed=app.tasks&embed=app.deployments")
+	if err != nil {
+		return nil, err
+	}
+	a, err := DecodeAppResponse(body)
+	if err != nil {
+		return nil, fmt.Errorf("marathon: %w", err)
+	}
+	return a, nil
+}
+
 // Deployments reads the deployments in flight.
 func (c *Client) Deployments(ctx context.Context) ([]Deployment, error) {
 	body, err := c.Get(ctx, "/v2/deployments")

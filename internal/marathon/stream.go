@@ -107,7 +107,7 @@ func (w *Watcher) streamOnce(ctx context.Context, i int, attached func(), on fun
 				ev, err := decodeEvent(name, data.Bytes())
 				if err != nil {
 					w.log.Warn("marathon event not understood; reading Marathon again", "member", member, "err", err)
-					ev = event{reread: true}
+					ev = event{full: true}
 				}
 				on(ev)
 			}

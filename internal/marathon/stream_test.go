@@ -50,7 +50,7 @@ func TestStreamReadsRecordedEvents(t *testing.T) {
 	for _, ev := range events {
 		if u, ok := ev.update.(statusUpdate); ok {
 			got = append(got, u.AppID+" "+u.TaskID+" "+u.State)
-		} else if ev.update != nil || ev.reread {
+		} else if ev.update != nil || ev.rereads() {
 			got = append(got, "other")
 		}
 	}

@@ -13,6 +13,28 @@ type update interface {
 	applyTo(m *Model) *Model
 }
 
+// reader is an update that may not apply whole to a model: reads is the
+// app to read again then ("" when the update is all there is to know).
+type reader interface {
+	reads(m *Model) string
+}
+
+// withApps returns m with the apps replaced, and those of gone removed.
+func withApps(m *Model, apps []*App, gone []string) *Model {
+	c := *m
+	c.Apps = make(map[string]*App, len(m.Apps)+len(apps))
+	for id, app := range m.Apps {
+		c.Apps[id] = app
+	}
+	for _, a := range apps {
+		c.Apps[a.ID] = a
+	}
+	for _, id := range gone {
+		delete(c.Apps, id)
+	}
+	return &c
+}
+
 // withApp returns m with app a replaced.
 func withApp(m *Model, a *App) *Model {
 	c := *m
@@ -34,6 +56,24 @@ type statusUpdate struct {
 
 // terminal states remove a task.
 var terminal = []string{"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_LOST"}
+
+// reads: a task the model does not know yet (a new task: the event lacks
+// its service ports and health) or an app it does not know reads the
+// app; a known task's change of state, or the end of a task, is all
+// there is.
+func (u statusUpdate) reads(m *Model) string {
+	a, ok := m.Apps[u.AppID]
+	if !ok {
+		if slices.Contains(terminal, u.State) {
+			return ""
+		}
+		return u.AppID
+	}
+	if slices.ContainsFunc(a.Tasks, func(t Task) bool { return t.ID == u.TaskID }) || slices.Contains(terminal, u.State) {
+		return ""
+	}
+	return u.AppID
+}
 
 func (u statusUpdate) applyTo(m *Model) *Model {
 	a, ok := m.Apps[u.AppID]
@@ -68,6 +108,29 @@ type healthUpdate struct {
 	Healthy, AllChecks        bool
 }
 
+// reads: a result the model cannot place (an app or task it does not
+// know, one check of several passing) reads the app.
+func (u healthUpdate) reads(m *Model) string {
+	a, ok := m.Apps[u.AppID]
+	if !ok {
+		return u.AppID
+	}
+	if !a.HasHealthChecks() {
+		return ""
+	}
+	if !u.AllChecks && u.Healthy && len(a.HealthChecks) > 1 {
+		return u.AppID
+	}
+	if !slices.ContainsFunc(a.Tasks, func(t Task) bool { return u.matches(t) }) {
+		return u.AppID
+	}
+	return ""
+}
+
+func (u healthUpdate) matches(t Task) bool {
+	return (u.TaskID != "" && t.ID == u.TaskID) || (u.InstanceID != "" && taskOfInstance(t.ID, u.InstanceID))
+}
+
 func (u healthUpdate) applyTo(m *Model) *Model {
 	a, ok := m.Apps[u.AppID]
 	if !ok || !a.HasHealthChecks() {
@@ -77,9 +140,7 @@ func (u healthUpdate) applyTo(m *Model) *Model {
 		// One check of several passed: the others are read with the app.
 		return m
 	}
-	i := slices.IndexFunc(a.Tasks, func(t Task) bool {
-		return (u.TaskID != "" && t.ID == u.TaskID) || (u.InstanceID != "" && taskOfInstance(t.ID, u.InstanceID))
-	})
+	i := slices.IndexFunc(a.Tasks, u.matches)
 	if i < 0 {
 		return m
 	}

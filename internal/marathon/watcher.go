@@ -2,30 +2,35 @@ package marathon
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
 
-// Watcher keeps an in-memory model of Marathon up to date: a full read at
-// start, on every (re)connect of the event stream and on a timer (events
-// sent during a reconnect are lost), and a read after every relevant event
-// (Marathon's events are unordered: they say what to read again, they are
-// not the whole state). Status, health and deployment events are applied
-// at once as well (updates.go), so a task that turns healthy enters the
-// table, and one that starts being killed leaves it, as the event arrives
-// rather than after the next read. When Marathon cannot be read the model
-// keeps its last data and Err says why. The event stream and member
-// failover are in stream.go and members.go.
+// Watcher keeps an in-memory model of Marathon up to date: a full read
+// (every app with its tasks, and the deployments) at start, on every
+// (re)connect of the event stream (events sent during a reconnect are
+// lost) and every Resync; between them, only the apps an event names are
+// read again (GET /v2/apps/{id}), and task status, health and deployment
+// events are applied as they come (updates.go), so a task that turns
+// healthy enters the table, and one that starts being killed leaves it,
+// as the event arrives rather than after a read. Events of a burst are
+// grouped: an app changed ten times in 100 ms is read once. When
+// Marathon cannot be read the model keeps its last data and Err says
+// why. The event stream and member failover are in stream.go and
+// members.go.
 type Watcher struct {
 	cfg    Config
 	client *Client
 	log    *slog.Logger
 
 	// retryMin and retryMax bound the polling while Marathon is
-	// unreachable or the event stream is down; minGap spaces the reads
-	// that events trigger.
+	// unreachable or the event stream is down; minGap groups the events
+	// of a burst into one read.
 	retryMin, retryMax, minGap time.Duration
 
 	kick chan struct{}
@@ -38,8 +43,19 @@ type Watcher struct {
 	stats    StreamStats
 	subs     map[chan struct{}]struct{}
 	seq      uint64
-	updates  []seqUpdate
+	// reading is set while a read is in flight: the updates applied
+	// meanwhile are kept, to apply again on top of what it read.
+	reading bool
+	updates []seqUpdate
+	// wantFull and wantApps are the reads events asked for since the
+	// last one.
+	wantFull bool
+	wantApps map[string]struct{}
 }
+
+// maxAppReads is the most apps read one by one after a burst: more (a
+// group deployed at once) cost fewer requests as one full read.
+const maxAppReads = 16
 
 // NewWatcher builds a watcher for the configuration; Run starts it.
 func NewWatcher(c Config, log *slog.Logger) (*Watcher, error) {
@@ -61,6 +77,7 @@ func NewWatcher(c Config, log *slog.Logger) (*Watcher, error) {
 		minGap:   min(100*time.Millisecond, resync),
 		kick:     make(chan struct{}, 1),
 		subs:     map[chan struct{}]struct{}{},
+		wantApps: map[string]struct{}{},
 	}, nil
 }
 
@@ -114,10 +131,50 @@ func (w *Watcher) notifyLocked() {
 
 // Kick asks for a full read soon.
 func (w *Watcher) Kick() {
+	w.mu.Lock()
+	w.wantFull = true
+	w.mu.Unlock()
+	w.wake()
+}
+
+// readApps asks for a read of these apps soon.
+func (w *Watcher) readApps(ids ...string) {
+	if len(ids) == 0 {
+		return
+	}
+	w.mu.Lock()
+	for _, id := range ids {
+		w.wantApps[id] = struct{}{}
+	}
+	w.mu.Unlock()
+	w.wake()
+}
+
+func (w *Watcher) wake() {
 	select {
 	case w.kick <- struct{}{}:
 	default:
 	}
+}
+
+// wanted takes the reads asked for: everything, or these apps (nil for
+// none).
+func (w *Watcher) wanted() (full bool, apps []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	full, w.wantFull = w.wantFull, false
+	for id := range w.wantApps {
+		apps = append(apps, id)
+	}
+	clear(w.wantApps)
+	if len(apps) > maxAppReads {
+		full = true
+	}
+	if full {
+		apps = nil
+	}
+	slices.Sort(apps)
+	return full, apps
 }
 
 // Run watches Marathon until ctx ends: the member checks, the event
@@ -148,8 +205,20 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}()
 
 	bo := newBackoff(w.retryMin, w.retryMax)
+	full, apps := true, []string(nil)
+	var nextFull time.Time
 	for {
-		err := w.resync(ctx)
+		var err error
+		switch {
+		case full:
+			w.wanted() // a full read covers what events asked for
+			err = w.resync(ctx)
+			if err == nil {
+				nextFull = time.Now().Add(time.Duration(w.cfg.Resync))
+			}
+		case len(apps) > 0:
+			err = w.readAppsNow(ctx, apps)
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -158,13 +227,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 		default:
 			close(firstRead)
 		}
-		wait := time.Duration(w.cfg.Resync)
+		wait := time.Until(nextFull)
 		if err != nil || !w.streaming() {
 			// Poll while Marathon is away or its events are not
 			// flowing, backing off (a reconnected stream asks for a
 			// read at once).
 			wait = bo.next()
-		} else {
+		} else if full {
 			bo.reset()
 		}
 		timer := time.NewTimer(wait)
@@ -174,7 +243,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			return nil
 		case <-w.kick:
 			timer.Stop()
-			// Space event-driven reads: a burst of events makes one.
+			// Group the events of a burst: one read for all of them.
 			gap := time.NewTimer(w.minGap)
 			select {
 			case <-ctx.Done():
@@ -182,7 +251,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 				return nil
 			case <-gap.C:
 			}
+			full, apps = w.wanted()
+			// A failed read is retried whole: what else changed
+			// meanwhile is not known.
+			full = full || err != nil || !time.Now().Before(nextFull)
 		case <-timer.C:
+			full, apps = true, nil
 		}
 	}
 }
@@ -202,11 +276,13 @@ func (w *Watcher) memberChanged(i int, why string) {
 }
 
 // StreamStats count the event stream's life: attaches, moves to another
-// member and members that failed their check, since the watcher started.
+// member and members that failed their check, since the watcher started;
+// and the reads made: full ones (every app) and of one app.
 type StreamStats struct {
 	// Member is the member the stream is attached to, "" when it is not.
 	Member                          string
 	Attaches, Switches, MembersDown uint64
+	FullReads, AppReads             uint64
 }
 
 // Stats are the event stream's counts so far.
@@ -287,14 +363,19 @@ func (w *Watcher) streamLoop(ctx context.Context) {
 	}
 }
 
-// onEvent applies an event's update at once and asks for a read when it
-// says something changed.
+// onEvent applies an event's update at once and asks for the reads it
+// says are needed.
 func (w *Watcher) onEvent(ev event) {
 	if ev.update != nil {
-		w.apply(ev.update)
+		if id := w.apply(ev.update); id != "" {
+			ev.apps = append(ev.apps, id)
+		}
 	}
-	if ev.reread {
+	switch {
+	case ev.full:
 		w.Kick()
+	case len(ev.apps) > 0:
+		w.readApps(ev.apps...)
 	}
 }
 
@@ -304,43 +385,96 @@ func (w *Watcher) streaming() bool {
 	return w.streamUp
 }
 
-// resync reads the whole model. Status updates that arrived while it was
-// read are applied on top, so a read that started before a kill does not
+// resync reads the whole model. Updates that arrived while it was read
+// are applied on top, so a read that started before a kill does not
 // bring the killed task back.
 func (w *Watcher) resync(ctx context.Context) error {
-	w.mu.Lock()
-	start := w.seq
-	w.mu.Unlock()
+	start := w.beginRead()
 	m, err := w.client.Fetch(ctx)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err != nil {
-		if ctx.Err() != nil {
-			return err
+		return w.failedLocked(ctx, err)
+	}
+	w.stats.FullReads++
+	w.publishLocked(m, start)
+	return nil
+}
+
+// readAppsNow reads these apps again and puts them in the model (an app
+// Marathon no longer has leaves it), with the updates that arrived
+// meanwhile on top, as resync does.
+func (w *Watcher) readAppsNow(ctx context.Context, ids []string) error {
+	start := w.beginRead()
+	var apps []*App
+	var gone []string
+	for _, id := range ids {
+		a, err := w.client.App(ctx, id)
+		var se *StatusError
+		switch {
+		case errors.As(err, &se) && se.Status == http.StatusNotFound:
+			gone = append(gone, id)
+		case err != nil:
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			return w.failedLocked(ctx, err)
+		default:
+			apps = append(apps, a)
 		}
-		if w.err == nil {
-			w.errSince = time.Now()
-			w.log.Warn("marathon unreachable; keeping the last state", "err", err)
-		}
-		w.err = err
-		w.notifyLocked()
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.model == nil {
+		w.reading, w.updates = false, nil
+		return nil // the first read is a full one
+	}
+	w.stats.AppReads += uint64(len(ids))
+	m := withApps(w.model, apps, gone)
+	m.Fetched = time.Now()
+	w.publishLocked(m, start)
+	return nil
+}
+
+// beginRead marks a read in flight and returns the update it starts at.
+func (w *Watcher) beginRead() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.reading, w.updates = true, nil
+	return w.seq
+}
+
+// failedLocked records that Marathon could not be read; w.mu is held.
+func (w *Watcher) failedLocked(ctx context.Context, err error) error {
+	w.reading, w.updates = false, nil
+	if ctx.Err() != nil {
 		return err
 	}
+	if w.err == nil {
+		w.errSince = time.Now()
+		w.log.Warn("marathon unreachable; keeping the last state", "err", err)
+	}
+	w.err = err
+	w.notifyLocked()
+	return err
+}
+
+// publishLocked makes m, read from a start at update start, the model,
+// with the updates since applied again on top; w.mu is held. Reads are
+// made one at a time (Run): the updates are kept only while one is in
+// flight.
+func (w *Watcher) publishLocked(m *Model, start uint64) {
 	if w.err != nil {
 		w.log.Info("marathon reachable again", "after", time.Since(w.errSince).Round(time.Millisecond))
 	}
 	w.err = nil
-	keep := w.updates[:0]
 	for _, u := range w.updates {
 		if u.seq > start {
 			m = u.u.applyTo(m)
-			keep = append(keep, u)
 		}
 	}
-	w.updates = keep
+	w.reading, w.updates = false, nil
 	w.model = m
 	w.notifyLocked()
-	return nil
 }
 
 // seqUpdate is an applied update and when it came.
@@ -349,17 +483,25 @@ type seqUpdate struct {
 	u   update
 }
 
-// apply applies an event's update to the model at once and keeps it to
-// apply again on top of a read that started before it.
-func (w *Watcher) apply(u update) {
+// apply applies an event's update to the model at once and, while a read
+// is in flight, keeps it to apply again on top of it. It returns the
+// app to read again when the update does not apply whole (see reader).
+func (w *Watcher) apply(u update) (read string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.seq++
-	w.updates = append(w.updates, seqUpdate{seq: w.seq, u: u})
-	if w.model != nil {
-		if m := u.applyTo(w.model); m != w.model {
-			w.model = m
-			w.notifyLocked()
-		}
+	if w.reading {
+		w.updates = append(w.updates, seqUpdate{seq: w.seq, u: u})
 	}
+	if w.model == nil {
+		return ""
+	}
+	if r, ok := u.(reader); ok {
+		read = r.reads(w.model)
+	}
+	if m := u.applyTo(w.model); m != w.model {
+		w.model = m
+		w.notifyLocked()
+	}
+	return read
 }

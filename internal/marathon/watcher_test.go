@@ -304,3 +304,84 @@ func hasApp(m *Model, id string) bool {
 	_, ok := m.App(id)
 	return ok
 }
+
+// Between full reads, an event reads only the app it names (GET
+// /v2/apps/{id}), task and health events of known tasks read nothing,
+// and a burst of changes to one app is grouped: however many apps
+// Marathon has, no event costs a full read of them (issue 18: 20 events
+// cost 160 full reads across four watchers).
+func TestWatcherReadsOnlyTheAppsEventsName(t *testing.T) {
+	fm := fakemarathon.New(t, fakemarathon.Options{})
+	const apps = 200
+	for i := range apps {
+		fm.Deploy(fakemarathon.AppSpec{ID: fmt.Sprintf("/other/app-%03d", i), Instances: 1, Network: fakemarathon.Host,
+			Ports: []fakemarathon.PortSpec{{ServicePort: 10000 + i}}})
+	}
+	w := watch(t, Config{URLs: []string{fm.URL()}, Resync: Duration(time.Hour)})
+	until(t, w, "the first read", func(m *Model) bool { return m != nil && len(m.Apps) == apps })
+	testnet.Eventually(t, 10*time.Second, "the event stream", func() bool { return fm.Streams() == 1 && w.streaming() })
+	// The stream's attach reads everything once more (what changed
+	// between the first read and the attach was not sent).
+	testnet.Eventually(t, 10*time.Second, "the read after the attach", func() bool { return w.Stats().FullReads == 2 })
+	full, deployments := fm.Requests("/v2/apps"), fm.Requests("/v2/deployments")
+
+	// A new app, deployed with a health check: its tasks arrive
+	// unhealthy, then pass.
+	spec := fakemarathon.AppSpec{ID: "/web", Instances: 2, HealthCheck: true, Network: fakemarathon.Host,
+		Ports: []fakemarathon.PortSpec{{ServicePort: 10500}}}
+	fm.Deploy(spec)
+	until(t, w, "the new app, deploying", func(m *Model) bool {
+		a, ok := m.App("/web")
+		return ok && len(a.Tasks) == 2 && m.Deploying(a)
+	})
+	if err := fm.MarkHealthy("/web"); err != nil {
+		t.Fatal(err)
+	}
+	until(t, w, "the new app, ready", func(m *Model) bool {
+		a, ok := m.App("/web")
+		ready, _ := m.Readiness(a)
+		return ok && ready
+	})
+	// A task killed: applied from its status events.
+	task := fm.Tasks("/web")[0]
+	reads := fm.Requests("/v2/apps/web")
+	if err := fm.KillTask(task); err != nil {
+		t.Fatal(err)
+	}
+	if err := fm.TaskKilled(task); err != nil {
+		t.Fatal(err)
+	}
+	until(t, w, "the killed task gone", func(m *Model) bool { return stateOf(m, "/web", task) == "gone" })
+	if n := fm.Requests("/v2/apps/web"); n != reads {
+		t.Errorf("a task's kill read its app %d times, want none (the status events say it all)", n-reads)
+	}
+
+	// Ten new versions of one app in a burst.
+	reads = fm.Requests("/v2/apps/other/app-007")
+	for i := range 10 {
+		fm.Deploy(fakemarathon.AppSpec{ID: "/other/app-007", Instances: 1, Network: fakemarathon.Host,
+			Labels: map[string]string{"v": fmt.Sprint(i)}, Ports: []fakemarathon.PortSpec{{ServicePort: 10007}}})
+	}
+	until(t, w, "the last version", func(m *Model) bool {
+		a, ok := m.App("/other/app-007")
+		return ok && a.Labels["v"] == "9" && !m.Deploying(a)
+	})
+	t.Logf("10 versions of one app in a burst: %d reads of it", fm.Requests("/v2/apps/other/app-007")-reads)
+
+	// An app deleted: its app_terminated_event reads it, 404, and it
+	// leaves the model.
+	if err := fm.Delete("/other/app-008"); err != nil {
+		t.Fatal(err)
+	}
+	until(t, w, "the deleted app gone", func(m *Model) bool { _, ok := m.App("/other/app-008"); return !ok })
+
+	if st := w.Stats(); st.FullReads != 2 {
+		t.Errorf("watcher stats: %d full reads, want 2 (start, attach)", st.FullReads)
+	}
+	if n := fm.Requests("/v2/apps"); n != full {
+		t.Errorf("%d full reads of /v2/apps after the first, want none", n-full)
+	}
+	if n := fm.Requests("/v2/deployments"); n != deployments {
+		t.Errorf("%d reads of /v2/deployments after the first, want none", n-deployments)
+	}
+}
