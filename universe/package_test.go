@@ -314,6 +314,7 @@ func TestOptionFiles(t *testing.T) {
 				"TURNOUT_TOKEN":                       map[string]any{"secret": "token"},
 				"TURNOUT_DCOS_SERVICE_ACCOUNT_SECRET": map[string]any{"secret": "serviceAccount"},
 				"TURNOUT_MARATHON_URL":                "https://marathon.mesos:8443",
+				"TURNOUT_MARATHON_CA_CERT":            ".ssl/ca-bundle.crt",
 				"TURNOUT_STORE":                       "zk://master.mesos:2181/turnout/turnout",
 			}
 			if !reflect.DeepEqual(env, want) {
