@@ -52,6 +52,7 @@ type serveFlags struct {
 	demoPort       int
 	resolve        []string
 	portRange      string
+	refScheme      string
 	logLevel       string
 	logFormat      string
 	pprof          bool
@@ -145,6 +146,7 @@ with 503.`,
 	fl.IntVar(&f.demoPort, "demo-port", 3001, "first port of the demo backends")
 	fl.StringArrayVar(&f.resolve, "resolve", nil, "pin a target to addresses, HOST:PORT=ADDR[,ADDR...] (repeatable)")
 	fl.StringVar(&f.portRange, "port-range", "8000-9999", "ports for gateways that give none")
+	fl.StringVar(&f.refScheme, "reference-scheme", envOr("TURNOUT_REFERENCE_SCHEME", "marathon"), "backend plugin that resolves Vamp's deployment/cluster/service/port route keys (app /deployment/cluster/service, port by name); empty refuses them [TURNOUT_REFERENCE_SCHEME]")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fl.BoolVar(&f.pprof, "pprof", false, "serve /debug/pprof on the admin listener")
@@ -183,6 +185,12 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.refScheme != "" {
+		if _, err := gateway.ParseTarget(f.refScheme + ":/a"); err != nil {
+			return fmt.Errorf("--reference-scheme %q: want a backend plugin's name, like marathon", f.refScheme)
+		}
+	}
+	gateway.ReferenceScheme = f.refScheme
 	mlbRange, err := ports.ParseRange(f.marathonLBRange)
 	if err != nil {
 		return fmt.Errorf("--marathon-lb-range: %w", err)

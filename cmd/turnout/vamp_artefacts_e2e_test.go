@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/turnout/turnout/internal/fakemarathon"
 	"github.com/turnout/turnout/internal/testnet"
 )
 
@@ -103,5 +104,49 @@ routes:
 	if code := runTurnout(t, nil, &out, &errb, "gateway", "apply", "-f", file, "--addr", tt.admin); code != 0 ||
 		!strings.Contains(errb.String(), `turnout: warning: gateway other: routes."[`+edge+`]".condition_strength: condition_strength has no effect without a condition`) {
 		t.Errorf("apply with a strength and no condition: exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+	}
+}
+
+// TestVampInstanceReferencesThroughMarathon routes Vamp's 4-part keys,
+// deployment/cluster/service/port (GatewayPath of 4 segments,
+// GatewayReader.scala), through the reference scheme, Marathon by
+// default: the tasks of app /deployment/cluster/service on its port of
+// that name. Unresolved references hold their route at 0 with Marathon's
+// reason in the status instead of refusing the gateway. Marathon cannot
+// run here: internal/fakemarathon serves its API and event stream.
+func TestVampInstanceReferencesThroughMarathon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	a, b := newBackend(t, "web/a"), newBackend(t, "web/b")
+	fm := fakemarathon.New(t, fakemarathon.Options{})
+	mtDeployHealthy(t, fm, fakemarathon.AppSpec{ID: "/sava/sava/web", Instances: 2, Network: fakemarathon.Host, HealthCheck: true,
+		Ports:     []fakemarathon.PortSpec{{ServicePort: 10001, Name: "admin"}, {ServicePort: 10002, Name: "webport"}},
+		TaskPorts: [][]int{{testnet.FreePort(t), a.port}, {testnet.FreePort(t), b.port}}})
+	port := testnet.FreePort(t)
+	tt := start(t, fmt.Sprintf(`name: sava
+port: %d
+routes:
+  sava/sava/web/webport:
+    weight: 100%%
+  sava/sava/gone/webport:
+    weight: 0%%
+  sava/sava/web/metrics:
+    weight: 0%%
+`, port), "--marathon-url", fm.URL())
+	st := tt.awaitStatus("sava", 20*time.Second, "the reference resolved to the app's tasks", func(st e2eStatus) bool {
+		return st.route("sava/sava/web/webport").Effective == "100%" && len(st.route("sava/sava/web/webport").Endpoints) == 2
+	})
+	for route, why := range map[string]string{
+		"sava/sava/gone/webport": "app /sava/sava/gone not found in Marathon",
+		"sava/sava/web/metrics":  "app /sava/sava/web has no port named metrics (its ports: admin, webport)",
+	} {
+		if r := st.route(route); r.Effective != "0%" || !strings.Contains(r.Held+r.Error, why) {
+			t.Errorf("%s: %+v, want held saying %q", route, r, why)
+		}
+	}
+	got := split(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 200, 4, nil)
+	if got["web/a"]+got["web/b"] != 200 || got["web/a"] == 0 || got["web/b"] == 0 {
+		t.Errorf("requests by task: %v, want all 200 on the port named webport of both tasks", got)
 	}
 }

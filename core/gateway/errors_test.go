@@ -82,8 +82,6 @@ var errorCases = []errorCase{
 		`gw.yaml:3:3: gateway "a": routes."[x]": route target "[x]" needs a port, like "[host:port]"`},
 	{"routes list element null", "gw.yaml", "name: a\nroutes:\n- \"[a:1]\"\n- ~\n",
 		`gw.yaml:4:3: gateway "a": routes[1]: a route must be a route key or a mapping of route keys to routes, got null`},
-	{"vamp instance reference", "gw.yaml", "name: a\nroutes:\n  sava/sava/web/webport: {}\n",
-		`gw.yaml:3:3: gateway "a": routes."sava/sava/web/webport": unsupported route target "sava/sava/web/webport": ` + errInstanceReference.Error()},
 	{"gateway reference loop", "gw.yaml", "name: a\nport: 9001\nroutes: b\n---\nname: b\nport: 9002\nroutes:\n  c: {}\n---\nname: c\nport: 9003\nroutes: [a]\n",
 		`gw.yaml:1:7: gateway "a": routes: routes through gateways come back to it: a -> b -> c -> a` + "\n" +
 			`gw.yaml:5:7: gateway "b": routes: routes through gateways come back to it: b -> c -> a -> b` + "\n" +

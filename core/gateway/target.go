@@ -21,10 +21,16 @@ const (
 // errUnsupportedTarget names every form Turnout takes.
 var errUnsupportedTarget = errors.New(`use "[host:port]", a gateway's name, "minuteman:/app:port", "marathon-lb:/app", "marathon:/app" or "consul:service"`)
 
-// errInstanceReference is Vamp's 4-part route key, a deployment's service
-// instances: Turnout has no Vamp deployments to look them up in.
-var errInstanceReference = errors.New(`Vamp's deployment/cluster/service/port references name the instances of a Vamp deployment, which Turnout does not have: ` +
-	`route to the service's Marathon app instead ("marathon:/deployment/cluster/service")`)
+// ReferenceScheme is the backend plugin that resolves Vamp's 4-part route
+// keys, deployment/cluster/service/port: the instances of a service, which
+// on DC/OS are the tasks of the Marathon app /deployment/cluster/service,
+// on its port of that name. Set once at start (serve --reference-scheme),
+// before any artefact is read; "" refuses such keys.
+var ReferenceScheme = string(Marathon)
+
+// errInstanceReference refuses 4-part keys when no scheme resolves them.
+var errInstanceReference = errors.New(`Vamp's deployment/cluster/service/port references need a reference scheme (serve --reference-scheme): ` +
+	`or route to the service's Marathon app ("marathon:/deployment/cluster/service:port")`)
 
 // ParseTarget reads a route key: "[host:port]" (IPv6 as "[[::1]:80]"),
 // "scheme:ref", a scheme being a backend plugin's name (lower case letters,
@@ -47,8 +53,11 @@ func ParseTarget(key string) (Target, error) {
 	if checkName(key) == nil && !strings.Contains(key, ":") {
 		// Vamp's GatewayPath: 1 to 3 parts name a gateway, 4 the instances
 		// of a deployment's service.
-		if strings.Count(key, "/") == 3 {
-			return Target{}, fmt.Errorf("unsupported route target %q: %w", key, errInstanceReference)
+		if i := strings.LastIndexByte(key, '/'); strings.Count(key, "/") == 3 {
+			if ReferenceScheme == "" {
+				return Target{}, fmt.Errorf("unsupported route target %q: %w", key, errInstanceReference)
+			}
+			return Target{Kind: TargetKind(ReferenceScheme), Ref: "/" + key[:i] + ":" + key[i+1:]}, nil
 		}
 		return Target{Kind: GatewayRef, Ref: key}, nil
 	}

@@ -24,7 +24,8 @@ func TestParseTarget(t *testing.T) {
 		{key: "sava", want: Target{Kind: GatewayRef, Ref: "sava"}},
 		{key: "sava/webport", want: Target{Kind: GatewayRef, Ref: "sava/webport"}},
 		{key: "sava/sava/webport", want: Target{Kind: GatewayRef, Ref: "sava/sava/webport"}},
-		{key: "sava/sava/web/webport", err: `unsupported route target "sava/sava/web/webport": ` + errInstanceReference.Error()},
+		// 4 parts: the service's instances, through the reference scheme.
+		{key: "sava/sava/web/webport", want: Target{Kind: Marathon, Ref: "/sava/sava/web:webport"}},
 		{key: "sava//webport", err: `unsupported route target "sava//webport": ` + errUnsupportedTarget.Error()},
 		{key: "a b", err: `unsupported route target "a b": ` + errUnsupportedTarget.Error()},
 

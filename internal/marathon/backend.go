@@ -60,6 +60,10 @@ func AppTarget(scheme string, check func(ref string, r Ref) error, resolve func(
 			if !ok {
 				return Resolution{Reason: fmt.Sprintf("app %s not found in Marathon", r.AppID)}
 			}
+			r, why := r.byName(a)
+			if why != "" {
+				return Resolution{Reason: why}
+			}
 			return resolve(cfg, m, a, r)
 		}, nil
 	}

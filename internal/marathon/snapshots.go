@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -133,16 +134,19 @@ func (s *Shared) Close() error {
 	return nil
 }
 
-// Ref is a parsed "/app-id[:n]" target reference.
+// Ref is a parsed "/app-id[:n]" (or "/app-id:port-name") target reference.
 type Ref struct {
 	AppID string
 	// N is the number after the colon, HasN whether there was one.
 	N    int
 	HasN bool
+	// PortName is a port's name after the colon instead of a number
+	// (Vamp's deployment/cluster/service/port references name the port).
+	PortName string
 }
 
-// ParseRef reads "/app-id[:n]". Marathon app ids cannot contain ":", so
-// the number is what follows the last one.
+// ParseRef reads "/app-id[:n]" or "/app-id:port-name". Marathon app ids
+// cannot contain ":", so what follows the last one is the number or name.
 func ParseRef(scheme, ref string) (Ref, error) {
 	id, num, hasN := strings.Cut(ref, ":")
 	if strings.Contains(num, ":") {
@@ -154,10 +158,38 @@ func ParseRef(scheme, ref string) (Ref, error) {
 	}
 	if hasN {
 		n, err := strconv.Atoi(num)
-		if err != nil || n < 0 || n > 65535 {
-			return Ref{}, fmt.Errorf("%s: target %q: %q is not a number", scheme, ref, num)
+		switch {
+		case err != nil && portName.MatchString(num):
+			r.PortName, r.HasN = num, false
+		case err != nil || n < 0 || n > 65535:
+			return Ref{}, fmt.Errorf("%s: target %q: %q is not a number or a port name", scheme, ref, num)
+		default:
+			r.N = n
 		}
-		r.N = n
 	}
 	return r, nil
+}
+
+// portName is Marathon's rule for port names (PortDefinition.name).
+var portName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// byName resolves r's port name to its index in a ("" when it has one).
+func (r Ref) byName(a *App) (Ref, string) {
+	if r.PortName == "" {
+		return r, ""
+	}
+	var names []string
+	for i, p := range a.Ports {
+		if p.Name == r.PortName {
+			r.N, r.HasN = i, true
+			return r, ""
+		}
+		if p.Name != "" {
+			names = append(names, p.Name)
+		}
+	}
+	if len(names) == 0 {
+		return r, fmt.Sprintf("app %s has no port named %s (its ports have no names)", a.ID, r.PortName)
+	}
+	return r, fmt.Sprintf("app %s has no port named %s (its ports: %s)", a.ID, r.PortName, strings.Join(names, ", "))
 }

@@ -19,7 +19,7 @@ func TestConformance(t *testing.T) {
 	sdktest.Backend(t, p, sdktest.BackendCase{
 		Config: json.RawMessage(`{"urls": ["` + fm.URL() + `"], "resync": "1h"}`),
 		Target: sdk.Target{Scheme: "marathon", Ref: "/web"},
-		Bad:    &sdk.Target{Scheme: "marathon", Ref: "web:x"},
+		Bad:    &sdk.Target{Scheme: "marathon", Ref: "web:X!"},
 		Change: func() { fm.KillTask(fm.Tasks("/web")[0]) },
 	})
 }

@@ -18,7 +18,7 @@ func TestConformance(t *testing.T) {
 	sdktest.Backend(t, p, sdktest.BackendCase{
 		Config: json.RawMessage(`{"urls": ["` + fm.URL() + `"], "resync": "1h", "marathon_lb_group": "external"}`),
 		Target: sdk.Target{Scheme: "marathon-lb", Ref: "/nginx-green"},
-		Bad:    &sdk.Target{Scheme: "marathon-lb", Ref: "nginx:x"},
+		Bad:    &sdk.Target{Scheme: "marathon-lb", Ref: "nginx:X!"},
 		Change: func() { fm.MarkHealthy("/marathon-lb") },
 	})
 }
