@@ -22,6 +22,7 @@ import (
 	"github.com/turnout/turnout/core/cluster"
 	"github.com/turnout/turnout/core/dataplane"
 	"github.com/turnout/turnout/core/engine"
+	"github.com/turnout/turnout/core/events"
 	"github.com/turnout/turnout/core/filesource"
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/metrics"
@@ -239,6 +240,8 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 
 	reg := metrics.NewRegistry()
+	// What happens on this agent, for GET /api/v1/events.
+	bus := events.New(0, 0)
 	var accessLog *slog.Logger
 	if f.accessLog {
 		accessLog = log.With("log", "access")
@@ -257,7 +260,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	// The engine is created below; the host tells it about resolutions
 	// through this indirection.
 	var eng *engine.Engine
-	host, err := newPluginHost(f.plugins, reg, log, func() {
+	host, err := newPluginHost(f.plugins, reg, bus, log, func() {
 		if eng != nil {
 			eng.Changed()
 		}
@@ -278,6 +281,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	if guard != nil {
+		guard.bus = bus
 		// The gateways of the start are checked against Marathon-LB's
 		// ports once Marathon was read: checked against an empty
 		// table, a conflicting gateway would start or be refused
@@ -302,6 +306,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		Backends:  host,
 		PortOwner: portOwner,
 		Logger:    log,
+		Events:    bus,
 	})
 
 	st, err := openStore(ctx, f, log)
@@ -310,6 +315,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	defer st.Close()
+	go events.WatchStore(ctx, st, bus, log)
 	self := cluster.Info{ID: cluster.DefaultID(), Admin: f.admin, Version: version, Started: time.Now().UTC(),
 		PortRange: portCfg.Gateways.String(), MarathonLBRange: portCfg.MarathonLB.String()}
 	elect, err := startElection(f, self, log)
@@ -318,7 +324,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	var applied atomic.Int64 // the store version served, for GET /cluster on one agent
-	popts := policy.Options{Store: st, Plugins: host, Metrics: reg, Routes: eng.Statuses, Logger: log}
+	popts := policy.Options{Store: st, Plugins: host, Metrics: reg, Routes: eng.Statuses, Logger: log, Events: bus}
 	clusterStatus := func(ctx context.Context) (cluster.Status, error) {
 		snap, err := st.Snapshot(ctx)
 		if err != nil {
@@ -413,7 +419,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	admin, err := api.Start(api.Options{Addr: f.admin, Registry: reg.Prometheus, Pprof: f.pprof, Logger: log,
 		Ready: func() error { return ready(eng, st, staleSince) }, Warnings: guard.Warnings,
 		API: api.New(api.Config{Store: st, Check: check, Logger: log,
-			Plugins: host, Routes: eng.Statuses, Policy: runner, Limits: f.limits, Cluster: clusterStatus}),
+			Plugins: host, Routes: eng.Statuses, Policy: runner, Limits: f.limits, Cluster: clusterStatus, Events: bus}),
 		Token: token, TLS: adminTLSConfig, Open: adminOpen})
 	if err != nil {
 		_ = dp.Shutdown(context.Background())

@@ -111,8 +111,13 @@ func Start(o Options) (*Server, error) {
 	if o.Token != "" {
 		h = requireToken(o.Token, mux)
 	}
+	// Closed on Shutdown: event streams end instead of holding it.
+	shutdown := make(chan struct{})
 	s := &Server{ln: ln, srv: &http.Server{
 		Handler: h,
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), shutdownKey{}, shutdown)
+		},
 		// Slow clients are cut off; a 30s CPU profile still fits.
 		ReadHeaderTimeout: readTimeout / 3,
 		ReadTimeout:       readTimeout,
@@ -120,6 +125,7 @@ func Start(o Options) (*Server, error) {
 		IdleTimeout:       60 * time.Second,
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
 	}}
+	s.srv.RegisterOnShutdown(func() { close(shutdown) })
 	serve := s.srv.Serve
 	if o.TLS != nil {
 		// ServeTLS adds h2 and http/1.1 to the config's ALPN protocols;

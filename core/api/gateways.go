@@ -12,9 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/turnout/turnout/core/cluster"
 	"github.com/turnout/turnout/core/engine"
+	"github.com/turnout/turnout/core/events"
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/store"
 )
@@ -39,6 +41,9 @@ type gatewayAPI struct {
 	// docs keeps the stored gateways decoded between writes: a write
 	// decodes only what changed since the last one.
 	docs engine.DocCache
+	// bus serves GET /events (nil: 501); heartbeat paces its comments.
+	bus       *events.Bus
+	heartbeat time.Duration
 }
 
 // NewGatewayAPI serves the gateway REST API under /api/v1/. st holds each
@@ -69,6 +74,11 @@ type Config struct {
 	Limits engine.Limits
 	// Cluster lists the agents sharing the store (GET /cluster).
 	Cluster func(context.Context) (cluster.Status, error)
+	// Events is the bus GET /events streams (nil: 501).
+	Events *events.Bus
+	// Heartbeat is how often an idle event stream gets a comment
+	// (default 15s).
+	Heartbeat time.Duration
 }
 
 // New serves the REST API under /api/v1/.
@@ -79,7 +89,11 @@ func New(c Config) http.Handler {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &gatewayAPI{st: c.Store, check: c.Check, log: c.Logger, plugins: c.Plugins, routes: c.Routes, policy: c.Policy, limits: c.Limits, clusterStatus: c.Cluster}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = defaultHeartbeat
+	}
+	return &gatewayAPI{st: c.Store, check: c.Check, log: c.Logger, plugins: c.Plugins, routes: c.Routes, policy: c.Policy, limits: c.Limits, clusterStatus: c.Cluster,
+		bus: c.Events, heartbeat: c.Heartbeat}
 }
 
 func (a *gatewayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {

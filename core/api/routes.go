@@ -49,6 +49,7 @@ const (
 	routePlugin
 	routeBackup
 	routeCluster
+	routeEvents
 )
 
 var routes = []route{
@@ -92,6 +93,9 @@ var routes = []route{
 	routeCluster: {"/cluster", map[string]endpoint{
 		http.MethodGet: {(*gatewayAPI).cluster, []int{200, 500, 501, 503}},
 	}},
+	routeEvents: {"/events", map[string]endpoint{
+		http.MethodGet: {(*gatewayAPI).events, []int{200, 400, 501}},
+	}},
 }
 
 // allow is the Allow header of a route.
@@ -124,6 +128,8 @@ func matchRoute(path string) (int, params, bool) {
 		return routeBackup, params{}, true
 	case "/cluster":
 		return routeCluster, params{}, true
+	case "/events":
+		return routeEvents, params{}, true
 	}
 	if rest, ok := strings.CutPrefix(rest, "/plugins/"); ok {
 		kind, name, ok := strings.Cut(rest, "/")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/turnout/turnout/core/engine"
+	"github.com/turnout/turnout/core/events"
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/metrics"
 	"github.com/turnout/turnout/core/store"
@@ -42,6 +43,8 @@ type Options struct {
 	// Leader, if set, says whether this agent runs the policies (the
 	// cluster's elected leader); nil: it always does (one agent).
 	Leader Leader
+	// Events, if set, is told every decision saved.
+	Events *events.Bus
 }
 
 // Leader is the election a runner follows (*cluster.Election).
@@ -424,6 +427,9 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 		return 100 * time.Millisecond // a concurrent write: decide again on fresh data
 	}
 	r.log.Info("policy decision", "gateway", name, "policy", pol.Type, "action", d.Action, "phase", st.Phase, "reason", d.Reason)
+	r.o.Events.Publish(events.Event{Type: events.PolicyDecision, Gateway: name, Reason: d.Reason, Time: now,
+		Data: decisionEvent{Policy: pol.Type, Action: d.Action, Phase: st.Phase, Step: st.Decisions, Command: cmd,
+			Checks: eventChecks(d.Checks), Weights: st.Last.Weights, Agents: taken.Agents}})
 	return next
 }
 
@@ -523,4 +529,35 @@ func (r *Runner) kick(name string) {
 	case l.kick <- struct{}{}:
 	default:
 	}
+}
+
+// decisionEvent is the data of a policy.decision event.
+type decisionEvent struct {
+	Policy string     `json:"policy"`
+	Action sdk.Action `json:"action"`
+	Phase  string     `json:"phase"`
+	// Step counts the rollout's decisions, this one included.
+	Step    int               `json:"step"`
+	Command sdk.Command       `json:"command,omitempty"`
+	Checks  []checkEvent      `json:"checks,omitempty"`
+	Weights map[string]string `json:"weights,omitempty"`
+	Agents  int               `json:"agents,omitempty"`
+}
+
+// checkEvent is sdk.Check with the stream's lower-case names.
+type checkEvent struct {
+	Name   string  `json:"name"`
+	Route  string  `json:"route,omitempty"`
+	Value  float64 `json:"value"`
+	Limit  float64 `json:"limit"`
+	Passed bool    `json:"passed"`
+	Detail string  `json:"detail,omitempty"`
+}
+
+func eventChecks(cs []sdk.Check) []checkEvent {
+	out := make([]checkEvent, len(cs))
+	for i, c := range cs {
+		out[i] = checkEvent(c)
+	}
+	return out
 }
