@@ -37,8 +37,11 @@ type Options struct {
 	// API lives on the admin listener only, never on a gateway port.
 	API http.Handler
 	// Token, if set, is required on every call but /healthz, /readyz and
-	// /metrics.
+	// /metrics; changes made with it are signed "token".
 	Token string
+	// Tokens are named tokens, any of which is taken as Token is; changes
+	// made with one are signed with its name.
+	Tokens []NamedToken
 	// ReadTimeout bounds reading a request, headers and body (default 30s;
 	// headers alone get a third of it): slow clients are cut off.
 	ReadTimeout time.Duration
@@ -108,8 +111,12 @@ func Start(o Options) (*Server, error) {
 		readTimeout = 30 * time.Second
 	}
 	var h http.Handler = mux
+	tokens := o.Tokens
 	if o.Token != "" {
-		h = requireToken(o.Token, mux)
+		tokens = append([]NamedToken{{Name: AuthorToken, Secret: o.Token}}, tokens...)
+	}
+	if len(tokens) > 0 {
+		h = requireToken(tokens, mux)
 	}
 	// Closed on Shutdown: event streams end instead of holding it.
 	shutdown := make(chan struct{})

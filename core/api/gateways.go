@@ -110,6 +110,11 @@ func (a *gatewayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("method %s is not allowed on %s (allowed: %s)", r.Method, rt.path, rt.allow()))
 		return
 	}
+	r, err := withReason(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	if err := ep.handle(a, w, r, p); err != nil {
 		a.fail(w, r, err)
 	}
@@ -361,7 +366,7 @@ func (a *gatewayAPI) create(w http.ResponseWriter, r *http.Request, _ params) er
 		if err != nil {
 			return err
 		}
-		changes = append(changes, store.Change{Name: g.Name, Doc: doc, Match: store.Absent})
+		changes = append(changes, attributed(r, store.Change{Name: g.Name, Doc: doc, Match: store.Absent}))
 	}
 	if vo {
 		render(w, r, http.StatusOK, gws)
@@ -376,7 +381,7 @@ func (a *gatewayAPI) create(w http.ResponseWriter, r *http.Request, _ params) er
 		return err
 	}
 	for _, e := range es {
-		a.log.Info("gateway created", "gateway", e.Name, "revision", e.Revision)
+		a.log.Info("gateway created", "gateway", e.Name, "revision", e.Revision, "author", e.Author, "reason", e.Reason)
 	}
 	if len(es) == 1 {
 		w.Header().Set("Location", "/api/v1/gateways/"+es[0].Name)
@@ -465,7 +470,7 @@ func (a *gatewayAPI) replace(w http.ResponseWriter, r *http.Request, g *gateway.
 	if err != nil {
 		return err
 	}
-	e, err := a.commitOne(r.Context(), store.Change{Name: g.Name, Doc: doc, Match: m})
+	e, err := a.commitOne(r.Context(), attributed(r, store.Change{Name: g.Name, Doc: doc, Match: m}))
 	if err != nil {
 		return err
 	}
@@ -474,7 +479,7 @@ func (a *gatewayAPI) replace(w http.ResponseWriter, r *http.Request, g *gateway.
 		status = http.StatusCreated
 	}
 	if e.Revision != cur.Revision || !exists {
-		a.log.Info("gateway changed", "gateway", g.Name, "revision", e.Revision, "method", r.Method)
+		a.log.Info("gateway changed", "gateway", g.Name, "revision", e.Revision, "method", r.Method, "author", e.Author, "reason", e.Reason)
 	}
 	setETag(w, e.Revision)
 	render(w, r, status, g)
@@ -500,12 +505,12 @@ func (a *gatewayAPI) delete(w http.ResponseWriter, r *http.Request, p params) er
 		return err
 	}
 	if exists {
-		e, err := a.commitOne(r.Context(), store.Change{Name: p.name, Match: m})
+		e, err := a.commitOne(r.Context(), attributed(r, store.Change{Name: p.name, Match: m}))
 		if err != nil && !(errors.Is(err, store.ErrNotFound) && !pc.set) {
 			return err
 		}
 		if err == nil {
-			a.log.Info("gateway deleted", "gateway", p.name, "revision", e.Revision)
+			a.log.Info("gateway deleted", "gateway", p.name, "revision", e.Revision, "author", e.Author, "reason", e.Reason)
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)

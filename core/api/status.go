@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/turnout/turnout/core/engine"
+	"github.com/turnout/turnout/core/events"
 	"github.com/turnout/turnout/core/policy"
 	"github.com/turnout/turnout/core/store"
 	"github.com/turnout/turnout/plugins/sdk"
@@ -98,7 +99,7 @@ func (a *gatewayAPI) command(w http.ResponseWriter, r *http.Request, p params) e
 	if a.policy == nil {
 		return errorf(http.StatusConflict, "gateway %q: no policies run in this turnout", p.name)
 	}
-	err := a.policy.Command(r.Context(), p.name, sdk.Command(p.command))
+	err := a.policy.Command(policy.WithOperator(r.Context(), author(r), reason(r)), p.name, sdk.Command(p.command))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound(p.name)
@@ -109,6 +110,10 @@ func (a *gatewayAPI) command(w http.ResponseWriter, r *http.Request, p params) e
 	case err != nil:
 		return err
 	}
+	// The command's revision is of the policy state, which the store's
+	// gateway events do not follow: the agent that took it says so.
+	a.bus.Publish(events.Event{Type: events.PolicyCommand, Gateway: p.name, Reason: reason(r), Author: author(r),
+		Data: map[string]string{"command": p.command}})
 	render(w, r, http.StatusAccepted, map[string]string{"gateway": p.name, "command": p.command})
 	return nil
 }

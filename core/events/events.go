@@ -9,6 +9,7 @@
 package events
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"time"
@@ -25,6 +26,9 @@ const (
 	// PolicyDecision is a routing policy's decision: its action (step,
 	// hold, promote, rollback, pause, ...) and the checks' values.
 	PolicyDecision Type = "policy.decision"
+	// PolicyCommand is an operator's command to a policy (promote, pause,
+	// resume, abort, retry), published by the agent that took it.
+	PolicyCommand Type = "policy.command"
 	// RouteHeld and RouteReleased: readiness took a route out of, or put
 	// it back into, the weighted choice.
 	RouteHeld     Type = "route.held"
@@ -43,7 +47,7 @@ const (
 )
 
 // Types lists every type published, for documentation and validation.
-var Types = []Type{GatewayCreated, GatewayChanged, GatewayDeleted, PolicyDecision,
+var Types = []Type{GatewayCreated, GatewayChanged, GatewayDeleted, PolicyDecision, PolicyCommand,
 	RouteHeld, RouteReleased, EndpointsAdded, EndpointsRemoved, PluginStarted, PluginCrashed, PortConflict, PortResolved}
 
 // Markers are sent on a stream, never kept in the history.
@@ -94,13 +98,25 @@ func (e *Event) JSON() []byte {
 }
 
 func encode(e *Event) []byte {
-	b, err := json.Marshal(e)
+	b, err := marshal(e)
 	if err != nil {
 		// Data the publisher gave cannot be encoded: keep the event, say why.
 		d := e.Data
 		e.Data = map[string]string{"error": "data not encodable: " + err.Error()}
-		b, _ = json.Marshal(e)
+		b, _ = marshal(e)
 		e.Data = d
 	}
 	return b
+}
+
+// marshal is JSON on one line, "<" and "&" as they are: readers are
+// programs and terminals, not HTML.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

@@ -3,7 +3,6 @@ package events
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -20,7 +19,7 @@ func WriteSSE(w io.Writer, e *Event) error {
 // WriteMarker writes a marker (Dropped, Lost): no id, so that the reader's
 // Last-Event-ID stays that of the last event it got.
 func WriteMarker(w io.Writer, t Type, data any) error {
-	b, err := json.Marshal(data)
+	b, err := marshal(data)
 	if err != nil {
 		return fmt.Errorf("encode %s marker: %w", t, err)
 	}
