@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -132,7 +133,8 @@ func Start(o Options) (*Server, error) {
 		IdleTimeout:       60 * time.Second,
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
 	}}
-	s.srv.RegisterOnShutdown(func() { close(shutdown) })
+	var once sync.Once
+	s.srv.RegisterOnShutdown(func() { once.Do(func() { close(shutdown) }) })
 	serve := s.srv.Serve
 	if o.TLS != nil {
 		// ServeTLS adds h2 and http/1.1 to the config's ALPN protocols;

@@ -110,11 +110,12 @@ func (a *gatewayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("method %s is not allowed on %s (allowed: %s)", r.Method, rt.path, rt.allow()))
 		return
 	}
-	r, err := withReason(r)
+	r2, err := withReason(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
+	r = r2
 	if err := ep.handle(a, w, r, p); err != nil {
 		a.fail(w, r, err)
 	}

@@ -89,6 +89,13 @@ func (b *Bus) remove(s *Subscription) {
 	}
 }
 
+// Subscribers is how many subscriptions are open.
+func (b *Bus) Subscribers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.subs)
+}
+
 // Last is the id of the newest event published (0: none yet).
 func (b *Bus) Last() uint64 {
 	b.mu.Lock()
