@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -163,27 +164,33 @@ func TestEventsGatewayChangesWithAuthorAndReason(t *testing.T) {
 // id; one evicted or from another run starts with a lost marker and then
 // everything kept.
 func TestEventsResume(t *testing.T) {
+	// Ids relative to the run's first event, 1 to 8; the history keeps 5.
 	for _, c := range []struct {
 		name    string
 		query   string
-		header  string
+		header  uint64
 		lost    bool
 		firstID uint64
 	}{
-		{"header", "", "6", false, 7},
-		{"query", "last_event_id=5", "", false, 6},
-		{"header wins", "last_event_id=1", "7", false, 8},
-		{"evicted", "", "2", true, 4},
-		{"another run", "", "100", true, 4},
+		{"header", "", 6, false, 7},
+		{"query", "last_event_id=5", 0, false, 6},
+		{"header wins", "last_event_id=1", 7, false, 8},
+		{"evicted", "", 2, true, 4},
+		{"another run", "", 100, true, 4},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := newEventsServer(t, 5, 0)
+			base := s.bus.Last()
 			for i := range 8 {
 				s.bus.Publish(events.Event{Type: events.RouteHeld, Gateway: "web", Route: fmt.Sprint(i + 1)})
 			}
 			var hs []string
-			if c.header != "" {
-				hs = []string{"Last-Event-ID", c.header}
+			if c.header != 0 {
+				hs = []string{"Last-Event-ID", fmt.Sprint(base + c.header)}
+			}
+			if c.query != "" {
+				n, _ := strconv.ParseUint(strings.TrimPrefix(c.query, "last_event_id="), 10, 64)
+				c.query = fmt.Sprintf("last_event_id=%d", base+n)
 			}
 			r := s.stream(c.query, hs...)
 			m, _ := next(t, r)
@@ -195,7 +202,7 @@ func TestEventsResume(t *testing.T) {
 			}
 			want := c.firstID
 			for ; want <= 8; want++ {
-				if id, _ := m.IDNumber(); id != want {
+				if id, _ := m.IDNumber(); id != base+want {
 					t.Fatalf("got id %q, want %d", m.ID, want)
 				}
 				if want < 8 {
@@ -247,20 +254,20 @@ func TestEventsStalledReaderIsDropped(t *testing.T) {
 			}
 		}
 	}()
-	n := 0
+	n, base := 0, s.bus.Last()
 	for s.bus.Subscribers() == 2 {
 		if n == 5000 {
 			t.Fatal("5000 events of 64 KiB and the stalled reader is still subscribed")
 		}
 		n++
 		s.bus.Publish(events.Event{Type: events.EndpointsAdded, Gateway: "web", Data: map[string]string{"pad": pad}})
-		if id := <-got; id != uint64(n) {
+		if id := <-got; id != base+uint64(n) {
 			t.Fatalf("live reader got %d, want %d", id, n)
 		}
 	}
 	// The stalled reader reads again: the events in flight, then the marker.
 	r := events.NewReader(resp.Body)
-	var lastID uint64
+	lastID := base
 	for {
 		m, err := r.Next()
 		if err != nil {
@@ -275,10 +282,10 @@ func TestEventsStalledReaderIsDropped(t *testing.T) {
 		}
 		lastID = id
 	}
-	if lastID == 0 || lastID >= uint64(n) {
-		t.Fatalf("stalled reader got up to %d of %d before the marker", lastID, n)
+	if lastID == base || lastID >= base+uint64(n) {
+		t.Fatalf("stalled reader got up to %d of %d before the marker", lastID-base, n)
 	}
-	t.Logf("dropped after %d events; it had read %d", n, lastID)
+	t.Logf("dropped after %d events; it had read %d", n, lastID-base)
 	// It resumes where it was.
 	resumed := s.stream("", "Last-Event-ID", fmt.Sprint(lastID))
 	if m, _ := next(t, resumed); m.ID != fmt.Sprint(lastID+1) {

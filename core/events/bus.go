@@ -21,7 +21,7 @@ type Bus struct {
 	ring   []*Event // len == history; ring[(head+i)%len] is the i-th oldest
 	head   int
 	n      int
-	last   uint64 // the newest id given; ids start at 1
+	last   uint64 // the newest id given
 	subs   map[*Subscription]struct{}
 	buffer int
 	closed bool
@@ -38,7 +38,11 @@ func New(history, buffer int) *Bus {
 	if buffer <= 0 {
 		buffer = DefaultBuffer
 	}
-	return &Bus{ring: make([]*Event, history), subs: map[*Subscription]struct{}{}, buffer: buffer, now: time.Now}
+	// Ids go on from the start time in microseconds: a run's ids are above
+	// any of the run before, so that a reader resuming across a restart
+	// with an old id is told it lost events instead of skipping new ones.
+	return &Bus{ring: make([]*Event, history), subs: map[*Subscription]struct{}{}, buffer: buffer, now: time.Now,
+		last: uint64(time.Now().UnixMicro())}
 }
 
 // Publish gives e the next id (and the time, if unset), keeps it, and
@@ -96,7 +100,8 @@ func (b *Bus) Subscribers() int {
 	return len(b.subs)
 }
 
-// Last is the id of the newest event published (0: none yet).
+// Last is the id of the newest event published (or the one before the
+// first, none yet).
 func (b *Bus) Last() uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -11,6 +11,13 @@ import (
 	"github.com/turnout/turnout/core/store"
 )
 
+// newBus is a bus whose ids start at 1.
+func newBus(history, buffer int) *Bus {
+	b := New(history, buffer)
+	b.last = 0
+	return b
+}
+
 func publishN(b *Bus, n int, gw string) {
 	for i := range n {
 		b.Publish(Event{Type: GatewayChanged, Gateway: gw, Revision: int64(i + 1)})
@@ -49,7 +56,7 @@ func recv(t *testing.T, s *Subscription, n int) []*Event {
 // TestOrderAndIDs: ids increase by one per event, in publish order, and
 // each subscriber gets them in that order.
 func TestOrderAndIDs(t *testing.T) {
-	b := New(10, 100)
+	b := newBus(10, 100)
 	s, backlog, lost := b.Subscribe(Filter{}, 0, false)
 	defer s.Close()
 	if backlog != nil || lost {
@@ -87,9 +94,13 @@ func TestResume(t *testing.T) {
 		{"from another run", 5, 99, []uint64{1, 2, 3, 4, 5}, true},
 		{"another run, nothing yet", 0, 7, nil, true},
 	}
+	// A new run's ids are above the last run's.
+	if a, b := New(0, 0), New(0, 0); a.Last() == 0 || b.Last() < a.Last() {
+		t.Errorf("runs start at %d then %d", a.Last(), b.Last())
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := New(10, 100)
+			b := newBus(10, 100)
 			publishN(b, tt.published, "web")
 			s, backlog, lost := b.Subscribe(Filter{}, tt.after, true)
 			defer s.Close()
@@ -107,7 +118,7 @@ func TestResume(t *testing.T) {
 // TestSlowSubscriberDropped: a reader that takes nothing is dropped once
 // its buffer is full, Publish never waits for it, and the others go on.
 func TestSlowSubscriberDropped(t *testing.T) {
-	b := New(100, 4)
+	b := newBus(100, 4)
 	stalled, _, _ := b.Subscribe(Filter{}, 0, false)
 	reader, _, _ := b.Subscribe(Filter{}, 0, false)
 	done := make(chan []uint64)
@@ -207,7 +218,7 @@ func TestFilter(t *testing.T) {
 // markers included.
 func TestSSERoundTrip(t *testing.T) {
 	var sb strings.Builder
-	b := New(0, 0)
+	b := newBus(0, 0)
 	s, _, _ := b.Subscribe(Filter{}, 0, false)
 	b.Publish(Event{Type: PolicyDecision, Gateway: "shop/web", Reason: "error rate 0.1% < 1%", Data: map[string]any{"action": "step"}})
 	e := <-s.C()
@@ -249,7 +260,7 @@ func TestWatchStore(t *testing.T) {
 		}
 	}
 	put("old", "1", "", "") // before the watch: not published
-	b := New(0, 1000)
+	b := newBus(0, 1000)
 	sub, _, _ := b.Subscribe(Filter{}, 0, false)
 	done := WatchStore(ctx, st, b, nil)
 	put("old", "2", "probe", "")
