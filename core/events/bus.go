@@ -112,7 +112,8 @@ func (b *Bus) Last() uint64 {
 // backlog is the kept events after the id after that match f, oldest first,
 // and lost says that some after it are no longer kept (or that after is
 // not an id of this bus: a previous run's); backlog is then everything
-// kept. Without resume, the subscription starts with the next event.
+// kept; after 0 asks for everything kept. Without resume, the
+// subscription starts with the next event.
 func (b *Bus) Subscribe(f Filter, after uint64, resume bool) (s *Subscription, backlog []*Event, lost bool) {
 	s = &Subscription{filter: f, ch: make(chan *Event, b.buffer), bus: b}
 	b.mu.Lock()
@@ -129,7 +130,8 @@ func (b *Bus) Subscribe(f Filter, after uint64, resume bool) (s *Subscription, b
 	if b.n > 0 {
 		oldest = b.ring[b.head].ID
 	}
-	if after > b.last || after+1 < oldest {
+	// 0 asks for everything kept: no id of a run is that low.
+	if after != 0 && (after > b.last || after+1 < oldest) {
 		lost, after = true, 0
 	}
 	for i := range b.n {

@@ -88,7 +88,7 @@ func TestResume(t *testing.T) {
 		{"after the third", 5, 3, []uint64{4, 5}, false},
 		{"after the last", 5, 5, nil, false},
 		{"from zero, all kept", 5, 0, []uint64{1, 2, 3, 4, 5}, false},
-		{"zero after eviction", 15, 0, []uint64{6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, true},
+		{"zero after eviction: all kept", 15, 0, []uint64{6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, false},
 		{"evicted", 15, 3, []uint64{6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, true},
 		{"just before the oldest", 15, 5, []uint64{6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, false},
 		{"from another run", 5, 99, []uint64{1, 2, 3, 4, 5}, true},
