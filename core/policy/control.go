@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -126,12 +127,13 @@ func (r *Runner) Command(ctx context.Context, name string, cmd sdk.Command) erro
 		if ended && (cmd == sdk.CommandPause || cmd == sdk.CommandResume) {
 			return refusedAfterEnd(name, st, cmd)
 		}
+		op := operatorOf(ctx)
 		st.Command, st.Declined = cmd, nil
+		st.CommandBy, st.CommandWhy = op.author, op.reason
 		doc, err := json.Marshal(st)
 		if err != nil {
 			return err
 		}
-		op := operatorOf(ctx)
 		_, err = r.o.Store.Apply(ctx, []store.Change{{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev,
 			Reason: op.note(fmt.Sprintf("policy %s: %s requested by an operator", g.Policy.Type, cmd)), Author: op.author}})
 		if err == nil {
@@ -334,6 +336,15 @@ func WithOperator(ctx context.Context, author, reason string) context.Context {
 func operatorOf(ctx context.Context) operator {
 	op, _ := ctx.Value(operatorKey{}).(operator)
 	return op
+}
+
+// byNote says who gave a command and why, for the decision's revision.
+func byNote(cmd sdk.Command, by, why string) string {
+	s := fmt.Sprintf("%s by %s", cmd, cmp.Or(by, "an operator"))
+	if why != "" {
+		s += ": " + why
+	}
+	return s
 }
 
 // note is what a revision says: the command's words, then the reason.
