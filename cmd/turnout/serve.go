@@ -432,7 +432,8 @@ func serve(ctx context.Context, f serveFlags) error {
 	admin, err := api.Start(api.Options{Addr: f.admin, Registry: reg.Prometheus, Pprof: f.pprof, Logger: log,
 		Ready: func() error { return ready(eng, st, staleSince) }, Warnings: guard.Warnings,
 		API: api.New(api.Config{Store: st, Check: check, Logger: log,
-			Plugins: host, Routes: eng.Statuses, Policy: runner, Limits: f.limits, Cluster: clusterStatus, Events: bus}),
+			Plugins: host, Routes: eng.Statuses, Policy: runner, Limits: f.limits, Cluster: clusterStatus, Events: bus,
+			Traffic: func(g, r string) metrics.Totals { return reg.Route(g, r).Totals() }}),
 		Token: token, Tokens: tokens, TLS: adminTLSConfig, Open: adminOpen})
 	if err != nil {
 		_ = dp.Shutdown(context.Background())

@@ -18,6 +18,7 @@ import (
 	"github.com/turnout/turnout/core/engine"
 	"github.com/turnout/turnout/core/events"
 	"github.com/turnout/turnout/core/gateway"
+	"github.com/turnout/turnout/core/metrics"
 	"github.com/turnout/turnout/core/store"
 )
 
@@ -44,6 +45,7 @@ type gatewayAPI struct {
 	// bus serves GET /events (nil: 501); heartbeat paces its comments.
 	bus       *events.Bus
 	heartbeat time.Duration
+	traffic   func(gateway, route string) metrics.Totals
 }
 
 // NewGatewayAPI serves the gateway REST API under /api/v1/. st holds each
@@ -79,6 +81,8 @@ type Config struct {
 	// Heartbeat is how often an idle event stream gets a comment
 	// (default 15s).
 	Heartbeat time.Duration
+	// Traffic reads a route's counters for its status (nil: none shown).
+	Traffic func(gateway, route string) metrics.Totals
 }
 
 // New serves the REST API under /api/v1/.
@@ -93,7 +97,7 @@ func New(c Config) http.Handler {
 		c.Heartbeat = defaultHeartbeat
 	}
 	return &gatewayAPI{st: c.Store, check: c.Check, log: c.Logger, plugins: c.Plugins, routes: c.Routes, policy: c.Policy, limits: c.Limits, clusterStatus: c.Cluster,
-		bus: c.Events, heartbeat: c.Heartbeat}
+		bus: c.Events, heartbeat: c.Heartbeat, traffic: c.Traffic}
 }
 
 func (a *gatewayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
