@@ -70,6 +70,7 @@ func (a *gatewayAPI) events(w http.ResponseWriter, r *http.Request, _ params) er
 	}) {
 		return nil
 	}
+	_ = rc.SetWriteDeadline(time.Now().Add(eventsWriteTimeout))
 	for _, e := range backlog {
 		if err := events.WriteSSE(w, e); err != nil {
 			return nil
