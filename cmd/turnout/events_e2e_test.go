@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,8 +11,41 @@ import (
 	"testing"
 	"time"
 
+	"github.com/turnout/turnout/core/events"
 	"github.com/turnout/turnout/internal/testnet"
 )
+
+// kept reads every event the agent at admin keeps that matches query
+// (?last_event_id=0 and the filter), until it has read one of each type
+// in want, in that order; it fails after 20 s.
+func kept(t *testing.T, admin, query string, want ...events.Type) []events.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+admin+"/api/v1/events?last_event_id=0&"+query, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r := events.NewReader(resp.Body)
+	var got []events.Event
+	for len(want) > 0 {
+		m, err := r.Next()
+		if err != nil {
+			t.Fatalf("events %s: still waiting for %v after %+v: %v", query, want, got, err)
+		}
+		var e events.Event
+		if m.ID == "" || json.Unmarshal(m.Data, &e) != nil {
+			continue
+		}
+		got = append(got, e)
+		if e.Type == want[0] {
+			want = want[1:]
+		}
+	}
+	return got
+}
 
 // TestEventsTailShowsWhoAndWhyAcrossARestart: `turnout events` prints each
 // change with its revision, the name of the token that made it and the
