@@ -31,7 +31,7 @@ func isTerminal(w io.Writer) bool {
 
 // watchStatus is status --watch until interrupted: on a terminal, a
 // compact view redrawn every interval; otherwise one line per event about
-// the gateway, which a log or a CI job keeps.
+// the gateway, which a log or a CI job keeps (-o json: the events' JSON).
 func watchStatus(cmd *cobra.Command, o *gatewayOptions, name string, every time.Duration) error {
 	out := cmd.OutOrStdout()
 	if !isTerminal(out) {
@@ -40,7 +40,10 @@ func watchStatus(cmd *cobra.Command, o *gatewayOptions, name string, every time.
 			return err
 		}
 		f := &follower{c: c, query: url.Values{"gateway": {name}}, warn: cmd.ErrOrStderr()}
-		return f.run(cmd.Context(), func(_ events.Message, e events.Event) error {
+		return f.run(cmd.Context(), func(m events.Message, e events.Event) error {
+			if o.output != "table" {
+				return printDoc(out, o.output, m.Data)
+			}
 			_, err := io.WriteString(out, eventLine(e)+"\n")
 			return err
 		})

@@ -122,7 +122,7 @@ func TestEventsGatewayChangesWithAuthorAndReason(t *testing.T) {
 	}{
 		{"POST", "/api/v1/gateways", "a-secret", seedJSON, "", 201}, // another gateway: filtered out
 		{"PUT", "/api/v1/gateways/shop/web", "a-secret", shopYAML, "first cut", 201},
-		{"PUT", "/api/v1/gateways/shop/web", "b-secret", strings.Replace(shopYAML, "8081", "8082", 1), "port 8081 is taken on some nodes", 200},
+		{"PUT", "/api/v1/gateways/shop/web", "b-secret", strings.Replace(shopYAML, "8081", "8082", 1), "port 8081 → 8082: taken on some nodes", 200},
 		{"POST", "/api/v1/gateways/shop/web/rollback?to=1", "a-secret", "", "8082 was worse", 200},
 		{"DELETE", "/api/v1/gateways/shop/web", "b-secret", "", "", 204},
 	} {
@@ -134,7 +134,7 @@ func TestEventsGatewayChangesWithAuthorAndReason(t *testing.T) {
 	}
 	want := []events.Event{
 		{Type: events.GatewayCreated, Revision: 1, Author: "alice", Reason: "first cut"},
-		{Type: events.GatewayChanged, Revision: 2, Author: "bob", Reason: "port 8081 is taken on some nodes"},
+		{Type: events.GatewayChanged, Revision: 2, Author: "bob", Reason: "port 8081 → 8082: taken on some nodes"},
 		{Type: events.GatewayChanged, Revision: 3, Author: "alice", Reason: "rollback to revision 1: 8082 was worse"},
 		{Type: events.GatewayDeleted, Revision: 4, Author: "bob"},
 	}
@@ -155,7 +155,7 @@ func TestEventsGatewayChangesWithAuthorAndReason(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&revs); err != nil {
 		t.Fatal(err)
 	}
-	if len(revs) != 4 || revs[1].Author != "bob" || revs[1].Reason != "port 8081 is taken on some nodes" || revs[3].Author != "bob" {
+	if len(revs) != 4 || revs[1].Author != "bob" || revs[1].Reason != "port 8081 → 8082: taken on some nodes" || revs[3].Author != "bob" {
 		t.Fatalf("history %+v", revs)
 	}
 }
