@@ -66,7 +66,7 @@ func (a *gatewayAPI) events(w http.ResponseWriter, r *http.Request, _ params) er
 		return write() == nil && rc.Flush() == nil
 	}
 	if lost && !send(func() error {
-		return events.WriteMarker(w, events.Lost, map[string]any{"after": after, "oldest_kept": oldestID(backlog)})
+		return events.WriteMarker(w, events.Lost, map[string]any{"after": after, "next": oldestID(backlog)})
 	}) {
 		return nil
 	}
@@ -126,6 +126,7 @@ func writeQueued(w http.ResponseWriter, e *events.Event, c <-chan *events.Event)
 	}
 }
 
+// oldestID is the id of the first event a stream sends (0: none kept).
 func oldestID(backlog []*events.Event) uint64 {
 	if len(backlog) == 0 {
 		return 0
