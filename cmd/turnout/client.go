@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/turnout/turnout/core/api"
 )
 
 // Media types the gateway API speaks (see core/api/negotiate.go).
@@ -31,6 +33,8 @@ type client struct {
 	base  string // e.g. http://127.0.0.1:9880, without a trailing slash
 	token string
 	http  *http.Client
+	// reason goes with every change (X-Turnout-Reason).
+	reason string
 }
 
 // newClient reads --addr: a URL, or host:port as --admin is written.
@@ -138,6 +142,9 @@ func (c *client) do(ctx context.Context, rq request) (*response, error) {
 	}
 	if rq.ifMatch != "" {
 		req.Header.Set("If-Match", rq.ifMatch)
+	}
+	if c.reason != "" && rq.method != http.MethodGet {
+		req.Header.Set(api.ReasonHeader, c.reason)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

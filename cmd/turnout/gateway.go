@@ -79,12 +79,18 @@ type gatewayOptions struct {
 	caCert  string
 	output  string
 	timeout time.Duration
+	reason  string
 }
 
 func (o *gatewayOptions) client() (*client, error) {
 	// The token is read here rather than as the flag's default, which
 	// --help would print.
-	return newClient(o.addr, cmp.Or(o.token, os.Getenv("TURNOUT_TOKEN")), o.caCert, o.timeout)
+	c, err := newClient(o.addr, cmp.Or(o.token, os.Getenv("TURNOUT_TOKEN")), o.caCert, o.timeout)
+	if err != nil {
+		return nil, err
+	}
+	c.reason = o.reason
+	return c, nil
 }
 
 // do sends one request to the API (the commands that make a single call).
@@ -122,6 +128,7 @@ func addAPIFlags(cmd *cobra.Command, o *gatewayOptions, timeout time.Duration) {
 	fl.StringVar(&o.caCert, "ca-cert", envOr("TURNOUT_CA_CERT", ""), "PEM file of the CA (or self-signed certificate) to trust for an https --addr [TURNOUT_CA_CERT]")
 	fl.StringVarP(&o.output, "output", "o", "table", "output format: table, json or yaml")
 	fl.DurationVar(&o.timeout, "timeout", timeout, "how long to wait for each answer of the server")
+	fl.StringVar(&o.reason, "reason", "", "why: kept with the revisions a change makes, shown in history and events (sent as X-Turnout-Reason)")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
@@ -260,6 +267,7 @@ type revisionInfo struct {
 	Time     string `json:"time"`
 	Deleted  bool   `json:"deleted"`
 	Reason   string `json:"reason,omitempty"`
+	Author   string `json:"author,omitempty"`
 }
 
 func newGatewayHistoryCommand(o *gatewayOptions) *cobra.Command {

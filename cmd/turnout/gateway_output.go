@@ -102,9 +102,9 @@ func printHistory(w io.Writer, revs []revisionInfo) error {
 		if r.Deleted {
 			deleted = "yes"
 		}
-		rows[i] = []string{strconv.FormatInt(r.Revision, 10), r.Time, deleted, dash(r.Reason)}
+		rows[i] = []string{strconv.FormatInt(r.Revision, 10), r.Time, deleted, dash(r.Author), dash(r.Reason)}
 	}
-	return table(w, []string{"REVISION", "TIME", "DELETED", "REASON"}, rows)
+	return table(w, []string{"REVISION", "TIME", "DELETED", "AUTHOR", "REASON"}, rows)
 }
 
 // result is what a change did to one gateway, for apply and delete.

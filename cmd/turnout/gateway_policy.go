@@ -44,8 +44,8 @@ type gatewayStatus struct {
 }
 
 func newGatewayStatusCommand(o *gatewayOptions) *cobra.Command {
-	var wait bool
-	var waitTimeout time.Duration
+	var wait, watch bool
+	var waitTimeout, every time.Duration
 	cmd := &cobra.Command{
 		Use:   "status NAME",
 		Short: "Show a gateway's routes in service and its policy's phase, weights and last checks",
@@ -58,10 +58,22 @@ aborted or failed (or the server refused: an unknown gateway, no policy);
 4 --wait-timeout passed with the rollout still going; 3 the server could
 not be reached when --wait-timeout passed. While waiting, connection
 failures and 5xx answers (a turnout restarting) are retried with backoff
-until --wait-timeout.`,
+until --wait-timeout. While waiting, each decision is a line on stderr.
+
+With --watch, follow the gateway until interrupted: on a terminal, a
+compact view (routes, weights, requests per second, errors and p99 per
+route, the policy's phase, step and last decision) redrawn every
+--interval; otherwise (a pipe, a file) one line per event about the
+gateway. Both reconnect after a failure (a turnout restarting).`,
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeNames(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if watch && wait {
+				return usageErrorf("--watch and --wait: give one")
+			}
+			if watch {
+				return watchStatus(cmd, o, args[0], every)
+			}
 			if !wait {
 				st, err := getStatus(cmd.Context(), o, args[0])
 				if err != nil {
@@ -73,6 +85,8 @@ until --wait-timeout.`,
 		},
 	}
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the policy promotes (exit 0) or rolls back (exit 1); see the exit codes above")
+	cmd.Flags().BoolVar(&watch, "watch", false, "follow the gateway until interrupted: a view redrawn on a terminal, one line per event otherwise")
+	cmd.Flags().DurationVar(&every, "interval", 2*time.Second, "how often --watch redraws on a terminal")
 	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 0, "give up waiting after this long (exit 4; 3 if the server cannot be reached then); 0 waits forever")
 	return cmd
 }
@@ -116,6 +130,7 @@ func waitStatus(cmd *cobra.Command, o *gatewayOptions, name string, timeout time
 		case err != nil:
 			return err
 		default:
+			waitProgress(cmd.ErrOrStderr(), name, st, last)
 			last, failing, delay = st, nil, pollEvery
 			phase := ""
 			if st.Policy != nil {

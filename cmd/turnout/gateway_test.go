@@ -171,10 +171,10 @@ tcp-db         5432/tcp   0       route
 	}
 
 	b.Reset()
-	printHistory(&b, []revisionInfo{{1, "2025-01-02T03:04:05.000000000Z", false, ""}, {12, "2025-01-02T03:04:06.000000000Z", true, "policy canary: rollback"}})
-	want = `REVISION  TIME                            DELETED  REASON
-1         2025-01-02T03:04:05.000000000Z  no       -
-12        2025-01-02T03:04:06.000000000Z  yes      policy canary: rollback
+	printHistory(&b, []revisionInfo{{1, "2025-01-02T03:04:05.000000000Z", false, "", "alice"}, {12, "2025-01-02T03:04:06.000000000Z", true, "policy canary: rollback", ""}})
+	want = `REVISION  TIME                            DELETED  AUTHOR  REASON
+1         2025-01-02T03:04:05.000000000Z  no       alice   -
+12        2025-01-02T03:04:06.000000000Z  yes      -       policy canary: rollback
 `
 	if b.String() != want {
 		t.Errorf("history:\n%s\nwant:\n%s", b.String(), want)

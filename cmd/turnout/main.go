@@ -27,7 +27,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCommand(), newVersionCommand(), newGatewayCommand(), newPluginCommand(), newCompletionCommand())
-	root.AddCommand(newCheckCommand(), newStoreCommand(), newClusterCommand())
+	root.AddCommand(newCheckCommand(), newStoreCommand(), newClusterCommand(), newEventsCommand())
 	return root
 }
 

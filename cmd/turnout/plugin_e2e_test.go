@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/turnout/turnout/core/events"
 	"github.com/turnout/turnout/internal/testnet"
 	"github.com/turnout/turnout/plugins/policy/canary"
 )
@@ -220,6 +221,14 @@ func TestCrashedPluginRestartsWithoutFailingARequest(t *testing.T) {
 	if !strings.Contains(tt.logs.String(), "plugin crashed; restarting") {
 		t.Error("no log line for the crash")
 	}
+	// The event stream: started, crashed with why, started again; and the
+	// routes' endpoints, which the restart did not take away.
+	for _, e := range kept(t, tt.admin, "type=plugin", events.PluginStarted, events.PluginCrashed, events.PluginStarted) {
+		if e.Type == events.PluginCrashed && e.Reason == "" {
+			t.Errorf("a crash without why: %+v", e)
+		}
+	}
+	kept(t, tt.admin, "type=endpoints", events.EndpointsAdded)
 }
 
 // alive says whether a process exists and is not a zombie.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/turnout/turnout/core/events"
 	"github.com/turnout/turnout/core/metrics"
 	"github.com/turnout/turnout/core/pluginhost"
 	"github.com/turnout/turnout/plugins/backend/dcos"
@@ -35,7 +36,7 @@ var marathonPlugins = []string{"marathon", "minuteman", "marathon-lb"}
 
 // newPluginHost builds the catalog (built-ins, the plugin directory and its
 // checksums) and the host that runs plugins on demand.
-func newPluginHost(f pluginFlags, reg *metrics.Registry, log *slog.Logger, changed func()) (*pluginhost.Host, error) {
+func newPluginHost(f pluginFlags, reg *metrics.Registry, bus *events.Bus, log *slog.Logger, changed func()) (*pluginhost.Host, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find the turnout binary for built-in plugins: %w", err)
@@ -84,8 +85,14 @@ func newPluginHost(f pluginFlags, reg *metrics.Registry, log *slog.Logger, chang
 		Config:  configs,
 		Logger:  log,
 		Events: pluginhost.Events{
-			Started: func(id string) { reg.PluginStarts.WithLabelValues(id).Inc() },
-			Crashed: func(id string) { reg.PluginCrashes.WithLabelValues(id).Inc() },
+			Started: func(id string) {
+				reg.PluginStarts.WithLabelValues(id).Inc()
+				bus.Publish(events.Event{Type: events.PluginStarted, Data: pluginEvent(id)})
+			},
+			Crashed: func(id string, why error) {
+				reg.PluginCrashes.WithLabelValues(id).Inc()
+				bus.Publish(events.Event{Type: events.PluginCrashed, Reason: why.Error(), Data: pluginEvent(id)})
+			},
 			Up: func(id string, up bool) {
 				v := 0.0
 				if up {
@@ -97,6 +104,9 @@ func newPluginHost(f pluginFlags, reg *metrics.Registry, log *slog.Logger, chang
 		OnChange: changed,
 	}), nil
 }
+
+// pluginEvent is the data of a plugin event: the plugin's id ("backend/marathon").
+func pluginEvent(id string) map[string]string { return map[string]string{"plugin": id} }
 
 // pluginConfigs assembles each plugin's JSON configuration: the Marathon
 // settings for the Marathon-based backends, then --plugin-config NAME=JSON,

@@ -411,6 +411,10 @@ func TestStatusWaitExitCodesAndServerRestart(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.out, "promoted") {
 			t.Fatalf("status --wait across a restart: exit %d, want 0\n%s", r.code, r.out)
 		}
+		// Its progress, a line per move, before and after the restart.
+		if !strings.Contains(r.out, "  shop  progressing  step ") || !strings.Contains(r.out, "  shop  promoted  step ") {
+			t.Fatalf("status --wait printed no progress:\n%s", r.out)
+		}
 		t.Logf("status --wait across a restart:\n%s", r.out)
 	case <-time.After(30 * time.Second):
 		t.Fatal("status --wait did not end after the promotion")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/turnout/turnout/core/events"
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/metrics"
 	"github.com/turnout/turnout/core/ports"
@@ -37,6 +38,8 @@ type portGuard struct {
 
 	mu        sync.Mutex
 	conflicts []ports.Conflict
+	// bus, if set, is told of each conflict that appears or is resolved.
+	bus *events.Bus
 }
 
 // newPortGuard watches Marathon when it is configured (--marathon-url or
@@ -199,14 +202,24 @@ func (g *portGuard) check(gws []ports.Gateway, reg *metrics.Registry, log *slog.
 			log.Warn("port conflict: a gateway in service is on a port Marathon-LB binds; the gateway keeps serving, move it or the app",
 				"event", "port_conflict", "gateway", c.Owners[0].Name, "port", c.Port, "app", c.Owners[1].Name, "conflict", c.String())
 			reg.PortConflicts.WithLabelValues(c.Owners[0].Name, strconv.Itoa(c.Port), c.Owners[1].Name).Set(1)
+			g.bus.Publish(events.Event{Type: events.PortConflict, Gateway: c.Owners[0].Name, Reason: c.String(),
+				Data: portEvent{Port: c.Port, Owner: c.Owners[1].Name}})
 		}
 	}
 	for _, c := range before {
 		if !slices.ContainsFunc(now, func(n ports.Conflict) bool { return sameConflict(n, c) }) {
 			log.Info("port conflict resolved", "event", "port_conflict_resolved", "gateway", c.Owners[0].Name, "port", c.Port, "app", c.Owners[1].Name)
 			reg.PortConflicts.DeleteLabelValues(c.Owners[0].Name, strconv.Itoa(c.Port), c.Owners[1].Name)
+			g.bus.Publish(events.Event{Type: events.PortResolved, Gateway: c.Owners[0].Name, Reason: "resolved: " + c.String(),
+				Data: portEvent{Port: c.Port, Owner: c.Owners[1].Name}})
 		}
 	}
+}
+
+// portEvent is the data of a port event: the port and who else binds it.
+type portEvent struct {
+	Port  int    `json:"port"`
+	Owner string `json:"owner"`
 }
 
 func sameConflict(a, b ports.Conflict) bool {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/turnout/turnout/core/events"
 	"github.com/turnout/turnout/internal/fakemarathon"
 	"github.com/turnout/turnout/internal/testnet"
 )
@@ -166,6 +167,12 @@ func TestPortConflictThatAppearsLaterIsReported(t *testing.T) {
 	}
 	if !strings.Contains(tt.logs.String(), "event=port_conflict_resolved") {
 		t.Errorf("no port_conflict_resolved log line")
+	}
+	// And the event stream says both.
+	for _, e := range kept(t, tt.admin, "type=port", events.PortConflict, events.PortResolved) {
+		if e.Gateway != "clash" || !strings.Contains(e.Reason, "app /late") {
+			t.Errorf("port event %+v", e)
+		}
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/turnout/turnout/core/cluster"
 	"github.com/turnout/turnout/core/dataplane"
 	"github.com/turnout/turnout/core/engine"
+	"github.com/turnout/turnout/core/events"
 	"github.com/turnout/turnout/core/filesource"
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/metrics"
@@ -43,6 +44,7 @@ type serveFlags struct {
 	store          string // a store URL (--store); "" for --data-dir
 	token          string
 	tokenFile      string
+	tokensFile     string
 	admin          string
 	insecureAdmin  bool
 	adminTLSCert   string
@@ -137,6 +139,7 @@ with 503.`,
 	// The environment is read at run time, not as the default, which --help would print.
 	fl.StringVar(&f.token, "token", "", "token required on the admin listener (but /healthz, /readyz, /metrics) [TURNOUT_TOKEN]")
 	fl.StringVar(&f.tokenFile, "token-file", "", "read the admin token from this file (a DC/OS secret, say)")
+	fl.StringVar(&f.tokensFile, "tokens-file", envOr("TURNOUT_TOKENS_FILE", ""), "named admin tokens, one NAME:TOKEN a line: each name is the author of the changes made with its token (history, events) [TURNOUT_TOKENS_FILE]")
 	fl.StringVar(&f.admin, "admin", envOr("TURNOUT_ADMIN", "127.0.0.1:9880"), "admin listener address (/metrics, /healthz, /readyz); any but a loopback address needs a token or --insecure-admin [TURNOUT_ADMIN]")
 	fl.BoolVar(&f.insecureAdmin, "insecure-admin", false, "UNSAFE: serve the admin API on an address others can reach without a token, so that anyone who reaches it can change every gateway [TURNOUT_INSECURE_ADMIN]")
 	fl.StringVar(&f.adminTLSCert, "admin-tls-cert", envOr("TURNOUT_ADMIN_TLS_CERT", ""), "serve the admin API over HTTPS with this PEM certificate (chain); needs --admin-tls-key [TURNOUT_ADMIN_TLS_CERT]")
@@ -212,17 +215,28 @@ func serve(ctx context.Context, f serveFlags) error {
 			return fmt.Errorf("--token-file %s: the file is empty", f.tokenFile)
 		}
 	}
+	var tokens []api.NamedToken
+	if f.tokensFile != "" {
+		if tokens, err = readTokensFile(f.tokensFile); err != nil {
+			return err
+		}
+	}
+	// anyToken stands for every token, for the checks that want one.
+	anyToken := token
+	if anyToken == "" && len(tokens) > 0 {
+		anyToken = tokens[0].Secret
+	}
 	// The admin listener is checked before anything starts: a refusal
 	// leaves nothing half-started.
 	adminTLSConfig, err := adminTLS(f.adminTLSCert, f.adminTLSKey)
 	if err != nil {
 		return err
 	}
-	adminLoopback, err := checkAdminAccess(ctx, f.admin, token, f.insecureAdmin)
+	adminLoopback, err := checkAdminAccess(ctx, f.admin, anyToken, f.insecureAdmin)
 	if err != nil {
 		return err
 	}
-	adminOpen := !adminLoopback && token == ""
+	adminOpen := !adminLoopback && anyToken == ""
 	switch {
 	case adminOpen:
 		log.Warn("INSECURE: the admin API has no token and listens on an address others can reach (--insecure-admin): anyone who reaches it can change every gateway; set --token or --token-file, or use a loopback --admin",
@@ -247,6 +261,8 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 
 	reg := metrics.NewRegistry()
+	// What happens on this agent, for GET /api/v1/events.
+	bus := events.New(0, 0)
 	var accessLog *slog.Logger
 	if f.accessLog {
 		accessLog = log.With("log", "access")
@@ -265,7 +281,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	// The engine is created below; the host tells it about resolutions
 	// through this indirection.
 	var eng *engine.Engine
-	host, err := newPluginHost(f.plugins, reg, log, func() {
+	host, err := newPluginHost(f.plugins, reg, bus, log, func() {
 		if eng != nil {
 			eng.Changed()
 		}
@@ -287,6 +303,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	if guard != nil {
 		guard.register(reg)
+		guard.bus = bus
 		// The gateways of the start are checked against Marathon-LB's
 		// ports once Marathon was read: checked against an empty
 		// table, a conflicting gateway would start or be refused
@@ -311,6 +328,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		Backends:  host,
 		PortOwner: portOwner,
 		Logger:    log,
+		Events:    bus,
 	})
 
 	st, err := openStore(ctx, f, log)
@@ -319,6 +337,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	defer st.Close()
+	events.WatchStore(ctx, st, bus, log)
 	self := cluster.Info{ID: cluster.DefaultID(), Admin: f.admin, Version: version, Started: time.Now().UTC(),
 		PortRange: portCfg.Gateways.String(), MarathonLBRange: portCfg.MarathonLB.String()}
 	elect, err := startElection(f, self, log)
@@ -327,7 +346,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	var applied atomic.Int64 // the store version served, for GET /cluster on one agent
-	popts := policy.Options{Store: st, Plugins: host, Metrics: reg, Routes: eng.Statuses, Logger: log}
+	popts := policy.Options{Store: st, Plugins: host, Metrics: reg, Routes: eng.Statuses, Logger: log, Events: bus}
 	clusterStatus := func(ctx context.Context) (cluster.Status, error) {
 		snap, err := st.Snapshot(ctx)
 		if err != nil {
@@ -422,15 +441,16 @@ func serve(ctx context.Context, f serveFlags) error {
 	admin, err := api.Start(api.Options{Addr: f.admin, Registry: reg.Prometheus, Pprof: f.pprof, Logger: log,
 		Ready: func() error { return ready(eng, st, staleSince) }, Warnings: guard.Warnings,
 		API: api.New(api.Config{Store: st, Check: check, Logger: log,
-			Plugins: host, Routes: eng.Statuses, Policy: runner, Limits: f.limits, Cluster: clusterStatus}),
-		Token: token, TLS: adminTLSConfig, Open: adminOpen})
+			Plugins: host, Routes: eng.Statuses, Policy: runner, Limits: f.limits, Cluster: clusterStatus, Events: bus,
+			Traffic: func(g, r string) metrics.Totals { return reg.Route(g, r).Totals() }}),
+		Token: token, Tokens: tokens, TLS: adminTLSConfig, Open: adminOpen})
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
 		return err
 	}
 	// A name is resolved again by net.Listen: what it bound settles
 	// whether the listener without a token is really loopback only.
-	if token == "" && !f.insecureAdmin && !api.IsLoopbackAddr(admin.Addr()) {
+	if anyToken == "" && !f.insecureAdmin && !api.IsLoopbackAddr(admin.Addr()) {
 		_ = admin.Shutdown(context.Background())
 		_ = dp.Shutdown(context.Background())
 		return fmt.Errorf("refusing to serve the admin API without a token: --admin %s bound %s, which is not a loopback address; set a token or --insecure-admin", f.admin, admin.Addr())
@@ -449,7 +469,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		elect.SetAdmin(self.Admin)
 		elect.SetApplied(storeVersion)
 	}
-	log.Info("turnout serving", "version", version, "admin", admin.Addr().String(), "admin_tls", adminTLSConfig != nil, "admin_token", token != "")
+	log.Info("turnout serving", "version", version, "admin", admin.Addr().String(), "admin_tls", adminTLSConfig != nil, "admin_token", anyToken != "", "named_tokens", len(tokens))
 
 	go eng.Run(ctx)
 	if guard != nil {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,8 +38,11 @@ type Options struct {
 	// API lives on the admin listener only, never on a gateway port.
 	API http.Handler
 	// Token, if set, is required on every call but /healthz, /readyz and
-	// /metrics.
+	// /metrics; changes made with it are signed "token".
 	Token string
+	// Tokens are named tokens, any of which is taken as Token is; changes
+	// made with one are signed with its name.
+	Tokens []NamedToken
 	// ReadTimeout bounds reading a request, headers and body (default 30s;
 	// headers alone get a third of it): slow clients are cut off.
 	ReadTimeout time.Duration
@@ -108,11 +112,20 @@ func Start(o Options) (*Server, error) {
 		readTimeout = 30 * time.Second
 	}
 	var h http.Handler = mux
+	tokens := o.Tokens
 	if o.Token != "" {
-		h = requireToken(o.Token, mux)
+		tokens = append([]NamedToken{{Name: AuthorToken, Secret: o.Token}}, tokens...)
 	}
+	if len(tokens) > 0 {
+		h = requireToken(tokens, mux)
+	}
+	// Closed on Shutdown: event streams end instead of holding it.
+	shutdown := make(chan struct{})
 	s := &Server{ln: ln, srv: &http.Server{
 		Handler: h,
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), shutdownKey{}, shutdown)
+		},
 		// Slow clients are cut off; a 30s CPU profile still fits.
 		ReadHeaderTimeout: readTimeout / 3,
 		ReadTimeout:       readTimeout,
@@ -120,6 +133,8 @@ func Start(o Options) (*Server, error) {
 		IdleTimeout:       60 * time.Second,
 		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
 	}}
+	var once sync.Once
+	s.srv.RegisterOnShutdown(func() { once.Do(func() { close(shutdown) }) })
 	serve := s.srv.Serve
 	if o.TLS != nil {
 		// ServeTLS adds h2 and http/1.1 to the config's ALPN protocols;

@@ -7,14 +7,25 @@ import (
 	"strings"
 )
 
-// requireToken lets a request through only with the admin token, given as
-// "Authorization: Bearer <token>" or DC/OS's "Authorization: token=<token>".
-// /healthz, /readyz and /metrics stay open: Marathon's health and readiness
-// checks and Prometheus call them without credentials. A refusal says nothing about why.
-func requireToken(token string, next http.Handler) http.Handler {
+// NamedToken is one admin token and the name changes made with it are
+// signed with (the author in history and events).
+type NamedToken struct {
+	Name, Secret string
+}
+
+// requireToken lets a request through only with one of the admin tokens,
+// given as "Authorization: Bearer <token>" or DC/OS's "Authorization:
+// token=<token>", and marks the request with that token's name (its
+// author). /healthz, /readyz and /metrics stay open: Marathon's health and
+// readiness checks and Prometheus call them without credentials. A refusal
+// says nothing about why.
+func requireToken(tokens []NamedToken, next http.Handler) http.Handler {
 	// Hashing both sides makes the comparison constant-time whatever the
 	// lengths (subtle.ConstantTimeCompare returns early on a length mismatch).
-	want := sha256.Sum256([]byte(token))
+	want := make([][sha256.Size]byte, len(tokens))
+	for i, t := range tokens {
+		want[i] = sha256.Sum256([]byte(t.Secret))
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
 			next.ServeHTTP(w, r)
@@ -22,12 +33,18 @@ func requireToken(token string, next http.Handler) http.Handler {
 		}
 		got, ok := presented(r.Header.Get("Authorization"))
 		sum := sha256.Sum256([]byte(got))
-		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+		match := -1
+		for i := range want { // every one compared: the time says nothing of which
+			if subtle.ConstantTimeCompare(sum[:], want[i][:]) == 1 && match < 0 {
+				match = i
+			}
+		}
+		if !ok || match < 0 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="turnout"`)
 			writeError(w, r, http.StatusUnauthorized, "unauthorized")
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, withAuthor(r, tokens[match].Name))
 	})
 }
 

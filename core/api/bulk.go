@@ -68,7 +68,7 @@ func (a *gatewayAPI) applyAll(w http.ResponseWriter, r *http.Request, _ params) 
 		if err != nil {
 			return err
 		}
-		changes[i] = store.Change{Name: g.Name, Doc: doc, Match: store.Any}
+		changes[i] = attributed(r, store.Change{Name: g.Name, Doc: doc, Match: store.Any})
 	}
 	results := make([]applyResult, len(gws))
 	for i, g := range gws {
@@ -99,7 +99,7 @@ func (a *gatewayAPI) applyAll(w http.ResponseWriter, r *http.Request, _ params) 
 		}
 	}
 	if changed > 0 {
-		a.log.Info("gateways applied", "gateways", len(gws), "changed", changed)
+		a.log.Info("gateways applied", "gateways", len(gws), "changed", changed, "author", author(r), "reason", reason(r))
 	}
 	render(w, r, http.StatusOK, results)
 	return nil

@@ -12,10 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/turnout/turnout/core/cluster"
 	"github.com/turnout/turnout/core/engine"
+	"github.com/turnout/turnout/core/events"
 	"github.com/turnout/turnout/core/gateway"
+	"github.com/turnout/turnout/core/metrics"
 	"github.com/turnout/turnout/core/store"
 )
 
@@ -39,6 +42,10 @@ type gatewayAPI struct {
 	// docs keeps the stored gateways decoded between writes: a write
 	// decodes only what changed since the last one.
 	docs engine.DocCache
+	// bus serves GET /events (nil: 501); heartbeat paces its comments.
+	bus       *events.Bus
+	heartbeat time.Duration
+	traffic   func(gateway, route string) metrics.Totals
 }
 
 // NewGatewayAPI serves the gateway REST API under /api/v1/. st holds each
@@ -69,6 +76,13 @@ type Config struct {
 	Limits engine.Limits
 	// Cluster lists the agents sharing the store (GET /cluster).
 	Cluster func(context.Context) (cluster.Status, error)
+	// Events is the bus GET /events streams (nil: 501).
+	Events *events.Bus
+	// Heartbeat is how often an idle event stream gets a comment
+	// (default 15s).
+	Heartbeat time.Duration
+	// Traffic reads a route's counters for its status (nil: none shown).
+	Traffic func(gateway, route string) metrics.Totals
 }
 
 // New serves the REST API under /api/v1/.
@@ -79,7 +93,11 @@ func New(c Config) http.Handler {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &gatewayAPI{st: c.Store, check: c.Check, log: c.Logger, plugins: c.Plugins, routes: c.Routes, policy: c.Policy, limits: c.Limits, clusterStatus: c.Cluster}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = defaultHeartbeat
+	}
+	return &gatewayAPI{st: c.Store, check: c.Check, log: c.Logger, plugins: c.Plugins, routes: c.Routes, policy: c.Policy, limits: c.Limits, clusterStatus: c.Cluster,
+		bus: c.Events, heartbeat: c.Heartbeat, traffic: c.Traffic}
 }
 
 func (a *gatewayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -96,6 +114,12 @@ func (a *gatewayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("method %s is not allowed on %s (allowed: %s)", r.Method, rt.path, rt.allow()))
 		return
 	}
+	r2, err := withReason(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	r = r2
 	if err := ep.handle(a, w, r, p); err != nil {
 		a.fail(w, r, err)
 	}
@@ -356,7 +380,7 @@ func (a *gatewayAPI) create(w http.ResponseWriter, r *http.Request, _ params) er
 		if err != nil {
 			return err
 		}
-		changes = append(changes, store.Change{Name: g.Name, Doc: doc, Match: store.Absent})
+		changes = append(changes, attributed(r, store.Change{Name: g.Name, Doc: doc, Match: store.Absent}))
 	}
 	if vo {
 		render(w, r, http.StatusOK, gws)
@@ -371,7 +395,7 @@ func (a *gatewayAPI) create(w http.ResponseWriter, r *http.Request, _ params) er
 		return err
 	}
 	for _, e := range es {
-		a.log.Info("gateway created", "gateway", e.Name, "revision", e.Revision)
+		a.log.Info("gateway created", "gateway", e.Name, "revision", e.Revision, "author", e.Author, "reason", e.Reason)
 	}
 	if len(es) == 1 {
 		w.Header().Set("Location", "/api/v1/gateways/"+es[0].Name)
@@ -460,7 +484,7 @@ func (a *gatewayAPI) replace(w http.ResponseWriter, r *http.Request, g *gateway.
 	if err != nil {
 		return err
 	}
-	e, err := a.commitOne(r.Context(), store.Change{Name: g.Name, Doc: doc, Match: m})
+	e, err := a.commitOne(r.Context(), attributed(r, store.Change{Name: g.Name, Doc: doc, Match: m}))
 	if err != nil {
 		return err
 	}
@@ -469,7 +493,7 @@ func (a *gatewayAPI) replace(w http.ResponseWriter, r *http.Request, g *gateway.
 		status = http.StatusCreated
 	}
 	if e.Revision != cur.Revision || !exists {
-		a.log.Info("gateway changed", "gateway", g.Name, "revision", e.Revision, "method", r.Method)
+		a.log.Info("gateway changed", "gateway", g.Name, "revision", e.Revision, "method", r.Method, "author", e.Author, "reason", e.Reason)
 	}
 	setETag(w, e.Revision)
 	render(w, r, status, g)
@@ -495,12 +519,12 @@ func (a *gatewayAPI) delete(w http.ResponseWriter, r *http.Request, p params) er
 		return err
 	}
 	if exists {
-		e, err := a.commitOne(r.Context(), store.Change{Name: p.name, Match: m})
+		e, err := a.commitOne(r.Context(), attributed(r, store.Change{Name: p.name, Match: m}))
 		if err != nil && !(errors.Is(err, store.ErrNotFound) && !pc.set) {
 			return err
 		}
 		if err == nil {
-			a.log.Info("gateway deleted", "gateway", p.name, "revision", e.Revision)
+			a.log.Info("gateway deleted", "gateway", p.name, "revision", e.Revision, "author", e.Author, "reason", e.Reason)
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)

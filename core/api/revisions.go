@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -16,6 +17,7 @@ type revisionInfo struct {
 	Time     string `json:"time" yaml:"time"`
 	Deleted  bool   `json:"deleted" yaml:"deleted"`
 	Reason   string `json:"reason,omitempty" yaml:"reason,omitempty"`
+	Author   string `json:"author,omitempty" yaml:"author,omitempty"`
 }
 
 // GET /gateways/{name}/revisions[?revision=N]
@@ -32,7 +34,7 @@ func (a *gatewayAPI) revisions(w http.ResponseWriter, r *http.Request, p params)
 	}
 	out := make([]revisionInfo, len(hist))
 	for i, e := range hist {
-		out[i] = revisionInfo{Revision: e.Revision, Time: e.Time.UTC().Format("2006-01-02T15:04:05.000000000Z07:00"), Deleted: e.Deleted, Reason: e.Reason}
+		out[i] = revisionInfo{Revision: e.Revision, Time: e.Time.UTC().Format("2006-01-02T15:04:05.000000000Z07:00"), Deleted: e.Deleted, Reason: e.Reason, Author: e.Author}
 	}
 	render(w, r, http.StatusOK, out)
 	return nil
@@ -102,5 +104,11 @@ func (a *gatewayAPI) rollback(w http.ResponseWriter, r *http.Request, p params) 
 	if err != nil {
 		return err
 	}
+	// A rollback says so in the history, with the operator's reason.
+	why := fmt.Sprintf("rollback to revision %d", rev)
+	if given := reason(r); given != "" {
+		why += ": " + given
+	}
+	r = r.WithContext(context.WithValue(r.Context(), reasonKey{}, why))
 	return a.replace(w, r, g, pc, vo, http.StatusOK)
 }

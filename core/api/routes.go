@@ -53,6 +53,7 @@ const (
 	routePlugin
 	routeBackup
 	routeCluster
+	routeEvents
 )
 
 var routes = []route{
@@ -97,6 +98,9 @@ var routes = []route{
 	routeCluster: {"/cluster", map[string]endpoint{
 		http.MethodGet: {(*gatewayAPI).cluster, []int{200, 500, 501, 503}},
 	}},
+	routeEvents: {"/events", map[string]endpoint{
+		http.MethodGet: {(*gatewayAPI).events, []int{200, 400, 501}},
+	}},
 }
 
 // allow is the Allow header of a route.
@@ -129,6 +133,8 @@ func matchRoute(path string) (int, params, bool) {
 		return routeBackup, params{}, true
 	case "/cluster":
 		return routeCluster, params{}, true
+	case "/events":
+		return routeEvents, params{}, true
 	}
 	if rest, ok := strings.CutPrefix(rest, "/plugins/"); ok {
 		kind, name, ok := strings.Cut(rest, "/")

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/turnout/turnout/core/engine"
+	"github.com/turnout/turnout/core/events"
+	"github.com/turnout/turnout/core/metrics"
 	"github.com/turnout/turnout/core/policy"
 	"github.com/turnout/turnout/core/store"
 	"github.com/turnout/turnout/plugins/sdk"
@@ -43,6 +45,42 @@ type RouteStatus struct {
 	Error     string     `json:"error,omitempty" yaml:"error,omitempty"`
 	Endpoints []Endpoint `json:"endpoints,omitempty" yaml:"endpoints,omitempty"`
 	Updated   time.Time  `json:"updated,omitzero" yaml:"updated,omitempty"`
+	// Traffic is the route's counters on this agent since it started: a
+	// client takes rates from two readings (gateway status --watch).
+	Traffic *Traffic `json:"traffic,omitempty" yaml:"traffic,omitempty"`
+}
+
+// Traffic is a route's requests, errors and latency histogram, counted by
+// the data plane since the agent started.
+type Traffic struct {
+	Requests uint64 `json:"requests" yaml:"requests"`
+	// Errors are 5xx answers and requests no endpoint answered.
+	Errors uint64 `json:"errors" yaml:"errors"`
+	// LatencyBuckets are cumulative counts of requests that took at most
+	// the LatencyBounds (seconds) of the same index.
+	LatencyBounds  []float64 `json:"latency_bounds" yaml:"latency_bounds"`
+	LatencyBuckets []uint64  `json:"latency_buckets" yaml:"latency_buckets"`
+}
+
+// Totals is t as the metrics package reads it (for Quantile and Sub).
+func (t *Traffic) Totals() metrics.Totals {
+	var m metrics.Totals
+	m.Classes[metrics.Class2xx] = t.Requests - t.Errors
+	m.Classes[metrics.Class5xx] = t.Errors
+	m.Bounds, m.Buckets = t.LatencyBounds, t.LatencyBuckets
+	if n := len(t.LatencyBuckets); n > 0 {
+		m.Count = t.LatencyBuckets[n-1]
+	}
+	return m
+}
+
+func toTraffic(t metrics.Totals) *Traffic {
+	var n uint64
+	for _, c := range t.Classes {
+		n += c
+	}
+	return &Traffic{Requests: n, Errors: t.Classes[metrics.Class5xx] + t.Classes[metrics.ClassError],
+		LatencyBounds: t.Bounds, LatencyBuckets: t.Buckets}
 }
 
 // Endpoint is one endpoint a backend plugin reported.
@@ -65,7 +103,11 @@ func (a *gatewayAPI) status(w http.ResponseWriter, r *http.Request, p params) er
 	out := GatewayStatus{Gateway: p.name, Revision: e.Revision, Routes: []RouteStatus{}}
 	if a.routes != nil {
 		for _, s := range a.routes(p.name) {
-			out.Routes = append(out.Routes, toRouteStatus(s))
+			rs := toRouteStatus(s)
+			if a.traffic != nil {
+				rs.Traffic = toTraffic(a.traffic(p.name, s.Route))
+			}
+			out.Routes = append(out.Routes, rs)
 		}
 	}
 	if a.policy != nil {
@@ -98,7 +140,7 @@ func (a *gatewayAPI) command(w http.ResponseWriter, r *http.Request, p params) e
 	if a.policy == nil {
 		return errorf(http.StatusConflict, "gateway %q: no policies run in this turnout", p.name)
 	}
-	err := a.policy.Command(r.Context(), p.name, sdk.Command(p.command))
+	err := a.policy.Command(policy.WithOperator(r.Context(), author(r), reason(r)), p.name, sdk.Command(p.command))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound(p.name)
@@ -109,6 +151,10 @@ func (a *gatewayAPI) command(w http.ResponseWriter, r *http.Request, p params) e
 	case err != nil:
 		return err
 	}
+	// The command's revision is of the policy state, which the store's
+	// gateway events do not follow: the agent that took it says so.
+	a.bus.Publish(events.Event{Type: events.PolicyCommand, Gateway: p.name, Reason: reason(r), Author: author(r),
+		Data: map[string]string{"command": p.command}})
 	render(w, r, http.StatusAccepted, map[string]string{"gateway": p.name, "command": p.command})
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/turnout/turnout/core/dataplane"
+	"github.com/turnout/turnout/core/events"
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/routing"
 )
@@ -43,6 +44,9 @@ type Options struct {
 	// that failed (default 2s): a port another process held may be free.
 	Retry  time.Duration
 	Logger *slog.Logger
+	// Events, if set, is told of routes held and released by readiness
+	// and of endpoints added and removed, as tables go into service.
+	Events *events.Bus
 }
 
 // Engine owns the desired gateways and keeps the data plane's table in
@@ -481,6 +485,7 @@ func (e *Engine) apply(gws []*gateway.Gateway) error {
 		return fmt.Errorf("put routing table in service: %w", err)
 	}
 	e.recordStatuses(prevStatuses, statuses)
+	e.publishStatuses(prevStatuses, statuses)
 	e.log.Info("routing table in service", "generation", gen, "gateways", len(gws))
 	return nil
 }

@@ -59,7 +59,8 @@ type Status struct {
 // Events are the supervision hooks (metrics).
 type Events struct {
 	Started func(id string)
-	Crashed func(id string)
+	// Crashed is told why the plugin stopped (exited, hung).
+	Crashed func(id string, why error)
 	Up      func(id string, up bool)
 }
 
@@ -168,7 +169,7 @@ func (in *instance) run(ctx context.Context) {
 			return
 		}
 		if in.events.Crashed != nil {
-			in.events.Crashed(in.entry.ID())
+			in.events.Crashed(in.entry.ID(), why)
 		}
 		if time.Since(started) > backoffMax {
 			backoff = backoffFirst // it ran well for a while

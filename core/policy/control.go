@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -126,13 +127,15 @@ func (r *Runner) Command(ctx context.Context, name string, cmd sdk.Command) erro
 		if ended && (cmd == sdk.CommandPause || cmd == sdk.CommandResume) {
 			return refusedAfterEnd(name, st, cmd)
 		}
+		op := operatorOf(ctx)
 		st.Command, st.Declined = cmd, nil
+		st.CommandBy, st.CommandWhy = op.author, op.reason
 		doc, err := json.Marshal(st)
 		if err != nil {
 			return err
 		}
 		_, err = r.o.Store.Apply(ctx, []store.Change{{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev,
-			Reason: fmt.Sprintf("policy %s: %s requested by an operator", g.Policy.Type, cmd)}})
+			Reason: op.note(fmt.Sprintf("policy %s: %s requested by an operator", g.Policy.Type, cmd)), Author: op.author}})
 		if err == nil {
 			r.kick(name)
 			if ended {
@@ -249,7 +252,8 @@ func (r *Runner) retry(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		reason := fmt.Sprintf("policy %s: retry %d requested by an operator: the rollout starts again from the first step (it was %s)", g.Policy.Type, n, st.Phase)
+		op := operatorOf(ctx)
+		reason := op.note(fmt.Sprintf("policy %s: retry %d requested by an operator: the rollout starts again from the first step (it was %s)", g.Policy.Type, n, st.Phase))
 		var changes []store.Change
 		// The conditions the rollback turned off capture requests again,
 		// as when the rollout first started.
@@ -259,10 +263,10 @@ func (r *Runner) retry(ctx context.Context, name string) error {
 				if err != nil {
 					return err
 				}
-				changes = append(changes, store.Change{Name: name, Doc: gdoc, Match: grev, Reason: reason + "; " + note})
+				changes = append(changes, store.Change{Name: name, Doc: gdoc, Match: grev, Reason: reason + "; " + note, Author: op.author})
 			}
 		}
-		changes = append(changes, store.Change{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev, Reason: reason})
+		changes = append(changes, store.Change{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev, Reason: reason, Author: op.author})
 		_, err = r.o.Store.Apply(ctx, changes)
 		if err == nil {
 			r.kick(name)
@@ -316,4 +320,37 @@ func (r *Runner) Drives(ctx context.Context, name string) (drives bool, phase st
 	// A pause requested is taken before any further step.
 	paused := st.Paused || st.Command == sdk.CommandPause
 	return !st.Done && !paused && !Terminal(st.Phase), st.Phase, nil
+}
+
+// operator is who gave a command and why, carried by its context.
+type operator struct{ author, reason string }
+
+type operatorKey struct{}
+
+// WithOperator marks ctx as an operator's command: the revisions it makes
+// carry the author and, after the command's own words, the reason.
+func WithOperator(ctx context.Context, author, reason string) context.Context {
+	return context.WithValue(ctx, operatorKey{}, operator{author, reason})
+}
+
+func operatorOf(ctx context.Context) operator {
+	op, _ := ctx.Value(operatorKey{}).(operator)
+	return op
+}
+
+// byNote says who gave a command and why, for the decision's revision.
+func byNote(cmd sdk.Command, by, why string) string {
+	s := fmt.Sprintf("%s by %s", cmd, cmp.Or(by, "an operator"))
+	if why != "" {
+		s += ": " + why
+	}
+	return s
+}
+
+// note is what a revision says: the command's words, then the reason.
+func (op operator) note(what string) string {
+	if op.reason == "" {
+		return what
+	}
+	return what + ": " + op.reason
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/turnout/turnout/core/engine"
+	"github.com/turnout/turnout/core/events"
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/metrics"
 	"github.com/turnout/turnout/core/store"
@@ -42,6 +43,8 @@ type Options struct {
 	// Leader, if set, says whether this agent runs the policies (the
 	// cluster's elected leader); nil: it always does (one agent).
 	Leader Leader
+	// Events, if set, is told every decision saved.
+	Events *events.Bus
 }
 
 // Leader is the election a runner follows (*cluster.Election).
@@ -290,21 +293,21 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 		r.reportLate(name, taken.Late)
 	}
 
-	cmd := st.Command
-	st.Command = sdk.CommandNone
+	cmd, by, why := st.Command, st.CommandBy, st.CommandWhy
+	st.Command, st.CommandBy, st.CommandWhy = sdk.CommandNone, "", ""
 	ended := st.Done
 	if ended && (cmd == sdk.CommandPause || cmd == sdk.CommandResume) {
 		// Command refuses these after the end; one that slipped in (a race
 		// with the ending decision, another agent's API) must not reopen
 		// a finished rollout: it is declined and the phase stays.
 		st.Declined = &Declined{Command: cmd, Reason: "the rollout ended " + st.Phase, Time: now}
-		r.save(ctx, name, g, grev, st, prev, nil, nil, fmt.Sprintf("policy %s: %s declined: the rollout ended %s", pol.Type, cmd, st.Phase))
+		r.save(ctx, name, g, grev, st, prev, "", nil, nil, fmt.Sprintf("policy %s: %s declined: the rollout ended %s", pol.Type, cmd, st.Phase))
 		return interval
 	}
 	switch cmd {
 	case sdk.CommandPause:
 		st.Paused, st.Phase = true, PhasePaused
-		r.save(ctx, name, g, grev, st, prev, nil, nil, "policy "+pol.Type+": paused by an operator")
+		r.save(ctx, name, g, grev, st, prev, "", nil, nil, "policy "+pol.Type+": paused by an operator")
 		return interval
 	case sdk.CommandResume:
 		st.Paused = false
@@ -312,7 +315,7 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 			st.Phase = "progressing"
 		}
 		if st.Done {
-			r.save(ctx, name, g, grev, st, prev, nil, nil, "")
+			r.save(ctx, name, g, grev, st, prev, "", nil, nil, "")
 			return interval
 		}
 		cmd = sdk.CommandNone
@@ -351,10 +354,10 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 			w.Keep() // the next decision judges this window's traffic too
 		}
 		st.Errors++
-		st.Command = cmd // not taken yet
+		st.Command, st.CommandBy, st.CommandWhy = cmd, by, why // not taken yet
 		st.Last = &Decision{Time: now, Action: sdk.Hold, Reason: "holding: the decision failed", Error: err.Error()}
 		r.log.Warn("policy decision failed; weights held", "gateway", name, "policy", pol.Type, "err", err, "failures", st.Errors)
-		r.save(ctx, name, g, grev, st, prev, nil, nil, "")
+		r.save(ctx, name, g, grev, st, prev, "", nil, nil, "")
 		return min(interval, time.Second)
 	}
 
@@ -364,7 +367,7 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 		// the rollout's record stays as it ended, and Command tells the
 		// operator.
 		st.Declined = &Declined{Command: cmd, Reason: d.Reason, Time: now}
-		r.save(ctx, name, g, grev, st, prev, nil, nil, fmt.Sprintf("policy %s: %s declined: %s", pol.Type, cmd, d.Reason))
+		r.save(ctx, name, g, grev, st, prev, "", nil, nil, fmt.Sprintf("policy %s: %s declined: %s", pol.Type, cmd, d.Reason))
 		r.log.Info("policy command declined after the rollout ended", "gateway", name, "policy", pol.Type, "command", cmd, "reason", d.Reason)
 		return interval
 	}
@@ -407,6 +410,12 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 		}
 	}
 	reason := fmt.Sprintf("policy %s: %s: %s", pol.Type, d.Action, d.Reason)
+	author := ""
+	if cmd != sdk.CommandNone && (by != "" || why != "") {
+		// An operator's command through the API: the revision is theirs.
+		reason += " (" + byNote(cmd, by, why) + ")"
+		author = by
+	}
 	var strengths map[string]gateway.Weight
 	if st.Done {
 		// The end means everyone: no condition keeps capturing requests
@@ -419,18 +428,21 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 	if len(taken.Late) > 0 {
 		reason += "; " + lateNote(taken)
 	}
-	if !r.save(ctx, name, g, grev, st, prev, weights, strengths, reason) {
+	if !r.save(ctx, name, g, grev, st, prev, author, weights, strengths, reason) {
 		w.Keep()
 		return 100 * time.Millisecond // a concurrent write: decide again on fresh data
 	}
 	r.log.Info("policy decision", "gateway", name, "policy", pol.Type, "action", d.Action, "phase", st.Phase, "reason", d.Reason)
+	r.o.Events.Publish(events.Event{Type: events.PolicyDecision, Gateway: name, Reason: d.Reason, Author: author, Time: now,
+		Data: decisionEvent{Policy: pol.Type, Action: d.Action, Phase: st.Phase, Step: st.Decisions, Command: cmd,
+			Checks: eventChecks(d.Checks), Weights: st.Last.Weights, Agents: taken.Agents}})
 	return next
 }
 
 // save writes the state, and the gateway with new weights and condition
 // strengths if any, in one batch. It reports false on a conflict with
 // another writer.
-func (r *Runner) save(ctx context.Context, name string, g *gateway.Gateway, grev int64, st State, prev int64, weights, strengths map[string]gateway.Weight, reason string) bool {
+func (r *Runner) save(ctx context.Context, name string, g *gateway.Gateway, grev int64, st State, prev int64, author string, weights, strengths map[string]gateway.Weight, reason string) bool {
 	var changes []store.Change
 	if weights != nil || strengths != nil {
 		changed := false
@@ -455,7 +467,7 @@ func (r *Runner) save(ctx context.Context, name string, g *gateway.Gateway, grev
 				reason += "; " + st.RetryNote
 				st.RetryNote = ""
 			}
-			changes = append(changes, store.Change{Name: name, Doc: gdoc, Match: grev, Reason: reason})
+			changes = append(changes, store.Change{Name: name, Doc: gdoc, Match: grev, Reason: reason, Author: author})
 			if st.Ended != "" && st.EndedRevision == grev {
 				st.EndedRevision = grev + 1 // the revision this batch writes
 			}
@@ -466,7 +478,7 @@ func (r *Runner) save(ctx context.Context, name string, g *gateway.Gateway, grev
 		r.log.Error("policy state not saved", "gateway", name, "err", err)
 		return false
 	}
-	changes = append(changes, store.Change{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev, Reason: reason})
+	changes = append(changes, store.Change{Kind: store.KindPolicy, Name: name, Doc: doc, Match: prev, Reason: reason, Author: author})
 	if _, err := r.o.Store.Apply(ctx, changes); err != nil {
 		// A canceled ctx is the loop stopped (the lead lost, a shutdown):
 		// no error of the decision's.
@@ -523,4 +535,35 @@ func (r *Runner) kick(name string) {
 	case l.kick <- struct{}{}:
 	default:
 	}
+}
+
+// decisionEvent is the data of a policy.decision event.
+type decisionEvent struct {
+	Policy string     `json:"policy"`
+	Action sdk.Action `json:"action"`
+	Phase  string     `json:"phase"`
+	// Step counts the rollout's decisions, this one included.
+	Step    int               `json:"step"`
+	Command sdk.Command       `json:"command,omitempty"`
+	Checks  []checkEvent      `json:"checks,omitempty"`
+	Weights map[string]string `json:"weights,omitempty"`
+	Agents  int               `json:"agents,omitempty"`
+}
+
+// checkEvent is sdk.Check with the stream's lower-case names.
+type checkEvent struct {
+	Name   string  `json:"name"`
+	Route  string  `json:"route,omitempty"`
+	Value  float64 `json:"value"`
+	Limit  float64 `json:"limit"`
+	Passed bool    `json:"passed"`
+	Detail string  `json:"detail,omitempty"`
+}
+
+func eventChecks(cs []sdk.Check) []checkEvent {
+	out := make([]checkEvent, len(cs))
+	for i, c := range cs {
+		out[i] = checkEvent(c)
+	}
+	return out
 }

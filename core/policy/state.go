@@ -31,6 +31,10 @@ type State struct {
 	Paused bool `json:"paused,omitempty"`
 	// Command waits for the next decision.
 	Command sdk.Command `json:"command,omitempty"`
+	// CommandBy and CommandWhy are who gave it and why: the revision the
+	// decision on it makes carries them.
+	CommandBy  string `json:"command_by,omitempty"`
+	CommandWhy string `json:"command_why,omitempty"`
 	// Plugin is the plugin's own state, given back at each decision.
 	Plugin    json.RawMessage `json:"plugin_state,omitempty"`
 	Last      *Decision       `json:"last,omitempty"`

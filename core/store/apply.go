@@ -82,13 +82,13 @@ func decide(c Change, last Entry, now time.Time) (e Entry, changed bool, err err
 		if !live {
 			return Entry{}, false, fmt.Errorf("%s: %w", subject(c.Kind, c.Name), ErrNotFound)
 		}
-		return Entry{Kind: c.Kind, Name: c.Name, Revision: last.Revision + 1, Deleted: true, Time: now, Reason: c.Reason}, true, nil
+		return Entry{Kind: c.Kind, Name: c.Name, Revision: last.Revision + 1, Deleted: true, Time: now, Reason: c.Reason, Author: c.Author}, true, nil
 	}
 	if live && bytes.Equal(last.Doc, c.Doc) {
 		return last, false, nil
 	}
 	// Clone: the caller may reuse its buffer after Apply returns.
-	return Entry{Kind: c.Kind, Name: c.Name, Revision: last.Revision + 1, Doc: bytes.Clone(c.Doc), Time: now, Reason: c.Reason}, true, nil
+	return Entry{Kind: c.Kind, Name: c.Name, Revision: last.Revision + 1, Doc: bytes.Clone(c.Doc), Time: now, Reason: c.Reason, Author: c.Author}, true, nil
 }
 
 // commitTime is the time stamped on a batch: UTC, without a monotonic reading

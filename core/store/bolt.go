@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +29,9 @@ import (
 // A record is: 1 flag byte (bit 0: deleted, bit 1: a reason follows), the
 // commit time as int64 big-endian Unix nanoseconds, the record's CRC-32C
 // (Castagnoli, 4 bytes big-endian; see recordSum), with flagReason a uvarint
-// length and the reason, then the document. A gateway bucket is never empty
+// length and the reason, then the document. An author rides in the reason
+// (see reasonSlot), so that a turnout that knows no authors still reads
+// every record: it shows the author with the reason. A gateway bucket is never empty
 // (pruning keeps the newest revision), so its numbering survives deletion and
 // pruning.
 //
@@ -535,10 +538,10 @@ func encodeRecord(e Entry) []byte {
 		buf[0] |= flagDeleted
 	}
 	binary.BigEndian.PutUint64(buf[1:9], uint64(e.Time.UnixNano()))
-	if e.Reason != "" {
+	if slot := reasonSlot(e.Reason, e.Author); slot != "" {
 		buf[0] |= flagReason
-		buf = binary.AppendUvarint(buf, uint64(len(e.Reason)))
-		buf = append(buf, e.Reason...)
+		buf = binary.AppendUvarint(buf, uint64(len(slot)))
+		buf = append(buf, slot...)
 	}
 	buf = append(buf, e.Doc...)
 	binary.BigEndian.PutUint32(buf[sumOffset:], recordSum(e.Kind, e.Name, u64(uint64(e.Revision)), buf))
@@ -583,7 +586,7 @@ func decodeRecord(k Kind, name string, key, v []byte, summed bool) (Entry, error
 		if w <= 0 || uint64(len(rest)-w) < n {
 			return Entry{}, corrupt("bad reason length")
 		}
-		e.Reason = string(rest[w : w+int(n)])
+		e.Reason, e.Author = splitReasonSlot(string(rest[w : w+int(n)]))
 		rest = rest[w+int(n):]
 	}
 	if e.Deleted && len(rest) != 0 {
@@ -593,6 +596,29 @@ func decodeRecord(k Kind, name string, key, v []byte, summed bool) (Entry, error
 		e.Doc = append(make([]byte, 0, len(rest)), rest...)
 	}
 	return e, nil
+}
+
+// authorMark opens a reason slot that holds an author: the mark, the
+// author, the mark again, then the reason. A control character no reason
+// the API takes can hold (see api's reason checks), and that a policy's
+// reasons do not start with.
+const authorMark = "\x1f"
+
+// reasonSlot is what a record keeps of a reason and an author.
+func reasonSlot(reason, author string) string {
+	if author == "" {
+		return reason
+	}
+	return authorMark + author + authorMark + reason
+}
+
+func splitReasonSlot(slot string) (reason, author string) {
+	if rest, ok := strings.CutPrefix(slot, authorMark); ok {
+		if a, r, ok := strings.Cut(rest, authorMark); ok {
+			return r, a
+		}
+	}
+	return slot, ""
 }
 
 // Backup writes a consistent copy of the store file to w from one read

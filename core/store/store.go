@@ -62,6 +62,9 @@ type Entry struct {
 	// Reason says why the revision was made, when its writer said (a
 	// policy's decision with its figures, say); "" otherwise.
 	Reason string
+	// Author is who made a manual change (the API token's name); "" for
+	// changes turnout made itself (a policy) or when no one said.
+	Author string
 }
 
 // Snapshot is the whole desired state at one store version.
@@ -107,8 +110,9 @@ type Change struct {
 	Name  string
 	Doc   []byte // nil = delete; an empty non-nil slice is an (empty) document
 	Match int64  // Any, Absent or the current revision required
-	// Reason is kept with the new revision (see Entry.Reason).
+	// Reason and Author are kept with the new revision (see Entry).
 	Reason string
+	Author string
 }
 
 // ConflictError is the error of a failed Match; errors.Is(err, ErrConflict)

@@ -624,10 +624,34 @@ func testReasons(t *testing.T, s Store) {
 	c.Reason = "policy canary: step 2/5 → 5%: canary error rate 0.00% ≤ 1%"
 	apply(t, s, c)
 	d := del("a", 2)
-	d.Reason = "deleted by the test"
+	d.Reason, d.Author = "deleted by the test", "alice"
 	apply(t, s, d)
+	e := put("a", `{"w":3}`, Absent)
+	e.Author = "bob" // an author without a reason
+	apply(t, s, e)
 	h := history(t, s, "a")
-	if len(h) != 3 || h[0].Reason != "" || h[1].Reason != c.Reason || h[2].Reason != d.Reason || !h[2].Deleted || string(h[1].Doc) != `{"w":2}` {
+	if len(h) != 4 || h[0].Reason != "" || h[1].Reason != c.Reason || h[1].Author != "" || h[2].Reason != d.Reason || h[2].Author != "alice" || !h[2].Deleted ||
+		string(h[1].Doc) != `{"w":2}` || h[3].Author != "bob" || h[3].Reason != "" {
 		t.Fatalf("history %+v", h)
+	}
+	if got, err := s.Get(bg, "a"); err != nil || got.Author != "bob" {
+		t.Fatalf("get: %+v %v", got, err)
+	}
+}
+
+// TestReasonSlot: an author rides in the reason a record keeps; a reason
+// without one reads back as written, and so does one a turnout that knows
+// no authors would show whole.
+func TestReasonSlot(t *testing.T) {
+	for _, c := range []struct{ reason, author string }{
+		{"", ""}, {"why", ""}, {"", "alice"}, {"why: because", "bob@ops"}, {"policy canary: step", ""},
+	} {
+		slot := reasonSlot(c.reason, c.author)
+		if r, a := splitReasonSlot(slot); r != c.reason || a != c.author {
+			t.Errorf("%q by %q: slot %q reads back as %q by %q", c.reason, c.author, slot, r, a)
+		}
+		if c.author == "" && slot != c.reason {
+			t.Errorf("%q without an author is kept as %q", c.reason, slot)
+		}
 	}
 }
