@@ -222,6 +222,7 @@ func TestApplyAThousandGatewaysInOneSwap(t *testing.T) {
 		t.Fatal(err)
 	}
 	swaps := tt.metric("turnout_table_swaps_total")
+	goroutines, heap := mustAtoi(t, tt.metric("go_goroutines")), mustAtof(t, tt.metric("go_memstats_heap_inuse_bytes"))
 	out, code := tt.cli("gateway", "apply", "-f", file)
 	if code != 0 || strings.Count(out, " created (revision 1)\n") != n {
 		t.Fatalf("apply: exit %d, %d created lines\n%.500s", code, strings.Count(out, " created (revision 1)\n"), out)
@@ -238,6 +239,15 @@ func TestApplyAThousandGatewaysInOneSwap(t *testing.T) {
 			t.Errorf("%s not in service: %+v", name, st)
 		}
 	}
+	// What an idle gateway costs (issue 25 item 2): at most one goroutine
+	// (its listener's), and its share of the heap, logged (the heap moves
+	// with the collector's timing: not asserted).
+	perGateway := float64(mustAtoi(t, tt.metric("go_goroutines"))-goroutines) / n
+	if perGateway > 1.05 {
+		t.Errorf("%.2f goroutines per idle gateway, want at most 1", perGateway)
+	}
+	t.Logf("per idle gateway: %.2f goroutines, %.1f KB of heap in use (race build)", perGateway,
+		(mustAtof(t, tt.metric("go_memstats_heap_inuse_bytes"))-heap)/n/1024)
 
 	// Again: unchanged, no swap. With one bad gateway: refused, nothing
 	// stored.
@@ -257,6 +267,15 @@ func TestApplyAThousandGatewaysInOneSwap(t *testing.T) {
 	if got := tt.metric("turnout_table_swaps_total"); got != swaps {
 		t.Errorf("table swaps %s -> %s after applies that changed nothing", swaps, got)
 	}
+}
+
+func mustAtof(t *testing.T, s string) float64 {
+	t.Helper()
+	var f float64
+	if _, err := fmt.Sscan(s, &f); err != nil {
+		t.Fatalf("not a number: %q", s)
+	}
+	return f
 }
 
 func mustAtoi(t *testing.T, s string) int {

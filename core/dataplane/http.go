@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -25,6 +26,13 @@ type httpServer struct {
 	conns connSet
 	live  liveConns // connections served by event loops
 	ended chan struct{}
+
+	// The goroutine server (srv.Serve) starts with the first connection
+	// pushed to it: the event loops serve most ports without it, and an
+	// idle gateway then costs one goroutine, its accept loop's.
+	startMu sync.Mutex
+	started bool
+	stopped bool // shutdown began: it starts no more
 }
 
 func newHTTPServer(dp *DataPlane, p *portListener) *httpServer {
@@ -52,11 +60,21 @@ func newHTTPServer(dp *DataPlane, p *portListener) *httpServer {
 		Logger:                        fasthttpLogger{dp.log},
 	}
 	h.srv.ErrorHandler = h.unreadable
-	go func() {
-		defer close(h.ended)
-		_ = h.srv.Serve(h.ln)
-	}()
 	return h
+}
+
+// push hands a connection to the goroutine server, starting it if need be.
+func (h *httpServer) push(c net.Conn) {
+	h.startMu.Lock()
+	if !h.started && !h.stopped {
+		h.started = true
+		go func() {
+			defer close(h.ended)
+			_ = h.srv.Serve(h.ln)
+		}()
+	}
+	h.startMu.Unlock()
+	h.ln.push(c)
 }
 
 func (h *httpServer) protocol() string { return string(gateway.HTTP) }
@@ -69,16 +87,22 @@ func (h *httpServer) serve(c net.Conn) {
 			return
 		}
 	}
-	h.ln.push(tc)
+	h.push(tc)
 }
 
 func (h *httpServer) shutdown(deadline time.Time) {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	h.live.drain()
-	h.ln.Close()
-	_ = h.srv.ShutdownWithContext(ctx)
-	<-h.ended
+	h.startMu.Lock()
+	h.stopped = true
+	started := h.started
+	h.startMu.Unlock()
+	h.ln.Close() // a push from now on closes its connection
+	if started {
+		_ = h.srv.ShutdownWithContext(ctx)
+		<-h.ended
+	}
 	h.conns.wait(deadline) // hijacked (WebSocket) and stuck connections
 }
 

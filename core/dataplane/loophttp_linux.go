@@ -136,7 +136,7 @@ type loopResult struct {
 func (h *httpServer) serveOnLoop(lh *loopHTTP, tc *trackedConn) {
 	fd, err := pump.TakeFD(tc.TCPConn)
 	if err != nil {
-		h.ln.push(tc)
+		h.push(tc)
 		return
 	}
 	raddr := tc.RemoteAddr()
@@ -175,7 +175,7 @@ func (h *httpServer) serveOnLoop(lh *loopHTTP, tc *trackedConn) {
 		<-tc.closed // shutdown closing the stragglers, or dc.Close
 		dc.TCPConn.Close()
 	}()
-	h.ln.push(dc)
+	h.push(dc)
 }
 
 // demotedConn is a connection the loop handed back: the bytes it had read

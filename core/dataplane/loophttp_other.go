@@ -16,4 +16,4 @@ func (d *DataPlane) loopHTTP() *loopHTTP { return nil }
 
 func (lh *loopHTTP) close() {}
 
-func (h *httpServer) serveOnLoop(lh *loopHTTP, tc *trackedConn) { h.ln.push(tc) }
+func (h *httpServer) serveOnLoop(lh *loopHTTP, tc *trackedConn) { h.push(tc) }
