@@ -246,8 +246,8 @@ func TestApplyAThousandGatewaysInOneSwap(t *testing.T) {
 	if perGateway > 1.05 {
 		t.Errorf("%.2f goroutines per idle gateway, want at most 1", perGateway)
 	}
-	t.Logf("per idle gateway: %.2f goroutines, %.1f KB of heap in use (race build)", perGateway,
-		(mustAtof(t, tt.metric("go_memstats_heap_inuse_bytes"))-heap)/n/1024)
+	t.Logf("per idle gateway: %.2f goroutines, %.1f KB of heap in use (race build: %v)", perGateway,
+		(mustAtof(t, tt.metric("go_memstats_heap_inuse_bytes"))-heap)/n/1024, raceEnabled)
 
 	// Again: unchanged, no swap. With one bad gateway: refused, nothing
 	// stored.
