@@ -23,21 +23,9 @@ type applyResult struct {
 // name are left alone; one equal to the stored one is unchanged (no new
 // revision). It is what `turnout gateway apply -f` sends.
 func (a *gatewayAPI) applyAll(w http.ResponseWriter, r *http.Request, _ params) error {
-	body, vo, err := readDocumentUpTo(w, r, maxBulkBody)
+	gws, vo, err := readGateways(w, r, maxBulkBody)
 	if err != nil {
 		return err
-	}
-	gws, err := gateway.Decode(body, "")
-	if err != nil {
-		return invalid(err)
-	}
-	if len(gws) == 0 {
-		return errorf(http.StatusBadRequest, "request body holds no gateway")
-	}
-	for _, g := range gws {
-		if reservedName(g.Name) {
-			return reservedError(g.Name)
-		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -335,21 +335,9 @@ func (a *gatewayAPI) list(w http.ResponseWriter, r *http.Request, _ params) erro
 // POST /gateways: create one gateway or several (a list or a multi-document
 // stream), all or none. Existing names are refused: PUT replaces.
 func (a *gatewayAPI) create(w http.ResponseWriter, r *http.Request, _ params) error {
-	body, vo, err := readDocument(w, r)
+	gws, vo, err := readGateways(w, r, maxBody)
 	if err != nil {
 		return err
-	}
-	gws, err := gateway.Decode(body, "")
-	if err != nil {
-		return invalid(err)
-	}
-	if len(gws) == 0 {
-		return errorf(http.StatusBadRequest, "request body holds no gateway")
-	}
-	for _, g := range gws {
-		if reservedName(g.Name) {
-			return reservedError(g.Name)
-		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -403,6 +391,28 @@ func (a *gatewayAPI) create(w http.ResponseWriter, r *http.Request, _ params) er
 	}
 	render(w, r, http.StatusCreated, gws)
 	return nil
+}
+
+// readGateways reads the gateways of a write to the collection (one or
+// more, none with a reserved name) and its validate_only flag.
+func readGateways(w http.ResponseWriter, r *http.Request, limit int64) ([]*gateway.Gateway, bool, error) {
+	body, vo, err := readDocumentUpTo(w, r, limit)
+	if err != nil {
+		return nil, false, err
+	}
+	gws, err := gateway.Decode(body, "")
+	if err != nil {
+		return nil, false, invalid(err)
+	}
+	if len(gws) == 0 {
+		return nil, false, errorf(http.StatusBadRequest, "request body holds no gateway")
+	}
+	for _, g := range gws {
+		if reservedName(g.Name) {
+			return nil, false, reservedError(g.Name)
+		}
+	}
+	return gws, vo, nil
 }
 
 // GET /gateways/{name}
