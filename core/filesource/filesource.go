@@ -38,6 +38,13 @@ func Load(path string, apply Apply) error {
 	if err != nil {
 		return err
 	}
+	// A reference to a named condition has nothing to resolve against
+	// here: named conditions live in the API's store.
+	for _, g := range gws {
+		if err := g.UnresolvedConditions(); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
 	return apply(gws)
 }
 
