@@ -105,6 +105,8 @@ func (a *gatewayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type state struct {
 	gws     []*gateway.Gateway
 	entries map[string]store.Entry
+	// conds are the live named conditions, sorted by name.
+	conds []store.Entry
 }
 
 func (a *gatewayAPI) state(ctx context.Context) (*state, error) {
@@ -116,7 +118,7 @@ func (a *gatewayAPI) state(ctx context.Context) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &state{entries: make(map[string]store.Entry, len(snap.Entries)), gws: make([]*gateway.Gateway, len(gws))}
+	s := &state{entries: make(map[string]store.Entry, len(snap.Entries)), gws: make([]*gateway.Gateway, len(gws)), conds: snap.Conditions}
 	for i, e := range snap.Entries {
 		// A copy: the check writes ports into the gateways it is given,
 		// and the cache's are shared.
@@ -163,6 +165,16 @@ func (a *gatewayAPI) validate(prev, cand []*gateway.Gateway) error {
 		return invalid(err)
 	}
 	return nil
+}
+
+// resolveIn gives gateways being written the current text of the named
+// conditions their routes reference (see conditions.go).
+func (a *gatewayAPI) resolveIn(st *state, gws ...*gateway.Gateway) error {
+	lookup, err := conditionLookup(st.conds)
+	if err != nil {
+		return err
+	}
+	return resolve(gws, lookup)
 }
 
 // invalid is the status of a rejected document: 409 for port conflicts
@@ -324,6 +336,9 @@ func (a *gatewayAPI) create(w http.ResponseWriter, r *http.Request, _ params) er
 	if err != nil {
 		return err
 	}
+	if err := a.resolveIn(st, gws...); err != nil {
+		return err
+	}
 	cand := slices.Clone(st.gws)
 	for _, g := range gws {
 		e, ok := st.entries[g.Name]
@@ -438,6 +453,9 @@ func (a *gatewayAPI) replace(w http.ResponseWriter, r *http.Request, g *gateway.
 	cur, exists := st.entries[g.Name]
 	m, err := pc.match(g.Name, cur, exists, store.Any)
 	if err != nil {
+		return err
+	}
+	if err := a.resolveIn(st, g); err != nil {
 		return err
 	}
 	if err := a.validate(st.gws, st.with(g)); err != nil {

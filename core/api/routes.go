@@ -49,6 +49,8 @@ const (
 	routePlugin
 	routeBackup
 	routeCluster
+	routeConditions
+	routeCondition
 )
 
 var routes = []route{
@@ -92,6 +94,15 @@ var routes = []route{
 	routeCluster: {"/cluster", map[string]endpoint{
 		http.MethodGet: {(*gatewayAPI).cluster, []int{200, 500, 501, 503}},
 	}},
+	routeConditions: {"/conditions", map[string]endpoint{
+		http.MethodGet:  {(*gatewayAPI).listConditions, []int{200, 400, 500, 503}},
+		http.MethodPost: {(*gatewayAPI).createCondition, []int{200, 201, 400, 409, 413, 415, 500, 503}},
+	}},
+	routeCondition: {"/conditions/{name}", map[string]endpoint{
+		http.MethodGet:    {(*gatewayAPI).getCondition, []int{200, 404, 500, 503}},
+		http.MethodPut:    {(*gatewayAPI).putCondition, []int{200, 201, 400, 404, 409, 412, 413, 415, 422, 500, 503}},
+		http.MethodDelete: {(*gatewayAPI).deleteCondition, []int{204, 400, 404, 409, 412, 500, 503}},
+	}},
 }
 
 // allow is the Allow header of a route.
@@ -124,6 +135,11 @@ func matchRoute(path string) (int, params, bool) {
 		return routeBackup, params{}, true
 	case "/cluster":
 		return routeCluster, params{}, true
+	case "/conditions":
+		return routeConditions, params{}, true
+	}
+	if name, ok := strings.CutPrefix(rest, "/conditions/"); ok {
+		return routeCondition, params{name: name}, name != ""
 	}
 	if rest, ok := strings.CutPrefix(rest, "/plugins/"); ok {
 		kind, name, ok := strings.Cut(rest, "/")
