@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/turnout/turnout/internal/testnet"
+)
+
+// TestNamedConditionEndToEnd moves Firefox users between routes through
+// the real binary by changing only a named condition: Vamp's
+// /api/v1/conditions artefact ({name, kind: conditions, metadata,
+// condition}: ConditionSerializer in model/src/main/scala/io/vamp/model/
+// serialization/GatewaySerializationFormat.scala) referenced from a route
+// as {reference: NAME} (WeakConditionReader, model/src/main/scala/io/vamp/
+// model/reader/GatewayReader.scala). Both gateways referencing it get a new
+// revision, and traffic follows.
+func TestNamedConditionEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	def, special := testnet.Backend(t, "default"), testnet.Backend(t, "special")
+	tt := run(t, "--data-dir", t.TempDir())
+	api := "http://" + tt.admin + "/api/v1"
+	call := func(wantStatus int, method, path, ct, body string) string {
+		t.Helper()
+		status, _, out := apiCall(t, method, api+path, ct, body)
+		if status != wantStatus {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, status, out, wantStatus)
+		}
+		return out
+	}
+	call(201, "PUT", "/conditions/browser", "application/json",
+		`{"name": "browser", "kind": "conditions", "metadata": {}, "condition": "user-agent = Firefox"}`)
+	ports := []int{testnet.FreePort(t), testnet.FreePort(t)}
+	for i, name := range []string{"shop", "blog"} {
+		call(201, "PUT", "/gateways/"+name, "application/x-yaml", fmt.Sprintf(`name: %s
+port: %d/http
+routes:
+  "[%s]":
+    weight: 100%%
+  "[%s]":
+    weight: 0%%
+    condition:
+      reference: browser
+`, name, ports[i], def, special))
+	}
+	const (
+		firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+		chrome  = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+	)
+	backendFor := func(port int, ua string) string {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/", port), nil)
+		req.Header.Set("User-Agent", ua)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Backend")
+	}
+	routed := func(what string, want map[string]string) {
+		t.Helper()
+		for _, port := range ports {
+			testnet.Eventually(t, 30*time.Second, fmt.Sprintf("%s on port %d", what, port), func() bool {
+				return backendFor(port, firefox) == want["firefox"] && backendFor(port, chrome) == want["chrome"]
+			})
+		}
+	}
+	routed("Firefox to the special route", map[string]string{"firefox": "special", "chrome": "default"})
+
+	// Only the named condition changes.
+	call(200, "PUT", "/conditions/browser", "application/x-yaml", "name: browser\ncondition: user-agent = Chrome\n")
+	routed("Chrome to the special route, Firefox back to the default", map[string]string{"firefox": "default", "chrome": "special"})
+	for _, name := range []string{"shop", "blog"} {
+		out := call(200, "GET", "/gateways/"+name+"/revisions", "", "")
+		if !strings.Contains(out, `"revision":2`) || !strings.Contains(out, `named condition \"browser\" changed: \"user-agent = Firefox\" -> \"user-agent = Chrome\"`) {
+			t.Errorf("revisions of %s: %s", name, out)
+		}
+		out = call(200, "GET", "/gateways/"+name, "", "")
+		if !strings.Contains(out, `"condition":{"reference":"browser","condition":"user-agent = Chrome"}`) {
+			t.Errorf("gateway %s: %s", name, out)
+		}
+	}
+	out := call(409, "DELETE", "/conditions/browser", "", "")
+	if !strings.Contains(out, `referenced by the routes of gateway \"blog\", \"shop\"`) {
+		t.Errorf("delete in use: %s", out)
+	}
+	out = call(400, "PUT", "/gateways/shop", "application/x-yaml", fmt.Sprintf("name: shop\nport: %d/http\nroutes:\n  \"[%s]\":\n    condition: {reference: nosuch}\n", ports[0], def))
+	if !strings.Contains(out, `routes.\"[`+def+`]\".condition.reference: no such named condition \"nosuch\"`) {
+		t.Errorf("unknown reference: %s", out)
+	}
+	// The refused write left the running table alone.
+	routed("the table after a refused write", map[string]string{"firefox": "default", "chrome": "special"})
+}
+
+// A gateway file cannot reference a named condition: they live in the
+// API's store. `turnout serve -f` refuses to start, saying so.
+func TestNamedConditionInFileRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	file := filepath.Join(t.TempDir(), "gateways.yaml")
+	doc := fmt.Sprintf("name: shop\nport: %d/http\nroutes:\n  \"[127.0.0.1:1]\":\n    condition: {reference: browser}\n", testnet.FreePort(t))
+	if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := runTurnout(t, nil, &out, &errb, "serve", "-f", file, "--data-dir", t.TempDir(), "--admin", "127.0.0.1:0", "--bind", "127.0.0.1")
+	want := `routes."[127.0.0.1:1]".condition.reference: references the named condition "browser", and named conditions live in the API's store`
+	if code == 0 || !strings.Contains(errb.String()+out.String(), want) {
+		t.Fatalf("exit %d, want non-zero and %q\nstdout: %s\nstderr: %s", code, want, out.String(), errb.String())
+	}
+}
