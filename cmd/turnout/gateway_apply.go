@@ -118,6 +118,22 @@ func applyOne(ctx context.Context, c *client, g *gateway.Gateway) (result, error
 	if err != nil {
 		return result{}, fmt.Errorf("server's gateway %s: %w", g.Name, err)
 	}
+	if len(g.ConditionRefs()) > 0 {
+		// The server stores a reference with the text it resolved to:
+		// compare with the texts it holds, or a file with references would
+		// never read as unchanged. A reference the server does not know
+		// stays unresolved, and the PUT says so.
+		texts := map[string]string{}
+		for _, r := range have.Routes {
+			if r.ConditionRef != "" {
+				texts[r.ConditionRef] = r.Condition
+			}
+		}
+		_, _ = g.ResolveConditions(func(n string) (string, bool) { s, ok := texts[n]; return s, ok })
+		if want, err = g.MarshalJSON(); err != nil {
+			return result{}, err
+		}
+	}
 	haveJSON, err := have.MarshalJSON()
 	if err != nil {
 		return result{}, err

@@ -98,6 +98,29 @@ routes:
 	}
 	// The refused write left the running table alone.
 	routed("the table after a refused write", map[string]string{"firefox": "default", "chrome": "special"})
+
+	// The CLI: turnout condition list|get|apply|delete.
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tt.expectCLI(0, "user-agent = Chrome", "condition", "list")
+	tt.expectCLI(0, `"condition":"user-agent = Chrome"`, "condition", "get", "browser", "-o", "json")
+	ff := write("browser.yaml", "name: browser\nkind: conditions\ncondition: user-agent = Firefox\n")
+	tt.expectCLI(0, "condition/browser updated (revision 3)", "condition", "apply", "-f", ff)
+	routed("Firefox back to the special route by the CLI", map[string]string{"firefox": "special", "chrome": "default"})
+	tt.expectCLI(0, "condition/browser unchanged (revision 3)", "condition", "apply", "-f", ff)
+	tt.expectCLI(2, `bad.yaml:2:12: condition: invalid condition "user-agent =="`, "condition", "apply", "-f", write("bad.yaml", "name: browser\ncondition: user-agent ==\n"))
+	tt.expectCLI(1, `referenced by the routes of gateway "blog", "shop"`, "condition", "delete", "browser")
+	// A gateway file with a reference applies, and again is unchanged.
+	gw := write("shop.yaml", fmt.Sprintf("name: shop\nport: %d/http\nroutes:\n  \"[%s]\":\n    weight: 100%%\n  \"[%s]\":\n    weight: 0%%\n    condition: {reference: browser}\n", ports[0], def, special))
+	tt.expectCLI(0, "gateway/shop unchanged (revision 3)", "gateway", "apply", "-f", gw)
+	tt.expectCLI(0, "condition/new created (revision 1)", "condition", "apply", "-f", write("new.json", `{"name": "new", "condition": "has cookie beta"}`))
+	tt.expectCLI(0, "condition/new deleted", "condition", "delete", "new")
 }
 
 // A gateway file cannot reference a named condition: they live in the

@@ -241,7 +241,11 @@ func (a *gatewayAPI) putCondition(w http.ResponseWriter, r *http.Request, p para
 			status = http.StatusCreated
 		}
 		if !vo {
-			a.log.Info("condition changed", "condition", c.Name, "revision", e.Revision, "gateways_rewritten", rewritten)
+			msg := "condition changed"
+			if !exists {
+				msg = "condition created"
+			}
+			a.log.Info(msg, "condition", c.Name, "revision", e.Revision, "gateways_rewritten", rewritten)
 			setETag(w, e.Revision)
 		}
 		render(w, r, status, c)
