@@ -121,6 +121,22 @@ routes:
 	tt.expectCLI(0, "gateway/shop unchanged (revision 3)", "gateway", "apply", "-f", gw)
 	tt.expectCLI(0, "condition/new created (revision 1)", "condition", "apply", "-f", write("new.json", `{"name": "new", "condition": "has cookie beta"}`))
 	tt.expectCLI(0, "condition/new deleted", "condition", "delete", "new")
+
+	// A backup carries the named conditions, and its check counts them;
+	// a copy of it into another store too (a copy counts documents, the
+	// deleted condition "new" among them).
+	backup := filepath.Join(dir, "backup.db")
+	tt.expectCLI(0, "2 gateways, 0 policy states, 1 named condition", "store", "backup", backup)
+	var sout, errb bytes.Buffer
+	copied := t.TempDir()
+	if code := runTurnout(t, nil, &sout, &errb, "store", "restore", "--data-dir", copied, backup); code != 0 {
+		t.Fatalf("restore: exit %d\n%s%s", code, sout.String(), errb.String())
+	}
+	sout.Reset()
+	if code := runTurnout(t, nil, &sout, &errb, "store", "copy", "--from", "bolt://"+copied, "--to", "bolt://"+filepath.Join(t.TempDir(), "copy")); code != 0 ||
+		!strings.Contains(sout.String(), "2 gateways, 0 policy states, 2 named conditions,") {
+		t.Fatalf("copy: exit %d\n%s%s", code, sout.String(), errb.String())
+	}
 }
 
 // A gateway file cannot reference a named condition: they live in the
@@ -134,10 +150,10 @@ func TestNamedConditionInFileRefused(t *testing.T) {
 	if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out, errb bytes.Buffer
-	code := runTurnout(t, nil, &out, &errb, "serve", "-f", file, "--data-dir", t.TempDir(), "--admin", "127.0.0.1:0", "--bind", "127.0.0.1")
+	var sout, errb bytes.Buffer
+	code := runTurnout(t, nil, &sout, &errb, "serve", "-f", file, "--data-dir", t.TempDir(), "--admin", "127.0.0.1:0", "--bind", "127.0.0.1")
 	want := `routes."[127.0.0.1:1]".condition.reference: references the named condition "browser", and named conditions live in the API's store`
-	if code == 0 || !strings.Contains(errb.String()+out.String(), want) {
-		t.Fatalf("exit %d, want non-zero and %q\nstdout: %s\nstderr: %s", code, want, out.String(), errb.String())
+	if code == 0 || !strings.Contains(errb.String()+sout.String(), want) {
+		t.Fatalf("exit %d, want non-zero and %q\nstdout: %s\nstderr: %s", code, want, sout.String(), errb.String())
 	}
 }
