@@ -137,6 +137,14 @@ routes:
 		!strings.Contains(sout.String(), "2 gateways, 0 policy states, 2 named conditions,") {
 		t.Fatalf("copy: exit %d\n%s%s", code, sout.String(), errb.String())
 	}
+
+	// `gateway update --condition` gives a route text of its own: the
+	// reference goes, and the condition is no longer in use by that gateway.
+	tt.expectCLI(0, "", "gateway", "update", "shop", "--route", "["+special+"]", "--condition", "user-agent = Safari")
+	if out := call(200, "GET", "/gateways/shop", "", ""); !strings.Contains(out, `"condition":"user-agent = Safari"`) || strings.Contains(out, "reference") {
+		t.Errorf("shop after update --condition: %s", out)
+	}
+	tt.expectCLI(1, `condition "browser" is referenced by the routes of gateway "blog": change`, "condition", "delete", "browser")
 }
 
 // A gateway file cannot reference a named condition: they live in the
