@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/store"
@@ -219,3 +221,46 @@ func (r ua) Path() []byte                 { return []byte("/") }
 func (r ua) Method() []byte               { return []byte("GET") }
 func (r ua) Query([]byte) ([]byte, bool)  { return nil, false }
 func (r ua) Source() netip.Addr           { return netip.MustParseAddr("10.0.0.1") }
+
+// overtaking is a store where another writer (a policy step, another
+// agent) commits a change to gateway "a" just before the first condition
+// write's batch.
+type overtaking struct {
+	*store.Memory
+	once sync.Once
+}
+
+func (s *overtaking) Apply(ctx context.Context, cs []store.Change) ([]store.Entry, error) {
+	if len(cs) > 1 && cs[0].Kind == store.KindCondition {
+		s.once.Do(func() {
+			e, err := s.Memory.Get(ctx, "a")
+			if err != nil {
+				panic(err)
+			}
+			doc := strings.Replace(string(e.Doc), `"[a-1:80]":{"weight":"100%"}`, `"[a-1:80]":{"weight":"100%","timeout":"7s"}`, 1)
+			if doc == string(e.Doc) {
+				panic("the overtaking change changed nothing: " + doc)
+			}
+			if _, err := s.Memory.Apply(ctx, []store.Change{{Name: "a", Doc: []byte(doc), Match: e.Revision}}); err != nil {
+				panic(err)
+			}
+		})
+	}
+	return s.Memory.Apply(ctx, cs)
+}
+
+// A gateway changed by another writer between the condition write's read
+// and its commit fails the batch's compare-and-set; the write decides again
+// on the new state, keeping the other writer's change.
+func TestConditionWriteOvertaken(t *testing.T) {
+	st := &overtaking{Memory: store.NewMemory()}
+	t.Cleanup(func() { st.Close() })
+	f := &fixture{t: t, st: st.Memory, h: NewGatewayAPI(st, fakeCheck, nil)}
+	f.must(201, "PUT", "/api/v1/conditions/firefox", firefoxCond, ct, jsn)
+	f.must(201, "PUT", "/api/v1/gateways/a", refA, ct, yml)
+	f.must(200, "PUT", "/api/v1/conditions/firefox", `{"name": "firefox", "condition": "user-agent = Chrome"}`, ct, jsn)
+	e, g := f.storedGateway("a")
+	if e.Revision != 3 || g.Routes[0].Timeout != 7*time.Second || g.Routes[1].Condition != "user-agent = Chrome" {
+		t.Fatalf("gateway a: revision %d %+v", e.Revision, g.Routes)
+	}
+}
