@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/turnout/turnout/internal/testnet"
+	"github.com/turnout/turnout/internal/zktest"
 )
 
 // TestNamedConditionEndToEnd moves Firefox users between routes through
@@ -163,5 +164,52 @@ func TestNamedConditionInFileRefused(t *testing.T) {
 	want := `routes."[127.0.0.1:1]".condition.reference: references the named condition "browser", and named conditions live in the API's store`
 	if code == 0 || !strings.Contains(errb.String()+sout.String(), want) {
 		t.Fatalf("exit %d, want non-zero and %q\nstdout: %s\nstderr: %s", code, want, sout.String(), errb.String())
+	}
+}
+
+// Two agents on one ZooKeeper store: a named condition changed through
+// agent a moves the traffic agent b serves, since the condition and the
+// gateways rewritten with it are one commit in the shared store.
+func TestNamedConditionZKTwoAgents(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	srv := zktest.Start(t)
+	url := "zk://" + srv.Addr() + "/e2e/conditions"
+	def, special := testnet.Backend(t, "default"), testnet.Backend(t, "special")
+	port := testnet.FreePort(t)
+	a := run(t, "--store", url)
+	b := run(t, "--store", url, "--bind", "127.0.0.2")
+	put := func(tt *turnout, path, ct, body string, want int) {
+		t.Helper()
+		if status, _, out := apiCall(t, "PUT", "http://"+tt.admin+"/api/v1"+path, ct, body); status != want {
+			t.Fatalf("PUT %s through %s: %d %s, want %d", path, tt.admin, status, out, want)
+		}
+	}
+	put(a, "/conditions/browser", "application/x-yaml", "name: browser\ncondition: user-agent = Firefox\n", 201)
+	put(b, "/gateways/shop", "application/x-yaml", fmt.Sprintf("name: shop\nport: %d/http\nroutes:\n  \"[%s]\":\n    weight: 100%%\n  \"[%s]\":\n    weight: 0%%\n    condition: {reference: browser}\n", port, def, special), 201)
+	const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+	routedTo := func(host, want string) {
+		t.Helper()
+		testnet.Eventually(t, 30*time.Second, fmt.Sprintf("Firefox on %s to go to %s", host, want), func() bool {
+			req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s:%d/", host, port), nil)
+			req.Header.Set("User-Agent", firefox)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.Header.Get("X-Backend") == want
+		})
+	}
+	routedTo("127.0.0.1", "special")
+	routedTo("127.0.0.2", "special")
+	put(a, "/conditions/browser", "application/x-yaml", "name: browser\ncondition: user-agent = Chrome\n", 200)
+	routedTo("127.0.0.2", "default")
+	routedTo("127.0.0.1", "default")
+	status, _, out := apiCall(t, "GET", "http://"+b.admin+"/api/v1/conditions/browser", "", "")
+	if status != 200 || !strings.Contains(out, `"condition":"user-agent = Chrome"`) {
+		t.Errorf("agent b's condition: %d %s", status, out)
 	}
 }
