@@ -111,7 +111,18 @@ func TestNamedConditions(t *testing.T) {
 	if !strings.Contains(rec.Body.String(), `line 2:12: condition: invalid condition \"user-agent ==\"`) {
 		t.Fatalf("bad condition: %s", rec.Body)
 	}
-	f.must(400, "PUT", "/api/v1/conditions/firefox", `{"name": "chrome", "condition": "x = y"}`, ct, jsn)
+	rec = f.must(400, "PUT", "/api/v1/conditions/firefox", `{"name": "chrome", "condition": "user-agent = Chrome"}`, ct, jsn)
+	if !strings.Contains(rec.Body.String(), `inconsistent name: given 'firefox' but found 'chrome'`) {
+		t.Fatalf("name mismatch: %s", rec.Body)
+	}
+	rec = f.must(400, "POST", "/api/v1/conditions", "", ct, jsn)
+	if !strings.Contains(rec.Body.String(), "request body is empty: expected a named condition") {
+		t.Fatalf("empty body: %s", rec.Body)
+	}
+	f.must(415, "POST", "/api/v1/conditions", "name: x", ct, "text/plain")
+	// validate_only on POST checks and stores nothing.
+	f.must(200, "POST", "/api/v1/conditions?validate_only=true", "name: other\ncondition: has cookie beta\n", ct, yml)
+	f.must(404, "GET", "/api/v1/conditions/other", "")
 	// validate_only stores nothing.
 	f.must(200, "PUT", "/api/v1/conditions/firefox?validate_only=true", `{"name": "firefox", "condition": "user-agent = Chrome"}`, ct, jsn)
 	if e, _ := f.storedGateway("a"); e.Revision != 1 {

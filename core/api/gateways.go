@@ -261,7 +261,11 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		return nil, err
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
-		return nil, errorf(http.StatusBadRequest, "request body is empty: expected a gateway")
+		what := "a gateway"
+		if strings.HasPrefix(r.URL.Path, "/api/v1/conditions") {
+			what = "a named condition"
+		}
+		return nil, errorf(http.StatusBadRequest, "request body is empty: expected %s", what)
 	}
 	return body, nil
 }
