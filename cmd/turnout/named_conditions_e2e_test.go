@@ -110,6 +110,7 @@ routes:
 		return p
 	}
 	tt.expectCLI(0, "user-agent = Chrome", "condition", "list")
+	tt.expectCLI(0, "browser: user-agent = Chrome", "gateway", "get", "shop")
 	tt.expectCLI(0, `"condition":"user-agent = Chrome"`, "condition", "get", "browser", "-o", "json")
 	ff := write("browser.yaml", "name: browser\nkind: conditions\ncondition: user-agent = Firefox\n")
 	tt.expectCLI(0, "condition/browser updated (revision 3)", "condition", "apply", "-f", ff)
