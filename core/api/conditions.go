@@ -70,6 +70,32 @@ func resolve(gws []*gateway.Gateway, lookup func(string) (string, bool)) error {
 	return nil
 }
 
+// conditionGuards are the changes that make a gateway write fail if a
+// condition its routes reference changed (or went) after the text was
+// resolved: each rewrites the condition's current document at its
+// revision, which commits nothing when it holds. Within this agent a.mu
+// already orders the writes; the guards order them across the agents
+// sharing a store.
+func conditionGuards(st *state, gws ...*gateway.Gateway) []store.Change {
+	var guards []store.Change
+	seen := map[string]bool{}
+	for _, g := range gws {
+		for _, name := range g.ConditionRefs() {
+			if e, ok := findEntry(st.conds, name); ok && !seen[name] {
+				seen[name] = true
+				guards = append(guards, store.Change{Kind: store.KindCondition, Name: name, Doc: e.Doc, Match: e.Revision})
+			}
+		}
+	}
+	return guards
+}
+
+// conditionMoved is the answer to a gateway write whose condition guard
+// failed.
+func conditionMoved(ce *store.ConflictError) error {
+	return errorf(http.StatusConflict, "condition %q changed while the gateway was written (another agent?): nothing was written; try again", ce.Name)
+}
+
 func findEntry(es []store.Entry, name string) (store.Entry, bool) {
 	i := slices.IndexFunc(es, func(e store.Entry) bool { return e.Name == name })
 	if i < 0 {

@@ -275,3 +275,55 @@ func TestConditionWriteOvertaken(t *testing.T) {
 		t.Fatalf("gateway a: revision %d %+v", e.Revision, g.Routes)
 	}
 }
+
+// racing is a store where another agent changes condition "firefox" just
+// before the first gateway write that references it commits.
+type racing struct {
+	*store.Memory
+	once sync.Once
+	text string // the condition's new text
+}
+
+func (s *racing) Apply(ctx context.Context, cs []store.Change) ([]store.Entry, error) {
+	if len(cs) > 1 && cs[0].Kind == store.KindGateway && cs[len(cs)-1].Kind == store.KindCondition {
+		s.once.Do(func() {
+			if _, err := s.Memory.Apply(ctx, []store.Change{{Kind: store.KindCondition, Name: "firefox", Match: store.Any,
+				Doc: []byte(`{"name":"firefox","kind":"conditions","metadata":{},"condition":"` + s.text + `"}`)}}); err != nil {
+				panic(err)
+			}
+		})
+	}
+	return s.Memory.Apply(ctx, cs)
+}
+
+// A gateway write carries a guard on each condition it resolved: if
+// another agent changed the condition in between, nothing is written
+// (the gateway would otherwise keep the old text), and the client is told
+// to try again; the retry takes the new text.
+func TestGatewayWriteGuardsItsConditions(t *testing.T) {
+	st := &racing{Memory: store.NewMemory(), text: "user-agent = Chrome"}
+	t.Cleanup(func() { st.Close() })
+	f := &fixture{t: t, st: st.Memory, h: NewGatewayAPI(st, fakeCheck, nil)}
+	f.must(201, "PUT", "/api/v1/conditions/firefox", firefoxCond, ct, jsn)
+	rec := f.must(409, "PUT", "/api/v1/gateways/a", refA, ct, yml)
+	if !strings.Contains(rec.Body.String(), `condition \"firefox\" changed while the gateway was written`) {
+		t.Fatalf("409: %s", rec.Body)
+	}
+	if len(f.snapshot().Entries) != 0 {
+		t.Fatal("the gateway was written")
+	}
+	f.must(201, "PUT", "/api/v1/gateways/a", refA, ct, yml)
+	if _, g := f.storedGateway("a"); g.Routes[1].Condition != "user-agent = Chrome" {
+		t.Fatalf("after the retry: %+v", g.Routes[1])
+	}
+	// A POST is guarded the same way.
+	st.once, st.text = sync.Once{}, "user-agent = Safari"
+	f.must(409, "POST", "/api/v1/gateways", refB, ct, jsn)
+	rec = f.must(201, "POST", "/api/v1/gateways", refB, ct, jsn)
+	if rec.Header().Get("ETag") != `"1"` || rec.Header().Get("Location") != "/api/v1/gateways/b" {
+		t.Fatalf("POST headers: %v", rec.Header())
+	}
+	if _, g := f.storedGateway("b"); g.Routes[1].Condition != "user-agent = Safari" {
+		t.Fatalf("b: %+v", g.Routes[1])
+	}
+}

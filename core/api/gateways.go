@@ -372,14 +372,17 @@ func (a *gatewayAPI) create(w http.ResponseWriter, r *http.Request, _ params) er
 		render(w, r, http.StatusOK, gws)
 		return nil
 	}
-	es, err := a.st.Apply(r.Context(), changes)
+	es, err := a.st.Apply(r.Context(), append(changes, conditionGuards(st, gws...)...))
 	var ce *store.ConflictError
-	if errors.As(err, &ce) {
+	switch {
+	case errors.As(err, &ce) && ce.Kind == store.KindCondition:
+		return conditionMoved(ce)
+	case errors.As(err, &ce):
 		return errorf(http.StatusConflict, "gateway %q already exists (revision %d): use PUT to replace it", ce.Name, ce.Current)
-	}
-	if err != nil {
+	case err != nil:
 		return err
 	}
+	es = es[:len(gws)] // the guards' results are the conditions'
 	for _, e := range es {
 		a.log.Info("gateway created", "gateway", e.Name, "revision", e.Revision)
 	}
@@ -473,7 +476,7 @@ func (a *gatewayAPI) replace(w http.ResponseWriter, r *http.Request, g *gateway.
 	if err != nil {
 		return err
 	}
-	e, err := a.commitOne(r.Context(), store.Change{Name: g.Name, Doc: doc, Match: m})
+	e, err := a.commitOne(r.Context(), store.Change{Name: g.Name, Doc: doc, Match: m}, conditionGuards(st, g)...)
 	if err != nil {
 		return err
 	}
