@@ -7,6 +7,7 @@ package filesource
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -41,8 +42,10 @@ func Load(path string, apply Apply) error {
 	// A reference to a named condition has nothing to resolve against
 	// here: named conditions live in the API's store.
 	for _, g := range gws {
-		if err := g.UnresolvedConditions(); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+		var fe *gateway.FieldError
+		if errors.As(g.ConditionReferences(), &fe) {
+			fe.Source = path // file:line, as the decoder's errors
+			return fe
 		}
 	}
 	return apply(gws)

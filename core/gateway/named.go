@@ -187,8 +187,20 @@ func (g *Gateway) ResolveConditions(lookup func(name string) (string, bool)) (ch
 // serve until the API resolves it (named conditions live in the API's
 // store, not in a gateway file).
 func (g *Gateway) UnresolvedConditions() error {
-	for _, r := range g.Routes {
-		if r.ConditionRef != "" && r.Condition == "" {
+	return g.referenceError(func(r *Route) bool { return r.Condition == "" })
+}
+
+// ConditionReferences returns an error naming the first route that
+// references a named condition at all, resolved or not: a gateway file's
+// routes cannot, since named conditions live in the API's store and a
+// file's gateway would not follow a change of one.
+func (g *Gateway) ConditionReferences() error {
+	return g.referenceError(func(*Route) bool { return true })
+}
+
+func (g *Gateway) referenceError(refused func(*Route) bool) error {
+	for i := range g.Routes {
+		if r := &g.Routes[i]; r.ConditionRef != "" && refused(r) {
 			return &FieldError{Gateway: g.Name, Line: g.Line, Field: routePath(r.Name) + ".condition.reference",
 				Err: fmt.Errorf("references the named condition %q, and named conditions live in the API's store (PUT /api/v1/conditions/%s, then apply this gateway through the API); a gateway file takes the condition's text instead", r.ConditionRef, r.ConditionRef)}
 		}
