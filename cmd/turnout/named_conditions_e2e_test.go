@@ -90,7 +90,7 @@ routes:
 		}
 	}
 	out := call(409, "DELETE", "/conditions/browser", "", "")
-	if !strings.Contains(out, `referenced by the routes of gateway \"blog\", \"shop\"`) {
+	if !strings.Contains(out, `referenced by the routes of gateways \"blog\", \"shop\"`) {
 		t.Errorf("delete in use: %s", out)
 	}
 	out = call(400, "PUT", "/gateways/shop", "application/x-yaml", fmt.Sprintf("name: shop\nport: %d/http\nroutes:\n  \"[%s]\":\n    condition: {reference: nosuch}\n", ports[0], def))
@@ -117,7 +117,7 @@ routes:
 	routed("Firefox back to the special route by the CLI", map[string]string{"firefox": "special", "chrome": "default"})
 	tt.expectCLI(0, "condition/browser unchanged (revision 3)", "condition", "apply", "-f", ff)
 	tt.expectCLI(2, `bad.yaml:2:12: condition: invalid condition "user-agent =="`, "condition", "apply", "-f", write("bad.yaml", "name: browser\ncondition: user-agent ==\n"))
-	tt.expectCLI(1, `referenced by the routes of gateway "blog", "shop"`, "condition", "delete", "browser")
+	tt.expectCLI(1, `referenced by the routes of gateways "blog", "shop"`, "condition", "delete", "browser")
 	// A gateway file with a reference applies, and again is unchanged.
 	gw := write("shop.yaml", fmt.Sprintf("name: shop\nport: %d/http\nroutes:\n  \"[%s]\":\n    weight: 100%%\n  \"[%s]\":\n    weight: 0%%\n    condition: {reference: browser}\n", ports[0], def, special))
 	tt.expectCLI(0, "gateway/shop unchanged (revision 3)", "gateway", "apply", "-f", gw)

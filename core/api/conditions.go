@@ -371,14 +371,19 @@ func (a *gatewayAPI) deleteCondition(w http.ResponseWriter, r *http.Request, p p
 		for i, g := range us {
 			names[i] = strconv.Quote(g.Name)
 		}
-		return errorf(http.StatusConflict, "condition %q is referenced by the routes of gateway %s: change or delete those first",
-			p.name, strings.Join(names, ", "))
+		noun := "gateway"
+		if len(names) > 1 {
+			noun = "gateways"
+		}
+		return errorf(http.StatusConflict, "condition %q is referenced by the routes of %s %s: change or delete those first",
+			p.name, noun, strings.Join(names, ", "))
 	}
 	if exists {
 		es, err := a.st.Apply(r.Context(), []store.Change{{Kind: store.KindCondition, Name: p.name, Match: m}})
 		var ce *store.ConflictError
 		switch {
-		case errors.As(err, &ce) && ce.Current == store.Absent && !pc.set, errors.Is(err, store.ErrNotFound) && !pc.set:
+		case errors.Is(err, store.ErrNotFound) && !pc.set:
+			// Deleted meanwhile (another agent): what was asked for holds.
 		case errors.As(err, &ce) && ce.Current == store.Absent:
 			return conditionNotFound(p.name)
 		case err != nil:

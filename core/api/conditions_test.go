@@ -176,7 +176,7 @@ func TestNamedConditions(t *testing.T) {
 	// Deleting the gateway leaves the condition; deleting a condition in
 	// use is a 409 naming the gateways that use it.
 	rec = f.must(409, "DELETE", "/api/v1/conditions/firefox", "")
-	if !strings.Contains(rec.Body.String(), `condition \"firefox\" is referenced by the routes of gateway \"a\", \"b\"`) {
+	if !strings.Contains(rec.Body.String(), `condition \"firefox\" is referenced by the routes of gateways \"a\", \"b\"`) {
 		t.Fatalf("delete in use: %s", rec.Body)
 	}
 	f.must(204, "DELETE", "/api/v1/gateways/a", "")
