@@ -87,10 +87,15 @@ func describeGateway(w io.Writer, g *gateway.Gateway, revision int64) error {
 	rows := make([][]string, len(g.Routes))
 	for i, r := range g.Routes {
 		strength := "-"
-		if r.Condition != "" {
+		if r.Conditioned() {
 			strength = r.ConditionStrength.String()
 		}
-		rows[i] = []string{r.Name, r.Weight.String(), dash(r.Condition), strength}
+		cond := dash(r.Condition)
+		if r.ConditionRef != "" {
+			// A named condition: its name, then the text in service.
+			cond = fmt.Sprintf("%s: %s", r.ConditionRef, cond)
+		}
+		rows[i] = []string{r.Name, r.Weight.String(), cond, strength}
 	}
 	return table(w, []string{"ROUTE", "WEIGHT", "CONDITION", "STRENGTH"}, rows)
 }

@@ -111,7 +111,7 @@ func (f *updateFlags) edit(weights, route, cond, strength bool) (func(*gateway.G
 		r := &g.Routes[i]
 		switch {
 		case clear:
-			r.Condition, r.Match, r.ConditionStrength = "", nil, 0
+			r.Condition, r.Match, r.ConditionStrength, r.ConditionRef = "", nil, 0, ""
 			return nil
 		case cond:
 			if r.Condition == "" {
@@ -119,7 +119,8 @@ func (f *updateFlags) edit(weights, route, cond, strength bool) (func(*gateway.G
 				// otherwise, as the decoder's default.
 				r.ConditionStrength = gateway.Full
 			}
-			r.Condition, r.Match = f.condition, nil
+			// Text of its own replaces a reference to a named condition.
+			r.Condition, r.Match, r.ConditionRef = f.condition, nil, ""
 		case r.Condition == "":
 			return usageErrorf("route %s has no condition: give --condition with --strength", r.Name)
 		}

@@ -112,8 +112,8 @@ func printReport(w io.Writer, rep *store.Report) {
 	}
 	if rep.Schema > 0 {
 		fmt.Fprintf(w, "schema    %d, store version %d\n", rep.Schema, rep.Version)
-		fmt.Fprintf(w, "contents  %d %s, %d %s, %d %s kept\n", rep.Gateways, plural(rep.Gateways, "gateway", "gateways"),
-			rep.Policies, plural(rep.Policies, "policy state", "policy states"), rep.Revisions, plural(rep.Revisions, "revision", "revisions"))
+		fmt.Fprintf(w, "contents  %d %s, %d %s%s, %d %s kept\n", rep.Gateways, plural(rep.Gateways, "gateway", "gateways"),
+			rep.Policies, plural(rep.Policies, "policy state", "policy states"), conditionsPart(rep.Conditions), rep.Revisions, plural(rep.Revisions, "revision", "revisions"))
 	}
 	for _, s := range rep.Warnings {
 		fmt.Fprintf(w, "warning   %s\n", s)
@@ -211,9 +211,9 @@ usage, 3 the server could not be reached.`,
 }
 
 func printBackup(w io.Writer, from, file string, rep *store.Report) {
-	fmt.Fprintf(w, "backed up %s to %s: %d %s, %d %s, store version %d (%d bytes, checked: sound)\n", from, file,
+	fmt.Fprintf(w, "backed up %s to %s: %d %s, %d %s%s, store version %d (%d bytes, checked: sound)\n", from, file,
 		rep.Gateways, plural(rep.Gateways, "gateway", "gateways"), rep.Policies, plural(rep.Policies, "policy state", "policy states"),
-		rep.Version, rep.Size)
+		conditionsPart(rep.Conditions), rep.Version, rep.Size)
 }
 
 func newStoreRestoreCommand() *cobra.Command {
@@ -239,8 +239,9 @@ Exit codes: 0 ok, 1 refused (a damaged backup, a store in use), 2 usage.`,
 				return &exitError{code: exitRefused, err: err}
 			}
 			rep := res.Backup
-			fmt.Fprintf(out, "restored %s to %s: %d %s, %d %s, store version %d\n", args[0], filepath.Join(dir, store.FileName),
-				rep.Gateways, plural(rep.Gateways, "gateway", "gateways"), rep.Policies, plural(rep.Policies, "policy state", "policy states"), rep.Version)
+			fmt.Fprintf(out, "restored %s to %s: %d %s, %d %s%s, store version %d\n", args[0], filepath.Join(dir, store.FileName),
+				rep.Gateways, plural(rep.Gateways, "gateway", "gateways"), rep.Policies, plural(rep.Policies, "policy state", "policy states"),
+				conditionsPart(rep.Conditions), rep.Version)
 			switch {
 			case res.Kept != "" && res.KeptDamage != nil:
 				fmt.Fprintf(out, "the damaged store file it replaced is kept as %s\n", res.Kept)
@@ -321,9 +322,9 @@ unreachable, a damaged record), 2 usage.`,
 			if err := out.Close(); err != nil {
 				return &exitError{code: exitRefused, err: err}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "copied %s to %s: %d %s, %d %s, %d %s, store version %d\n", src, dst,
+			fmt.Fprintf(cmd.OutOrStdout(), "copied %s to %s: %d %s, %d %s%s, %d %s, store version %d\n", src, dst,
 				res.Gateways, plural(res.Gateways, "gateway", "gateways"), res.Policies, plural(res.Policies, "policy state", "policy states"),
-				res.Revisions, plural(res.Revisions, "revision", "revisions"), res.Version)
+				conditionsPart(res.Conditions), res.Revisions, plural(res.Revisions, "revision", "revisions"), res.Version)
 			return nil
 		},
 	}
@@ -357,4 +358,13 @@ func sameLocation(a, b store.Location) bool {
 		return errx == nil && erry == nil && x == y
 	}
 	return a.ZK.Path == b.ZK.Path && slices.Equal(a.ZK.Servers, b.ZK.Servers)
+}
+
+// conditionsPart counts named conditions in a store line, when there are
+// any (a store without them reads as before).
+func conditionsPart(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d %s", n, plural(n, "named condition", "named conditions"))
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 
@@ -31,6 +32,9 @@ func (a *gatewayAPI) applyAll(w http.ResponseWriter, r *http.Request, _ params) 
 	defer a.mu.Unlock()
 	st, err := a.state(r.Context())
 	if err != nil {
+		return err
+	}
+	if err := a.resolveIn(st, gws...); err != nil {
 		return err
 	}
 	given := make(map[string]bool, len(gws))
@@ -75,10 +79,16 @@ func (a *gatewayAPI) applyAll(w http.ResponseWriter, r *http.Request, _ params) 
 		render(w, r, http.StatusOK, results)
 		return nil
 	}
-	es, err := a.st.Apply(r.Context(), changes)
-	if err != nil {
+	es, err := a.st.Apply(r.Context(), append(changes, conditionGuards(st, gws...)...))
+	var ce *store.ConflictError
+	switch {
+	case errors.As(err, &ce) && ce.Kind == store.KindCondition:
+		return conditionMoved(ce)
+	case err != nil:
 		return err
 	}
+	es = es[:len(gws)] // the guards' results are the conditions'
+
 	changed := 0
 	for i, e := range es {
 		results[i].Revision = e.Revision

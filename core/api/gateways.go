@@ -129,6 +129,8 @@ func (a *gatewayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type state struct {
 	gws     []*gateway.Gateway
 	entries map[string]store.Entry
+	// conds are the live named conditions, sorted by name.
+	conds []store.Entry
 }
 
 func (a *gatewayAPI) state(ctx context.Context) (*state, error) {
@@ -140,7 +142,7 @@ func (a *gatewayAPI) state(ctx context.Context) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &state{entries: make(map[string]store.Entry, len(snap.Entries)), gws: make([]*gateway.Gateway, len(gws))}
+	s := &state{entries: make(map[string]store.Entry, len(snap.Entries)), gws: make([]*gateway.Gateway, len(gws)), conds: snap.Conditions}
 	for i, e := range snap.Entries {
 		// A copy: the check writes ports into the gateways it is given,
 		// and the cache's are shared.
@@ -187,6 +189,16 @@ func (a *gatewayAPI) validate(prev, cand []*gateway.Gateway) error {
 		return invalid(err)
 	}
 	return nil
+}
+
+// resolveIn gives gateways being written the current text of the named
+// conditions their routes reference (see conditions.go).
+func (a *gatewayAPI) resolveIn(st *state, gws ...*gateway.Gateway) error {
+	lookup, err := conditionLookup(st.conds)
+	if err != nil {
+		return err
+	}
+	return resolve(gws, lookup)
 }
 
 // invalid is the status of a rejected document: 409 for port conflicts
@@ -282,7 +294,11 @@ func readBodyUpTo(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, 
 		return nil, err
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
-		return nil, errorf(http.StatusBadRequest, "request body is empty: expected a gateway")
+		what := "a gateway"
+		if strings.HasPrefix(r.URL.Path, "/api/v1/conditions") {
+			what = "a named condition"
+		}
+		return nil, errorf(http.StatusBadRequest, "request body is empty: expected %s", what)
 	}
 	return body, nil
 }
@@ -345,6 +361,9 @@ func (a *gatewayAPI) create(w http.ResponseWriter, r *http.Request, _ params) er
 	if err != nil {
 		return err
 	}
+	if err := a.resolveIn(st, gws...); err != nil {
+		return err
+	}
 	cand := slices.Clone(st.gws)
 	for _, g := range gws {
 		e, ok := st.entries[g.Name]
@@ -374,14 +393,17 @@ func (a *gatewayAPI) create(w http.ResponseWriter, r *http.Request, _ params) er
 		render(w, r, http.StatusOK, gws)
 		return nil
 	}
-	es, err := a.st.Apply(r.Context(), changes)
+	es, err := a.st.Apply(r.Context(), append(changes, conditionGuards(st, gws...)...))
 	var ce *store.ConflictError
-	if errors.As(err, &ce) {
+	switch {
+	case errors.As(err, &ce) && ce.Kind == store.KindCondition:
+		return conditionMoved(ce)
+	case errors.As(err, &ce):
 		return errorf(http.StatusConflict, "gateway %q already exists (revision %d): use PUT to replace it", ce.Name, ce.Current)
-	}
-	if err != nil {
+	case err != nil:
 		return err
 	}
+	es = es[:len(gws)] // the guards' results are the conditions'
 	for _, e := range es {
 		a.log.Info("gateway created", "gateway", e.Name, "revision", e.Revision, "author", e.Author, "reason", e.Reason)
 	}
@@ -483,6 +505,9 @@ func (a *gatewayAPI) replace(w http.ResponseWriter, r *http.Request, g *gateway.
 	if err != nil {
 		return err
 	}
+	if err := a.resolveIn(st, g); err != nil {
+		return err
+	}
 	if err := a.validate(st.gws, st.with(g)); err != nil {
 		return err
 	}
@@ -494,7 +519,7 @@ func (a *gatewayAPI) replace(w http.ResponseWriter, r *http.Request, g *gateway.
 	if err != nil {
 		return err
 	}
-	e, err := a.commitOne(r.Context(), attributed(r, store.Change{Name: g.Name, Doc: doc, Match: m}))
+	e, err := a.commitOne(r.Context(), attributed(r, store.Change{Name: g.Name, Doc: doc, Match: m}), conditionGuards(st, g)...)
 	if err != nil {
 		return err
 	}

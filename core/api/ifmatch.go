@@ -54,10 +54,14 @@ func (pc precondition) match(name string, cur store.Entry, exists bool, dflt int
 	return 0, &store.ConflictError{Name: name, Expected: pc.rev, Current: cur.Revision}
 }
 
-// commitOne applies one change; a conflict whose gateway is gone is a 404.
-func (a *gatewayAPI) commitOne(ctx context.Context, c store.Change) (store.Entry, error) {
-	es, err := a.st.Apply(ctx, []store.Change{c})
+// commitOne applies one change (with guards, checks that change nothing:
+// see conditionGuards); a conflict whose gateway is gone is a 404.
+func (a *gatewayAPI) commitOne(ctx context.Context, c store.Change, guards ...store.Change) (store.Entry, error) {
+	es, err := a.st.Apply(ctx, append([]store.Change{c}, guards...))
 	var ce *store.ConflictError
+	if errors.As(err, &ce) && ce.Kind == store.KindCondition {
+		return store.Entry{}, conditionMoved(ce)
+	}
 	if errors.As(err, &ce) && ce.Current == store.Absent && ce.Expected != store.Absent {
 		return store.Entry{}, errorf(http.StatusNotFound, "gateway %q not found", c.Name)
 	}

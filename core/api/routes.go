@@ -54,6 +54,8 @@ const (
 	routeBackup
 	routeCluster
 	routeEvents
+	routeConditions
+	routeCondition
 )
 
 var routes = []route{
@@ -101,6 +103,15 @@ var routes = []route{
 	routeEvents: {"/events", map[string]endpoint{
 		http.MethodGet: {(*gatewayAPI).events, []int{200, 400, 501}},
 	}},
+	routeConditions: {"/conditions", map[string]endpoint{
+		http.MethodGet:  {(*gatewayAPI).listConditions, []int{200, 400, 500, 503}},
+		http.MethodPost: {(*gatewayAPI).createCondition, []int{200, 201, 400, 409, 413, 415, 500, 503}},
+	}},
+	routeCondition: {"/conditions/{name}", map[string]endpoint{
+		http.MethodGet:    {(*gatewayAPI).getCondition, []int{200, 404, 500, 503}},
+		http.MethodPut:    {(*gatewayAPI).putCondition, []int{200, 201, 400, 404, 409, 412, 413, 415, 422, 500, 503}},
+		http.MethodDelete: {(*gatewayAPI).deleteCondition, []int{204, 400, 404, 409, 412, 500, 503}},
+	}},
 }
 
 // allow is the Allow header of a route.
@@ -135,6 +146,11 @@ func matchRoute(path string) (int, params, bool) {
 		return routeCluster, params{}, true
 	case "/events":
 		return routeEvents, params{}, true
+	case "/conditions":
+		return routeConditions, params{}, true
+	}
+	if name, ok := strings.CutPrefix(rest, "/conditions/"); ok {
+		return routeCondition, params{name: name}, name != ""
 	}
 	if rest, ok := strings.CutPrefix(rest, "/plugins/"); ok {
 		kind, name, ok := strings.Cut(rest, "/")

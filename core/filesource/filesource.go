@@ -7,6 +7,7 @@ package filesource
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -37,6 +38,15 @@ func Load(path string, apply Apply) error {
 	gws, err := gateway.Decode(data, path)
 	if err != nil {
 		return err
+	}
+	// A reference to a named condition has nothing to resolve against
+	// here: named conditions live in the API's store.
+	for _, g := range gws {
+		var fe *gateway.FieldError
+		if errors.As(g.ConditionReferences(), &fe) {
+			fe.Source = path // file:line, as the decoder's errors
+			return fe
+		}
 	}
 	return apply(gws)
 }

@@ -31,6 +31,12 @@ func TestLoad(t *testing.T) {
 		{"two documents", "name: a\nport: 9000\n---\nname: b\nport: 9001\n", "", 2},
 		{"empty file", "  \n", "the file is empty; refusing to remove every gateway", 0},
 		{"bad file", "name: a\nport: 9000/udp\n", "bad file.yaml:2:7", 0},
+		// Named conditions live in the API's store, even in the stored form
+		// that carries the text.
+		{"named condition", "name: a\nport: 9000\nroutes:\n  \"[h:1]\":\n    condition: {reference: ff}\n",
+			`named condition.yaml:1: gateway "a": routes."[h:1]".condition.reference: references the named condition "ff", and named conditions live in the API's store`, 0},
+		{"named condition with its text", "name: a\nport: 9000\nroutes:\n  \"[h:1]\":\n    condition: {reference: ff, condition: user-agent = Firefox}\n",
+			"named conditions live in the API's store", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

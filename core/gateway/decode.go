@@ -402,7 +402,7 @@ func (d *decoder) gateway1(m *yaml.Node) *Gateway {
 			d.fail(vhosts, "virtual_hosts", ErrVirtualHostTCP)
 		}
 		for i, r := range g.Routes {
-			if r.Condition != "" {
+			if r.Conditioned() {
 				d.fail(routes[i].condition, routePath(r.Name)+".condition", ErrConditionTCP)
 			}
 			if len(r.Rewrites) > 0 {
@@ -557,8 +557,8 @@ func (d *decoder) route(e entry) (Route, routeNodes) {
 			}
 			nodes.weight, nodes.badWeight = v, !ok
 		case f.name == "condition":
-			r.Condition, r.Match = d.condition(v, fpath)
-			if r.Condition != "" {
+			r.Condition, r.Match, r.ConditionRef = d.condition(v, fpath)
+			if r.Conditioned() {
 				nodes.condition = v
 			}
 		case f.name == "condition_strength":
@@ -606,19 +606,24 @@ func (d *decoder) route(e entry) (Route, routeNodes) {
 		}
 	}
 	switch {
-	case r.Condition != "" && strength == nil:
+	case r.Conditioned() && strength == nil:
 		r.ConditionStrength = Full
-	case r.Condition == "" && r.ConditionStrength != 0:
+	case !r.Conditioned() && r.ConditionStrength != 0:
 		// Vamp accepted it; it does nothing, which the writer should know.
 		d.warn(path+".condition_strength", ErrStrengthWithoutCondition)
 	}
 	return r, nodes
 }
 
-// condition reads a condition as a string or in Vamp's output form
-// {condition: "..."}, and compiles it. "" is no condition.
-func (d *decoder) condition(v *yaml.Node, path string) (string, *condition.Matcher) {
-	const expect = `a string or {condition: "..."}`
+// condition reads a condition as a string, in Vamp's output form
+// {condition: "..."} (with name, kind and metadata when it was a named
+// one), or as Vamp's reference to a named condition {reference: NAME}
+// (WeakConditionReader in Vamp's GatewayReader.scala; written back by
+// serializeReference in GatewaySerializationFormat.scala). Turnout stores a
+// reference with the text it resolved to, {reference: NAME, condition:
+// "..."}. The text is compiled; "" is no condition.
+func (d *decoder) condition(v *yaml.Node, path string) (text string, m *condition.Matcher, ref string) {
+	const expect = `a string, {condition: "..."} or {reference: NAME}`
 	at := v
 	if v.Kind == yaml.MappingNode {
 		at = nil
@@ -626,20 +631,27 @@ func (d *decoder) condition(v *yaml.Node, path string) (string, *condition.Match
 			switch {
 			case f.name == "condition":
 				at = f.val
+			case f.name == "reference":
+				if s, ok := d.text(f.val, path+".reference", "reference", "the name of a condition"); ok {
+					if ref = strings.TrimSpace(s); ref == "" {
+						d.fail(f.val, path+".reference", errors.New("reference must name a condition, got \"\""))
+					}
+				}
 			case slices.Contains(artefactOutputFields, f.name):
 			default:
-				d.fail(f.key, path, unknownField(f.name, []string{"condition"}))
+				d.fail(f.key, path, unknownField(f.name, []string{"condition", "reference"}))
 			}
 		}
 		if at == nil || isNull(at) {
-			return "", nil
+			return "", nil, ref
 		}
 	}
 	s, ok := d.text(at, path, "condition", expect)
 	if !ok {
-		return "", nil
+		return "", nil, ref
 	}
-	return d.compile(at, path, s)
+	text, m = d.compile(at, path, s)
+	return text, m, ref
 }
 
 // compile compiles condition text; the condition's own position stays in

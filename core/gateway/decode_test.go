@@ -86,6 +86,29 @@ var validFiles = map[string][]*Gateway{
 		},
 		Line: 4,
 	}},
+	"vamp-condition-reference.yaml": {{
+		Name: "sava",
+		Port: Port{Number: 9050, Protocol: HTTP},
+		Routes: []Route{static("10.0.0.1", 3000, Full), func() Route {
+			r := static("10.0.0.2", 3000, 0)
+			r.ConditionRef, r.ConditionStrength = "firefox", 5000
+			return r
+		}()},
+		Line: 8,
+	}},
+	"condition-reference-stored.yaml": {{
+		Name: "sava",
+		Port: Port{Number: 9050, Protocol: HTTP},
+		Routes: []Route{
+			withCondition(static("10.0.0.1", 3000, Full), "user-agent = Chrome", Full),
+			func() Route {
+				r := withCondition(static("10.0.0.2", 3000, 0), "user-agent = Firefox", Full)
+				r.ConditionRef = "firefox"
+				return r
+			}(),
+		},
+		Line: 4,
+	}},
 	"vamp-sticky.yaml": {{
 		Name:   "sticky",
 		Port:   Port{Number: 9051, Protocol: HTTP},

@@ -92,10 +92,19 @@ func (p Port) String() string {
 func (r *Route) node() *yaml.Node {
 	m := mapping()
 	add(m, "weight", str(r.Weight.String()))
-	if r.Condition != "" {
+	switch {
+	case r.ConditionRef != "":
+		// Vamp's reference, with the text it resolved to.
+		ref := mapping()
+		add(ref, "reference", str(r.ConditionRef))
+		if r.Condition != "" {
+			add(ref, "condition", str(r.Condition))
+		}
+		add(m, "condition", ref)
+	case r.Condition != "":
 		add(m, "condition", str(r.Condition))
 	}
-	if r.Condition != "" || r.ConditionStrength != 0 {
+	if r.Conditioned() || r.ConditionStrength != 0 {
 		add(m, "condition_strength", str(r.ConditionStrength.String()))
 	}
 	if len(r.Rewrites) > 0 {

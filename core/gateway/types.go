@@ -123,6 +123,12 @@ type Route struct {
 	// Match its compiled form (nil for none).
 	Condition string
 	Match     *condition.Matcher
+	// ConditionRef names the named condition the route references (Vamp's
+	// `condition: {reference: NAME}`), "" for an inline one. Condition then
+	// holds the text the reference resolved to when the gateway was
+	// written, so a stored gateway compiles without a lookup; "" until
+	// ResolveConditions fills it.
+	ConditionRef string
 	// ConditionStrength is the share of condition-matching requests the
 	// route takes (default 100% when a condition is set, else 0).
 	ConditionStrength Weight
@@ -138,6 +144,9 @@ type Route struct {
 	// "[host:port]" targets are always ready).
 	RequireReady bool
 }
+
+// Conditioned reports whether the route has a condition, inline or named.
+func (r *Route) Conditioned() bool { return r.Condition != "" || r.ConditionRef != "" }
 
 // Rewrite is Vamp's "path: NEW if COND": when Match matches, the request
 // path becomes Path, where "%[path]" stands for the original path.

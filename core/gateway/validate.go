@@ -179,8 +179,17 @@ var (
 
 // ValidateSet checks what no single gateway can: names and non-zero ports
 // are unique across gws. Errors carry each gateway's Line when known.
+// A route referencing a named condition must carry the text it resolved
+// to: the engine never looks conditions up.
 func ValidateSet(gws []*Gateway) error {
-	return validateSet(gws, "", nil).err()
+	errs := validateSet(gws, "", nil)
+	for _, g := range gws {
+		var fe *FieldError
+		if errors.As(g.UnresolvedConditions(), &fe) {
+			errs = append(errs, fe)
+		}
+	}
+	return errs.err()
 }
 
 // position returns where a gateway's field is written, for validateSet's

@@ -59,7 +59,7 @@ func validate(c Change) error {
 	if len(c.Name) > 1024 {
 		return fmt.Errorf("gateway name %.40q...: longer than 1024 bytes: %w", c.Name, ErrInvalid)
 	}
-	if c.Kind != KindGateway && c.Kind != KindPolicy {
+	if c.Kind != KindGateway && c.Kind != KindPolicy && c.Kind != KindCondition {
 		return fmt.Errorf("gateway %q: unknown kind %q: %w", c.Name, c.Kind, ErrInvalid)
 	}
 	if c.Match < Any {
@@ -105,6 +105,9 @@ func advance(prev Snapshot, version int64, written []Entry) Snapshot {
 		Version:  version,
 		Entries:  merge(prev.Entries, written, KindGateway),
 		Policies: merge(prev.Policies, written, KindPolicy),
+		// prev.Conditions is nil in a snapshot made before conditions
+		// existed; merge returns a non-nil slice either way.
+		Conditions: merge(prev.Conditions, written, KindCondition),
 	}
 }
 
@@ -150,5 +153,5 @@ func cloneEntries(es []Entry) []Entry {
 }
 
 func cloneSnapshot(s Snapshot) Snapshot {
-	return Snapshot{Version: s.Version, Entries: cloneEntries(s.Entries), Policies: cloneEntries(s.Policies)}
+	return Snapshot{Version: s.Version, Entries: cloneEntries(s.Entries), Policies: cloneEntries(s.Policies), Conditions: cloneEntries(s.Conditions)}
 }

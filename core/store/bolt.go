@@ -25,6 +25,10 @@ import (
 //	gateways/<name>/<rev>  one bucket per gateway; rev is int64 big-endian, so
 //	                       keys sort by revision and the last key is the newest
 //	policies/<name>/<rev>  the same for each gateway's policy state
+//	conditions/<name>/<rev> the same for each named condition; a file made
+//	                       before conditions lacks the bucket, which Open
+//	                       creates (the schema stays 2: an older turnout
+//	                       opens the file and ignores the bucket)
 //
 // A record is: 1 flag byte (bit 0: deleted, bit 1: a reason follows), the
 // commit time as int64 big-endian Unix nanoseconds, the record's CRC-32C
@@ -54,11 +58,12 @@ const (
 )
 
 var (
-	bucketMeta     = []byte("meta")
-	bucketGateways = []byte("gateways")
-	bucketPolicies = []byte("policies")
-	keySchema      = []byte("schema")
-	keyVersion     = []byte("version")
+	bucketMeta       = []byte("meta")
+	bucketGateways   = []byte("gateways")
+	bucketPolicies   = []byte("policies")
+	bucketConditions = []byte("conditions")
+	keySchema        = []byte("schema")
+	keyVersion       = []byte("version")
 )
 
 // Bolt is the embedded Store: one bbolt file. Every Apply is one bbolt write
@@ -166,7 +171,10 @@ func initSchema(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucket(bucketGateways); err != nil {
 			return err
 		}
-		_, err := tx.CreateBucket(bucketPolicies)
+		if _, err := tx.CreateBucket(bucketPolicies); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucket(bucketConditions)
 		return err
 	}
 	n, err := schemaOf(meta)
@@ -178,8 +186,10 @@ func initSchema(tx *bolt.Tx) error {
 	if len(meta.Get(keyVersion)) != 8 || tx.Bucket(bucketGateways) == nil {
 		return fmt.Errorf("%w: store version or gateways bucket missing", ErrDamaged)
 	}
-	if _, err := tx.CreateBucketIfNotExists(bucketPolicies); err != nil {
-		return err
+	for _, b := range [][]byte{bucketPolicies, bucketConditions} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
 	}
 	if n == 1 {
 		return migrate1(tx)
@@ -212,8 +222,11 @@ func migrate1(tx *bolt.Tx) error {
 		key, val []byte
 	}
 	var recs []rec
-	for _, k := range []Kind{KindGateway, KindPolicy} {
+	for _, k := range kinds {
 		top := bucketOf(tx, k)
+		if top == nil {
+			continue // conditions: created after the migration
+		}
 		err := top.ForEach(func(name, _ []byte) error {
 			b := top.Bucket(name)
 			if b == nil {
@@ -243,10 +256,7 @@ func migrate1(tx *bolt.Tx) error {
 
 // bucketOf is the top-level bucket of a kind.
 func bucketOf(tx *bolt.Tx, k Kind) *bolt.Bucket {
-	if k == KindPolicy {
-		return tx.Bucket(bucketPolicies)
-	}
-	return tx.Bucket(bucketGateways)
+	return tx.Bucket(bucketName(k))
 }
 
 // Path is the store file's path, for logs.
@@ -282,14 +292,17 @@ func (s *Bolt) Snapshot(ctx context.Context) (Snapshot, error) {
 
 // readSnapshot reads the whole state from the file.
 func (s *Bolt) readSnapshot() (Snapshot, error) {
-	snap := Snapshot{Entries: []Entry{}, Policies: []Entry{}}
+	snap := Snapshot{Entries: []Entry{}, Policies: []Entry{}, Conditions: []Entry{}}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		snap.Version = int64(binary.BigEndian.Uint64(tx.Bucket(bucketMeta).Get(keyVersion)))
 		var err error
 		if snap.Entries, err = liveIn(tx, KindGateway); err != nil {
 			return err
 		}
-		snap.Policies, err = liveIn(tx, KindPolicy)
+		if snap.Policies, err = liveIn(tx, KindPolicy); err != nil {
+			return err
+		}
+		snap.Conditions, err = liveIn(tx, KindCondition)
 		return err
 	})
 	if err != nil {
@@ -523,8 +536,11 @@ func recordSum(k Kind, name string, key, rec []byte) uint32 {
 }
 
 func bucketName(k Kind) []byte {
-	if k == KindPolicy {
+	switch k {
+	case KindPolicy:
 		return bucketPolicies
+	case KindCondition:
+		return bucketConditions
 	}
 	return bucketGateways
 }

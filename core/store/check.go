@@ -25,6 +25,8 @@ type Report struct {
 	// Gateways and Policies count the live (not deleted) gateways and
 	// policy states; Revisions every record kept, deletions included.
 	Gateways, Policies, Revisions int
+	// Conditions counts the live named conditions.
+	Conditions int
 	// Unsummed counts records without a checksum: a schema-1 file, which
 	// turnout migrates (checksumming every record) when it opens it.
 	Unsummed int
@@ -341,6 +343,7 @@ func verify(tx *bolt.Tx, rep *Report) error {
 		if err == nil {
 			checkRecords(tx, KindGateway, n >= 2, rep)
 			checkRecords(tx, KindPolicy, n >= 2, rep)
+			checkRecords(tx, KindCondition, n >= 2, rep)
 		}
 	}
 	return nil
@@ -425,6 +428,8 @@ func checkRecords(tx *bolt.Tx, k Kind, summed bool, rep *Report) {
 			rep.problem("%s: no revisions", subj)
 		case last.Revision > 0 && !last.Deleted && k == KindPolicy:
 			rep.Policies++
+		case last.Revision > 0 && !last.Deleted && k == KindCondition:
+			rep.Conditions++
 		case last.Revision > 0 && !last.Deleted:
 			rep.Gateways++
 		}

@@ -53,7 +53,8 @@ var (
 // CopyResult counts what Copy copied.
 type CopyResult struct {
 	Gateways, Policies int   // documents, deleted ones included
-	Revisions          int   // revisions of both kinds
+	Conditions         int   // named conditions, deleted ones included
+	Revisions          int   // revisions of every kind
 	Version            int64 // the source's store version
 }
 
@@ -71,9 +72,12 @@ func Copy(ctx context.Context, from, to Copier, replace bool) (CopyResult, error
 	}
 	res := CopyResult{Version: d.Version}
 	for _, doc := range d.Docs {
-		if doc.Kind == KindPolicy {
+		switch doc.Kind {
+		case KindPolicy:
 			res.Policies++
-		} else {
+		case KindCondition:
+			res.Conditions++
+		default:
 			res.Gateways++
 		}
 		res.Revisions += len(doc.Revisions)
@@ -121,7 +125,7 @@ func (s *Bolt) Dump(ctx context.Context) (Dump, error) {
 	var d Dump
 	err := s.db.View(func(tx *bolt.Tx) error {
 		d.Version = int64(binary.BigEndian.Uint64(tx.Bucket(bucketMeta).Get(keyVersion)))
-		for _, k := range []Kind{KindGateway, KindPolicy} {
+		for _, k := range kinds {
 			top := bucketOf(tx, k)
 			err := top.ForEach(func(name, _ []byte) error {
 				b := top.Bucket(name)
@@ -166,7 +170,7 @@ func (s *Bolt) Load(ctx context.Context, d Dump, replace bool) error {
 		if old != 0 && !replace {
 			return fmt.Errorf("%w: %s is at store version %d", ErrNotEmpty, s.path, old)
 		}
-		for _, top := range [][]byte{bucketGateways, bucketPolicies} {
+		for _, top := range [][]byte{bucketGateways, bucketPolicies, bucketConditions} {
 			if err := tx.DeleteBucket(top); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 				return err
 			}
@@ -212,7 +216,7 @@ func (m *Memory) Dump(ctx context.Context) (Dump, error) {
 	}
 	defer m.mu.Unlock()
 	d := Dump{Version: m.version}
-	for _, k := range []Kind{KindGateway, KindPolicy} {
+	for _, k := range kinds {
 		for name, revs := range m.docs(k) {
 			d.Docs = append(d.Docs, Doc{Kind: k, Name: name, Revisions: cloneEntries(revs)})
 		}
@@ -229,11 +233,11 @@ func (m *Memory) Load(ctx context.Context, d Dump, replace bool) error {
 	if m.version != 0 && !replace {
 		return fmt.Errorf("%w: the memory store is at version %d", ErrNotEmpty, m.version)
 	}
-	m.gws, m.pols = make(map[string][]Entry), make(map[string][]Entry)
+	m.gws, m.pols, m.conds = make(map[string][]Entry), make(map[string][]Entry), make(map[string][]Entry)
 	for _, doc := range d.Docs {
 		m.docs(doc.Kind)[doc.Name] = cloneEntries(doc.Revisions)
 	}
 	m.version = newVersion(m.version, d, replace)
-	m.bc.publish(Snapshot{Version: m.version, Entries: live(m.gws), Policies: live(m.pols)})
+	m.bc.publish(m.snapshot())
 	return nil
 }

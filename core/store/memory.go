@@ -12,6 +12,7 @@ type Memory struct {
 	mu      sync.Mutex
 	gws     map[string][]Entry // kept revisions per gateway, oldest first; never empty
 	pols    map[string][]Entry // the same for policy states
+	conds   map[string][]Entry // the same for named conditions
 	version int64
 	closed  bool
 	bc      *broadcaster
@@ -20,9 +21,10 @@ type Memory struct {
 // NewMemory returns an empty Memory store.
 func NewMemory() *Memory {
 	return &Memory{
-		gws:  make(map[string][]Entry),
-		pols: make(map[string][]Entry),
-		bc:   newBroadcaster(Snapshot{Entries: []Entry{}, Policies: []Entry{}}),
+		gws:   make(map[string][]Entry),
+		pols:  make(map[string][]Entry),
+		conds: make(map[string][]Entry),
+		bc:    newBroadcaster(Snapshot{Entries: []Entry{}, Policies: []Entry{}, Conditions: []Entry{}}),
 	}
 }
 
@@ -44,7 +46,12 @@ func (m *Memory) Snapshot(ctx context.Context) (Snapshot, error) {
 		return Snapshot{}, err
 	}
 	defer m.mu.Unlock()
-	return Snapshot{Version: m.version, Entries: live(m.gws), Policies: live(m.pols)}, nil
+	return m.snapshot(), nil
+}
+
+// snapshot is the live state; m.mu held.
+func (m *Memory) snapshot() Snapshot {
+	return Snapshot{Version: m.version, Entries: live(m.gws), Policies: live(m.pols), Conditions: live(m.conds)}
 }
 
 // live returns the current live entry of every name, sorted by name.
@@ -61,8 +68,11 @@ func live(docs map[string][]Entry) []Entry {
 
 // docs returns the revisions map of a kind.
 func (m *Memory) docs(k Kind) map[string][]Entry {
-	if k == KindPolicy {
+	switch k {
+	case KindPolicy:
 		return m.pols
+	case KindCondition:
+		return m.conds
 	}
 	return m.gws
 }

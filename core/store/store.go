@@ -49,7 +49,15 @@ const (
 	KindGateway Kind = ""
 	// KindPolicy is a gateway's policy state.
 	KindPolicy Kind = "policy"
+	// KindCondition is a named condition (Vamp's /api/v1/conditions): its
+	// own document, independent of the gateways whose routes reference it
+	// (they hold the text they resolved to, so deleting a gateway leaves
+	// the condition, and the engine never looks one up).
+	KindCondition Kind = "condition"
 )
+
+// kinds is every Kind, in the order dumps and checks walk them.
+var kinds = []Kind{KindGateway, KindPolicy, KindCondition}
 
 // Entry is one revision of one gateway's artefact or policy state.
 type Entry struct {
@@ -74,6 +82,9 @@ type Snapshot struct {
 	// Policies holds the current policy state of every gateway that has one
 	// (live, not deleted), sorted by name; never nil.
 	Policies []Entry
+	// Conditions holds the current revision of every live named condition,
+	// sorted by name; never nil.
+	Conditions []Entry
 }
 
 var (
@@ -106,7 +117,7 @@ const (
 
 // Change is one write of a batch given to Apply.
 type Change struct {
-	Kind  Kind // KindGateway (the zero value) or KindPolicy
+	Kind  Kind // KindGateway (the zero value), KindPolicy or KindCondition
 	Name  string
 	Doc   []byte // nil = delete; an empty non-nil slice is an (empty) document
 	Match int64  // Any, Absent or the current revision required
@@ -130,6 +141,9 @@ func (e *ConflictError) Error() string {
 		want = fmt.Sprintf("revision %d", e.Expected)
 	}
 	got := "the gateway is absent"
+	if e.Kind == KindCondition {
+		got = "the condition is absent"
+	}
 	if e.Current != Absent {
 		got = fmt.Sprintf("the current revision is %d", e.Current)
 	}
@@ -177,8 +191,11 @@ var (
 
 // subject names what an entry is about, for messages.
 func subject(k Kind, name string) string {
-	if k == KindPolicy {
+	switch k {
+	case KindPolicy:
 		return fmt.Sprintf("policy state of gateway %q", name)
+	case KindCondition:
+		return fmt.Sprintf("condition %q", name)
 	}
 	return fmt.Sprintf("gateway %q", name)
 }

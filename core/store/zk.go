@@ -31,6 +31,9 @@ import (
 //	                         the data is the record as Bolt stores it (flags,
 //	                         time, CRC-32C, reason, document)
 //	P/policies/NAME/REV      the same for each gateway's policy state
+//	P/conditions/NAME/REV    the same for each named condition; a store
+//	                         made before conditions lacks P/conditions, which
+//	                         layout creates (so the schema stays 1)
 //
 // NAME is the gateway name escaped to one znode name (escapeName).
 //
@@ -298,8 +301,11 @@ func (s *ZK) path(parts ...string) string {
 }
 
 func kindDir(k Kind) string {
-	if k == KindPolicy {
+	switch k {
+	case KindPolicy:
 		return "policies"
+	case KindCondition:
+		return "conditions"
 	}
 	return "gateways"
 }
@@ -367,6 +373,7 @@ func (s *ZK) layout() error {
 			&zk.CreateRequest{Path: s.path("version"), Data: []byte("0"), Acl: s.acl},
 			&zk.CreateRequest{Path: s.path("gateways"), Acl: s.acl},
 			&zk.CreateRequest{Path: s.path("policies"), Acl: s.acl},
+			&zk.CreateRequest{Path: s.path("conditions"), Acl: s.acl},
 		}
 	}
 	if s.cfg.MustExist {
@@ -408,6 +415,10 @@ func (s *ZK) layout() error {
 		} else if !ok {
 			return fmt.Errorf("%w: %s is missing", ErrDamaged, s.path(p))
 		}
+	}
+	// A store made before named conditions: add their directory.
+	if _, err := s.conn.Create(s.path("conditions"), nil, 0, s.acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		return fmt.Errorf("create %s: %w", s.path("conditions"), err)
 	}
 	return nil
 }
@@ -673,7 +684,10 @@ func (s *ZK) readSnapshot(ctx context.Context) (Snapshot, error) {
 		if snap.Entries, err = s.live(ctx, KindGateway); err != nil {
 			return err
 		}
-		snap.Policies, err = s.live(ctx, KindPolicy)
+		if snap.Policies, err = s.live(ctx, KindPolicy); err != nil {
+			return err
+		}
+		snap.Conditions, err = s.live(ctx, KindCondition)
 		return err
 	})
 	snap.Version = v
@@ -949,7 +963,7 @@ func (s *ZK) Dump(ctx context.Context) (Dump, error) {
 		var d Dump
 		v, err := s.read(ctx, func() error {
 			d.Docs = nil
-			for _, k := range []Kind{KindGateway, KindPolicy} {
+			for _, k := range kinds {
 				names, err := s.names(k)
 				if err != nil {
 					return err
@@ -971,6 +985,7 @@ func (s *ZK) Dump(ctx context.Context) (Dump, error) {
 			return nil
 		})
 		d.Version = v
+		sortDocs(d.Docs)
 		return d, err
 	})
 }
@@ -1022,7 +1037,7 @@ func (s *ZK) load(ctx context.Context, d Dump, replace bool) error {
 		ops, size = append(ops, op), size+n
 	}
 	if replace {
-		for _, k := range []Kind{KindGateway, KindPolicy} {
+		for _, k := range kinds {
 			names, err := s.names(k)
 			if err != nil {
 				return err
