@@ -22,6 +22,7 @@ func TestCLIDrivesARunningTurnout(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
+	t.Parallel()
 	data, pins := t.TempDir(), seedPins(t)
 	tt := run(t, append([]string{"--data-dir", data}, pins...)...)
 	port := testnet.FreePort(t)

@@ -22,6 +22,7 @@ func TestRefusedPluginInTheFileDegradesOneGateway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
+	t.Parallel()
 	dir, _ := examplePlugins(t)
 	backend := testnet.Backend(t, "static")
 	staticPort, shopPort := testnet.FreePort(t), testnet.FreePort(t)

@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -16,6 +17,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -45,9 +48,24 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build turnout: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	moreInParallel()
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// moreInParallel lets twice as many parallel tests run side by side as
+// there are CPUs (go test's default is as many): the end-to-end tests
+// mostly wait on the processes they start, and the package must stay
+// within the suite's time on 2 cores. -parallel given on the command line
+// wins.
+func moreInParallel() {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", strconv.Itoa(2*runtime.GOMAXPROCS(0)))
+	}
 }
 
 // tcpBackend accepts connections and writes its name on each, then closes.
@@ -266,6 +284,7 @@ func TestSeedGatewaySplitsByWeight(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
+	t.Parallel()
 	for _, tc := range []struct {
 		w1, w2 string
 		want1  float64

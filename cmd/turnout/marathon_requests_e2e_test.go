@@ -89,6 +89,7 @@ func TestMarathonRequestsWith500Apps(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
+	t.Parallel()
 	fm := fakemarathon.New(t, fakemarathon.Options{})
 	const apps = 500
 	fm.Deploy(fakemarathon.MarathonLBSpec("/marathon-lb", "external", true))

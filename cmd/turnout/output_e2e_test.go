@@ -37,6 +37,7 @@ func TestYAMLOutputIsTheJSONOutput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
+	t.Parallel()
 	stable, canary := testnet.Backend(t, "1.0.0"), testnet.Backend(t, "1.1.0")
 	policyGW := func(name string) string {
 		return fmt.Sprintf(`name: %s

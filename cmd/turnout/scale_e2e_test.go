@@ -138,6 +138,7 @@ func TestThousandsOfRoutesComeAndGo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
+	t.Parallel()
 	const routes = 5000
 	a, b := testnet.Backend(t, "a"), testnet.Backend(t, "b")
 	port := testnet.FreePort(t)

@@ -68,6 +68,7 @@ func TestStoreDamageBackupRestore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
+	t.Parallel()
 	data, pins := t.TempDir(), seedPins(t)
 	const token = "s3cret"
 	auth := []string{"TURNOUT_TOKEN=" + token}
