@@ -29,7 +29,7 @@ var errUnsupportedTarget = errors.New(`use "[host:port]", a gateway's name, "min
 var ReferenceScheme = string(Marathon)
 
 // errInstanceReference refuses 4-part keys when no scheme resolves them.
-var errInstanceReference = errors.New(`Vamp's deployment/cluster/service/port references need a reference scheme (serve --reference-scheme): ` +
+var errInstanceReference = errors.New(`deployment/cluster/service/port references need a reference scheme (serve --reference-scheme), ` +
 	`or route to the service's Marathon app ("marathon:/deployment/cluster/service:port")`)
 
 // ParseTarget reads a route key: "[host:port]" (IPv6 as "[[::1]:80]"),
