@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/turnout/turnout/core/api"
+	"github.com/turnout/turnout/core/console"
 	"github.com/turnout/turnout/core/cluster"
 	"github.com/turnout/turnout/core/dataplane"
 	"github.com/turnout/turnout/core/engine"
@@ -414,7 +415,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		Ready: func() error { return ready(eng, st, staleSince) }, Warnings: guard.Warnings,
 		API: api.New(api.Config{Store: st, Check: check, Logger: log,
 			Plugins: host, Routes: eng.Statuses, Policy: runner, Limits: f.limits, Cluster: clusterStatus}),
-		Token: token, TLS: adminTLSConfig, Open: adminOpen})
+		Console: console.Handler(), Token: token, TLS: adminTLSConfig, Open: adminOpen})
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
 		return err
