@@ -38,7 +38,9 @@ function askToken(wrong) {
   const input = document.getElementById('token-input');
   document.getElementById('token-error').textContent = wrong ? 'That token was refused.' : '';
   asking = new Promise((resolve) => {
-    form.addEventListener('submit', () => {
+    form.addEventListener('submit', (e) => {
+      e.preventDefault(); // handled here: no navigation, nothing for CSP's form-action
+      dlg.close();
       token = input.value.trim();
       sessionStorage.setItem('turnout-token', token);
       asking = null;
@@ -162,7 +164,7 @@ function routesTable(st) {
       return h('tr', { 'data-route': r.route },
         h('td', null, r.route), h('td', { class: 'num' }, r.weight), h('td', { class: 'num', 'data-effective': r.route }, r.effective_weight),
         h('td', null, marks),
-        h('td', { class: 'num' }, spark(s.rps, 'requests per second'), ' ', fmt(last(s.rps), '')),
+        h('td', { class: 'num', 'data-rps': (last(s.rps) || 0).toFixed(1) }, spark(s.rps, 'requests per second'), ' ', fmt(last(s.rps), '')),
         h('td', { class: 'num' }, spark(s.err, 'error rate'), ' ', fmt(last(s.err), '%')),
         h('td', { class: 'num' }, spark(s.p99.map((v) => (v === Infinity ? 10 : v)), 'p99 latency'), ' ', fmt(last(s.p99), 'ms')));
     })));
@@ -231,7 +233,8 @@ async function gatewayView(name) {
     h('section', { 'aria-labelledby': 'h-routes' }, h('h3', { id: 'h-routes' }, 'Routes in service'), h('div', { id: 'routes' })),
     h('section', { 'aria-labelledby': 'h-edit' }, h('h3', { id: 'h-edit' }, 'Edit weights and conditions'), h('div', { id: 'editor' })),
     h('section', { 'aria-labelledby': 'h-rollout', id: 'rollout-section', hidden: true }, h('h3', { id: 'h-rollout' }, 'Rollout'), h('div', { id: 'rollout-actions', class: 'row' }), h('div', { id: 'rollout' }), h('div', { id: 'timeline' })),
-    h('section', { 'aria-labelledby': 'h-history' }, h('h3', { id: 'h-history' }, 'History'), h('div', { id: 'history' }), h('div', { id: 'diff' })));
+    h('section', { 'aria-labelledby': 'h-history' }, h('h3', { id: 'h-history' }, 'History'), h('div', { id: 'history' }),
+      h('p', { id: 'history-msg', role: 'status', 'aria-live': 'polite' }), h('div', { id: 'diff' })));
   const checks = new Map(); // check name+route -> [{value, limit}]
   const decisions = []; // decisions seen, newest last
   let lastDecision = '', histKey = '', status = null;
@@ -256,7 +259,8 @@ async function gatewayView(name) {
     const revs = res.data.slice().reverse();
     const kept = revs.filter((r) => !r.deleted);
     const pick = (id, sel) => h('select', { id }, kept.map((r) => h('option', { value: r.revision, selected: r.revision === sel }, 'revision ' + r.revision)));
-    const msg = h('p', { role: 'status', 'aria-live': 'polite' });
+    // The message outlives the table, which a rollback's new revision redraws.
+    const msg = document.getElementById('history-msg');
     box.replaceChildren(
       h('table', { 'aria-label': 'Revisions' },
         h('thead', null, h('tr', null, ['Revision', 'Time', 'Who / why', ''].map((c) => h('th', { scope: 'col' }, c)))),
@@ -269,7 +273,6 @@ async function gatewayView(name) {
             msg.className = 'msg ' + (res.ok ? 'ok' : 'bad');
             msg.textContent = res.ok ? `rolled back: revision ${res.etag ? JSON.parse(res.etag) : '?'} has revision ${r.revision}'s document` : (res.status === 412 ? 'Conflict: the gateway changed meanwhile; nothing was written. ' : '') + errText(res);
           } }, 'Roll back to ' + r.revision)))))),
-      msg,
       h('div', { class: 'row' },
         h('label', { for: 'diff-a' }, 'Compare'), pick('diff-a', kept[1] ? kept[1].revision : rev),
         h('label', { for: 'diff-b' }, 'with'), pick('diff-b', rev),
@@ -339,7 +342,7 @@ async function editor(name, path) {
     const out = h('output', { for: id + '-w', id: id + '-out' }, w + '%');
     const slider = h('input', { type: 'range', id: id + '-w', min: 0, max: 100, step: 1, value: w, 'data-route': k });
     const cond = h('input', { type: 'text', id: id + '-c', value: r.condition || '', spellcheck: 'false' });
-    const strength = h('input', { type: 'text', id: id + '-s', value: r.condition_strength || '', size: 6, placeholder: 'e.g. 50%' });
+    const strength = h('input', { type: 'text', class: 'strength', id: id + '-s', value: r.condition_strength || '', size: 6, placeholder: 'e.g. 50%' });
     fields.set(k, { slider, cond, strength, out });
     slider.addEventListener('input', () => {
       out.textContent = slider.value + '%';
@@ -413,6 +416,7 @@ async function events() {
       const headers = { Accept: 'text/event-stream' };
       if (token) headers.Authorization = 'Bearer ' + token;
       const r = await fetch('api/v1/events', { headers, credentials: 'omit', cache: 'no-store' });
+      if (r.status === 401) { await askToken(!!token); continue; }
       if (!r.ok || !r.body) { live = false; showMode(); return; } // not served here: poll
       live = true; showMode();
       const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
