@@ -19,8 +19,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/turnout/turnout/core/api"
-	"github.com/turnout/turnout/core/console"
 	"github.com/turnout/turnout/core/cluster"
+	"github.com/turnout/turnout/core/console"
 	"github.com/turnout/turnout/core/dataplane"
 	"github.com/turnout/turnout/core/engine"
 	"github.com/turnout/turnout/core/filesource"
@@ -137,7 +137,7 @@ with 503.`,
 	// The environment is read at run time, not as the default, which --help would print.
 	fl.StringVar(&f.token, "token", "", "token required on the admin listener (but /healthz, /readyz, /metrics) [TURNOUT_TOKEN]")
 	fl.StringVar(&f.tokenFile, "token-file", "", "read the admin token from this file (a DC/OS secret, say)")
-	fl.StringVar(&f.admin, "admin", envOr("TURNOUT_ADMIN", "127.0.0.1:9880"), "admin listener address (/metrics, /healthz, /readyz); any but a loopback address needs a token or --insecure-admin [TURNOUT_ADMIN]")
+	fl.StringVar(&f.admin, "admin", envOr("TURNOUT_ADMIN", "127.0.0.1:9880"), "admin listener address (the web console at /, the API, /metrics, /healthz, /readyz); any but a loopback address needs a token or --insecure-admin [TURNOUT_ADMIN]")
 	fl.BoolVar(&f.insecureAdmin, "insecure-admin", false, "UNSAFE: serve the admin API on an address others can reach without a token, so that anyone who reaches it can change every gateway [TURNOUT_INSECURE_ADMIN]")
 	fl.StringVar(&f.adminTLSCert, "admin-tls-cert", envOr("TURNOUT_ADMIN_TLS_CERT", ""), "serve the admin API over HTTPS with this PEM certificate (chain); needs --admin-tls-key [TURNOUT_ADMIN_TLS_CERT]")
 	fl.StringVar(&f.adminTLSKey, "admin-tls-key", envOr("TURNOUT_ADMIN_TLS_KEY", ""), "the PEM private key of --admin-tls-cert [TURNOUT_ADMIN_TLS_KEY]")

@@ -138,7 +138,8 @@ function spark(values, label, limit) {
   const max = Math.max(1e-9, ...vs, limit || 0);
   const y = (v) => (23 - (v / max) * 22).toFixed(1);
   const pl = document.createElementNS(NS, 'polyline');
-  pl.setAttribute('points', vs.map((v, i) => (i * 120 / (KEEP - 1)).toFixed(1) + ',' + y(v)).join(' '));
+  // The newest value at the right edge; older ones scroll off the left.
+  pl.setAttribute('points', vs.map((v, i) => (120 - (vs.length - 1 - i) * 120 / (KEEP - 1)).toFixed(1) + ',' + y(v)).join(' '));
   svg.append(pl);
   if (limit) {
     const ln = document.createElementNS(NS, 'line');
@@ -316,10 +317,18 @@ async function gatewayView(name) {
           h('ol', { class: 'timeline', 'aria-label': 'Decision timeline, newest first' }, decisions.slice().reverse().map((x) =>
             h('li', null, new Date(x.time).toLocaleTimeString(), ' ', h('strong', null, x.action), ': ', x.reason, x.error ? ' (' + x.error + ')' : '')))));
       }
+      const stale = document.getElementById('editor-stale');
+      if (stale && editing && editing.name === name) {
+        swap(stale, status.revision > editing.rev ? h('span', null, `The gateway is at revision ${status.revision} now; the editor holds revision ${editing.rev}. `,
+          h('button', { type: 'button', onclick: () => editor(name, path) }, 'Reload the editor')) : '');
+      }
       await history(status.revision);
     },
   };
 }
+
+// editing is the gateway and revision the editor was loaded from.
+let editing = null;
 
 // editor: weight sliders and conditions, validated as they change
 // (validate_only) and applied with If-Match, so a change made meanwhile is
@@ -329,6 +338,7 @@ async function editor(name, path) {
   const res = await api('GET', path);
   if (!res.ok) return box.replaceChildren(h('p', { class: 'msg bad' }, errText(res)));
   const doc = res.data, etag = res.etag;
+  editing = { name, rev: Number(JSON.parse(etag)) };
   const keys = Object.keys(doc.routes || {});
   const fields = new Map();
   const check = h('div', { id: 'validation', class: 'msg', role: 'status', 'aria-live': 'polite' }, 'Editing revision ' + JSON.parse(etag) + '.');
@@ -380,7 +390,9 @@ async function editor(name, path) {
     else if (validateOnly) check.textContent = 'Valid: Apply writes it.';
     else { check.textContent = 'Applied as revision ' + JSON.parse(res.etag) + '.'; await editor(name, path); document.getElementById('validation').textContent = 'Applied as revision ' + JSON.parse(res.etag) + '.'; }
   }
-  box.replaceChildren(...rows, h('div', { class: 'row' }, apply), check);
+  const note = doc.policy ? h('p', { class: 'msg warn' }, `A ${doc.policy.type} policy drives this gateway's weights: an edit is refused while its rollout runs (pause it first).`) : '';
+  box.replaceChildren(note, ...rows, h('div', { class: 'row' }, apply), check,
+    h('p', { id: 'editor-stale', role: 'status', 'aria-live': 'polite' }));
 }
 
 async function showDiff(path) {
@@ -389,7 +401,7 @@ async function showDiff(path) {
   const box = document.getElementById('diff');
   if (!ra.ok || !rb.ok) return box.replaceChildren(h('p', { class: 'msg bad' }, errText(ra.ok ? rb : ra)));
   const la = JSON.stringify(ra.data, null, 2).split('\n'), lb = JSON.stringify(rb.data, null, 2).split('\n');
-  box.replaceChildren(h('pre', { class: 'diff', 'aria-label': `Diff of revision ${a} and ${b}` },
+  box.replaceChildren(h('h4', null, `Revision ${a} → revision ${b}`), h('pre', { class: 'diff', 'aria-label': `Diff of revision ${a} and ${b}` },
     diffLines(la, lb).map(([op, line]) => h('span', { class: op === '+' ? 'add' : op === '-' ? 'del' : '' }, op + ' ' + line + '\n'))));
 }
 
