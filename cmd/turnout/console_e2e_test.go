@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/turnout/turnout/core/console"
 	"github.com/turnout/turnout/internal/testnet"
 )
 
@@ -287,4 +288,72 @@ routes:
 	b.do("open plugins", 30*time.Second, chromedp.Navigate(base+"#/plugins"), chromedp.WaitVisible(chromedp.CSS("#plugins table")))
 	b.shot("plugins")
 	webLoad.stop()
+}
+
+// TestConsoleFollowsTheEventStream serves the console beside a stand-in
+// API whose api/v1/events streams Server-Sent Events: the console reads it
+// with the token in its Authorization header (never in the URL), says it is
+// live, and refreshes when an event comes.
+func TestConsoleFollowsTheEventStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end, in a browser")
+	}
+	b := newChromeTab(t)
+	const token = "events-secret"
+	var eventsAuth, eventsQuery atomic.Value
+	var lists atomic.Int64
+	send := make(chan string)
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", console.Handler())
+	mux.Handle("GET /console/", console.Handler())
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		switch r.URL.Path {
+		case "/api/v1/gateways":
+			lists.Add(1)
+			io.WriteString(w, "[]")
+		case "/api/v1/events":
+			eventsAuth.Store(r.Header.Get("Authorization"))
+			eventsQuery.Store(r.URL.RawQuery)
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.(http.Flusher).Flush()
+			for {
+				select {
+				case ev := <-send:
+					io.WriteString(w, ev)
+					w.(http.Flusher).Flush()
+				case <-r.Context().Done():
+					return
+				}
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	addr := serveHTTP(t, mux)
+	b.do("load the console", 30*time.Second,
+		chromedp.Navigate("http://"+addr.String()+"/"),
+		chromedp.WaitVisible(chromedp.ID("token-input")),
+		chromedp.SendKeys(chromedp.ID("token-input"), token+kb.Enter))
+	b.until("the console following events", `document.getElementById('mode').textContent.startsWith('live')`)
+	if got := eventsAuth.Load(); got != "Bearer "+token {
+		t.Errorf("events asked with Authorization %q", got)
+	}
+	if q := eventsQuery.Load(); q != "" {
+		t.Errorf("events asked with the query %q: the token belongs in the header", q)
+	}
+	// An event is read as it comes (and refreshes the page).
+	before := lists.Load()
+	select {
+	case send <- "id: 1\nevent: gateway.changed\ndata: {\"gateway\":\"shop\"}\n\n":
+	case <-time.After(30 * time.Second):
+		t.Fatal("the console did not read the event stream")
+	}
+	b.until("the event read", `document.getElementById('mode').textContent.includes('gateway.changed')`)
+	testnet.Eventually(t, 30*time.Second, "a refresh after the event", func() bool { return lists.Load() > before })
+	b.shot("events-live")
 }

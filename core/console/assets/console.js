@@ -441,7 +441,9 @@ async function events() {
         while ((at = buf.search(/\r?\n\r?\n/)) >= 0) {
           const block = buf.slice(0, at);
           buf = buf.slice(at).replace(/^\r?\n\r?\n/, '');
-          if (/^(event|data):/m.test(block)) kick();
+          const type = /^event: ?(.*)$/m.exec(block);
+          if (type) lastEvent = type[1];
+          if (/^(event|data):/m.test(block)) { showMode(); kick(); }
         }
       }
     } catch (_) { /* the agent went away: poll, and try again below */ }
@@ -449,7 +451,8 @@ async function events() {
     await new Promise((r) => setTimeout(r, 5000));
   }
 }
-function showMode() { modeEl.textContent = live ? 'live: following events' : 'polling every ' + POLL_MS / 1000 + ' s'; }
+let lastEvent = '';
+function showMode() { modeEl.textContent = live ? 'live: following events' + (lastEvent ? ' (last: ' + lastEvent + ')' : '') : 'polling every ' + POLL_MS / 1000 + ' s'; }
 
 // --- Router and loop --------------------------------------------------------
 let route = '';
