@@ -162,8 +162,8 @@ func authStatus(t *testing.T, tt *turnout, token, gateway string) e2eStatus {
 }
 
 // TestConsoleInChromium loads the console in a real headless Chromium
-// against a real turnout with a token, watches a canary step live and
-// promotes it, moves a weight slider and sees traffic follow on the
+// against a real turnout with a token, watches a canary step live, pauses,
+// resumes and promotes it, moves a weight slider and sees traffic follow on the
 // backends, hits a conflict, and rolls back.
 func TestConsoleInChromium(t *testing.T) {
 	if testing.Short() {
@@ -214,6 +214,10 @@ routes:
 	b.until("the rollout at its last step, waiting for promotion, seen live",
 		`document.querySelector('[data-phase]')?.dataset.phase === "waiting-promotion" && document.querySelector('[data-step]')?.dataset.step === "3"`)
 	b.shot("rollout-waiting-promotion")
+	b.do("pause", 30*time.Second, chromedp.Click(chromedp.CSS(`button[data-command="pause"]`)))
+	b.until("the rollout paused", `document.querySelector('[data-phase]')?.dataset.phase === "paused"`)
+	b.do("resume", 30*time.Second, chromedp.Click(chromedp.CSS(`button[data-command="resume"]`)))
+	b.until("the rollout resumed", `document.querySelector('[data-phase]')?.dataset.phase === "waiting-promotion"`)
 	b.do("promote", 30*time.Second, chromedp.Click(chromedp.CSS(`button[data-command="promote"]`)))
 	b.until("the rollout promoted", `document.querySelector('[data-phase]')?.dataset.phase === "promoted"`)
 	b.until("the canary taking all traffic", `document.querySelector('[data-effective="[`+canary.addr+`]"]')?.textContent === "100%"`)
