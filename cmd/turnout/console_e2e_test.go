@@ -248,16 +248,18 @@ routes:
 		`Number(document.querySelector('tr[data-route="[`+v2.addr+`]"] td[data-rps]')?.dataset.rps) > 0`)
 	b.shot("gateway-traffic-followed")
 
-	// Someone else changes the gateway: the console's edit is refused as a
-	// conflict and their change stays.
+	// The operator starts another edit; meanwhile someone else changes the
+	// gateway: Apply is refused as a conflict and their change stays.
+	b.do("move web-2's slider again", 30*time.Second,
+		chromedp.Focus(chromedp.CSS(`input[type=range][data-route="[`+v2.addr+`]"]`)),
+		chromedp.KeyEvent(kb.Home))
+	b.until("the second change validated", `document.getElementById('validation').textContent.startsWith('Valid')`)
 	gwURL := "http://" + tt.admin + "/api/v1/gateways/web"
 	if code, body := authCall(t, token, "PATCH", gwURL, "application/merge-patch+json", "",
 		`{"routes":{"[`+v1.addr+`]":{"weight":"30%"},"[`+v2.addr+`]":{"weight":"70%"}}}`); code != 200 {
 		t.Fatalf("the other writer's PATCH: %d %s", code, body)
 	}
-	b.do("move web-2's slider again", 30*time.Second,
-		chromedp.Focus(chromedp.CSS(`input[type=range][data-route="[`+v2.addr+`]"]`)),
-		chromedp.KeyEvent(kb.Home))
+	b.do("apply the second change", 30*time.Second, chromedp.Click(chromedp.ID("apply")))
 	b.until("the conflict shown", `document.getElementById('validation').textContent.startsWith('Conflict')`)
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()

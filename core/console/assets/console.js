@@ -237,7 +237,8 @@ async function gatewayView(name) {
     h('section', { 'aria-labelledby': 'h-history' }, h('h3', { id: 'h-history' }, 'History'), h('div', { id: 'history' }),
       h('p', { id: 'history-msg', role: 'status', 'aria-live': 'polite' }), h('div', { id: 'diff' })));
   const checks = new Map(); // check name+route -> [{value, limit}]
-  const decisions = []; // decisions seen, newest last
+  const decisions = []; // decisions seen by polling, newest last
+  let policyRevs = []; // revisions a policy wrote: its applied decisions
   let lastDecision = '', histKey = '', status = null;
 
   // Rollout buttons: made once, so that keyboard focus stays on them.
@@ -258,6 +259,7 @@ async function gatewayView(name) {
     const box = document.getElementById('history');
     if (!res.ok) return swap(box, h('p', { class: 'msg bad' }, errText(res)));
     const revs = res.data.slice().reverse();
+    policyRevs = revs.filter((r) => (r.reason || '').startsWith('policy '));
     const kept = revs.filter((r) => !r.deleted);
     const pick = (id, sel) => h('select', { id }, kept.map((r) => h('option', { value: r.revision, selected: r.revision === sel }, 'revision ' + r.revision)));
     // The message outlives the table, which a rollback's new revision redraws.
@@ -280,11 +282,24 @@ async function gatewayView(name) {
         h('button', { type: 'button', id: 'diff-button', onclick: () => showDiff(path) }, 'Show diff')));
   }
 
+  // timeline merges the decisions the policy applied (its revisions, kept
+  // in history) with the holds seen while the page polled, newest first.
+  function timeline() {
+    const items = policyRevs.map((r) => ({ time: r.time, action: 'revision ' + r.revision, reason: r.reason.replace(/^policy \S+: /, '') }));
+    for (const d of decisions) {
+      if (!items.some((i) => i.reason.includes(d.reason))) items.push(d);
+    }
+    items.sort((a, b) => Date.parse(b.time) - Date.parse(a.time));
+    return h('ol', { class: 'timeline', 'aria-label': 'Decision timeline, newest first' }, items.slice(0, 50).map((x) =>
+      h('li', null, new Date(x.time).toLocaleTimeString(), ' ', h('strong', null, x.action), ': ', x.reason, x.error ? ' (' + x.error + ')' : '')));
+  }
+
   return {
     async tick() {
       const res = await api('GET', path + '/status');
       if (!res.ok) return swap(document.getElementById('routes'), h('p', { class: 'msg bad' }, errText(res)));
       status = res.data;
+      await history(status.revision); // first: the timeline below reads it
       swap(document.getElementById('routes'), h('div', null, routesTable(status), conflictsNote()));
       const p = status.policy;
       document.getElementById('rollout-section').hidden = !p;
@@ -313,16 +328,16 @@ async function gatewayView(name) {
                 h('td', null, spark(cs.map((x) => x.Value), c.Name + ' against its threshold', c.Limit)),
                 h('td', { class: c.Passed ? 'ok' : 'bad' }, c.Passed ? 'yes' : 'no'), h('td', null, c.Detail || ''));
             }))) : h('p', null, 'No checks yet.')));
-        swap(document.getElementById('timeline'), h('div', null, h('h4', null, 'Decisions'),
-          h('ol', { class: 'timeline', 'aria-label': 'Decision timeline, newest first' }, decisions.slice().reverse().map((x) =>
-            h('li', null, new Date(x.time).toLocaleTimeString(), ' ', h('strong', null, x.action), ': ', x.reason, x.error ? ' (' + x.error + ')' : '')))));
+        swap(document.getElementById('timeline'), h('div', null, h('h4', null, 'Decisions'), timeline()));
       }
       const stale = document.getElementById('editor-stale');
-      if (stale && editing && editing.name === name) {
+      const box = document.getElementById('editor');
+      if (editing && editing.name === name && status.revision > editing.rev && !editing.dirty && !box.contains(document.activeElement)) {
+        await editor(name, path); // untouched: follow the gateway
+      } else if (stale && editing && editing.name === name) {
         swap(stale, status.revision > editing.rev ? h('span', null, `The gateway is at revision ${status.revision} now; the editor holds revision ${editing.rev}. `,
           h('button', { type: 'button', onclick: () => editor(name, path) }, 'Reload the editor')) : '');
       }
-      await history(status.revision);
     },
   };
 }
@@ -344,7 +359,7 @@ async function editor(name, path) {
   const check = h('div', { id: 'validation', class: 'msg', role: 'status', 'aria-live': 'polite' }, 'Editing revision ' + JSON.parse(etag) + '.');
   const apply = h('button', { type: 'button', id: 'apply', onclick: () => send(false) }, 'Apply');
   let timer = null;
-  const changed = () => { clearTimeout(timer); timer = setTimeout(() => send(true), 250); };
+  const changed = () => { editing.dirty = true; clearTimeout(timer); timer = setTimeout(() => send(true), 250); };
   const rows = keys.map((k, i) => {
     const r = doc.routes[k];
     const w = parseFloat(r.weight) || 0;
