@@ -175,7 +175,7 @@ function routesTable(st) {
 let view = null; // {tick(): Promise, stop()}
 
 async function overview() {
-  main.replaceChildren(h('h2', null, 'Gateways'), h('div', { id: 'conflicts' }), h('div', { id: 'gateways' }));
+  main.replaceChildren(h('h2', null, 'Gateways'), h('div', { id: 'readiness' }), h('div', { id: 'conflicts' }), h('div', { id: 'gateways' }));
   const cards = new Map();
   return {
     async tick() {
@@ -200,6 +200,12 @@ async function overview() {
         swap(card.querySelector('.body'), st.ok ? routesTable(st.data) : h('p', { class: 'msg bad' }, errText(st)));
       }));
       swap(document.getElementById('conflicts'), conflictsNote());
+      // /readyz: 200 "ok" or 503 with the reason, then "warning: ..." lines.
+      const rz = await api('GET', 'readyz', { headers: { Accept: 'text/plain' } });
+      const lines = String(rz.data).trim().split('\n').filter((l) => l && l !== 'ok');
+      swap(document.getElementById('readiness'), h('div', { class: 'msg ' + (rz.ok ? 'ok' : 'bad'), 'data-ready': String(rz.ok) },
+        rz.ok ? 'This agent is ready: the desired state is in service.' : 'This agent is not ready.',
+        lines.map((l) => h('div', null, l))));
     },
   };
 }
