@@ -20,6 +20,7 @@ import (
 
 	"github.com/turnout/turnout/core/api"
 	"github.com/turnout/turnout/core/cluster"
+	"github.com/turnout/turnout/core/console"
 	"github.com/turnout/turnout/core/dataplane"
 	"github.com/turnout/turnout/core/engine"
 	"github.com/turnout/turnout/core/events"
@@ -140,7 +141,7 @@ with 503.`,
 	fl.StringVar(&f.token, "token", "", "token required on the admin listener (but /healthz, /readyz, /metrics) [TURNOUT_TOKEN]")
 	fl.StringVar(&f.tokenFile, "token-file", "", "read the admin token from this file (a DC/OS secret, say)")
 	fl.StringVar(&f.tokensFile, "tokens-file", envOr("TURNOUT_TOKENS_FILE", ""), "named admin tokens, one NAME:TOKEN a line: each name is the author of the changes made with its token (history, events) [TURNOUT_TOKENS_FILE]")
-	fl.StringVar(&f.admin, "admin", envOr("TURNOUT_ADMIN", "127.0.0.1:9880"), "admin listener address (/metrics, /healthz, /readyz); any but a loopback address needs a token or --insecure-admin [TURNOUT_ADMIN]")
+	fl.StringVar(&f.admin, "admin", envOr("TURNOUT_ADMIN", "127.0.0.1:9880"), "admin listener address (the web console at /, the API, /metrics, /healthz, /readyz); any but a loopback address needs a token or --insecure-admin [TURNOUT_ADMIN]")
 	fl.BoolVar(&f.insecureAdmin, "insecure-admin", false, "UNSAFE: serve the admin API on an address others can reach without a token, so that anyone who reaches it can change every gateway [TURNOUT_INSECURE_ADMIN]")
 	fl.StringVar(&f.adminTLSCert, "admin-tls-cert", envOr("TURNOUT_ADMIN_TLS_CERT", ""), "serve the admin API over HTTPS with this PEM certificate (chain); needs --admin-tls-key [TURNOUT_ADMIN_TLS_CERT]")
 	fl.StringVar(&f.adminTLSKey, "admin-tls-key", envOr("TURNOUT_ADMIN_TLS_KEY", ""), "the PEM private key of --admin-tls-cert [TURNOUT_ADMIN_TLS_KEY]")
@@ -443,7 +444,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		API: api.New(api.Config{Store: st, Check: check, Logger: log,
 			Plugins: host, Routes: eng.Statuses, Policy: runner, Limits: f.limits, Cluster: clusterStatus, Events: bus,
 			Traffic: func(g, r string) metrics.Totals { return reg.Route(g, r).Totals() }}),
-		Token: token, Tokens: tokens, TLS: adminTLSConfig, Open: adminOpen})
+		Console: console.Handler(), Token: token, Tokens: tokens, TLS: adminTLSConfig, Open: adminOpen})
 	if err != nil {
 		_ = dp.Shutdown(context.Background())
 		return err

@@ -48,6 +48,9 @@ type Options struct {
 	ReadTimeout time.Duration
 	// TLS, if set, serves HTTPS with its certificates instead of HTTP.
 	TLS *tls.Config
+	// Console, if set, serves the web console at / and /console/ (see
+	// package console); it shadows no other path.
+	Console http.Handler
 	// Open says that no token guards a listener others can reach
 	// (--insecure-admin): /healthz says so, where operators look.
 	Open bool
@@ -100,6 +103,10 @@ func Start(o Options) (*Server, error) {
 	})
 	if o.API != nil {
 		mux.Handle("/api/v1/", o.API)
+	}
+	if o.Console != nil {
+		mux.Handle("GET /{$}", o.Console)
+		mux.Handle("GET /console/", o.Console)
 	}
 	if o.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)

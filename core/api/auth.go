@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
+
+	"github.com/turnout/turnout/core/console"
 )
 
 // NamedToken is one admin token and the name changes made with it are
@@ -17,8 +19,10 @@ type NamedToken struct {
 // given as "Authorization: Bearer <token>" or DC/OS's "Authorization:
 // token=<token>", and marks the request with that token's name (its
 // author). /healthz, /readyz and /metrics stay open: Marathon's health and
-// readiness checks and Prometheus call them without credentials. A refusal
-// says nothing about why.
+// readiness checks and Prometheus call them without credentials. The
+// console's own files hold no data and a browser cannot send a header when
+// it loads a page: they stay open too, and the page sends the token on its
+// API calls. A refusal says nothing about why.
 func requireToken(tokens []NamedToken, next http.Handler) http.Handler {
 	// Hashing both sides makes the comparison constant-time whatever the
 	// lengths (subtle.ConstantTimeCompare returns early on a length mismatch).
@@ -27,7 +31,7 @@ func requireToken(tokens []NamedToken, next http.Handler) http.Handler {
 		want[i] = sha256.Sum256([]byte(t.Secret))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" || console.Public(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -9,13 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/turnout/turnout/core/console"
 	"github.com/turnout/turnout/core/metrics"
 )
 
-func TestTokenGuardsEverythingButHealthReadinessAndMetrics(t *testing.T) {
+func TestTokenGuardsEverythingButHealthReadinessMetricsAndTheConsolesFiles(t *testing.T) {
 	reg := metrics.NewRegistry()
 	api := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "[]") })
-	s, err := Start(Options{Addr: "127.0.0.1:0", Registry: reg.Prometheus, Logger: slog.New(slog.DiscardHandler), API: api, Token: "s3cret"})
+	s, err := Start(Options{Addr: "127.0.0.1:0", Registry: reg.Prometheus, Logger: slog.New(slog.DiscardHandler), API: api, Token: "s3cret",
+		Console: console.Handler()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,6 +39,13 @@ func TestTokenGuardsEverythingButHealthReadinessAndMetrics(t *testing.T) {
 		{"/api/v1/gateways", "Bearer s3cret", 200},
 		{"/api/v1/gateways", "token=s3cret", 200}, // DC/OS's form
 		{"/nope", "", 401},                        // no hint of what exists
+		// The console's page and files hold no data: a browser loads them
+		// without a header, and the page sends the token to the API.
+		{"/", "", 200},
+		{"/console/console.js", "", 200},
+		{"/console/console.css", "", 200},
+		{"/console/other.js", "", 401},
+		{"/console/", "", 401},
 	} {
 		req, _ := http.NewRequest("GET", base+tc.path, nil)
 		if tc.auth != "" {
