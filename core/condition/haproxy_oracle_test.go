@@ -23,10 +23,10 @@ import (
 // answer alike for every request of the table. It is the reference for
 // "matches exactly what Vamp's generated HAProxy ACLs matched".
 func TestAgainstHAProxy(t *testing.T) {
-	bin, err := exec.LookPath("haproxy")
-	if err != nil || testing.Short() {
-		t.Skip("no haproxy in PATH, or -short")
+	if testing.Short() {
+		t.Skip("-short")
 	}
+	bin := testnet.Tool(t, "haproxy", "apt-get install -y haproxy")
 	conds := []string{
 		"(User-Agent = Chrome OR User-Agent = Firefox) AND has cookie vamp",
 		"not <hdr_sub(user-agent) Android> and User-Agent != Chrome",

@@ -120,10 +120,10 @@ func (r formResult) String() string {
 // forwards what HAProxy forwards and refuses what it refuses, except the
 // forms listed with their reasons (docs/gateways.md, "Request forms").
 func TestRequestFormsAgainstHAProxy(t *testing.T) {
-	bin, err := exec.LookPath("haproxy")
-	if err != nil || testing.Short() {
-		t.Skip("no haproxy in PATH, or -short")
+	if testing.Short() {
+		t.Skip("-short")
 	}
+	bin := testnet.Tool(t, "haproxy", "apt-get install -y haproxy")
 	t.Parallel()
 	fronts := map[string]func(be *recorder) string{
 		"haproxy": func(be *recorder) string { return startHAProxy(t, bin, be.addr) },
