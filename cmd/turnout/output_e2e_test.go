@@ -66,6 +66,15 @@ policy:
 	if err := os.WriteFile(plainFile, []byte(plain), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A named condition, applied once so that applying it again (as json,
+	// then as yaml) answers the same.
+	condFile := filepath.Join(t.TempDir(), "firefox.yaml")
+	if err := os.WriteFile(condFile, []byte("name: firefox\ncondition: user-agent == Firefox\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := tt.cli("condition", "apply", "-f", condFile); code != 0 {
+		t.Fatalf("condition apply: exit %d\n%s", code, out)
+	}
 	fm := fakemarathon.New(t, fakemarathon.Options{})
 	fm.Deploy(fakemarathon.MarathonLBSpec("/marathon-lb", "external", true))
 	// The policies' first steps are taken before anything is compared.
@@ -97,6 +106,10 @@ policy:
 		{"cluster status", nil, "", nil},
 		{"plugin describe", []string{"policy/canary"}, "", nil},
 		{"check ports", []string{"--marathon-url", fm.URL()}, "", nil},
+		{"condition list", nil, "", nil},
+		{"condition get", []string{"firefox"}, "", nil},
+		{"condition apply", []string{"-f", condFile}, "", nil},
+		{"condition delete", []string{"no-such-condition"}, "", nil},
 	}
 	covered := map[string]bool{}
 	for _, c := range cases {
