@@ -130,30 +130,14 @@ func conditionMatch(pc precondition, name string, cur store.Entry, exists bool, 
 
 // GET /conditions
 func (a *gatewayAPI) listConditions(w http.ResponseWriter, r *http.Request, _ params) error {
-	page, perPage, err := pagination(r.URL.Query())
-	if err != nil {
-		return err
-	}
 	snap, err := a.st.Snapshot(r.Context())
 	if err != nil {
 		return err
 	}
-	total := len(snap.Conditions)
-	start := total
-	if page-1 <= total/perPage {
-		start = min((page-1)*perPage, total)
+	out, err := page(w, r, snap.Conditions, decodeStoredCondition)
+	if err != nil {
+		return err
 	}
-	end := min(start+perPage, total)
-	out := make([]*gateway.NamedCondition, 0, end-start)
-	for _, e := range snap.Conditions[start:end] {
-		c, err := decodeStoredCondition(e)
-		if err != nil {
-			return err
-		}
-		out = append(out, c)
-	}
-	w.Header().Set("X-Total-Count", strconv.Itoa(total))
-	w.Header().Set("Link", links(r.URL, page, perPage, total))
 	render(w, r, http.StatusOK, out)
 	return nil
 }

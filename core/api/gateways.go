@@ -320,32 +320,42 @@ func notFound(name string) error { return errorf(http.StatusNotFound, "gateway %
 
 // GET /gateways
 func (a *gatewayAPI) list(w http.ResponseWriter, r *http.Request, _ params) error {
-	page, perPage, err := pagination(r.URL.Query())
-	if err != nil {
-		return err
-	}
 	snap, err := a.st.Snapshot(r.Context())
 	if err != nil {
 		return err
 	}
-	total := len(snap.Entries)
-	start := total
-	if page-1 <= total/perPage {
-		start = min((page-1)*perPage, total)
+	gws, err := page(w, r, snap.Entries, decodeStored)
+	if err != nil {
+		return err
 	}
-	end := min(start+perPage, total)
-	gws := make([]*gateway.Gateway, 0, end-start)
-	for _, e := range snap.Entries[start:end] {
-		g, err := decodeStored(e)
-		if err != nil {
-			return err
-		}
-		gws = append(gws, g)
-	}
-	w.Header().Set("X-Total-Count", strconv.Itoa(total))
-	w.Header().Set("Link", links(r.URL, page, perPage, total))
 	render(w, r, http.StatusOK, gws)
 	return nil
+}
+
+// page decodes the page of entries the request asks for (page, per_page)
+// and sets the paging headers, as Vamp did: X-Total-Count and Link.
+func page[T any](w http.ResponseWriter, r *http.Request, entries []store.Entry, decode func(store.Entry) (T, error)) ([]T, error) {
+	num, perPage, err := pagination(r.URL.Query())
+	if err != nil {
+		return nil, err
+	}
+	total := len(entries)
+	start := total
+	if num-1 <= total/perPage {
+		start = min((num-1)*perPage, total)
+	}
+	end := min(start+perPage, total)
+	out := make([]T, 0, end-start)
+	for _, e := range entries[start:end] {
+		v, err := decode(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	w.Header().Set("X-Total-Count", strconv.Itoa(total))
+	w.Header().Set("Link", links(r.URL, num, perPage, total))
+	return out, nil
 }
 
 // POST /gateways: create one gateway or several (a list or a multi-document
