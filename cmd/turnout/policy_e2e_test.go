@@ -115,6 +115,26 @@ func TestCanaryPromotedThroughEveryStep(t *testing.T) {
 			t.Errorf("history lacks %q:\n%s", want, h)
 		}
 	}
+	// The series a dashboard draws the rollout from and an alert fires on
+	// (docs/observability): steps and the promotion counted, the phase,
+	// the routes' weights.
+	canaryRoute := fmt.Sprintf("[%s]", canary.addr)
+	testnet.Eventually(t, 10*time.Second, "the rollout's metrics", func() bool {
+		m := tt.metrics()
+		for _, want := range []string{
+			`turnout_policy_decisions_total{gateway="shop",policy="canary",result="step"} 3`,
+			`turnout_policy_decisions_total{gateway="shop",policy="canary",result="promote"} 1`,
+			`turnout_policy_phase{gateway="shop",phase="promoted",policy="canary"} 1`,
+			`turnout_route_weight{gateway="shop",kind="effective",route="` + canaryRoute + `"} 100`,
+			`turnout_route_weight{gateway="shop",kind="configured",route="` + canaryRoute + `"} 100`,
+		} {
+			if !strings.Contains(m, want) {
+				t.Logf("/metrics lacks %s", want)
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func TestCanaryRolledBackAfterThresholdFailedChecks(t *testing.T) {

@@ -234,7 +234,11 @@ func (e *Engine) recordStatuses(prev, statuses map[string][]RouteStatus) {
 				}
 				reg.TargetStale.WithLabelValues(s.Resolution.Target.String()).Set(stale)
 			}
-			if i < len(before) && before[i].Route == s.Route && (before[i].Held != "") == (s.Held != "") {
+			same := i < len(before) && before[i].Route == s.Route
+			if !same || before[i].Weight != s.Weight || before[i].Effective != s.Effective {
+				reg.Rollout.Weights(s.Gateway, s.Route, s.Weight.Percent(), s.Effective.Percent())
+			}
+			if same && (before[i].Held != "") == (s.Held != "") {
 				continue
 			}
 			held := 0.0

@@ -40,6 +40,9 @@ func parsePercent(field, s string) (Weight, error) {
 	return w, nil
 }
 
+// Percent is the weight in percent, 12.5 for 12.5%.
+func (w Weight) Percent() float64 { return float64(w) / 100 }
+
 // String formats w the way Vamp wrote weights, "50%", with decimals only
 // when needed: "0.5%", "33.33%".
 func (w Weight) String() string {

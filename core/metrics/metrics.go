@@ -5,6 +5,8 @@
 package metrics
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,12 +75,46 @@ type Registry struct {
 	// AccessLogDropped counts access log lines of the event loops dropped
 	// because the log's writer fell behind.
 	AccessLogDropped prometheus.Counter
+	// Rollout is the routes' weights and the policies' phases, steps,
+	// decisions and checks.
+	Rollout *Rollout
 
 	// bound is every route given series, by gateway, so that forgetting
 	// deletes exactly their series: a partial-match delete scans every
 	// series of a vector, which made removing N routes cost N x series.
 	mu    sync.Mutex
 	bound map[string]map[string]struct{}
+	// registered are Turnout's own collectors, for Names.
+	registered []prometheus.Collector
+}
+
+// register registers Turnout's collectors (the Go and process ones too).
+func (r *Registry) register(cs ...prometheus.Collector) {
+	r.Prometheus.MustRegister(cs...)
+	r.registered = append(r.registered, cs...)
+}
+
+// Names lists the metric names the registry can export, series or not
+// (dashboards and alert rules are checked against it).
+func (r *Registry) Names() []string {
+	ch := make(chan *prometheus.Desc, 64)
+	go func() {
+		for _, c := range r.registered {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	var names []string
+	for d := range ch {
+		// A Desc prints as Desc{fqName: "NAME", ...}.
+		s := d.String()
+		if i := strings.Index(s, `fqName: "`); i >= 0 {
+			s = s[i+len(`fqName: "`):]
+			names = append(names, s[:strings.IndexByte(s, '"')])
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // NewRegistry creates the collectors and registers them, together with the
@@ -87,6 +123,7 @@ func NewRegistry() *Registry {
 	r := &Registry{
 		bound:      map[string]map[string]struct{}{},
 		Prometheus: prometheus.NewRegistry(),
+		Rollout:    newRollout(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "turnout_requests_total",
 			Help: "Requests (HTTP) or connections (TCP) by gateway, route and response class.",
@@ -166,10 +203,11 @@ func NewRegistry() *Registry {
 			Help: "Access log lines of the event loops dropped because the log's writer fell behind (--access-log).",
 		}),
 	}
-	r.Prometheus.MustRegister(r.requests, r.duration, r.errors, r.connections, r.open, r.client,
+	r.register(r.requests, r.duration, r.errors, r.connections, r.open, r.client,
 		r.TableSwaps, r.TableFailures, r.TableGeneration, r.ConfigReloads,
 		r.PluginStarts, r.PluginCrashes, r.PluginUp, r.TargetStale, r.RouteHeld, r.PortConflicts, r.PolicyLateAgents, r.HTTPHandoffs, r.AccessLogDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.register(r.Rollout.collectors()...)
 	return r
 }
 
@@ -324,6 +362,7 @@ func (r *Registry) deleteRoute(gateway, route string) {
 		r.errors.DeleteLabelValues(gateway, route, k)
 	}
 	r.RouteHeld.DeleteLabelValues(gateway, route)
+	r.Rollout.forgetRoute(gateway, route)
 }
 
 // StoreStaleness exports whether the agent's copy of the desired state may
@@ -331,7 +370,7 @@ func (r *Registry) deleteRoute(gateway, route string) {
 // turnout_store_stale (0 or 1) and turnout_store_stale_seconds (0 while in
 // sync), read from staleSince at every scrape.
 func (r *Registry) StoreStaleness(staleSince func() (time.Time, bool)) {
-	r.Prometheus.MustRegister(
+	r.register(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "turnout_store_stale",
 			Help: "1 while this agent has lost the shared store (ZooKeeper) and serves the last state it read; 0 in sync.",

@@ -197,6 +197,7 @@ func (r *Runner) run(ctx context.Context, name string, pol *gateway.Policy, l *l
 	w := NewWindow(r.o.Counters, name)
 	if r.o.Metrics != nil {
 		defer r.o.Metrics.PolicyLateAgents.DeleteLabelValues(name)
+		defer r.o.Metrics.Rollout.ForgetPolicy(name)
 	}
 	wait := time.Duration(0)
 	// A restart resumes on the schedule the last decision set.
@@ -433,6 +434,13 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 		return 100 * time.Millisecond // a concurrent write: decide again on fresh data
 	}
 	r.log.Info("policy decision", "gateway", name, "policy", pol.Type, "action", d.Action, "phase", st.Phase, "reason", d.Reason)
+	if r.o.Metrics != nil {
+		checks := make([]metrics.Check, len(d.Checks))
+		for i, c := range d.Checks {
+			checks[i] = metrics.Check{Name: c.Name, Route: c.Route, Value: c.Value, Limit: c.Limit}
+		}
+		r.o.Metrics.Rollout.Decision(name, pol.Type, string(d.Action), st.Phase, st.Decisions, checks)
+	}
 	r.o.Events.Publish(events.Event{Type: events.PolicyDecision, Gateway: name, Reason: d.Reason, Author: author, Time: now,
 		Data: decisionEvent{Policy: pol.Type, Action: d.Action, Phase: st.Phase, Step: st.Decisions, Command: cmd,
 			Checks: eventChecks(d.Checks), Weights: st.Last.Weights, Agents: taken.Agents}})
