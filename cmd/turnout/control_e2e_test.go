@@ -157,15 +157,18 @@ func TestKillDuringUpdatesKeepsEveryAcknowledgedRevision(t *testing.T) {
 	}
 	a, c := testnet.Backend(t, "a"), testnet.Backend(t, "c")
 	data := t.TempDir()
-	port := testnet.FreePort(t)
+	// No port in the document: Turnout assigns one from its range, below
+	// the ephemeral ports, which other tests' connections may take
+	// between a FreePort and the bind.
 	tt := run(t, "--data-dir", data)
 	api := "http://" + tt.admin + "/api/v1/gateways/g"
 	doc := func(wa int) string {
-		return fmt.Sprintf("name: g\nport: %d\nroutes:\n  \"[%s]\":\n    weight: %d%%\n  \"[%s]\":\n    weight: %d%%\n", port, a, wa, c, 100-wa)
+		return fmt.Sprintf("name: g\nroutes:\n  \"[%s]\":\n    weight: %d%%\n  \"[%s]\":\n    weight: %d%%\n", a, wa, c, 100-wa)
 	}
 	acked := map[int]int{} // revision -> weight of a; the loop's until done
 	last := 0
 	var count atomic.Int64
+	var stopped string // why the loop ended, set before done closes
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -177,8 +180,9 @@ func TestKillDuringUpdatesKeepsEveryAcknowledgedRevision(t *testing.T) {
 			default:
 			}
 			wa := i % 101
-			code, etag, _ := apiCall(t, "PUT", api, "application/x-yaml", doc(wa))
+			code, etag, body := apiCall(t, "PUT", api, "application/x-yaml", doc(wa))
 			if code != 200 && code != 201 {
+				stopped = fmt.Sprintf("PUT %d answered %d %s", i, code, body)
 				return // the server is gone
 			}
 			var rev int
@@ -191,7 +195,7 @@ func TestKillDuringUpdatesKeepsEveryAcknowledgedRevision(t *testing.T) {
 	testnet.Eventually(t, 10*time.Second, "30 acknowledged updates", func() bool {
 		select {
 		case <-done:
-			t.Fatal("the update loop stopped early")
+			t.Fatalf("the update loop stopped early: %s", stopped)
 		default:
 		}
 		return count.Load() >= 30
@@ -201,7 +205,7 @@ func TestKillDuringUpdatesKeepsEveryAcknowledgedRevision(t *testing.T) {
 	testnet.Eventually(t, 10*time.Second, "10 more acknowledged updates", func() bool {
 		select {
 		case <-done:
-			t.Fatal("the update loop stopped early")
+			t.Fatalf("the update loop stopped early: %s", stopped)
 		default:
 		}
 		return count.Load() >= at+10
