@@ -227,7 +227,9 @@ routes:
 	webLoad := startLoad(t, fmt.Sprintf("http://127.0.0.1:%d/", webPort), loadOptions{clients: 2, pace: 5 * time.Millisecond})
 	b.do("open the overview", 30*time.Second, chromedp.Navigate(base+"#/"))
 	b.until("the agent's readiness shown", `document.querySelector('[data-ready]')?.dataset.ready === "true"`)
-	b.until("both gateways listed with requests per second",
+	// A condition, not a rate: web's figure is above zero once a poll of
+	// the console has seen any of the load's requests.
+	b.until("both gateways listed, web's requests seen",
 		`document.querySelectorAll('[data-gateway]').length === 2 && [...document.querySelectorAll('[data-gateway="web"] td[data-rps]')].some(td => Number(td.dataset.rps) > 0)`)
 	b.shot("overview")
 

@@ -16,15 +16,16 @@ import (
 // read slow the data plane: requests per second through a gateway, back
 // to back from four keep-alive clients, while the gateway's weights change
 // every 50 ms (each change an event), in rounds of TURNOUT_BENCH_EVENTS
-// seconds alternating between no event reader and 50 readers that opened
-// the stream and read nothing. A measurement, not a test: it runs only
-// with TURNOUT_BENCH_EVENTS set, and asserts nothing about the figures.
+// requests alternating between no event reader and 50 readers that opened
+// the stream and read nothing; a round's rate is its requests over the
+// time they took. A measurement, not a test: it runs only with
+// TURNOUT_BENCH_EVENTS set, and asserts nothing about the figures.
 //
-//	TURNOUT_BENCH_EVENTS=5 go test -run '^TestStalledEventReadersBench$' -count 1 -v ./cmd/turnout/
+//	TURNOUT_BENCH_EVENTS=40000 go test -run '^TestStalledEventReadersBench$' -count 1 -v ./cmd/turnout/
 func TestStalledEventReadersBench(t *testing.T) {
-	secs, _ := strconv.Atoi(os.Getenv("TURNOUT_BENCH_EVENTS"))
-	if secs <= 0 {
-		t.Skip("a measurement: set TURNOUT_BENCH_EVENTS (seconds per round)")
+	per, _ := strconv.ParseInt(os.Getenv("TURNOUT_BENCH_EVENTS"), 10, 64)
+	if per <= 0 {
+		t.Skip("a measurement: set TURNOUT_BENCH_EVENTS (requests per round)")
 	}
 	if raceEnabled {
 		t.Log("built with -race: the rates measured are the race detector's too")
@@ -80,9 +81,10 @@ func TestStalledEventReadersBench(t *testing.T) {
 			cs = stalled()
 		}
 		l := startLoad(t, url, loadOptions{clients: 4})
-		start, before := time.Now(), l.ok.Load()
-		time.Sleep(time.Duration(secs) * time.Second) // a measurement's span, not a wait for a condition
-		rps := float64(l.ok.Load()-before) / time.Since(start).Seconds()
+		start, target := time.Now(), l.ok.Load()+per
+		// A round ends on a count of requests, not after a span of time.
+		testnet.Eventually(t, 10*time.Minute, fmt.Sprintf("%d requests", per), func() bool { return l.ok.Load() >= target })
+		rps := float64(per) / time.Since(start).Seconds()
 		l.stop()
 		l.wg.Wait()
 		for _, c := range cs {
@@ -97,7 +99,7 @@ func TestStalledEventReadersBench(t *testing.T) {
 	}
 	close(stop)
 	n := <-changed
-	t.Logf("requests per second, 3 rounds of %ds each, %d weight changes in all", secs, n)
+	t.Logf("requests per second, 3 rounds of %d requests each, %d weight changes in all", per, n)
 	t.Logf("  no event reader:      %.0f", without)
 	t.Logf("  50 stalled readers:   %.0f", with)
 }

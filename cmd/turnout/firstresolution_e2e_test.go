@@ -38,8 +38,13 @@ func TestAPluginRouteAnswersFromTheFirstRequestAfterAStart(t *testing.T) {
 	proxy := httputil.NewSingleHostReverseProxy(agent)
 	var asked atomic.Int64
 	release := make(chan struct{})
+	firstQuery := make(chan struct{}) // closed by the plugin's first query
 	slow := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if asked.Add(1) <= 2 {
+		n := asked.Add(1)
+		if n == 1 {
+			close(firstQuery)
+		}
+		if n <= 2 {
 			select {
 			case <-release:
 			case <-r.Context().Done():
@@ -53,9 +58,9 @@ func TestAPluginRouteAnswersFromTheFirstRequestAfterAStart(t *testing.T) {
 	portOpenEarly := make(chan bool, 1)
 	go func() {
 		defer close(release)
-		deadline := time.Now().Add(30 * time.Second)
-		for asked.Load() == 0 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond) // polling for the plugin's first query
+		select {
+		case <-firstQuery:
+		case <-time.After(30 * time.Second): // a bound for a broken start, not a wait
 		}
 		c, err := net.DialTimeout("tcp", gatewayAddr, time.Second)
 		if err == nil {
