@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -297,6 +298,15 @@ type e2eRoute struct {
 		Healthy bool              `json:"healthy"`
 		Labels  map[string]string `json:"labels"`
 	} `json:"endpoints"`
+}
+
+// percent is a weight ("20%") as a number; -1 if it is not one.
+func percent(w string) int {
+	n, err := strconv.Atoi(strings.TrimSuffix(w, "%"))
+	if err != nil || !strings.HasSuffix(w, "%") {
+		return -1
+	}
+	return n
 }
 
 // status is a gateway's status now.

@@ -326,18 +326,23 @@ func TestRestartMidRolloutResumesAtTheSameStep(t *testing.T) {
 	}
 	tt := run(t, "-f", file, "--data-dir", data)
 	startPolicyLoad(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 4, 5*time.Millisecond)
-	tt.awaitStatus("shop", 15*time.Second, "the canary at 20%", func(st e2eStatus) bool { return st.Routes[1].Weight == "20%" })
+	// At least: on a loaded machine the steps, a second apart, can outrun
+	// the polls.
+	tt.awaitStatus("shop", 15*time.Second, "the canary at 20% or more", func(st e2eStatus) bool { return percent(st.Routes[1].Weight) >= 20 })
 	tt.cmd.Process.Signal(syscall.SIGTERM)
 	tt.cmd.Wait()
 
-	// The same file, the same store: the rollout goes on from 20%, neither
-	// back to 0% (the file's weights) nor from the first step.
+	// The same file, the same store: the rollout goes on from where it
+	// was, neither back to 0% (the file's weights) nor from the first step.
 	tt2 := run(t, "-f", file, "--data-dir", data)
 	st := tt2.status("shop")
-	if st.Routes[1].Weight != "20%" && st.Routes[1].Weight != "30%" {
-		t.Fatalf("after the restart the canary is at %s, want 20%% (or the next step, 30%%)", st.Routes[1].Weight)
+	at := percent(st.Routes[1].Weight)
+	if at < 20 {
+		t.Fatalf("after the restart the canary is at %s, want where it was before (20%% or more)", st.Routes[1].Weight)
 	}
-	tt2.awaitStatus("shop", 15*time.Second, "the next steps", func(st e2eStatus) bool { return st.Routes[1].Weight == "40%" })
+	if at < 50 {
+		tt2.awaitStatus("shop", 15*time.Second, "the next steps", func(st e2eStatus) bool { return percent(st.Routes[1].Weight) > at })
+	}
 	if h := tt2.history(); strings.Count(h, "→ 10%") > 1 || strings.Count(h, "canary to 10") > 1 {
 		t.Errorf("the rollout started over:\n%s", h)
 	}
