@@ -488,7 +488,7 @@ func TestMetricsPerRoute(t *testing.T) {
 	m := tt.metrics()
 	route := fmt.Sprintf("[%s]", a)
 	for _, want := range []string{
-		fmt.Sprintf(`turnout_requests_total{class="2xx",gateway="m",route="%s"} 5`, route),
+		fmt.Sprintf(`turnout_requests_total{class="2xx",code="200",gateway="m",route="%s"} 5`, route),
 		fmt.Sprintf(`turnout_request_duration_seconds_count{gateway="m",route="%s"} 5`, route),
 		`turnout_open_connections{gateway="m"}`,
 		`turnout_table_swaps_total 1`,

@@ -187,9 +187,10 @@ func TestThousandsOfRoutesComeAndGo(t *testing.T) {
 	}
 	smallWrite("while big's routes are removed")
 	tt.awaitStatus("big", time.Minute, "big down to one route", func(s e2eStatus) bool { return len(s.Routes) == 1 })
-	if m := tt.metrics(); strings.Count(m, `turnout_requests_total{class="2xx",gateway="big"`) != 2 {
-		// The route left and the gateway's own ("no route") series.
-		t.Errorf("big's 2xx series after the removal: %d, want 2 (the removed routes' series linger)", strings.Count(m, `turnout_requests_total{class="2xx",gateway="big"`))
+	// Every route has its connect-error series from the start: only the
+	// route left may have one now.
+	if n := strings.Count(tt.metrics(), `turnout_errors_total{gateway="big",kind="connect",route=`); n != 1 {
+		t.Errorf("big's routes with series after the removal: %d, want 1 (the removed routes' series linger)", n)
 	}
 	traffic.await(t, 50, "after the changes")
 	traffic.finish(t, "small's traffic through big's changes")

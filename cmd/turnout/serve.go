@@ -443,7 +443,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		Ready: func() error { return ready(eng, st, staleSince) }, Warnings: guard.Warnings,
 		API: api.New(api.Config{Store: st, Check: check, Logger: log,
 			Plugins: host, Routes: eng.Statuses, Policy: runner, Limits: f.limits, Cluster: clusterStatus, Events: bus,
-			Traffic: func(g, r string) metrics.Totals { return reg.Route(g, r).Totals() }}),
+			Traffic: reg.Totals}),
 		Console: console.Handler(), Token: token, Tokens: tokens, TLS: adminTLSConfig, Open: adminOpen})
 	if err != nil {
 		_ = dp.Shutdown(context.Background())

@@ -200,7 +200,7 @@ func (w *Windows) encode() ([]byte, error) {
 	for gw, routes := range w.cfg.Gateways() {
 		m := make(map[string][]uint64, len(routes))
 		for _, r := range routes {
-			t := w.cfg.Metrics.Route(gw, r).Totals()
+			t := w.cfg.Metrics.Totals(gw, r)
 			if doc.Bounds == nil {
 				doc.Bounds = t.Bounds
 			}
@@ -259,7 +259,7 @@ func (w *Windows) Read(ctx context.Context, gateway string, routes []string) (po
 
 	local := policy.Source{Agent: w.e.cfg.Info.ID, Started: w.started, Routes: make(map[string]metrics.Totals, len(routes))}
 	for _, r := range routes {
-		local.Routes[r] = w.cfg.Metrics.Route(gateway, r).Totals()
+		local.Routes[r] = w.cfg.Metrics.Totals(gateway, r)
 	}
 	rd := policy.Reading{Sources: map[string]policy.Source{w.incarnation: local}}
 	now := time.Now()

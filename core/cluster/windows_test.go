@@ -34,7 +34,7 @@ func countingAgent(t *testing.T, server, id string, limit int) *counting {
 }
 
 func (c *counting) serve(route string, status, n int) {
-	m := c.reg.Route("shop", route)
+	m := c.reg.Route("shop", route, metrics.HTTP)
 	for range n {
 		m.Observe(status, 3*time.Millisecond)
 	}

@@ -105,7 +105,7 @@ type DataPlane struct {
 func New(opts Options) *DataPlane {
 	opts.defaults()
 	d := &DataPlane{opts: opts, log: opts.Logger, listeners: map[int]*portListener{}, stop: make(chan struct{}), pump: pump.New(0), nloops: eventloop.Procs()}
-	d.endpoints = routing.NewEndpoints(d.newTransport, closeTransport)
+	d.endpoints = routing.NewEndpoints(d.newTransport, closeTransport, opts.Metrics)
 	d.table.Store(&routing.Table{Gateways: map[int]*routing.Gateway{}})
 	d.sweeper.Add(1)
 	go d.sweep()
@@ -348,7 +348,10 @@ func (d *DataPlane) track(c net.Conn, port int, set *connSet) net.Conn {
 		m.Connections.Inc()
 		m.Open.Inc()
 	}
-	w := &trackedConn{TCPConn: tc, closed: make(chan struct{})}
+	w := &trackedConn{countedConn: countedConn{TCPConn: tc}, closed: make(chan struct{})}
+	if m != nil {
+		w.bytes = clientBytes{received: m.Received, sent: m.Sent}
+	}
 	set.add(w)
 	w.onClose = func() {
 		if m != nil {

@@ -54,7 +54,7 @@ func BenchmarkDecideOnRequest(b *testing.B) {
 	}
 	tbl, err := routing.Build(routing.Input{
 		Gateways:  gws,
-		Endpoints: routing.NewEndpoints(nil, nil),
+		Endpoints: routing.NewEndpoints(nil, nil, nil),
 		Addrs: func(tg gateway.Target) ([]string, string) {
 			return []string{fmt.Sprintf("%s:%d", tg.Host, tg.Port)}, ""
 		},

@@ -49,6 +49,8 @@ type exchange struct {
 	addr, method, uri   string
 	host, userAgent, id string
 	bytesIn, bytesOut   int64
+
+	tried time.Time // when the current endpoint was given the request
 }
 
 func (ex *exchange) begin() {
@@ -69,6 +71,7 @@ func (ex *exchange) begin() {
 func (ex *exchange) attach(e *routing.Endpoint, pooled bool) {
 	ex.addr = e.Addr
 	ex.e = e
+	ex.tried = time.Now()
 	e.Begin()
 	if pooled {
 		if up := ex.c.st.takeIdle(e); up != nil {
@@ -152,7 +155,7 @@ func (ex *exchange) leave(err error, retry bool) {
 	ex.e = nil
 	if retry && ex.attempt < r.Retries {
 		if e2 := r.Pick(e); e2 != nil {
-			r.Metrics.Error(metrics.ErrRetried)
+			r.Metrics.Retried()
 			ex.attempt++
 			ex.attach(e2, true)
 			return
@@ -168,7 +171,7 @@ func (ex *exchange) failWith(status int) {
 		ex.e = nil
 	}
 	ex.dropUp()
-	ex.observe(0)
+	ex.observeFailed(status)
 	ex.logAccess(status)
 	ex.active = false
 	if ex.sent {
@@ -208,6 +211,15 @@ func (ex *exchange) observe(status int) {
 	if !ex.observed {
 		ex.observed = true
 		ex.r.Metrics.Observe(status, time.Since(ex.start))
+	}
+}
+
+// observeFailed puts the exchange in its route's metrics as one no
+// endpoint answered: the gateway answered status itself.
+func (ex *exchange) observeFailed(status int) {
+	if !ex.observed {
+		ex.observed = true
+		ex.r.Metrics.Failed(status, time.Since(ex.start))
 	}
 }
 
@@ -296,6 +308,7 @@ func (ex *exchange) onHead(data []byte) {
 			continue
 		}
 		ex.gotHead, ex.status = true, status
+		ex.e.Latency.Observe(time.Since(ex.tried).Seconds())
 		out = ex.responseHead(out, src[:n], resp)
 		src = src[n:]
 	}

@@ -482,7 +482,44 @@ func errorCount(t testing.TB, dp *dataplane.DataPlane, gw, route, kind string) f
 	return metricValue(t, dp, "turnout_errors_total", map[string]string{"gateway": gw, "route": route, "kind": kind})
 }
 
+// metricValue sums the counters or gauges of a metric whose labels
+// include labels (0 if none).
 func metricValue(t testing.TB, dp *dataplane.DataPlane, name string, labels map[string]string) float64 {
+	t.Helper()
+	var sum float64
+	eachSeries(t, dp, name, labels, func(m *dto.Metric) {
+		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	})
+	return sum
+}
+
+func labelValue(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// seriesCount is how many series of a metric have labels among theirs.
+func seriesCount(t testing.TB, dp *dataplane.DataPlane, name string, labels map[string]string) int {
+	t.Helper()
+	n := 0
+	eachSeries(t, dp, name, labels, func(*dto.Metric) { n++ })
+	return n
+}
+
+// histogramCount sums the observations of a histogram's series that have
+// labels among theirs.
+func histogramCount(t testing.TB, dp *dataplane.DataPlane, name string, labels map[string]string) uint64 {
+	t.Helper()
+	var n uint64
+	eachSeries(t, dp, name, labels, func(m *dto.Metric) { n += m.GetHistogram().GetSampleCount() })
+	return n
+}
+
+func eachSeries(t testing.TB, dp *dataplane.DataPlane, name string, labels map[string]string, f func(*dto.Metric)) {
 	t.Helper()
 	mfs, err := dp.Metrics().Prometheus.Gather()
 	if err != nil {
@@ -499,22 +536,7 @@ func metricValue(t testing.TB, dp *dataplane.DataPlane, name string, labels map[
 					continue next
 				}
 			}
-			if c := m.GetCounter(); c != nil {
-				return c.GetValue()
-			}
-			if g := m.GetGauge(); g != nil {
-				return g.GetValue()
-			}
+			f(m)
 		}
 	}
-	return 0
-}
-
-func labelValue(m *dto.Metric, name string) string {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name {
-			return l.GetValue()
-		}
-	}
-	return ""
 }

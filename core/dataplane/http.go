@@ -127,7 +127,7 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 		ctx.Error(reject.body(), fasthttp.StatusBadRequest)
 		return
 	default:
-		h.reject(ctx, g, reject.status(), start)
+		h.reject(ctx, g, reject.status())
 		return
 	}
 	r := d.Route
@@ -176,7 +176,7 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 		if clientFault || status == fasthttp.StatusBadRequest {
 			clientError(g, metrics.ClientBody) // no failure of the route
 		} else {
-			r.Metrics.Observe(0, time.Since(start))
+			r.Metrics.Failed(status, time.Since(start))
 		}
 		return
 	}
@@ -190,7 +190,7 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 			ctx.Response.Reset()
 			ctx.SetConnectionClose()
 			ctx.Error(errorBody(fasthttp.StatusBadGateway), fasthttp.StatusBadGateway)
-			r.Metrics.Observe(0, time.Since(start))
+			r.Metrics.Failed(fasthttp.StatusBadGateway, time.Since(start))
 			return
 		}
 	}
@@ -364,9 +364,11 @@ func (h *httpServer) roundTrip(ctx *fasthttp.RequestCtx, r *routing.Route, pinne
 			ctx.Request.Header.SetHost(e.Addr)
 		}
 		e.Begin()
+		tried := time.Now()
 		err := e.Transport.(*transport).do(&ctx.Request, &ctx.Response, r.Timeout)
 		e.End()
 		if err == nil {
+			e.Latency.Observe(time.Since(tried).Seconds())
 			e.Succeeded()
 			return e, 0
 		}
@@ -389,7 +391,7 @@ func (h *httpServer) roundTrip(ctx *fasthttp.RequestCtx, r *routing.Route, pinne
 		if e = r.Pick(e); e == nil {
 			return nil, status
 		}
-		r.Metrics.Error(metrics.ErrRetried)
+		r.Metrics.Retried()
 	}
 }
 
@@ -509,12 +511,12 @@ func clientError(g *routing.Gateway, kind int) {
 }
 
 // reject answers a request that no route takes.
-func (h *httpServer) reject(ctx *fasthttp.RequestCtx, g *routing.Gateway, status int, start time.Time) {
+func (h *httpServer) reject(ctx *fasthttp.RequestCtx, g *routing.Gateway, status int) {
 	ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
 	ctx.SetStatusCode(status)
 	ctx.SetBody(g.NoRouteBody)
 	if g.Metrics != nil {
-		g.Metrics.NoRoute.Observe(status, time.Since(start))
+		g.Metrics.Unrouted(status)
 	}
 }
 

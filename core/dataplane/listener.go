@@ -2,12 +2,15 @@ package dataplane
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // portListener owns one listening socket for the life of the port. Its
@@ -76,11 +79,58 @@ func (p *portListener) close() {
 	<-p.done
 }
 
-// trackedConn calls onClose once when the connection is closed, so the
-// open-connections gauge follows connections exactly. It embeds the
-// *net.TCPConn so ReadFrom and deadlines keep their fast paths.
-type trackedConn struct {
+// clientBytes counts the bytes a gateway's clients send and are sent
+// (nil counters count nothing).
+type clientBytes struct{ received, sent prometheus.Counter }
+
+func (b clientBytes) read(n int64) {
+	if b.received != nil && n > 0 {
+		b.received.Add(float64(n))
+	}
+}
+
+func (b clientBytes) wrote(n int64) {
+	if b.sent != nil && n > 0 {
+		b.sent.Add(float64(n))
+	}
+}
+
+// countedConn is a client connection whose bytes are counted. It embeds
+// the *net.TCPConn so deadlines keep their fast paths, and passes ReadFrom
+// and WriteTo on so splice does too.
+type countedConn struct {
 	*net.TCPConn
+	bytes clientBytes
+}
+
+func (c countedConn) Read(b []byte) (int, error) {
+	n, err := c.TCPConn.Read(b)
+	c.bytes.read(int64(n))
+	return n, err
+}
+
+func (c countedConn) Write(b []byte) (int, error) {
+	n, err := c.TCPConn.Write(b)
+	c.bytes.wrote(int64(n))
+	return n, err
+}
+
+func (c countedConn) ReadFrom(r io.Reader) (int64, error) {
+	n, err := c.TCPConn.ReadFrom(r)
+	c.bytes.wrote(n)
+	return n, err
+}
+
+func (c countedConn) WriteTo(w io.Writer) (int64, error) {
+	n, err := c.TCPConn.WriteTo(w)
+	c.bytes.read(n)
+	return n, err
+}
+
+// trackedConn calls onClose once when the connection is closed, so the
+// open-connections gauge follows connections exactly.
+type trackedConn struct {
+	countedConn
 	once    sync.Once
 	onClose func()
 	// closed is closed by Close: a pump that has taken the socket over

@@ -142,7 +142,7 @@ func (h *httpServer) serveOnLoop(lh *loopHTTP, tc *trackedConn) {
 	raddr := tc.RemoteAddr()
 	tc.TCPConn.Close() // Go lets go of its descriptor; the loop has the duplicate
 	st := lh.states[lh.group.Next()]
-	c := &clientConn{h: h, st: st, fd: fd, raddr: raddr, first: true, done: make(chan loopResult, 1)}
+	c := &clientConn{h: h, st: st, fd: fd, raddr: raddr, bytes: tc.bytes, first: true, done: make(chan loopResult, 1)}
 	c.timer = eventloop.NewTimer(c.timedOut)
 	h.live.add(c)
 	defer h.live.remove(c)
@@ -170,7 +170,7 @@ func (h *httpServer) serveOnLoop(lh *loopHTTP, tc *trackedConn) {
 		tc.Close()
 		return
 	}
-	dc := &demotedConn{TCPConn: nc.(*net.TCPConn), pending: res.pending, tracked: tc}
+	dc := &demotedConn{countedConn: countedConn{TCPConn: nc.(*net.TCPConn), bytes: tc.bytes}, pending: res.pending, tracked: tc}
 	go func() {
 		<-tc.closed // shutdown closing the stragglers, or dc.Close
 		dc.TCPConn.Close()
@@ -181,9 +181,9 @@ func (h *httpServer) serveOnLoop(lh *loopHTTP, tc *trackedConn) {
 // demotedConn is a connection the loop handed back: the bytes it had read
 // come first, and closing it settles the tracking.
 type demotedConn struct {
-	*net.TCPConn
-	pending []byte
-	tracked *trackedConn
+	countedConn // the loop counted the pending bytes
+	pending     []byte
+	tracked     *trackedConn
 }
 
 func (c *demotedConn) Read(b []byte) (int, error) {
@@ -192,7 +192,7 @@ func (c *demotedConn) Read(b []byte) (int, error) {
 		c.pending = c.pending[n:]
 		return n, nil
 	}
-	return c.TCPConn.Read(b)
+	return c.countedConn.Read(b)
 }
 
 func (c *demotedConn) Close() error {
@@ -243,6 +243,7 @@ type clientConn struct {
 	st      *loopState
 	fd      int
 	raddr   net.Addr
+	bytes   clientBytes
 	timer   *eventloop.Timer // header read and keep-alive idle timeouts
 	first   bool             // no request yet: the read timeout applies
 	reading bool             // the read timeout runs (from a head's first byte)
@@ -384,6 +385,7 @@ func (c *clientConn) read() {
 		c.close()
 		return
 	}
+	c.bytes.read(int64(n))
 	if len(c.in) > 0 {
 		c.in = append(c.in, buf[:n]...)
 		c.process(c.in)
@@ -532,6 +534,7 @@ func (c *clientConn) send(b []byte) bool {
 		c.close()
 		return false
 	}
+	c.bytes.wrote(int64(w))
 	if w < len(b) {
 		c.outBuf = eventloop.GetBuffer()
 		c.out = append((*c.outBuf)[:0], b[w:]...)
@@ -549,6 +552,7 @@ func (c *clientConn) flush() {
 		c.close()
 		return
 	}
+	c.bytes.wrote(int64(w))
 	c.out = c.out[w:]
 	if len(c.out) > 0 {
 		return

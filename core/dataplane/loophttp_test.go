@@ -134,7 +134,7 @@ func TestGoroutinePath(t *testing.T) {
 	if goroutineHTTP || testing.Short() {
 		t.Skip("this is the goroutine-only run, or -short")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run", "^(TestKeepAlive|TestPipelined|TestStreaming|TestRouteTimeout|TestLargeResponse|TestWebSocket|TestRequestSmuggling|TestAbsoluteForm|TestRequestTarget|TestRefusedUpgrade|TestHeaderSizeLimits|TestResponseHeaderTooLarge|TestBrokenExchange|TestSlowClients|TestHopByHop|TestFailureStatuses|TestDeadEndpoint|TestVirtualHosts|TestRewrites|TestTruncatedSmallBody|TestCloseDelimited|TestSlowClientHolds|TestShutdownFinishes|TestAccessLog|TestStaleEndpointConnections|TestClientErrorsAreNotTheRoutes|TestReadTimeoutAnswers408|TestBareLFHeadIsRefusedAtOnce|TestReadTimeoutIsIdleTimeForBodies|TestResponseForms|TestAccessLogRequestIDAndSizes|TestConditionForms)")
+	cmd := exec.Command(os.Args[0], "-test.run", "^(TestKeepAlive|TestPipelined|TestStreaming|TestRouteTimeout|TestLargeResponse|TestWebSocket|TestRequestSmuggling|TestAbsoluteForm|TestRequestTarget|TestRefusedUpgrade|TestHeaderSizeLimits|TestResponseHeaderTooLarge|TestBrokenExchange|TestSlowClients|TestHopByHop|TestFailureStatuses|TestDeadEndpoint|TestVirtualHosts|TestRewrites|TestTruncatedSmallBody|TestCloseDelimited|TestSlowClientHolds|TestShutdownFinishes|TestAccessLog|TestStaleEndpointConnections|TestClientErrorsAreNotTheRoutes|TestReadTimeoutAnswers408|TestBareLFHeadIsRefusedAtOnce|TestReadTimeoutIsIdleTimeForBodies|TestResponseForms|TestAccessLogRequestIDAndSizes|TestConditionForms|TestTrafficMetrics)")
 	cmd.Env = append(os.Environ(), "TURNOUT_TEST_GOROUTINE_HTTP=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -38,17 +38,18 @@ func (s *tcpServer) handle(client net.Conn) {
 	r := g.Weighted()
 	if r == nil {
 		if g.Metrics != nil {
-			g.Metrics.NoRoute.ObserveConn(false, time.Since(start))
+			g.Metrics.UnroutedConn()
 		}
 		client.Close()
 		return
 	}
-	backend, e := s.dp.dial(r, nil)
+	backend, e, tried := s.dp.dial(r, nil)
 	if backend == nil {
 		r.Metrics.ObserveConn(false, time.Since(start))
 		client.Close()
 		return
 	}
+	e.Latency.Observe(time.Since(tried).Seconds()) // a TCP endpoint answers by accepting
 	e.Begin()
 	s.pipe(client, backend)
 	e.End()
@@ -73,6 +74,6 @@ func (s *tcpServer) pipe(client, backend net.Conn) {
 		pump.Copy(client, backend)
 		return
 	}
-	s.dp.pump.Pipe(tc.TCPConn, bc, tc.closed)
+	s.dp.pump.Pipe(tc.TCPConn, bc, tc.closed, pump.Counts{FromA: tc.bytes.received, FromB: tc.bytes.sent})
 	client.Close() // the pump closed the socket; this settles the tracking
 }

@@ -26,9 +26,9 @@ func (h *httpServer) upgrade(ctx *fasthttp.RequestCtx, d routing.Decision, hs se
 	if d.Route.Host != nil {
 		ctx.Request.Header.SetHostBytes(d.Route.Host)
 	}
-	backend, e := h.dp.dial(r, d.Endpoint)
+	backend, e, tried := h.dp.dial(r, d.Endpoint)
 	if backend == nil {
-		r.Metrics.Observe(0, time.Since(start))
+		r.Metrics.Failed(fasthttp.StatusBadGateway, time.Since(start))
 		ctx.SetConnectionClose()
 		ctx.Error(errorBody(fasthttp.StatusBadGateway), fasthttp.StatusBadGateway)
 		return
@@ -48,11 +48,12 @@ func (h *httpServer) upgrade(ctx *fasthttp.RequestCtx, d routing.Decision, hs se
 	if err != nil {
 		backend.Close()
 		r.Metrics.Error(metrics.ErrUpstream)
-		r.Metrics.Observe(0, time.Since(start))
+		r.Metrics.Failed(fasthttp.StatusBadGateway, time.Since(start))
 		ctx.SetConnectionClose()
 		ctx.Error(errorBody(fasthttp.StatusBadGateway), fasthttp.StatusBadGateway)
 		return
 	}
+	e.Latency.Observe(time.Since(tried).Seconds())
 	if head.StatusCode() != fasthttp.StatusSwitchingProtocols {
 		h.refusedUpgrade(ctx, r, &head, br, backend, start)
 		return
@@ -91,7 +92,7 @@ func (h *httpServer) refusedUpgrade(ctx *fasthttp.RequestCtx, r *routing.Route, 
 		r.Metrics.Error(metrics.ErrUpstream)
 		ctx.SetConnectionClose()
 		ctx.Error(errorBody(fasthttp.StatusBadGateway), fasthttp.StatusBadGateway)
-		r.Metrics.Observe(0, time.Since(start))
+		r.Metrics.Failed(fasthttp.StatusBadGateway, time.Since(start))
 		return
 	}
 	dropHopByHop(&ctx.Response.Header, scanResponse(&ctx.Response.Header), false)

@@ -37,7 +37,9 @@ func TestForgetIsExact(t *testing.T) {
 		r.Gateway(gw).Connections.Inc()
 		for i := range routes {
 			route := fmt.Sprintf("[127.0.0.1:%d]", 20000+i)
-			r.Route(gw, route).Observe(200, time.Millisecond)
+			m := r.Route(gw, route, HTTP)
+			m.Observe(200, time.Millisecond)
+			m.Failed(502, time.Millisecond)
 			r.RouteHeld.WithLabelValues(gw, route).Set(0)
 		}
 	}
@@ -50,9 +52,10 @@ func TestForgetIsExact(t *testing.T) {
 	before := seriesOf(t, r, "a")
 	r.ForgetRoute("a", "[127.0.0.1:20001]")
 	perRoute := before - seriesOf(t, r, "a")
-	// Per route: 7 classes, 5 error kinds, one histogram, the held gauge.
-	if perRoute != len(classLabels)+len(errorKinds)+2 {
-		t.Errorf("ForgetRoute deleted %d series, want %d", perRoute, len(classLabels)+len(errorKinds)+2)
+	// Per route: two codes seen, 4 error kinds, retries, one histogram,
+	// the held gauge.
+	if want := 2 + len(errorKinds) + 3; perRoute != want {
+		t.Errorf("ForgetRoute deleted %d series, want %d", perRoute, want)
 	}
 	r.Forget("a")
 	if n := seriesOf(t, r, "a"); n != 0 {

@@ -14,32 +14,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// Status classes a response is counted under. ClassError is a request that
-// got no response from any endpoint (the gateway answered 502/503/504).
-const (
-	Class1xx = iota
-	Class2xx
-	Class3xx
-	Class4xx
-	Class5xx
-	ClassError
-	// ClassTCP is a TCP connection that reached an endpoint.
-	ClassTCP
-	numClasses
-)
-
-var classLabels = [numClasses]string{"1xx", "2xx", "3xx", "4xx", "5xx", "error", "tcp"}
-
 // Registry owns every Turnout collector. One per process; tests make their own.
 type Registry struct {
 	Prometheus *prometheus.Registry
 
-	requests    *prometheus.CounterVec
-	duration    *prometheus.HistogramVec
-	errors      *prometheus.CounterVec
-	connections *prometheus.CounterVec
-	open        *prometheus.GaugeVec
-	client      *prometheus.CounterVec
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	tcpConns      *prometheus.CounterVec
+	tcpDuration   *prometheus.HistogramVec
+	errors        *prometheus.CounterVec
+	retries       *prometheus.CounterVec
+	unrouted      *prometheus.CounterVec
+	unroutedConns *prometheus.CounterVec
+	connections   *prometheus.CounterVec
+	open          *prometheus.GaugeVec
+	received      *prometheus.CounterVec
+	sent          *prometheus.CounterVec
+	client        *prometheus.CounterVec
+	endpoint      *prometheus.HistogramVec
 
 	// TableSwaps counts routing tables put in service.
 	TableSwaps prometheus.Counter
@@ -79,11 +71,12 @@ type Registry struct {
 	// decisions and checks.
 	Rollout *Rollout
 
-	// bound is every route given series, by gateway, so that forgetting
-	// deletes exactly their series: a partial-match delete scans every
-	// series of a vector, which made removing N routes cost N x series.
+	// bound is every gateway and route given series, so that forgetting
+	// deletes exactly their series (a partial-match delete scans every
+	// series of a vector, which made removing N routes cost N x series)
+	// and tables rebuilt share them.
 	mu    sync.Mutex
-	bound map[string]map[string]struct{}
+	bound map[string]*bound
 	// registered are Turnout's own collectors, for Names.
 	registered []prometheus.Collector
 }
@@ -117,27 +110,51 @@ func (r *Registry) Names() []string {
 	return slices.Compact(names)
 }
 
+// latencyBuckets, 250us to 10s: the hop itself costs tens of
+// microseconds, backends milliseconds.
+var latencyBuckets = []float64{.00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
 // NewRegistry creates the collectors and registers them, together with the
 // Go runtime and process collectors, in a fresh Prometheus registry.
 func NewRegistry() *Registry {
 	r := &Registry{
-		bound:      map[string]map[string]struct{}{},
+		bound:      map[string]*bound{},
 		Prometheus: prometheus.NewRegistry(),
 		Rollout:    newRollout(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "turnout_requests_total",
-			Help: "Requests (HTTP) or connections (TCP) by gateway, route and response class.",
-		}, []string{"gateway", "route", "class"}),
+			Help: "HTTP requests by gateway, route, class (1xx to 5xx: the endpoint's answer; error: no endpoint answered) and status code (for error, the gateway's own answer).",
+		}, []string{"gateway", "route", "class", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "turnout_request_duration_seconds",
-			Help: "Time from a request's arrival to the end of its response headers (HTTP), or a connection's lifetime (TCP).",
-			// 250us to 10s: the hop itself costs tens of microseconds, backends milliseconds.
-			Buckets: []float64{.00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			Name:    "turnout_request_duration_seconds",
+			Help:    "Time from an HTTP request's arrival to the end of its response headers, by gateway and route.",
+			Buckets: latencyBuckets,
+		}, []string{"gateway", "route"}),
+		tcpConns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnout_tcp_connections_total",
+			Help: "TCP connections by gateway, route and result (ok: it reached an endpoint; error: none could be reached).",
+		}, []string{"gateway", "route", "result"}),
+		tcpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "turnout_tcp_connection_duration_seconds",
+			Help:    "Lifetime of TCP connections, by gateway and route.",
+			Buckets: latencyBuckets,
 		}, []string{"gateway", "route"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "turnout_errors_total",
-			Help: "Failures talking to endpoints, by gateway, route and kind (connect, timeout, upstream, no_endpoint, retried).",
+			Help: "Failed attempts to talk to endpoints, by gateway, route and kind (connect, timeout, upstream, no_endpoint). A request retried on another endpoint counts its failed attempt here and its outcome in turnout_requests_total.",
 		}, []string{"gateway", "route", "kind"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnout_retries_total",
+			Help: "Attempts retried on another endpoint after a failed one, by gateway and route.",
+		}, []string{"gateway", "route"}),
+		unrouted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnout_unrouted_requests_total",
+			Help: "HTTP requests no route took (no weights, no matching condition, Host not served), answered by the gateway, by gateway and status code.",
+		}, []string{"gateway", "code"}),
+		unroutedConns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnout_unrouted_connections_total",
+			Help: "TCP connections no route took (every weight is 0), closed by the gateway, by gateway.",
+		}, []string{"gateway"}),
 		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "turnout_connections_total",
 			Help: "Client connections accepted by gateway.",
@@ -146,6 +163,19 @@ func NewRegistry() *Registry {
 			Name: "turnout_open_connections",
 			Help: "Client connections currently open, by gateway.",
 		}, []string{"gateway"}),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnout_received_bytes_total",
+			Help: "Bytes read from clients (heads included), by gateway.",
+		}, []string{"gateway"}),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnout_sent_bytes_total",
+			Help: "Bytes written to clients (heads included), by gateway.",
+		}, []string{"gateway"}),
+		endpoint: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "turnout_endpoint_response_seconds",
+			Help:    "Time an endpoint took to answer, by endpoint address: from the request sent (connect included) to its response headers (HTTP), or to connect (TCP).",
+			Buckets: latencyBuckets,
+		}, []string{"endpoint"}),
 		client: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "turnout_client_errors_total",
 			Help: "Requests the gateway refused itself because of the client, by gateway and kind (head: a head that is malformed, too big or late; body: a body that broke off, stalled or was malformed). They count against no route.",
@@ -203,166 +233,13 @@ func NewRegistry() *Registry {
 			Help: "Access log lines of the event loops dropped because the log's writer fell behind (--access-log).",
 		}),
 	}
-	r.register(r.requests, r.duration, r.errors, r.connections, r.open, r.client,
+	r.register(r.requests, r.duration, r.tcpConns, r.tcpDuration, r.errors, r.retries, r.unrouted, r.unroutedConns,
+		r.connections, r.open, r.received, r.sent, r.client, r.endpoint,
 		r.TableSwaps, r.TableFailures, r.TableGeneration, r.ConfigReloads,
 		r.PluginStarts, r.PluginCrashes, r.PluginUp, r.TargetStale, r.RouteHeld, r.PortConflicts, r.PolicyLateAgents, r.HTTPHandoffs, r.AccessLogDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	r.register(r.Rollout.collectors()...)
 	return r
-}
-
-// Error kinds for Route.Error.
-const (
-	ErrConnect    = "connect"
-	ErrTimeout    = "timeout"
-	ErrUpstream   = "upstream"
-	ErrNoEndpoint = "no_endpoint"
-	ErrRetried    = "retried"
-)
-
-// Route is the set of series of one route, bound once per table build.
-type Route struct {
-	classes  [numClasses]prometheus.Counter
-	duration prometheus.Observer
-	errors   map[string]prometheus.Counter
-}
-
-// errorKinds are the kinds a route counts errors under.
-var errorKinds = [...]string{ErrConnect, ErrTimeout, ErrUpstream, ErrNoEndpoint, ErrRetried}
-
-// Route returns the pre-bound series of a route of a gateway.
-func (r *Registry) Route(gateway, route string) *Route {
-	r.mu.Lock()
-	routes := r.bound[gateway]
-	if routes == nil {
-		routes = map[string]struct{}{}
-		r.bound[gateway] = routes
-	}
-	routes[route] = struct{}{}
-	r.mu.Unlock()
-	m := &Route{
-		duration: r.duration.WithLabelValues(gateway, route),
-		errors:   make(map[string]prometheus.Counter, 5),
-	}
-	for i, c := range classLabels {
-		m.classes[i] = r.requests.WithLabelValues(gateway, route, c)
-	}
-	for _, k := range errorKinds {
-		m.errors[k] = r.errors.WithLabelValues(gateway, route, k)
-	}
-	return m
-}
-
-// Observe counts one finished request with its status code (0 for none)
-// and how long it took.
-func (m *Route) Observe(status int, took time.Duration) {
-	m.classes[classOf(status)].Inc()
-	m.duration.Observe(took.Seconds())
-}
-
-// ObserveConn counts one finished TCP connection: ok when it reached an
-// endpoint, with its lifetime.
-func (m *Route) ObserveConn(ok bool, took time.Duration) {
-	if ok {
-		m.classes[ClassTCP].Inc()
-	} else {
-		m.classes[ClassError].Inc()
-	}
-	m.duration.Observe(took.Seconds())
-}
-
-// Error counts one failure of the given kind (one of the Err constants).
-func (m *Route) Error(kind string) { m.errors[kind].Inc() }
-
-func classOf(status int) int {
-	switch {
-	case status >= 100 && status < 600:
-		return status/100 - 1
-	default:
-		return ClassError
-	}
-}
-
-// Kinds of client errors, for Gateway.ClientError: where the request
-// failed.
-const (
-	// ClientHead is a request refused for its head: malformed (a header
-	// name that is not a token, a bad Host, a line that is not HTTP), too
-	// big, or not sent in time.
-	ClientHead = iota
-	// ClientBody is a request whose body broke off, stalled past the read
-	// timeout or had malformed chunks.
-	ClientBody
-	numClientKinds
-)
-
-var clientKindLabels = [numClientKinds]string{"head", "body"}
-
-// Gateway is the set of per-gateway series.
-type Gateway struct {
-	Connections prometheus.Counter
-	Open        prometheus.Gauge
-	// NoRoute counts requests that found no route (no weights, no match,
-	// Host not served): answered by the gateway itself.
-	NoRoute *Route
-	client  [numClientKinds]prometheus.Counter
-}
-
-// Gateway returns the pre-bound series of a gateway.
-func (r *Registry) Gateway(name string) *Gateway {
-	g := &Gateway{
-		Connections: r.connections.WithLabelValues(name),
-		Open:        r.open.WithLabelValues(name),
-		NoRoute:     r.Route(name, ""),
-	}
-	for i, k := range clientKindLabels {
-		g.client[i] = r.client.WithLabelValues(name, k)
-	}
-	return g
-}
-
-// ClientError counts one request refused because of the client (kind is
-// ClientHead or ClientBody). Anyone can send those, so they stay
-// apart from the routes' series, which policies judge versions by.
-func (g *Gateway) ClientError(kind int) { g.client[kind].Inc() }
-
-// Forget deletes every series of a gateway that is no longer configured,
-// so removed gateways and routes do not linger on /metrics. It costs the
-// gateway's own series, whatever the number of others.
-func (r *Registry) Forget(gateway string) {
-	r.mu.Lock()
-	routes := r.bound[gateway]
-	delete(r.bound, gateway)
-	r.mu.Unlock()
-	for route := range routes {
-		r.deleteRoute(gateway, route)
-	}
-	r.connections.DeleteLabelValues(gateway)
-	r.open.DeleteLabelValues(gateway)
-	for _, k := range clientKindLabels {
-		r.client.DeleteLabelValues(gateway, k)
-	}
-}
-
-// ForgetRoute deletes the series of one removed route, by their exact
-// labels (constant time).
-func (r *Registry) ForgetRoute(gateway, route string) {
-	r.mu.Lock()
-	delete(r.bound[gateway], route)
-	r.mu.Unlock()
-	r.deleteRoute(gateway, route)
-}
-
-func (r *Registry) deleteRoute(gateway, route string) {
-	for _, c := range classLabels {
-		r.requests.DeleteLabelValues(gateway, route, c)
-	}
-	r.duration.DeleteLabelValues(gateway, route)
-	for _, k := range errorKinds {
-		r.errors.DeleteLabelValues(gateway, route, k)
-	}
-	r.RouteHeld.DeleteLabelValues(gateway, route)
-	r.Rollout.forgetRoute(gateway, route)
 }
 
 // StoreStaleness exports whether the agent's copy of the desired state may

@@ -28,18 +28,25 @@ type Totals struct {
 func (m *Route) Totals() Totals {
 	var t Totals
 	var d dto.Metric
-	for i, c := range m.classes {
+	read := func(c prometheus.Counter) uint64 {
 		d.Reset()
-		if c.Write(&d) == nil {
-			t.Classes[i] = uint64(d.GetCounter().GetValue())
+		if c.Write(&d) != nil {
+			return 0
 		}
+		return uint64(d.GetCounter().GetValue())
+	}
+	m.codes.each(func(cc codeCounter) { t.Classes[cc.class] += read(cc.c) })
+	if m.kind == TCP {
+		t.Classes[ClassTCP] = read(m.tcpOK)
+		t.Classes[ClassError] += read(m.tcpFailed)
+	}
+	t.Timeouts = read(m.errors[ErrTimeout])
+	duration := m.duration
+	if m.kind == TCP {
+		duration = m.tcpDuration
 	}
 	d.Reset()
-	if m.errors[ErrTimeout].Write(&d) == nil {
-		t.Timeouts = uint64(d.GetCounter().GetValue())
-	}
-	d.Reset()
-	if h, ok := m.duration.(prometheus.Metric); ok && h.Write(&d) == nil {
+	if h, ok := duration.(prometheus.Metric); ok && h.Write(&d) == nil {
 		hist := d.GetHistogram()
 		t.Count = hist.GetSampleCount()
 		for _, b := range hist.GetBucket() {

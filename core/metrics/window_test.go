@@ -8,7 +8,7 @@ import (
 
 func TestWindowFromTotals(t *testing.T) {
 	r := NewRegistry()
-	m := r.Route("shop", "canary")
+	m := r.Route("shop", "canary", HTTP)
 	for range 10 {
 		m.Observe(200, time.Millisecond)
 	}
@@ -22,7 +22,7 @@ func TestWindowFromTotals(t *testing.T) {
 	}
 	for range 2 {
 		m.Error(ErrTimeout)
-		m.Observe(0, 400*time.Millisecond)
+		m.Failed(504, 400*time.Millisecond)
 	}
 	w := m.Totals().Sub(before)
 	if w.Classes[Class2xx] != 90 || w.Classes[Class5xx] != 8 || w.Classes[ClassError] != 2 || w.Timeouts != 2 || w.Count != 100 {
@@ -48,7 +48,7 @@ func TestWindowFromTotals(t *testing.T) {
 // Two agents' windows added are the window of one agent that served all of
 // their traffic: classes, timeouts and every histogram bucket.
 func TestWindowsAdd(t *testing.T) {
-	one, a, b := NewRegistry().Route("g", "r"), NewRegistry().Route("g", "r"), NewRegistry().Route("g", "r")
+	one, a, b := NewRegistry().Route("g", "r", HTTP), NewRegistry().Route("g", "r", HTTP), NewRegistry().Route("g", "r", HTTP)
 	requests := []struct {
 		status int
 		took   time.Duration
@@ -76,7 +76,7 @@ func TestWindowsAdd(t *testing.T) {
 // BenchmarkObserve is the request path's cost of a route's metrics, which
 // policy windows read without adding anything to it.
 func BenchmarkObserve(b *testing.B) {
-	m := NewRegistry().Route("shop", "canary")
+	m := NewRegistry().Route("shop", "canary", HTTP)
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Observe(200, time.Millisecond)
@@ -86,7 +86,7 @@ func BenchmarkObserve(b *testing.B) {
 // BenchmarkTotals is what reading one route's window costs a policy
 // decision (once per route per interval, off the request path).
 func BenchmarkTotals(b *testing.B) {
-	m := NewRegistry().Route("shop", "canary")
+	m := NewRegistry().Route("shop", "canary", HTTP)
 	for range 1000 {
 		m.Observe(200, time.Millisecond)
 	}

@@ -145,7 +145,7 @@ func TestDecisionsAreClampedAndRecordedWithReasons(t *testing.T) {
 		t.Fatalf("reason %q", last.Reason)
 	}
 	// Traffic counted by the data plane reaches the next decision's window.
-	m := reg.Route("shop", "t:b")
+	m := reg.Route("shop", "t:b", metrics.HTTP)
 	for range 7 {
 		m.Observe(200, time.Millisecond)
 	}

@@ -56,7 +56,7 @@ func (l localCounters) Read(_ context.Context, gw string, routes []string) (Read
 	}
 	src := Source{Routes: make(map[string]metrics.Totals, len(routes))}
 	for _, r := range routes {
-		src.Routes[r] = l.reg.Route(gw, r).Totals()
+		src.Routes[r] = l.reg.Totals(gw, r)
 	}
 	return Reading{Sources: map[string]Source{"local": src}}, nil
 }

@@ -91,7 +91,7 @@ func TestAFailedDecisionKeepsItsWindow(t *testing.T) {
 	testnet.Eventually(t, 5*time.Second, "the first step", func() bool { return weights(t, st) == "90%/10%" })
 
 	for range 7 {
-		reg.Route("shop", "t:b").Observe(200, time.Millisecond)
+		reg.Route("shop", "t:b", metrics.HTTP).Observe(200, time.Millisecond)
 	}
 	p.mu.Lock()
 	p.fail = errors.New("plugin down")

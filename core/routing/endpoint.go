@@ -4,6 +4,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/turnout/turnout/core/metrics"
 )
 
 // Endpoint is one address a route sends traffic to. Endpoints outlive
@@ -18,6 +22,8 @@ type Endpoint struct {
 	// Transport is the data plane's per-endpoint client (e.g. a connection
 	// pool), created by the registry's factory.
 	Transport any
+	// Latency observes how long the endpoint took to answer (never nil).
+	Latency prometheus.Observer
 
 	active       atomic.Int64
 	ejectedUntil atomic.Int64 // unix nanoseconds
@@ -58,6 +64,7 @@ func (e *Endpoint) Succeeded() {
 type Endpoints struct {
 	newTransport   func(addr string) any
 	closeTransport func(any)
+	metrics        *metrics.Registry
 
 	mu sync.Mutex
 	m  map[string]*Endpoint
@@ -65,10 +72,14 @@ type Endpoints struct {
 
 // NewEndpoints creates a registry. newTransport builds the data plane's
 // client for an address; closeTransport releases it once the endpoint is
-// removed and drained. Either may be nil.
-func NewEndpoints(newTransport func(addr string) any, closeTransport func(any)) *Endpoints {
-	return &Endpoints{newTransport: newTransport, closeTransport: closeTransport, m: map[string]*Endpoint{}}
+// removed and drained; reg gives each endpoint its latency series. Any may
+// be nil.
+func NewEndpoints(newTransport func(addr string) any, closeTransport func(any), reg *metrics.Registry) *Endpoints {
+	return &Endpoints{newTransport: newTransport, closeTransport: closeTransport, metrics: reg, m: map[string]*Endpoint{}}
 }
+
+// discard is the latency observer of endpoints without metrics.
+var discard = prometheus.ObserverFunc(func(float64) {})
 
 // Get returns the endpoint for addr, creating it if needed, and revives it
 // if it was draining.
@@ -79,7 +90,10 @@ func (r *Endpoints) Get(addr string) *Endpoint {
 		e.removedAt = time.Time{}
 		return e
 	}
-	e := &Endpoint{Addr: addr, ID: shortID(addr)}
+	e := &Endpoint{Addr: addr, ID: shortID(addr), Latency: discard}
+	if r.metrics != nil {
+		e.Latency = r.metrics.Endpoint(addr)
+	}
 	if r.newTransport != nil {
 		e.Transport = r.newTransport(addr)
 	}
@@ -122,6 +136,11 @@ func (r *Endpoints) Sweep(now time.Time, drain time.Duration) int {
 		}
 	}
 	r.mu.Unlock()
+	if r.metrics != nil {
+		for _, e := range closing {
+			r.metrics.ForgetEndpoint(e.Addr)
+		}
+	}
 	if r.closeTransport != nil {
 		for _, e := range closing {
 			if e.Transport != nil {

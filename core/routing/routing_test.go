@@ -54,7 +54,7 @@ func build(t testing.TB, doc string) *Gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eps := NewEndpoints(nil, nil)
+	eps := NewEndpoints(nil, nil, nil)
 	tbl, err := Build(Input{
 		Gateways:  gws,
 		Endpoints: eps,
@@ -330,7 +330,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl, err := Build(Input{Gateways: gws, Endpoints: NewEndpoints(nil, nil), Addrs: func(tg gateway.Target) ([]string, string) {
+	tbl, err := Build(Input{Gateways: gws, Endpoints: NewEndpoints(nil, nil, nil), Addrs: func(tg gateway.Target) ([]string, string) {
 		if tg.Host == "10.0.0.1" {
 			return []string{"10.0.0.1:80"}, ""
 		}

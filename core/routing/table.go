@@ -195,7 +195,11 @@ func buildRoute(g *gateway.Gateway, gr *gateway.Route, i int, in Input) *Route {
 		r.Failed = in.Failed(gr.Target)
 	}
 	if in.Metrics != nil {
-		r.Metrics = in.Metrics.Route(g.Name, gr.Name)
+		kind := metrics.HTTP
+		if g.Port.Protocol == gateway.TCP {
+			kind = metrics.TCP
+		}
+		r.Metrics = in.Metrics.Route(g.Name, gr.Name, kind)
 	}
 	return r
 }

@@ -81,10 +81,10 @@ function parseMetrics(text) {
     const labels = {};
     for (const l of m[2].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2].replace(/\\(.)/g, '$1');
     const v = Number(m[3]), key = labels.gateway + '\t' + labels.route;
-    if (m[1] === 'turnout_requests_total') {
+    if (m[1] === 'turnout_requests_total' || m[1] === 'turnout_tcp_connections_total') {
       out.req.set(key, (out.req.get(key) || 0) + v);
-      if (labels.class === '5xx' || labels.class === 'error') out.err.set(key, (out.err.get(key) || 0) + v);
-    } else if (m[1] === 'turnout_request_duration_seconds_bucket') {
+      if (labels.class === '5xx' || labels.class === 'error' || labels.result === 'error') out.err.set(key, (out.err.get(key) || 0) + v);
+    } else if (m[1] === 'turnout_request_duration_seconds_bucket' || m[1] === 'turnout_tcp_connection_duration_seconds_bucket') {
       if (!out.buckets.has(key)) out.buckets.set(key, []);
       out.buckets.get(key).push([labels.le === '+Inf' ? Infinity : Number(labels.le), v]);
     } else if (m[1] === 'turnout_port_conflicts' && v === 1) {

@@ -24,19 +24,34 @@ var ErrClosed = eventloop.ErrClosed
 // ErrAborted is returned by Pipe when its abort channel was closed.
 var ErrAborted = errors.New("pump: aborted")
 
+// Counter counts bytes; a prometheus.Counter is one.
+type Counter interface{ Add(float64) }
+
+// Counts are where Pipe counts the bytes it reads from each side (what
+// the other side is sent). A nil Counter counts nothing.
+type Counts struct{ FromA, FromB Counter }
+
+func count(c Counter, n int) {
+	if c != nil && n > 0 {
+		c.Add(float64(n))
+	}
+}
+
 // Copy moves bytes both ways between a and b with a goroutine per
 // direction, passing a half-close on as a half-close, until both
 // directions are done or either fails; then it closes both. It is the
 // fallback of Pipe, and what tunnels whose connections are not plain TCP
 // sockets use.
-func Copy(a, b net.Conn) {
+func Copy(a, b net.Conn) { copyCounted(a, b, Counts{}) }
+
+func copyCounted(a, b net.Conn, counts Counts) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		copyHalf(b, a)
+		copyHalf(b, a, counts.FromA)
 	}()
-	copyHalf(a, b)
+	copyHalf(a, b, counts.FromB)
 	wg.Wait()
 	a.Close()
 	b.Close()
@@ -44,9 +59,9 @@ func Copy(a, b net.Conn) {
 
 type closeWriter interface{ CloseWrite() error }
 
-func copyHalf(dst, src net.Conn) {
+func copyHalf(dst, src net.Conn, counter Counter) {
 	buf := eventloop.GetBuffer()
-	_, err := io.CopyBuffer(writerOnly{dst}, readerOnly{src}, *buf)
+	_, err := io.CopyBuffer(writerOnly{dst}, countingReader{src, counter}, *buf)
 	eventloop.PutBuffer(buf)
 	if cw, ok := dst.(closeWriter); ok && err == nil {
 		cw.CloseWrite()
@@ -62,11 +77,21 @@ func copyHalf(dst, src net.Conn) {
 // read and one write beat splice's pipe round trips (perf-anchors.md).
 type writerOnly struct{ io.Writer }
 
-// readerOnly hides WriteTo for the same reason.
-type readerOnly struct{ io.Reader }
+// countingReader counts what it reads; being a plain reader, it also
+// hides WriteTo for the same reason.
+type countingReader struct {
+	r io.Reader
+	c Counter
+}
+
+func (r countingReader) Read(b []byte) (int, error) {
+	n, err := r.r.Read(b)
+	count(r.c, n)
+	return n, err
+}
 
 // copyAbortable is Copy that also ends when abort is closed.
-func copyAbortable(a, b *net.TCPConn, abort <-chan struct{}) error {
+func copyAbortable(a, b *net.TCPConn, abort <-chan struct{}, counts Counts) error {
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -76,7 +101,7 @@ func copyAbortable(a, b *net.TCPConn, abort <-chan struct{}) error {
 		case <-done:
 		}
 	}()
-	Copy(a, b)
+	copyCounted(a, b, counts)
 	close(done)
 	select {
 	case <-abort:

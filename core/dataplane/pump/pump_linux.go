@@ -29,11 +29,12 @@ func New(n int) *Pump { return &Pump{n: n} }
 // a half-close from one side on as a half-close to the other, until both
 // directions have ended or either side fails; then it closes both. It
 // returns when that is done, or when abort is closed (ErrAborted) or the
-// Pump is (ErrClosed), having closed both then too.
+// Pump is (ErrClosed), having closed both then too. The bytes read from
+// each side are counted in counts.
 //
 // The calling goroutine only waits: the bytes are moved by the event
 // loops, so it is not woken by the connection's traffic.
-func (p *Pump) Pipe(a, b *net.TCPConn, abort <-chan struct{}) error {
+func (p *Pump) Pipe(a, b *net.TCPConn, abort <-chan struct{}, counts Counts) error {
 	if p.closed.Load() {
 		a.Close()
 		b.Close()
@@ -41,16 +42,16 @@ func (p *Pump) Pipe(a, b *net.TCPConn, abort <-chan struct{}) error {
 	}
 	p.start.Do(func() { p.loops, p.err = eventloop.NewGroup(p.n) })
 	if p.err != nil {
-		return copyAbortable(a, b, abort)
+		return copyAbortable(a, b, abort, counts)
 	}
 	fa, err := TakeFD(a)
 	if err != nil {
-		return copyAbortable(a, b, abort)
+		return copyAbortable(a, b, abort, counts)
 	}
 	fb, err := TakeFD(b)
 	if err != nil {
 		unix.Close(fa)
-		return copyAbortable(a, b, abort)
+		return copyAbortable(a, b, abort, counts)
 	}
 	// Go's netpoller lets go of its own descriptors; the loop owns the
 	// duplicates from here on.
@@ -59,8 +60,8 @@ func (p *Pump) Pipe(a, b *net.TCPConn, abort <-chan struct{}) error {
 
 	l := p.loops.Next()
 	pr := &pair{loop: l, done: make(chan error, 1)}
-	pr.a = sock{fd: fa, pair: pr, peer: &pr.b}
-	pr.b = sock{fd: fb, pair: pr, peer: &pr.a}
+	pr.a = sock{fd: fa, pair: pr, peer: &pr.b, counted: counts.FromA}
+	pr.b = sock{fd: fb, pair: pr, peer: &pr.a, counted: counts.FromB}
 	if !l.Submit(pr.add) {
 		unix.Close(fa)
 		unix.Close(fb)
@@ -125,6 +126,7 @@ type sock struct {
 	eof      bool    // fd's read side ended
 	shut     bool    // fd's write side is shut down
 	interest uint32  // events registered with the loop; 0: not registered
+	counted  Counter // counts the bytes read from fd
 }
 
 func (s *sock) wantRead() bool { return !s.eof && len(s.peer.out) == 0 }
@@ -173,6 +175,7 @@ func (s *sock) read() {
 		s.pair.endIfDone()
 		return
 	}
+	count(s.counted, n)
 	dst := s.peer
 	w, err := eventloop.Write(dst.fd, buf[:n])
 	if err != nil {

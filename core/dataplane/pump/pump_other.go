@@ -12,8 +12,8 @@ func New(n int) *Pump { return &Pump{} }
 
 // Pipe moves bytes both ways between a and b with Copy; see the Linux
 // version for the contract.
-func (p *Pump) Pipe(a, b *net.TCPConn, abort <-chan struct{}) error {
-	return copyAbortable(a, b, abort)
+func (p *Pump) Pipe(a, b *net.TCPConn, abort <-chan struct{}, counts Counts) error {
+	return copyAbortable(a, b, abort, counts)
 }
 
 // Close does nothing: Copy's goroutines end with their connections.

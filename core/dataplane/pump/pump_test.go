@@ -32,7 +32,7 @@ func pipe(t *testing.T, p *pump.Pump) *conns {
 	upstream := dial(t, back.Addr())
 	server := accept(t, back)
 	c := &conns{client: client, server: server, abort: make(chan struct{}), done: make(chan error, 1)}
-	go func() { c.done <- p.Pipe(proxySide, upstream, c.abort) }()
+	go func() { c.done <- p.Pipe(proxySide, upstream, c.abort, pump.Counts{}) }()
 	t.Cleanup(func() { client.Close(); server.Close() })
 	return c
 }
