@@ -451,3 +451,59 @@ func TestGatewayOnMarathonLBPortIsRefused(t *testing.T) {
 		t.Errorf("after the refusals the gateway answers %q", got)
 	}
 }
+
+// Vamp's route selectors through the real binary: two routes named by
+// the operator select the seed's two versions by their Marathon labels
+// (marathon-json/'s "service" and "version"); the marathon plugin
+// resolves them to the tasks, each a local backend, and traffic splits
+// 50/50 between the versions. A selector that does not parse is refused
+// by the API with Vamp's message and where, and nothing changes.
+func TestSelectorRoutesGetRealTraffic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	a1, b1 := newBackend(t, "1.0.0/a"), newBackend(t, "1.0.0/b")
+	a2, b2 := newBackend(t, "1.1.0/a"), newBackend(t, "1.1.0/b")
+	fm := fakemarathon.New(t, fakemarathon.Options{})
+	mtDeployHealthy(t, fm, mtSeedApp(t, mtV100, mtPorts(a1, b1)...))
+	mtDeployHealthy(t, fm, mtSeedApp(t, mtV110, mtPorts(a2, b2)...))
+	port := testnet.FreePort(t)
+	gw := fmt.Sprintf(`name: simpleservice
+port: %d/http
+routes:
+  stable:
+    selector: label(version)(1\.0\.0)
+    weight: 50%%
+  canary:
+    selector: label(service)(simple-service) and not label(version)(1\.0\.0) and port_index(0)
+    weight: 50%%
+`, port)
+	tt := start(t, gw, "--marathon-url", fm.URL())
+	routes := tt.awaitStatus("simpleservice", 20*time.Second, "both selector routes ready at 50%", func(st e2eStatus) bool {
+		return st.route("stable").Effective == "50%" && len(st.route("stable").Endpoints) == 2 &&
+			st.route("canary").Effective == "50%" && len(st.route("canary").Endpoints) == 2
+	})
+	for route, app := range map[string]string{"stable": mtV100, "canary": mtV110} {
+		for _, e := range routes.route(route).Endpoints {
+			if e.Labels["app"] != app || !e.Healthy {
+				t.Errorf("%s endpoint %s labels %v healthy %v, want a healthy task of %s", route, e.Address, e.Labels, e.Healthy, app)
+			}
+		}
+	}
+
+	const n = 2000
+	got := split(t, fmt.Sprintf("http://127.0.0.1:%d/", port), n, 4, nil)
+	within(t, "1.0.0's tasks", got["1.0.0/a"]+got["1.0.0/b"], n, 50, 1)
+	within(t, "1.1.0's tasks", got["1.1.0/a"]+got["1.1.0/b"], n, 50, 1)
+
+	bad := strings.Replace(gw, "label(version)(1\\.0\\.0)\n", "version(1.0.0)\n", 1)
+	code, _, body := apiCall(t, "PUT", "http://"+tt.admin+"/api/v1/gateways/simpleservice", "application/x-yaml", bad)
+	var answer struct{ Message string }
+	_ = json.Unmarshal([]byte(body), &answer)
+	if want := `line 5:15: gateway "simpleservice": routes."stable".selector: invalid selector 'version(1.0.0)': position 1: unknown selector "version"`; code != 400 || !strings.HasPrefix(answer.Message, want) {
+		t.Errorf("PUT with a bad selector: %d %s, want 400 with %q", code, body, want)
+	}
+	if st := tt.status("simpleservice"); len(st.route("stable").Endpoints) != 2 {
+		t.Errorf("the refused PUT changed the gateway: %+v", st.route("stable"))
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/turnout/turnout/core/condition"
+	"github.com/turnout/turnout/core/selector"
 )
 
 // Decode reads gateways from YAML or JSON: one gateway (a mapping), a list
@@ -288,14 +289,14 @@ func unknownField(name string, supported []string) error {
 	case "filter_strength":
 		return fmt.Errorf("unknown field %q: Vamp 0.9 renamed it \"condition_strength\"", name)
 	case "selector":
-		return fmt.Errorf("unknown field %q: Vamp's selectors are not supported by Turnout", name)
+		return fmt.Errorf("unknown field %q: a gateway's selector (Vamp making one route per group of the instances it selects) is not supported by Turnout; a route's selector is", name)
 	}
 	return fmt.Errorf("unknown field %q (supported: %s)", name, strings.Join(supported, ", "))
 }
 
 var (
 	gatewayFields = []string{"name", "port", "sticky", "virtual_hosts", "routes", "policy"}
-	routeFields   = []string{"weight", "condition", "condition_strength", "rewrites", "balance", "timeout", "retries", "require_ready"}
+	routeFields   = []string{"weight", "condition", "condition_strength", "rewrites", "balance", "timeout", "retries", "require_ready", "selector"}
 	// Fields Vamp's GET wrote (GatewaySerializationFormat.scala), taken and
 	// ignored so its output can be PUT back; "warnings" is Turnout's own.
 	gatewayOutputFields = []string{"kind", "lookup_name", "internal", "deployed", "service", "metadata", "warnings"}
@@ -542,6 +543,7 @@ func (d *decoder) route(e entry) (Route, routeNodes) {
 		return r, nodes
 	}
 	var strength *yaml.Node
+	readyGiven := false
 	for _, f := range d.entries(e.val, path, "field") {
 		v, fpath := f.val, path+"."+f.name
 		switch {
@@ -599,6 +601,14 @@ func (d *decoder) route(e entry) (Route, routeNodes) {
 				d.fail(v, fpath, fmt.Errorf("require_ready must be true or false, got %s", describe(v)))
 			} else {
 				r.RequireReady = v.Value == "true"
+				readyGiven = true
+			}
+		case f.name == "selector":
+			if s, ok := d.text(v, fpath, "selector", `a selector like "label(app)(shop)"`); ok {
+				d.selector(&r, e.key, v, fpath, s)
+				if !readyGiven {
+					r.RequireReady = r.Target.Plugin()
+				}
 			}
 		case slices.Contains(routeOutputFields, f.name):
 		default:
@@ -613,6 +623,27 @@ func (d *decoder) route(e entry) (Route, routeNodes) {
 		d.warn(path+".condition_strength", ErrStrengthWithoutCondition)
 	}
 	return r, nodes
+}
+
+// selector reads a route's selector (Vamp's GatewayReader.scala checks):
+// the route key is then the route's name, one segment that is neither an
+// address nor a path, and the route's target is the selection.
+func (d *decoder) selector(r *Route, key, v *yaml.Node, path, text string) {
+	text = strings.TrimSpace(text)
+	if _, err := selector.Parse(text); err != nil {
+		d.fail(v, path, err)
+		return
+	}
+	switch {
+	case r.Target.Kind == Static:
+		d.fail(key, path, ErrSelectorExternal)
+		return
+	case r.Target.Kind != GatewayRef || strings.Contains(r.Name, "/"):
+		d.fail(key, path, ErrSelectorPath)
+		return
+	}
+	r.Selector = text
+	r.Target = SelectorTarget(text)
 }
 
 // condition reads a condition as a string, in Vamp's output form

@@ -524,6 +524,42 @@ func TestDecodeUnquotedRouteKeys(t *testing.T) {
 	}
 }
 
+// A route with Vamp's selector is keyed by its name; its target is the
+// Marathon backend's selection, held until ready like any plugin target,
+// and the selector is written back (GatewaySerializationFormat.scala
+// writes a route's selector).
+func TestDecodeRouteSelector(t *testing.T) {
+	in := "name: sava\nport: 8080\nroutes:\n  sava10:\n    selector: label(io.vamp.deployment)(sava:1.0.*)\n    weight: 90%\n" +
+		"  sava11:\n    selector: \" label(io.vamp.deployment)(sava:1.1.*) and port(8080) \"\n    weight: 10%\n    require_ready: false\n"
+	g, err := DecodeOne([]byte(in), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r0, r1 := g.Routes[0], g.Routes[1]
+	if r0.Name != "sava10" || r0.Selector != "label(io.vamp.deployment)(sava:1.0.*)" || r0.Target != SelectorTarget(r0.Selector) || !r0.RequireReady {
+		t.Errorf("route 0: %+v", r0)
+	}
+	if r1.Selector != "label(io.vamp.deployment)(sava:1.1.*) and port(8080)" || r1.Target.Ref != "selector:"+r1.Selector || r1.RequireReady {
+		t.Errorf("route 1: %+v", r1)
+	}
+	j, err := g.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"sava10":{"selector":"label(io.vamp.deployment)(sava:1.0.*)","weight":"90%"}`, `"require_ready":false`} {
+		if !strings.Contains(string(j), want) {
+			t.Errorf("written %s, want %s in it", j, want)
+		}
+	}
+	back, err := DecodeOne(j, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Routes, g.Routes) {
+		t.Errorf("read back: %+v\nwant %+v", back.Routes, g.Routes)
+	}
+}
+
 // Vamp kept the port as written (Port.value, GatewayReaderSpec's
 // Port("8080", None, Some("8080"))) and wrote it back so.
 func TestPortWrittenAsGiven(t *testing.T) {

@@ -91,6 +91,9 @@ func (p Port) String() string {
 
 func (r *Route) node() *yaml.Node {
 	m := mapping()
+	if r.Selector != "" {
+		add(m, "selector", str(r.Selector))
+	}
 	add(m, "weight", str(r.Weight.String()))
 	switch {
 	case r.ConditionRef != "":

@@ -32,6 +32,16 @@ var ReferenceScheme = string(Marathon)
 var errInstanceReference = errors.New(`deployment/cluster/service/port references need a reference scheme (serve --reference-scheme), ` +
 	`or route to the service's Marathon app ("marathon:/deployment/cluster/service:port")`)
 
+// SelectorScheme is the backend plugin that resolves route selectors: the
+// Marathon backend, by the apps' labels, names, images and ports.
+const SelectorScheme = "marathon"
+
+// SelectorTarget is the target of a route with a selector: the Marathon
+// backend's "selector:" reference.
+func SelectorTarget(selector string) Target {
+	return Target{Kind: SelectorScheme, Ref: "selector:" + selector}
+}
+
 // ParseTarget reads a route key: "[host:port]" (IPv6 as "[[::1]:80]"),
 // "scheme:ref", a scheme being a backend plugin's name (lower case letters,
 // digits and dashes, starting with a letter), or, as in Vamp, a gateway's

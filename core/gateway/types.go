@@ -143,6 +143,10 @@ type Route struct {
 	// resolving its target reports it ready (default true; static
 	// "[host:port]" targets are always ready).
 	RequireReady bool
+	// Selector is Vamp's route selector ("" for none): the route's key is
+	// then only its name, and its endpoints are the Marathon tasks the
+	// selector selects (Target is SelectorTarget of it).
+	Selector string
 }
 
 // Conditioned reports whether the route has a condition, inline or named.

@@ -175,6 +175,11 @@ var (
 	// without a condition: Vamp accepted it (GatewayReader.scala checks only
 	// its range) and it changes nothing.
 	ErrStrengthWithoutCondition = errors.New("condition_strength has no effect without a condition")
+	// ErrSelectorExternal and ErrSelectorPath are Vamp's
+	// RouteSelectorExternalTargetError and RouteSelectorOnlyRouteError: a
+	// route with a selector is keyed by a name of its own.
+	ErrSelectorExternal = errors.New("a route selector cannot be defined for an external target: key the route by a name, like \"shop\"")
+	ErrSelectorPath     = errors.New("if a route selector is defined, the route key must be a name without '/' or a scheme, like \"shop\"")
 )
 
 // ValidateSet checks what no single gateway can: names and non-zero ports

@@ -1,6 +1,7 @@
 // Package marathon is Turnout's Marathon task backend: it resolves
 // "marathon:/app-id[:port-index]" route targets to the app's task
-// endpoints themselves (host ports, or task IPs with container ports on
+// endpoints themselves, and routes with a Vamp selector to the tasks it
+// selects ("marathon:selector:..."), (host ports, or task IPs with container ports on
 // IP-per-task networks), from Marathon's event stream. Running tasks are
 // listed, healthy when they pass their health checks; a task being killed
 // leaves at once. See README.md.
@@ -29,7 +30,16 @@ func New() *Plugin {
 		"a Marathon app's healthy task endpoints, followed through Marathon's event stream", target)}
 }
 
-var target = marathon.AppTarget("marathon", nil, resolve)
+var appTarget = marathon.AppTarget("marathon", nil, resolve)
+
+// target reads "/app-id[:port]" references to one app, and "selector:..."
+// ones to the tasks a Vamp route selector selects.
+func target(cfg marathon.Config, ref string) (marathon.Resolve, error) {
+	if strings.HasPrefix(ref, selectorPrefix) {
+		return selectTarget(ref)
+	}
+	return appTarget(cfg, ref)
+}
 
 func resolve(_ marathon.Config, m *marathon.Model, a *marathon.App, r marathon.Ref) marathon.Resolution {
 	if n := max(len(a.Ports), maxTaskPorts(a)); r.N >= n {
