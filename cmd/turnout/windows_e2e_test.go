@@ -158,8 +158,10 @@ func TestZKLateAgentReported(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	srv := zktest.Start(t)
-	// The session outlives the late threshold (3 publish periods of 1s).
-	a, b, c := threeAgents(t, "zk://"+srv.Addr()+"/e2e/turnout?session-timeout=15s")
+	// The session outlives the late threshold (3 publish periods of 1s)
+	// and the whole time c is stopped, however slow the machine: were it to
+	// expire, c would leave the cluster instead of being late.
+	a, b, c := threeAgents(t, "zk://"+srv.Addr()+"/e2e/turnout?session-timeout=60s")
 	var cID string
 	for _, ag := range a.cluster().Agents {
 		if ag.Admin == c.admin {

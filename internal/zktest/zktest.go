@@ -112,12 +112,14 @@ func freePort(t testing.TB) int {
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
 // config is a standalone server on 127.0.0.1 only. tickTime 500ms allows
-// sessions of 1s to 10s. forceSync=no: the tests do not test ZooKeeper's
+// sessions from 1s, and maxSessionTimeout up to 60s (the default cap,
+// 20 ticks, would cut a test's longer session to 10s unsaid). forceSync=no: the tests do not test ZooKeeper's
 // durability against power loss, and fsync per write makes them slow on a
 // shared disk. No admin server (it would take port 8080) and only the
 // four-letter words the harness uses.
 func (s *Server) config() string {
 	return fmt.Sprintf(`tickTime=500
+maxSessionTimeout=60000
 dataDir=%s
 clientPort=%d
 clientPortAddress=127.0.0.1
