@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"sync"
 	"time"
@@ -72,6 +73,12 @@ type windowsDoc struct {
 	// Gateways are the totals by gateway and route, each as
 	// [1xx 2xx 3xx 4xx 5xx error tcp timeouts count bucket...].
 	Gateways map[string]map[string][]uint64 `json:"gateways,omitempty"`
+	// Latency are the routes' latency sketches by gateway and route, each
+	// as [index count index count ...], and SketchAccuracy the accuracy
+	// they were made with: a reader whose sketches differ ignores them
+	// (and falls back to the histogram), as an older reader does.
+	Latency        map[string]map[string][]uint64 `json:"latency,omitempty"`
+	SketchAccuracy float64                        `json:"sketch_accuracy,omitempty"`
 	// Error says why the counters are not there (too big).
 	Error string `json:"error,omitempty"`
 }
@@ -96,6 +103,29 @@ func decodeTotals(v []uint64, bounds []float64) metrics.Totals {
 		t.Buckets, t.Bounds = b, bounds
 	}
 	return t
+}
+
+func encodeBins(bins []metrics.Bin) []uint64 {
+	out := make([]uint64, 0, 2*len(bins))
+	for _, b := range bins {
+		out = append(out, uint64(b.Index), b.Count)
+	}
+	return out
+}
+
+// decodeBins reads encodeBins' pairs; a malformed list is no sketch.
+func decodeBins(v []uint64) []metrics.Bin {
+	if len(v)%2 != 0 {
+		return nil
+	}
+	out := make([]metrics.Bin, 0, len(v)/2)
+	for i := 0; i < len(v); i += 2 {
+		if i > 0 && v[i] <= v[i-2] || v[i] > math.MaxInt32 {
+			return nil // not in order: not what encodeBins wrote
+		}
+		out = append(out, metrics.Bin{Index: int(v[i]), Count: v[i+1]})
+	}
+	return out
 }
 
 // Windows makes this agent's publisher and reader; Run publishes.
@@ -195,19 +225,22 @@ func (w *Windows) Publish() error {
 // encode is the znode's data: the counters, or the error saying why they
 // are not there when they would be over Limit.
 func (w *Windows) encode() ([]byte, error) {
-	doc := windowsDoc{Agent: w.e.cfg.Info.ID, Incarnation: w.incarnation, Started: w.started, Time: time.Now(), Gateways: map[string]map[string][]uint64{}}
+	doc := windowsDoc{Agent: w.e.cfg.Info.ID, Incarnation: w.incarnation, Started: w.started, Time: time.Now(),
+		Gateways: map[string]map[string][]uint64{}, Latency: map[string]map[string][]uint64{}, SketchAccuracy: metrics.SketchAccuracy}
 	n := 0
 	for gw, routes := range w.cfg.Gateways() {
 		m := make(map[string][]uint64, len(routes))
+		lat := make(map[string][]uint64, len(routes))
 		for _, r := range routes {
 			t := w.cfg.Metrics.Totals(gw, r)
 			if doc.Bounds == nil {
 				doc.Bounds = t.Bounds
 			}
 			m[r] = encodeTotals(t)
+			lat[r] = encodeBins(t.Latency)
 			n++
 		}
-		doc.Gateways[gw] = m
+		doc.Gateways[gw], doc.Latency[gw] = m, lat
 	}
 	data, err := json.Marshal(doc)
 	if err != nil {
@@ -220,7 +253,7 @@ func (w *Windows) encode() ([]byte, error) {
 		w.tooBig = false
 		return data, nil
 	}
-	doc.Gateways, doc.Bounds = nil, nil
+	doc.Gateways, doc.Bounds, doc.Latency = nil, nil, nil
 	doc.Error = fmt.Sprintf("its counters of %d routes take %d bytes, over the znode limit of %d", n, len(data), w.cfg.Limit)
 	if !w.tooBig {
 		w.e.log.Error("cluster: the traffic counters are too big for ZooKeeper; the leader's policies decide without this agent's traffic", "routes", n, "bytes", len(data), "limit", w.cfg.Limit)
@@ -310,7 +343,11 @@ func (w *Windows) Read(ctx context.Context, gateway string, routes []string) (po
 		src := policy.Source{Agent: info.ID, Started: doc.Started, Routes: make(map[string]metrics.Totals, len(routes))}
 		for _, r := range routes {
 			if v, ok := doc.Gateways[gateway][r]; ok {
-				src.Routes[r] = decodeTotals(v, doc.Bounds)
+				t := decodeTotals(v, doc.Bounds)
+				if doc.SketchAccuracy == metrics.SketchAccuracy {
+					t.Latency = decodeBins(doc.Latency[gateway][r])
+				}
+				src.Routes[r] = t
 			}
 		}
 		rd.Sources[doc.Incarnation] = src

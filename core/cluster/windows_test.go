@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,17 @@ func expect(t *testing.T, step string, got policy.Taken, agents int, want map[st
 		// Every request in its histogram bucket: 3ms is in (2.5ms, 5ms].
 		if n := len(tot.Buckets); n > 0 && (tot.Buckets[n-1] != tot.Count || tot.Buckets[4] != tot.Count || tot.Buckets[3] != 0) {
 			t.Errorf("%s: %s: histogram %v for %d requests", step, r, tot.Buckets, tot.Count)
+		}
+		// And in its latency sketch, the other agents' read from their
+		// znodes: every request, at 3ms within the sketch's accuracy.
+		var inSketch uint64
+		for _, b := range tot.Latency {
+			inSketch += b.Count
+		}
+		if inSketch != tot.Count {
+			t.Errorf("%s: %s: %d requests in the latency sketch, want %d", step, r, inSketch, tot.Count)
+		} else if p99 := tot.Quantile(0.99); tot.Count > 0 && math.Abs(float64(p99-3*time.Millisecond)) > metrics.SketchAccuracy*float64(3*time.Millisecond) {
+			t.Errorf("%s: %s: p99 %v, want 3ms within %g", step, r, p99, metrics.SketchAccuracy)
 		}
 	}
 	if got.Agents != agents {

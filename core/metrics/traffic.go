@@ -129,13 +129,22 @@ type Route struct {
 	// both
 	errors  map[string]prometheus.Counter
 	retries prometheus.Counter
+	// latency is what policies judge latency by: exact enough at any
+	// quantile, where the histogram's buckets are not.
+	latency sketch
 }
 
 // Observe counts one HTTP request an endpoint answered, with its status
 // code, and how long it took.
 func (m *Route) Observe(status int, took time.Duration) {
 	m.codes.inc(status)
-	m.duration.Observe(took.Seconds())
+	m.observe(m.duration, took)
+}
+
+func (m *Route) observe(h prometheus.Observer, took time.Duration) {
+	s := took.Seconds()
+	h.Observe(s)
+	m.latency.observe(s)
 }
 
 // Failed counts one HTTP request no endpoint answered (class "error"),
@@ -143,7 +152,7 @@ func (m *Route) Observe(status int, took time.Duration) {
 // long it took.
 func (m *Route) Failed(answered int, took time.Duration) {
 	m.codes.inc(-answered) // negative: the gateway's own answer, class error
-	m.duration.Observe(took.Seconds())
+	m.observe(m.duration, took)
 }
 
 // ObserveConn counts one finished TCP connection: ok when it reached an
@@ -154,7 +163,7 @@ func (m *Route) ObserveConn(ok bool, took time.Duration) {
 	} else {
 		m.tcpFailed.Inc()
 	}
-	m.tcpDuration.Observe(took.Seconds())
+	m.observe(m.tcpDuration, took)
 }
 
 // Error counts one failure talking to an endpoint, of the given kind (one

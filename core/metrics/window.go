@@ -22,6 +22,10 @@ type Totals struct {
 	Buckets []uint64
 	Bounds  []float64
 	Count   uint64
+	// Latency is the latency sketch's non-empty buckets, in order: what
+	// Quantile answers from when there are any (the histogram's buckets
+	// are too coarse to judge a p99 against a threshold between them).
+	Latency []Bin
 }
 
 // Totals reads the route's series.
@@ -41,6 +45,7 @@ func (m *Route) Totals() Totals {
 		t.Classes[ClassError] += read(m.tcpFailed)
 	}
 	t.Timeouts = read(m.errors[ErrTimeout])
+	t.Latency = m.latency.bins()
 	duration := m.duration
 	if m.kind == TCP {
 		duration = m.tcpDuration
@@ -60,7 +65,7 @@ func (m *Route) Totals() Totals {
 // Sub is what happened between prev and t (series only grow; a series
 // created anew after prev counts from zero).
 func (t Totals) Sub(prev Totals) Totals {
-	out := Totals{Bounds: t.Bounds, Buckets: make([]uint64, len(t.Buckets))}
+	out := Totals{Bounds: t.Bounds, Buckets: make([]uint64, len(t.Buckets)), Latency: subBins(t.Latency, prev.Latency)}
 	for i := range t.Classes {
 		out.Classes[i] = sub(t.Classes[i], prev.Classes[i])
 	}
@@ -80,7 +85,7 @@ func (t Totals) Sub(prev Totals) Totals {
 // histograms must have the same bounds (every agent uses the same ones);
 // with no bounds of its own, t takes o's.
 func (t Totals) Add(o Totals) Totals {
-	out := Totals{Bounds: t.Bounds, Count: t.Count + o.Count, Timeouts: t.Timeouts + o.Timeouts}
+	out := Totals{Bounds: t.Bounds, Count: t.Count + o.Count, Timeouts: t.Timeouts + o.Timeouts, Latency: addBins(t.Latency, o.Latency)}
 	if out.Bounds == nil {
 		out.Bounds = o.Bounds
 	}
@@ -106,11 +111,16 @@ func sub(a, b uint64) uint64 {
 	return a - b
 }
 
-// Quantile estimates the q-quantile (0.99 for p99) of the latencies, by
-// linear interpolation inside the histogram bucket it falls in, as
-// Prometheus' histogram_quantile does; 0 without observations. Above the
-// last bound it answers the last bound.
+// Quantile is the q-quantile (0.99 for p99) of the latencies: from the
+// sketch, within SketchAccuracy of the latency of the request at that
+// rank; without one (an agent of an older version), by linear
+// interpolation inside the histogram bucket it falls in, as Prometheus'
+// histogram_quantile does, and above the last bound the last bound. 0
+// without observations.
 func (t Totals) Quantile(q float64) time.Duration {
+	if s, ok := sketchQuantile(t.Latency, q); ok {
+		return time.Duration(math.Round(s * float64(time.Second)))
+	}
 	if t.Count == 0 || len(t.Buckets) == 0 {
 		return 0
 	}
