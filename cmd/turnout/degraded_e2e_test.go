@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +59,53 @@ func TestRefusedPluginInTheFileDegradesOneGateway(t *testing.T) {
 	}
 	if out, code := tt.cli("gateway", "apply", "-f", gw); code != 1 || !strings.Contains(out, "checksum mismatch") {
 		t.Fatalf("apply: exit %d, output %s", code, out)
+	}
+}
+
+// TestFixedPluginFileServesWithoutRestart: the plugin file in the
+// directory is not the one whose checksum is configured (a botched
+// upgrade), so the gateway naming it serves degraded; copying the right
+// binary in makes Turnout read the directory again, start the plugin and
+// serve the gateway's routes, without a restart.
+func TestFixedPluginFileServesWithoutRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	examples, sums := examplePlugins(t)
+	const file = "turnout-plugin-backend-file"
+	good, err := os.ReadFile(filepath.Join(examples, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, file), append(slices.Clone(good), "botched"...), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	backend := testnet.Backend(t, "shop")
+	v1, v2 := filepath.Join(t.TempDir(), "v1.endpoints"), filepath.Join(t.TempDir(), "v2.endpoints")
+	endpointsFile(t, v1, backend)
+	endpointsFile(t, v2, backend)
+	port := testnet.FreePort(t)
+	tt := start(t, fileGateway(port, v1, v2), "--plugin-dir", dir, "--plugin-checksum", file+"="+sums[file])
+	tt.awaitStatus("shop", 10*time.Second, "the shop's routes held for the checksum", func(st e2eStatus) bool {
+		return len(st.Routes) == 2 && st.Routes[0].Effective == "0%" && strings.Contains(st.Routes[0].Held, "checksum mismatch")
+	})
+
+	// The right binary, written beside and renamed in, as an installer does.
+	if err := os.WriteFile(filepath.Join(dir, "."+file), good, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "."+file), filepath.Join(dir, file)); err != nil {
+		t.Fatal(err)
+	}
+	tt.awaitStatus("shop", 20*time.Second, "the shop's routes served", func(st e2eStatus) bool {
+		return len(st.Routes) == 2 && st.Routes[0].Effective == "50%" && st.Routes[1].Effective == "50%"
+	})
+	if got := get(t, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/", port)); got != "shop" {
+		t.Errorf("the gateway answered %q", got)
+	}
+	if !strings.Contains(tt.logs.String(), "plugin file accepted") && !strings.Contains(tt.logs.String(), "plugin started") {
+		t.Errorf("the log does not say the plugin started:\n%s", tt.logs.String())
 	}
 }

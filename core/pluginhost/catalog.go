@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/turnout/turnout/plugins/sdk"
 )
@@ -80,7 +81,12 @@ type CatalogOptions struct {
 }
 
 // Catalog is every plugin the host may start, keyed by kind and name.
+// Rescan reads the plugin directory again; the rest reads.
 type Catalog struct {
+	opts     CatalogOptions
+	builtins map[string]Entry
+
+	mu      sync.RWMutex
 	entries map[string]Entry
 }
 
@@ -89,7 +95,7 @@ type Catalog struct {
 // list` can show them; an error is returned only when the directory or the
 // binary cannot be read at all.
 func NewCatalog(o CatalogOptions) (*Catalog, error) {
-	c := &Catalog{entries: map[string]Entry{}}
+	c := &Catalog{opts: o, builtins: map[string]Entry{}}
 	if len(o.Builtins) > 0 {
 		sum, err := fileSHA256(o.Self)
 		if err != nil {
@@ -98,8 +104,41 @@ func NewCatalog(o CatalogOptions) (*Catalog, error) {
 		for _, b := range o.Builtins {
 			e := Entry{Name: b.Name, Kind: b.Kind, Builtin: true, Path: o.Self,
 				Args: []string{"plugin", "start", string(b.Kind), b.Name}, Checksum: sum, Info: b.Info}
-			c.entries[e.ID()] = e
+			c.builtins[e.ID()] = e
 		}
+	}
+	entries, err := c.scan()
+	if err != nil {
+		return nil, err
+	}
+	c.entries = entries
+	return c, nil
+}
+
+// Dir is the third-party plugin directory ("" for none).
+func (c *Catalog) Dir() string { return c.opts.Dir }
+
+// Rescan reads the plugin directory again, so that a plugin refused for
+// its file (a checksum mismatch, not executable, missing) is usable once
+// the file is right, and a file that went wrong is refused at its next
+// start. On an error the catalog stays as it was.
+func (c *Catalog) Rescan() error {
+	entries, err := c.scan()
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.entries = entries
+	c.mu.Unlock()
+	return nil
+}
+
+// scan is the built-ins with the plugin directory's plugins over them.
+func (c *Catalog) scan() (map[string]Entry, error) {
+	o := c.opts
+	entries := make(map[string]Entry, len(c.builtins))
+	for id, e := range c.builtins {
+		entries[id] = e
 	}
 	seen := map[string]bool{}
 	if o.Dir != "" {
@@ -109,13 +148,13 @@ func NewCatalog(o CatalogOptions) (*Catalog, error) {
 		}
 		for _, e := range found {
 			seen[filepath.Base(e.Path)] = true
-			if b, ok := c.entries[e.ID()]; ok && b.Builtin {
+			if b, ok := entries[e.ID()]; ok && b.Builtin {
 				if e.Refused != nil {
 					continue // a bad file never displaces a working built-in
 				}
 				e.Replaces = true
 			}
-			c.entries[e.ID()] = e
+			entries[e.ID()] = e
 		}
 	}
 	for file := range o.Checksums {
@@ -126,16 +165,18 @@ func NewCatalog(o CatalogOptions) (*Catalog, error) {
 			}
 			e := Entry{Name: name, Kind: kind, Path: filepath.Join(o.Dir, file),
 				Refused: fmt.Errorf("plugin %s: a checksum is configured but %s is not in the plugin directory %q", file, file, o.Dir)}
-			if _, ok := c.entries[e.ID()]; !ok {
-				c.entries[e.ID()] = e
+			if _, ok := entries[e.ID()]; !ok {
+				entries[e.ID()] = e
 			}
 		}
 	}
-	return c, nil
+	return entries, nil
 }
 
 // Entries lists the catalog by kind, then name.
 func (c *Catalog) Entries() []Entry {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	out := make([]Entry, 0, len(c.entries))
 	for _, e := range c.entries {
 		out = append(out, e)
@@ -146,6 +187,8 @@ func (c *Catalog) Entries() []Entry {
 
 // Get returns the plugin of a kind and name.
 func (c *Catalog) Get(kind sdk.Kind, name string) (Entry, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	e, ok := c.entries[string(kind)+"/"+name]
 	return e, ok
 }

@@ -34,6 +34,8 @@ type Host struct {
 	opts Options
 	log  *slog.Logger
 
+	reloadMu sync.Mutex // one Reload at a time
+
 	mu        sync.Mutex
 	ctx       context.Context
 	wg        sync.WaitGroup
@@ -58,6 +60,13 @@ func (h *Host) Start(ctx context.Context) {
 	h.mu.Lock()
 	h.ctx = ctx
 	h.mu.Unlock()
+	if dir := h.opts.Catalog.Dir(); dir != "" {
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			h.watchDir(ctx, dir)
+		}()
+	}
 }
 
 // Wait returns once ctx of Start ended and every plugin process is gone.

@@ -43,8 +43,10 @@ var retryRefused = 5 * time.Second
 // watch follows one target through its plugin's restarts.
 type watch struct {
 	target sdk.Target
-	cancel context.CancelFunc
-	res    Resolution // guarded by Host.mu
+	// guarded by Host.mu
+	cancel  context.CancelFunc
+	claimed bool // startWatches has it: started, or being started
+	res     Resolution
 }
 
 // SyncTargets makes the host watch exactly these targets: new ones start,
@@ -75,14 +77,33 @@ func (h *Host) SyncTargets(targets []sdk.Target) {
 	}
 	ctx := h.ctx
 	h.mu.Unlock()
+	h.startWatches(ctx, start)
+}
+
+// startWatches follows targets on their plugins; one whose scheme has no
+// usable plugin is marked refused, and Reload tries it again.
+func (h *Host) startWatches(ctx context.Context, start []*watch) {
+	refuse := func(w *watch, err error) {
+		h.update(w, func(r *Resolution) { r.Error, r.Refused = err.Error(), true })
+		h.mu.Lock()
+		w.claimed = false
+		h.mu.Unlock()
+	}
 	for _, w := range start {
+		h.mu.Lock()
+		mine := !w.claimed && h.watches[w.target.String()] == w
+		w.claimed = true
+		h.mu.Unlock()
+		if !mine {
+			continue
+		}
 		if err := h.CheckScheme(w.target.Scheme); err != nil {
-			h.update(w, func(r *Resolution) { r.Error, r.Refused = err.Error(), true })
+			refuse(w, err)
 			continue
 		}
 		in, err := h.backend(w.target.Scheme)
 		if err != nil {
-			h.update(w, func(r *Resolution) { r.Error, r.Refused = err.Error(), true })
+			refuse(w, err)
 			continue
 		}
 		wctx, cancel := context.WithCancel(ctx)
