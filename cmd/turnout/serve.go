@@ -27,6 +27,7 @@ import (
 	"github.com/turnout/turnout/core/filesource"
 	"github.com/turnout/turnout/core/gateway"
 	"github.com/turnout/turnout/core/metrics"
+	"github.com/turnout/turnout/core/notify"
 	"github.com/turnout/turnout/core/pluginhost"
 	"github.com/turnout/turnout/core/policy"
 	"github.com/turnout/turnout/core/ports"
@@ -56,6 +57,7 @@ type serveFlags struct {
 	resolve        []string
 	portRange      string
 	refScheme      string
+	notify         []string
 	logLevel       string
 	logFormat      string
 	pprof          bool
@@ -150,6 +152,7 @@ with 503.`,
 	fl.IntVar(&f.demoPort, "demo-port", 3001, "first port of the demo backends")
 	fl.StringArrayVar(&f.resolve, "resolve", nil, "pin a target to addresses, HOST:PORT=ADDR[,ADDR...] (repeatable)")
 	fl.StringVar(&f.portRange, "port-range", "8000-9999", "ports for gateways that give none")
+	fl.StringArrayVar(&f.notify, "notify", nil, "send every gateway's rollout events (started, step, paused, promoted, rolled back, failed) to a receiver, FORMAT=URL with FORMAT slack, teams or webhook (repeatable) [TURNOUT_NOTIFY, comma-separated]")
 	fl.StringVar(&f.refScheme, "reference-scheme", envOr("TURNOUT_REFERENCE_SCHEME", "marathon"), "backend plugin that resolves Vamp's deployment/cluster/service/port route keys (app /deployment/cluster/service, port by name); empty refuses them [TURNOUT_REFERENCE_SCHEME]")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
@@ -195,6 +198,10 @@ func serve(ctx context.Context, f serveFlags) error {
 		}
 	}
 	gateway.ReferenceScheme = f.refScheme
+	receivers, err := parseNotify(f.notify)
+	if err != nil {
+		return err
+	}
 	mlbRange, err := ports.ParseRange(f.marathonLBRange)
 	if err != nil {
 		return fmt.Errorf("--marathon-lb-range: %w", err)
@@ -481,6 +488,15 @@ func serve(ctx context.Context, f serveFlags) error {
 		runner.Run(ctx)
 		close(runnerDone)
 	}()
+	go notify.Run(ctx, notify.Options{Bus: bus, Receivers: receivers, Logger: log, Sent: reg.Notifications,
+		Gateway: func(name string) []gateway.Notify {
+			for _, g := range eng.Gateways() {
+				if g.Name == name && g.Policy != nil {
+					return g.Policy.Notify
+				}
+			}
+			return nil
+		}})
 	defer func() { <-runnerDone }() // no decision is written after the store closes
 	go eng.Follow(ctx, st, storeVersion, func(v int64, err error) {
 		switch {
@@ -788,4 +804,27 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// parseNotify reads --notify's FORMAT=URL receivers, and TURNOUT_NOTIFY's
+// comma-separated ones when the flag is not given.
+func parseNotify(flags []string) ([]gateway.Notify, error) {
+	if len(flags) == 0 {
+		if env := os.Getenv("TURNOUT_NOTIFY"); env != "" {
+			flags = strings.Split(env, ",")
+		}
+	}
+	var out []gateway.Notify
+	for _, f := range flags {
+		format, u, ok := strings.Cut(strings.TrimSpace(f), "=")
+		if !ok {
+			return nil, fmt.Errorf("--notify %q: want FORMAT=URL, like slack=https://hooks.slack.com/services/...", f)
+		}
+		n, err := gateway.ParseNotify(format, u)
+		if err != nil {
+			return nil, fmt.Errorf("--notify: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

@@ -29,6 +29,9 @@ const (
 	// PolicyCommand is an operator's command to a policy (promote, pause,
 	// resume, abort, retry), published by the agent that took it.
 	PolicyCommand Type = "policy.command"
+	// PolicyFailed: a policy's decision failed (its plugin down, an
+	// error), the first of a run of failures; the weights are held.
+	PolicyFailed Type = "policy.failed"
 	// RouteHeld and RouteReleased: readiness took a route out of, or put
 	// it back into, the weighted choice.
 	RouteHeld     Type = "route.held"
@@ -47,7 +50,7 @@ const (
 )
 
 // Types lists every type published, for documentation and validation.
-var Types = []Type{GatewayCreated, GatewayChanged, GatewayDeleted, PolicyDecision, PolicyCommand,
+var Types = []Type{GatewayCreated, GatewayChanged, GatewayDeleted, PolicyDecision, PolicyCommand, PolicyFailed,
 	RouteHeld, RouteReleased, EndpointsAdded, EndpointsRemoved, PluginStarted, PluginCrashed, PortConflict, PortResolved}
 
 // Markers are sent on a stream, never kept in the history.

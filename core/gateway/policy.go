@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -25,6 +28,50 @@ type Policy struct {
 	MaxStep Weight
 	// Config is the whole section as a JSON object.
 	Config json.RawMessage
+	// Notify are where the rollout's events go (`notify:`), besides the
+	// agent-wide ones; the core's, never the plugin's (PluginConfig).
+	Notify []Notify
+}
+
+// Notify is one receiver of a rollout's events: Format is slack, teams
+// or webhook, URL where they are POSTed.
+type Notify struct {
+	Format string `json:"format"`
+	URL    string `json:"url"`
+}
+
+// NotifyFormats are the formats a receiver may take.
+var NotifyFormats = []string{"slack", "teams", "webhook"}
+
+// ParseNotify checks one receiver: a known format and an http(s) URL.
+func ParseNotify(format, rawURL string) (Notify, error) {
+	if !slices.Contains(NotifyFormats, format) {
+		return Notify{}, fmt.Errorf("format must be one of %s, got %q", strings.Join(NotifyFormats, ", "), format)
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Notify{}, fmt.Errorf("url must be an http or https URL, got %q", rawURL)
+	}
+	return Notify{Format: format, URL: rawURL}, nil
+}
+
+// PluginConfig is the section the policy plugin sees: Config without the
+// core's own notify list (a plugin refuses keys it does not know). It is
+// Config itself, byte for byte, when there is no notify.
+func (p *Policy) PluginConfig() json.RawMessage {
+	if len(p.Notify) == 0 {
+		return p.Config
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(p.Config, &m); err != nil {
+		return p.Config
+	}
+	delete(m, "notify")
+	b, err := json.Marshal(m)
+	if err != nil {
+		return p.Config
+	}
+	return b
 }
 
 // DefaultPolicyInterval is a policy's interval when the section sets none.
@@ -79,6 +126,8 @@ func (d *decoder) policy(v *yaml.Node) *Policy {
 			}
 		case "steps":
 			steps = e.val
+		case "notify":
+			p.Notify = d.notify(e.val, path)
 		}
 	}
 	if !typed {
@@ -100,6 +149,41 @@ func (d *decoder) policy(v *yaml.Node) *Policy {
 		p.MaxStep = Full
 	}
 	return p
+}
+
+// notify reads `notify:`, a list of {format, url} (one mapping alone is a
+// list of one).
+func (d *decoder) notify(v *yaml.Node, path string) []Notify {
+	items := []*yaml.Node{v}
+	if v.Kind == yaml.SequenceNode {
+		items = v.Content
+	}
+	var out []Notify
+	for i, it := range items {
+		ipath := fmt.Sprintf("%s[%d]", path, i)
+		if it.Kind != yaml.MappingNode {
+			d.fail(it, ipath, fmt.Errorf("a receiver must be {format: slack|teams|webhook, url: URL}, got %s", describe(it)))
+			continue
+		}
+		var format, u string
+		for _, f := range d.entries(it, ipath, "field") {
+			switch f.name {
+			case "format":
+				format, _ = d.text(f.val, ipath+".format", "format", "slack, teams or webhook")
+			case "url":
+				u, _ = d.text(f.val, ipath+".url", "url", "an http or https URL")
+			default:
+				d.fail(f.key, ipath, unknownField(f.name, []string{"format", "url"}))
+			}
+		}
+		n, err := ParseNotify(format, u)
+		if err != nil {
+			d.fail(it, ipath, err)
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 // stepWeight reads a step as 10, 2.5 or "10%".
@@ -141,11 +225,12 @@ func (p *Policy) node() (*yaml.Node, error) {
 // name in service, when both have the same policy section and routes:
 // while a policy runs, it owns the weights, and re-applying an unchanged
 // file or document must not put the rollout back to its start. A changed
-// policy section starts a new rollout with g's own weights. It reports
+// policy section (its notify list aside) starts a new rollout with g's
+// own weights. It reports
 // whether the weights were taken from stored.
 func (g *Gateway) KeepPolicyWeights(stored *Gateway) bool {
 	if g.Policy == nil || stored == nil || stored.Policy == nil || len(g.Routes) != len(stored.Routes) ||
-		!bytes.Equal(g.Policy.Config, stored.Policy.Config) {
+		!bytes.Equal(g.Policy.PluginConfig(), stored.Policy.PluginConfig()) {
 		return false
 	}
 	for i := range g.Routes {

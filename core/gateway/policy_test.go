@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,9 @@ func TestDecodePolicyErrors(t *testing.T) {
 		"  type: canary\n  interval: 10ms\n": `gw.yaml:10:13: gateway "shop": policy.interval: interval must be between 100ms and 24h, got 10ms`,
 		"  type: canary\n  step: 0\n":        `gw.yaml:10:9: gateway "shop": policy.step: step: a percentage above 0 and at most 100, got 0`,
 		"  type: canary\n  steps: [5, x]\n":  `gw.yaml:10:14: gateway "shop": policy.steps: steps: step must be a percentage like "50%", got "x"`,
+		"  type: canary\n  notify: [{format: email, url: http://x}]\n": `gw.yaml:10:12: gateway "shop": policy.notify[0]: format must be one of slack, teams, webhook, got "email"`,
+		"  type: canary\n  notify: {format: slack, url: hooks.slack.com}\n": `gw.yaml:10:11: gateway "shop": policy.notify[0]: url must be an http or https URL, got "hooks.slack.com"`,
+		"  type: canary\n  notify: [{format: slack, url: http://x, channel: a}]\n": `gw.yaml:10:43: gateway "shop": policy.notify[0]: unknown field "channel" (supported: format, url)`,
 	} {
 		_, err := DecodeOne([]byte(policyGateway+section), "gw.yaml")
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -71,6 +75,38 @@ func TestDecodePolicyErrors(t *testing.T) {
 	if _, err := DecodeOne([]byte(strings.TrimSuffix(policyGateway, "policy:\n")+"policy: canary\n"), "gw.yaml"); err == nil ||
 		!strings.Contains(err.Error(), "policy must be a mapping with at least a type, got \"canary\"") {
 		t.Errorf("scalar policy: %v", err)
+	}
+}
+
+// notify is the core's: read and written back with the section, never
+// shown to the plugin, and changing it starts no new rollout.
+func TestPolicyNotify(t *testing.T) {
+	section := "  type: canary\n  step: 10\n  notify:\n    - {format: slack, url: https://hooks.slack.com/services/T/B/x}\n    - {format: webhook, url: http://127.0.0.1:9/hook}\n"
+	g, err := DecodeOne([]byte(policyGateway+section), "gw.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Notify{{"slack", "https://hooks.slack.com/services/T/B/x"}, {"webhook", "http://127.0.0.1:9/hook"}}
+	if !slices.Equal(g.Policy.Notify, want) {
+		t.Errorf("notify %+v", g.Policy.Notify)
+	}
+	if got := string(g.Policy.PluginConfig()); got != `{"step":10,"type":"canary"}` {
+		t.Errorf("the plugin's section %s", got)
+	}
+	doc, err := g.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := DecodeOne(doc, "")
+	if err != nil || !slices.Equal(again.Policy.Notify, want) {
+		t.Fatalf("round trip: %v %+v from %s", err, again.Policy, doc)
+	}
+	without, err := DecodeOne([]byte(policyGateway+"  type: canary\n  step: 10\n"), "gw.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.KeepPolicyWeights(without) {
+		t.Error("a changed notify list started a new rollout")
 	}
 }
 

@@ -67,6 +67,9 @@ type Registry struct {
 	// AccessLogDropped counts access log lines of the event loops dropped
 	// because the log's writer fell behind.
 	AccessLogDropped prometheus.Counter
+	// Notifications counts rollout notifications by format and result
+	// (ok, error, dropped).
+	Notifications *prometheus.CounterVec
 	// Rollout is the routes' weights and the policies' phases, steps,
 	// decisions and checks.
 	Rollout *Rollout
@@ -228,6 +231,10 @@ func NewRegistry() *Registry {
 			Name: "turnout_http_handoffs_total",
 			Help: "HTTP connections the event loops handed to the goroutine path (a chunked or big request body, an upgrade, a malformed or unroutable request).",
 		}),
+		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnout_notifications_total",
+			Help: "Rollout notifications sent (serve --notify, a policy's notify), by format and result: ok, error (not delivered after retries), dropped (the receiver's queue was full).",
+		}, []string{"format", "result"}),
 		AccessLogDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "turnout_access_log_dropped_total",
 			Help: "Access log lines of the event loops dropped because the log's writer fell behind (--access-log).",
@@ -236,7 +243,7 @@ func NewRegistry() *Registry {
 	r.register(r.requests, r.duration, r.tcpConns, r.tcpDuration, r.errors, r.retries, r.unrouted, r.unroutedConns,
 		r.connections, r.open, r.received, r.sent, r.client, r.endpoint,
 		r.TableSwaps, r.TableFailures, r.TableGeneration, r.ConfigReloads,
-		r.PluginStarts, r.PluginCrashes, r.PluginUp, r.TargetStale, r.RouteHeld, r.PortConflicts, r.PolicyLateAgents, r.HTTPHandoffs, r.AccessLogDropped,
+		r.PluginStarts, r.PluginCrashes, r.PluginUp, r.TargetStale, r.RouteHeld, r.PortConflicts, r.PolicyLateAgents, r.HTTPHandoffs, r.AccessLogDropped, r.Notifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	r.register(r.Rollout.collectors()...)
 	return r

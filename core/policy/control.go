@@ -54,7 +54,7 @@ func (r *Runner) Check(ctx context.Context, gws []*gateway.Gateway) error {
 		if err != nil {
 			return fmt.Errorf("gateway %q: policy: %w", g.Name, err)
 		}
-		if err := impl.ValidateConfig(ctx, g.Policy.Config, routes); err != nil {
+		if err := impl.ValidateConfig(ctx, g.Policy.PluginConfig(), routes); err != nil {
 			return fmt.Errorf("gateway %q: policy: %w", g.Name, err)
 		}
 		r.mu.Lock()
@@ -66,7 +66,7 @@ func (r *Runner) Check(ctx context.Context, gws []*gateway.Gateway) error {
 
 // acceptedKey is what a policy plugin's ValidateConfig judged.
 func acceptedKey(p *gateway.Policy, routes []string) string {
-	return p.Type + "\x00" + string(p.Config) + "\x00" + strings.Join(routes, "\x00")
+	return p.Type + "\x00" + string(p.PluginConfig()) + "\x00" + strings.Join(routes, "\x00")
 }
 
 // waitPolicy waits (10s at most) for a policy plugin to run: the first

@@ -338,7 +338,7 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 	if err == nil {
 		dctx, cancel := context.WithTimeout(ctx, r.o.DecideTimeout)
 		d, err = impl.Decide(dctx, sdk.Input{
-			Gateway: name, Config: pol.Config, State: st.Plugin, Now: now,
+			Gateway: name, Config: pol.PluginConfig(), State: st.Plugin, Now: now,
 			Window: taken.Span, Routes: metricsOf(g, taken.Routes, r.ready(name)), Command: cmd,
 		})
 		cancel()
@@ -358,6 +358,10 @@ func (r *Runner) decide(ctx context.Context, name string, pol *gateway.Policy, w
 		st.Command, st.CommandBy, st.CommandWhy = cmd, by, why // not taken yet
 		st.Last = &Decision{Time: now, Action: sdk.Hold, Reason: "holding: the decision failed", Error: err.Error()}
 		r.log.Warn("policy decision failed; weights held", "gateway", name, "policy", pol.Type, "err", err, "failures", st.Errors)
+		if st.Errors == 1 {
+			r.o.Events.Publish(events.Event{Type: events.PolicyFailed, Gateway: name, Reason: err.Error(), Time: now,
+				Data: decisionEvent{Policy: pol.Type, Action: sdk.Hold, Phase: st.Phase, Step: st.Decisions}})
+		}
 		r.save(ctx, name, g, grev, st, prev, "", nil, nil, "")
 		return min(interval, time.Second)
 	}

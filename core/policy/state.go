@@ -91,7 +91,9 @@ func Terminal(phase string) bool {
 	return false
 }
 
+// configHash tells a changed policy section (a new rollout) from the
+// same one; who is notified is no part of it.
 func configHash(p *gateway.Policy) string {
-	sum := sha256.Sum256(p.Config)
+	sum := sha256.Sum256(p.PluginConfig())
 	return hex.EncodeToString(sum[:8])
 }
