@@ -58,13 +58,13 @@ func TestDecodePolicy(t *testing.T) {
 
 func TestDecodePolicyErrors(t *testing.T) {
 	for section, want := range map[string]string{
-		"  interval: 1m\n":                   `gw.yaml:9:3: gateway "shop": policy.type: policy.type is required: the name of a policy plugin, like canary or bluegreen`,
-		"  type: canary\n  interval: soon\n": `gw.yaml:10:13: gateway "shop": policy.interval: interval must be a duration like "30s", got "soon"`,
-		"  type: canary\n  interval: 10ms\n": `gw.yaml:10:13: gateway "shop": policy.interval: interval must be between 100ms and 24h, got 10ms`,
-		"  type: canary\n  step: 0\n":        `gw.yaml:10:9: gateway "shop": policy.step: step: a percentage above 0 and at most 100, got 0`,
-		"  type: canary\n  steps: [5, x]\n":  `gw.yaml:10:14: gateway "shop": policy.steps: steps: step must be a percentage like "50%", got "x"`,
-		"  type: canary\n  notify: [{format: email, url: http://x}]\n": `gw.yaml:10:12: gateway "shop": policy.notify[0]: format must be one of slack, teams, webhook, got "email"`,
-		"  type: canary\n  notify: {format: slack, url: hooks.slack.com}\n": `gw.yaml:10:11: gateway "shop": policy.notify[0]: url must be an http or https URL, got "hooks.slack.com"`,
+		"  interval: 1m\n":                                                         `gw.yaml:9:3: gateway "shop": policy.type: policy.type is required: the name of a policy plugin, like canary or bluegreen`,
+		"  type: canary\n  interval: soon\n":                                       `gw.yaml:10:13: gateway "shop": policy.interval: interval must be a duration like "30s", got "soon"`,
+		"  type: canary\n  interval: 10ms\n":                                       `gw.yaml:10:13: gateway "shop": policy.interval: interval must be between 100ms and 24h, got 10ms`,
+		"  type: canary\n  step: 0\n":                                              `gw.yaml:10:9: gateway "shop": policy.step: step: a percentage above 0 and at most 100, got 0`,
+		"  type: canary\n  steps: [5, x]\n":                                        `gw.yaml:10:14: gateway "shop": policy.steps: steps: step must be a percentage like "50%", got "x"`,
+		"  type: canary\n  notify: [{format: email, url: http://x}]\n":             `gw.yaml:10:12: gateway "shop": policy.notify[0]: format must be one of slack, teams, webhook, got "email"`,
+		"  type: canary\n  notify: {format: slack, url: hooks.slack.com}\n":        `gw.yaml:10:11: gateway "shop": policy.notify[0]: url must be an http or https URL, got "hooks.slack.com"`,
 		"  type: canary\n  notify: [{format: slack, url: http://x, channel: a}]\n": `gw.yaml:10:43: gateway "shop": policy.notify[0]: unknown field "channel" (supported: format, url)`,
 	} {
 		_, err := DecodeOne([]byte(policyGateway+section), "gw.yaml")
