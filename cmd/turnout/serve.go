@@ -818,7 +818,7 @@ func parseNotify(flags []string) ([]gateway.Notify, error) {
 	for _, f := range flags {
 		format, u, ok := strings.Cut(strings.TrimSpace(f), "=")
 		if !ok {
-			return nil, fmt.Errorf("--notify %q: want FORMAT=URL, like slack=https://hooks.slack.com/services/...", f)
+			return nil, fmt.Errorf("--notify %q: want FORMAT=URL, like slack=https://hooks.slack.com/services/T/B/X", f)
 		}
 		n, err := gateway.ParseNotify(format, u)
 		if err != nil {
