@@ -136,6 +136,9 @@ func (d *decoder) policy(v *yaml.Node) *Policy {
 	if p.MaxStep == 0 && steps != nil && steps.Kind == yaml.SequenceNode {
 		prev := Weight(0)
 		for _, s := range steps.Content {
+			if s.Kind == yaml.MappingNode {
+				continue // a pause ({pause: 10m}): the plugin's to read
+			}
 			w, err := stepWeight(s)
 			if err != nil {
 				d.fail(s, "policy.steps", fmt.Errorf("steps: %w", err))

@@ -27,6 +27,8 @@ func TestDecodePolicy(t *testing.T) {
 		{"defaults", "  type: canary\n", DefaultPolicyInterval, Full, `{"type":"canary"}`},
 		{"step", "  type: canary\n  interval: 1m\n  step: 10\n", time.Minute, 1000, `{"interval":"1m","step":10,"type":"canary"}`},
 		{"steps: the largest jump", "  type: canary\n  steps: [1, 5, 10, 25, 50]\n", DefaultPolicyInterval, 2500, `{"steps":[1,5,10,25,50],"type":"canary"}`},
+		{"pauses among the steps", "  type: canary\n  steps: [10, {pause: {duration: 10m}}, 40, {pause: {}}, 50]\n", DefaultPolicyInterval, 3000,
+			`{"steps":[10,{"pause":{"duration":"10m"}},40,{"pause":{}},50],"type":"canary"}`},
 		{"max_step wins", "  type: canary\n  step: 10\n  max_step: \"2.5%\"\n", DefaultPolicyInterval, 250, `{"max_step":"2.5%","step":10,"type":"canary"}`},
 		{"anything else is the plugin's", "  type: bluegreen\n  active: a\n  webhooks: [{url: http://x, timeout: 5s}]\n  auto_promote: true\n", DefaultPolicyInterval, Full,
 			`{"active":"a","auto_promote":true,"type":"bluegreen","webhooks":[{"timeout":"5s","url":"http://x"}]}`},

@@ -35,6 +35,8 @@ const (
 	PhaseWaitingPromotion = "waiting-promotion"
 	PhasePromoted         = "promoted"
 	PhaseRolledBack       = "rolled-back"
+	// PhasePaused: a pause step waits for an operator to resume.
+	PhasePaused = "paused"
 )
 
 // state is what Turnout keeps between decisions (Decision.State): all
@@ -58,6 +60,17 @@ type state struct {
 	// Progress is when the rollout last made progress: a step, or a
 	// window with enough traffic to be judged (progress_deadline).
 	Progress time.Time `json:"progress,omitzero"`
+	// ABPassed counts the passing windows of the A/B testing before the
+	// first weight step (iterations).
+	ABPassed int `json:"ab_passed,omitempty"`
+	// PauseDone is the last weight step whose pause is over, PauseUntil
+	// when the timed pause after Step ends.
+	PauseDone  int       `json:"pause_done,omitempty"`
+	PauseUntil time.Time `json:"pause_until,omitzero"`
+	// Approval is the weight step whose pause asked Turnout to pause the
+	// policy: Turnout asks again only once an operator resumed it, so the
+	// next decision goes on.
+	Approval int `json:"approval,omitempty"`
 }
 
 // keptFailures bounds state.Failures.
@@ -114,6 +127,9 @@ func (p *policy) Decide(ctx context.Context, in sdk.Input) (sdk.Decision, error)
 	d, err := r.decide(ctx)
 	if err != nil {
 		return sdk.Decision{}, err
+	}
+	if d.Action != sdk.Hold {
+		r.event(ctx, d)
 	}
 	if d.State, err = marshal(r.st); err != nil {
 		return sdk.Decision{}, fmt.Errorf("canary: state: %w", err)
@@ -177,22 +193,30 @@ func (r *rollout) decide(ctx context.Context) (sdk.Decision, error) {
 		r.st.RolloutConfirmed = true
 		r.st.Phase = PhaseInitializing
 	}
-	if r.st.Step == 0 {
-		why := "the rollout starts"
-		if !r.st.PreRolloutDone {
-			res, ok := r.gate(ctx, HookPreRollout)
-			if !ok {
-				return r.fail(ctx, res), nil
-			}
-			if res != "" {
-				why = "the rollout starts: " + res
-			}
-			r.st.PreRolloutDone = true
+	if r.st.Step == 0 && !r.st.PreRolloutDone {
+		res, ok := r.gate(ctx, HookPreRollout)
+		if !ok {
+			return r.fail(ctx, res), nil
 		}
-		r.st.Step = 1
-		return r.step(why, false), nil
+		r.st.PreRolloutDone = true
+		if r.c.iterations == 0 {
+			why := "the rollout starts"
+			if res != "" {
+				why += ": " + res
+			}
+			return r.increase(ctx, why, "the rollout starts"), nil
+		}
+	}
+	if r.st.Step == 0 && r.c.iterations == 0 {
+		return r.increase(ctx, "the rollout starts", "the rollout starts"), nil
 	}
 
+	// Each window: the rollout webhooks, then the canary's figures.
+	for _, h := range r.hooks(HookRollout) {
+		if res := r.call(ctx, h, r.canary.Weight); !res.ok {
+			return r.fail(ctx, res.text), nil
+		}
+	}
 	a := policykit.Analyse("canary", r.canary, r.c.minRequests, r.c.maxErrorRate, r.c.maxP99)
 	r.checks = append(r.checks, a.Checks...)
 	if a.Enough || r.st.Progress.IsZero() {
@@ -206,13 +230,25 @@ func (r *rollout) decide(ctx context.Context) (sdk.Decision, error) {
 		return r.hold(fmt.Sprintf("%s; holding at %s", a.Summary, bp(r.canary.Weight))), nil
 	case !a.Passed:
 		return r.fail(ctx, a.Failures), nil
+	case r.st.Step == 0:
+		// A/B testing: the canary takes only what its condition matches
+		// (counted up to iterations: past them a gate holds the step).
+		r.st.ABPassed = min(r.st.ABPassed+1, r.c.iterations)
+		if r.st.ABPassed < r.c.iterations {
+			return r.hold(fmt.Sprintf("A/B testing, iteration %d/%d passed: %s", r.st.ABPassed, r.c.iterations, a.Summary)), nil
+		}
+		why := fmt.Sprintf("A/B testing passed (%d iterations): %s", r.c.iterations, a.Summary)
+		return r.increase(ctx, why, why), nil
 	case r.canary.Weight < r.weight(r.st.Step):
 		// The last step was cut short by max_step: finish it before the
 		// next.
 		return r.step(a.Summary, true), nil
-	case r.st.Step < len(r.c.steps):
-		r.st.Step++
-		return r.step(a.Summary, false), nil
+	}
+	if d, waiting := r.pauseAfter(a.Summary); waiting {
+		return d, nil
+	}
+	if r.st.Step < len(r.c.steps) {
+		return r.increase(ctx, a.Summary, a.Summary), nil
 	}
 	n := len(r.c.steps)
 	if why, ok := r.gate(ctx, HookConfirmPromotion); !ok {
@@ -221,6 +257,55 @@ func (r *rollout) decide(ctx context.Context) (sdk.Decision, error) {
 			n, n, bp(r.canary.Weight), a.Summary, why)), nil
 	}
 	return r.promote(ctx, fmt.Sprintf("promoted after step %d/%d (%s): %s", n, n, bp(r.canary.Weight), a.Summary)), nil
+}
+
+// increase takes the next step, once the confirm-traffic-increase
+// webhooks say yes; passed says what passed, for the hold's reason.
+func (r *rollout) increase(ctx context.Context, why, passed string) sdk.Decision {
+	if res, ok := r.gate(ctx, HookConfirmTrafficIncrease); !ok {
+		return r.hold(fmt.Sprintf("%s; waiting for confirm-traffic-increase: %s; holding at %s", passed, res, bp(r.canary.Weight)))
+	}
+	r.st.Step++
+	return r.step(why, false)
+}
+
+// pauseAfter keeps the rollout at the current step while the pause
+// written after it lasts: a timed one until its end, one until resumed
+// by asking Turnout to pause the policy (the decision after the operator
+// resumes it goes on). waiting is false once the pause is over, or when
+// there is none.
+func (r *rollout) pauseAfter(passed string) (d sdk.Decision, waiting bool) {
+	p, ok := r.c.pauses[r.st.Step]
+	if !ok || r.st.PauseDone >= r.st.Step {
+		return sdk.Decision{}, false
+	}
+	at := fmt.Sprintf("step %d/%d (%s) passed: %s", r.st.Step, len(r.c.steps), bp(r.canary.Weight), passed)
+	switch {
+	case p.manual && r.st.Approval != r.st.Step:
+		r.st.Approval, r.st.Phase = r.st.Step, PhasePaused
+		return sdk.Decision{Action: sdk.Pause, Reason: at + fmt.Sprintf("; paused until an operator resumes (turnout gateway resume %s)", r.in.Gateway)}, true
+	case !p.manual && r.st.PauseUntil.IsZero():
+		r.st.PauseUntil = r.in.Now.Add(p.duration)
+		return r.hold(fmt.Sprintf("%s; %s, until %s", at, p, r.st.PauseUntil.UTC().Format(time.RFC3339))), true
+	case !p.manual && r.in.Now.Before(r.st.PauseUntil):
+		return r.hold(fmt.Sprintf("%s; %s, until %s", at, p, r.st.PauseUntil.UTC().Format(time.RFC3339))), true
+	}
+	r.st.PauseDone, r.st.PauseUntil, r.st.Approval = r.st.Step, time.Time{}, 0
+	return sdk.Decision{}, false
+}
+
+// event tells the event webhooks of a decision that changes something;
+// what they answer changes nothing.
+func (r *rollout) event(ctx context.Context, d sdk.Decision) {
+	kind := "Normal"
+	if d.Action == sdk.Rollback {
+		kind = "Warning"
+	}
+	for _, h := range r.hooks(HookEvent) {
+		res := r.p.call(ctx, h, payload{Name: r.in.Gateway, Phase: r.st.Phase, Canary: r.c.canary, Weight: float64(r.canary.Weight) / 100,
+			Metadata: map[string]string{"eventMessage": d.Reason, "eventType": kind}})
+		r.checks = append(r.checks, res.check)
+	}
 }
 
 // weight is the canary's weight at step i (from 1), in basis points.

@@ -34,21 +34,32 @@ const (
 
 // Webhook types, as Flagger names them.
 const (
-	HookConfirmRollout   = "confirm-rollout"
-	HookPreRollout       = "pre-rollout"
-	HookConfirmPromotion = "confirm-promotion"
-	HookRollback         = "rollback"
-	HookPostRollout      = "post-rollout"
+	HookConfirmRollout         = "confirm-rollout"
+	HookPreRollout             = "pre-rollout"
+	HookRollout                = "rollout"
+	HookConfirmTrafficIncrease = "confirm-traffic-increase"
+	HookConfirmPromotion       = "confirm-promotion"
+	HookRollback               = "rollback"
+	HookPostRollout            = "post-rollout"
+	HookEvent                  = "event"
 )
 
-var hookTypes = []string{HookConfirmRollout, HookPreRollout, HookConfirmPromotion, HookRollback, HookPostRollout}
+var hookTypes = []string{HookConfirmRollout, HookPreRollout, HookRollout, HookConfirmTrafficIncrease,
+	HookConfirmPromotion, HookRollback, HookPostRollout, HookEvent}
 
 // config is a parsed policy section.
 type config struct {
 	stable, canary string
 	// steps are the canary's weights in percent, strictly increasing,
 	// each above 0 and below 100: 100% comes only with promotion.
-	steps        []float64
+	steps []float64
+	// pauses are the pauses written in steps, by the number of the weight
+	// step they follow (from 1; len(steps): before the promotion).
+	pauses map[int]pause
+	// iterations, if set, are the passing windows the canary must have on
+	// the traffic its route's condition takes, at weight 0, before the
+	// first weight step (Flagger's A/B testing).
+	iterations   int
 	threshold    int
 	minRequests  int
 	maxErrorRate float64 // percent
@@ -57,6 +68,20 @@ type config struct {
 	// had too little traffic to be judged for that long (0: it holds).
 	progressDeadline time.Duration
 	webhooks         []webhook
+}
+
+// pause is a steps entry that waits: for a duration, or (manual) until an
+// operator resumes the policy.
+type pause struct {
+	duration time.Duration
+	manual   bool
+}
+
+func (p pause) String() string {
+	if p.manual {
+		return "pause until resumed"
+	}
+	return "pause " + p.duration.String()
 }
 
 type webhook struct {
@@ -91,7 +116,9 @@ func parseConfig(raw json.RawMessage, routes []string) (*config, error) {
 			c.canary, err = policykit.Text(v)
 		case "steps":
 			hasSteps = true
-			steps, err = percentList(v)
+			steps, c.pauses, err = stepList(v)
+		case "iterations":
+			c.iterations, err = policykit.Whole(v, 1)
 		case "step":
 			hasStep = true
 			step, err = percent(v)
@@ -279,18 +306,64 @@ func metadata(raw json.RawMessage) (map[string]string, error) {
 // percent reads 10, 2.5, "10" or "10%".
 func percent(raw json.RawMessage) (float64, error) { return policykit.Percent(raw, "10") }
 
-func percentList(raw json.RawMessage) ([]float64, error) {
+// stepList reads steps: percentages, and pauses after them as Argo
+// Rollouts writes them, {pause: {duration: 10m}} (or {pause: 10m}) and
+// {pause: {}} until an operator resumes.
+func stepList(raw json.RawMessage) ([]float64, map[int]pause, error) {
 	var list []json.RawMessage
 	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, fmt.Errorf("want a list of percentages like [1, 5, 10], got %s", raw)
+		return nil, nil, fmt.Errorf("want a list of percentages like [1, 5, 10], got %s", raw)
 	}
-	out := make([]float64, len(list))
+	var weights []float64
+	pauses := map[int]pause{}
 	for i, v := range list {
+		if t := strings.TrimSpace(string(v)); strings.HasPrefix(t, "{") {
+			p, err := pauseStep(v)
+			if err != nil {
+				return nil, nil, fmt.Errorf("[%d]: %w", i, err)
+			}
+			if len(weights) == 0 {
+				return nil, nil, fmt.Errorf("[%d]: a pause needs a weight step before it (the first step is taken at once)", i)
+			}
+			if _, twice := pauses[len(weights)]; twice {
+				return nil, nil, fmt.Errorf("[%d]: two pauses in a row", i)
+			}
+			pauses[len(weights)] = p
+			continue
+		}
 		f, err := percent(v)
 		if err != nil {
-			return nil, err
+			return nil, nil, fmt.Errorf("[%d]: %w", i, err)
 		}
-		out[i] = f
+		weights = append(weights, f)
 	}
-	return out, nil
+	return weights, pauses, nil
+}
+
+func pauseStep(raw json.RawMessage) (pause, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || len(m) != 1 || m["pause"] == nil {
+		return pause{}, fmt.Errorf(`want a percentage, {pause: {duration: 10m}} or {pause: {}}, got %s`, raw)
+	}
+	v := m["pause"]
+	var d map[string]json.RawMessage
+	if json.Unmarshal(v, &d) == nil {
+		for k := range d {
+			if k != "duration" {
+				return pause{}, fmt.Errorf("pause: unknown key %q (duration, or none for a pause until resumed)", k)
+			}
+		}
+		if d["duration"] == nil {
+			return pause{manual: true}, nil
+		}
+		v = d["duration"]
+	}
+	dur, err := policykit.Duration(v, `"10m"`)
+	if err == nil && dur <= 0 {
+		err = fmt.Errorf("must be above 0, got %s", v)
+	}
+	if err != nil {
+		return pause{}, fmt.Errorf("pause: duration: %w", err)
+	}
+	return pause{duration: dur}, nil
 }
