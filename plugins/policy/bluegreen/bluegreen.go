@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 
 	"github.com/turnout/turnout/plugins/policy/internal/policykit"
 	"github.com/turnout/turnout/plugins/sdk"
@@ -73,7 +74,7 @@ func (policy) ValidateConfig(_ context.Context, raw json.RawMessage, routes []st
 }
 
 // Decide makes one decision of a rollout.
-func (policy) Decide(_ context.Context, in sdk.Input) (sdk.Decision, error) {
+func (policy) Decide(ctx context.Context, in sdk.Input) (sdk.Decision, error) {
 	c, err := parseConfig(in.Config, nil)
 	if err != nil {
 		return sdk.Decision{}, err
@@ -83,7 +84,7 @@ func (policy) Decide(_ context.Context, in sdk.Input) (sdk.Decision, error) {
 		return sdk.Decision{}, err
 	}
 	r := &rollout{c: c, in: in, st: st}
-	d, err := r.decide()
+	d, err := r.decide(ctx)
 	if err != nil {
 		return sdk.Decision{}, err
 	}
@@ -106,7 +107,7 @@ type rollout struct {
 	checks []sdk.Check
 }
 
-func (r *rollout) decide() (sdk.Decision, error) {
+func (r *rollout) decide(ctx context.Context) (sdk.Decision, error) {
 	var err error
 	if r.active, r.preview, r.share, err = policykit.Split("bluegreen", r.in, r.c.activeRoute(), r.c.previewRoute()); err != nil {
 		return sdk.Decision{}, err
@@ -146,6 +147,18 @@ func (r *rollout) decide() (sdk.Decision, error) {
 	}
 	a := policykit.Analyse("preview", r.preview, r.c.minRequests, r.c.maxErrorRate, r.c.maxP99)
 	r.checks = append(r.checks, a.Checks...)
+	if a.Enough && a.Passed && len(r.c.metrics) > 0 {
+		o := policykit.RunChecks(ctx, http.DefaultClient, r.c.metrics, policykit.Vars{Gateway: r.in.Gateway, Route: r.c.preview, Interval: r.in.Window})
+		r.checks = append(r.checks, o.Checks...)
+		switch {
+		case o.Failures != "":
+			a.Passed, a.Failures = false, "preview "+o.Failures
+		case o.Hold != "":
+			return hold(a.Summary + "; " + o.Hold), nil
+		default:
+			a.Summary += "; " + o.Summary
+		}
+	}
 	switch {
 	case !a.Enough:
 		return hold(a.Summary), nil

@@ -29,6 +29,9 @@ type config struct {
 	minRequests     int
 	maxErrorRate    float64 // percent
 	maxP99          time.Duration
+	// metrics are the checks read from outside (Prometheus, HTTP JSON),
+	// judged after the built-in ones pass.
+	metrics []policykit.MetricCheck
 }
 
 // parseConfig reads and checks a policy section. routes, when not nil,
@@ -58,6 +61,8 @@ func parseConfig(raw json.RawMessage, routes []string) (*config, error) {
 			}
 		case "passes":
 			c.passes, err = policykit.Whole(v, 1)
+		case "checks":
+			c.metrics, err = policykit.ParseChecks(v)
 		case "threshold":
 			c.threshold, err = policykit.Whole(v, 1)
 		case "min_requests":

@@ -219,6 +219,18 @@ func (r *rollout) decide(ctx context.Context) (sdk.Decision, error) {
 	}
 	a := policykit.Analyse("canary", r.canary, r.c.minRequests, r.c.maxErrorRate, r.c.maxP99)
 	r.checks = append(r.checks, a.Checks...)
+	if a.Enough && a.Passed && len(r.c.metrics) > 0 {
+		o := policykit.RunChecks(ctx, r.p.client, r.c.metrics, policykit.Vars{Gateway: r.in.Gateway, Route: r.c.canary, Interval: r.in.Window})
+		r.checks = append(r.checks, o.Checks...)
+		switch {
+		case o.Failures != "":
+			a.Passed, a.Failures = false, "canary "+o.Failures
+		case o.Hold != "":
+			return r.hold(fmt.Sprintf("%s; %s; holding at %s", a.Summary, o.Hold, bp(r.canary.Weight))), nil
+		default:
+			a.Summary += "; " + o.Summary
+		}
+	}
 	if a.Enough || r.st.Progress.IsZero() {
 		r.st.Progress = r.in.Now
 	}

@@ -68,6 +68,9 @@ type config struct {
 	// had too little traffic to be judged for that long (0: it holds).
 	progressDeadline time.Duration
 	webhooks         []webhook
+	// metrics are the checks read from outside (Prometheus, HTTP JSON),
+	// judged after the built-in ones pass.
+	metrics []policykit.MetricCheck
 }
 
 // pause is a steps entry that waits: for a duration, or (manual) until an
@@ -119,6 +122,8 @@ func parseConfig(raw json.RawMessage, routes []string) (*config, error) {
 			steps, c.pauses, err = stepList(v)
 		case "iterations":
 			c.iterations, err = policykit.Whole(v, 1)
+		case "checks":
+			c.metrics, err = policykit.ParseChecks(v)
 		case "step":
 			hasStep = true
 			step, err = percent(v)
