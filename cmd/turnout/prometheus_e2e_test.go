@@ -60,8 +60,10 @@ scrape_configs:
 // Canary analysis on a real Prometheus scraping the real binary: a check
 // on the canary's request rate lets a healthy canary through to its
 // promotion, and a check on the error ratio rolls back a bad one that the
-// built-in checks (max_error_rate 100) let through. Until Prometheus has
-// scraped enough the queries have no value, and on_error: hold waits.
+// built-in checks (max_error_rate 100) let through; a blue/green gateway is
+// judged on it before the switch and, with post_promotion, after it. Until
+// Prometheus has scraped enough the queries have no value, and on_error:
+// hold waits.
 func TestPrometheusChecksPromoteAndRollBack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -94,12 +96,48 @@ func TestPrometheusChecksPromoteAndRollBack(t *testing.T) {
 		}
 		startPolicyLoad(t, fmt.Sprintf("http://127.0.0.1:%d/", port), 2, 5*time.Millisecond)
 	}
+	// Blue/green judged on Prometheus before the switch (the preview's
+	// own traffic, through its condition) and after it (all traffic).
+	blue, green := newBackend(t, "blue"), newBackend(t, "green")
+	bgPort := testnet.FreePort(t)
+	bg := fmt.Sprintf(`name: bg
+port: %d/http
+routes:
+  "[%s]":
+    weight: 100%%
+  "[%s]":
+    weight: 0%%
+    condition: header X-Preview == yes
+policy:
+  type: bluegreen
+  interval: 1s
+  active: "[%s]"
+  preview: "[%s]"
+  auto_promote: true
+  post_promotion: 2
+  min_requests: 1
+  checks:
+    - {name: preview-rps, prometheus: %q, query: "%s", min: 1, on_error: hold}
+`, bgPort, blue.addr, green.addr, blue.addr, green.addr, prom, rate)
+	if code, _, body := apiCall(t, "PUT", "http://"+tt.admin+"/api/v1/gateways/bg", "application/x-yaml", bg); code != 201 {
+		t.Fatalf("PUT bg: %d %s", code, body)
+	}
+	bgURL := fmt.Sprintf("http://127.0.0.1:%d/", bgPort)
+	startPolicyLoad(t, bgURL, 1, 5*time.Millisecond)
+	startLoad(t, bgURL, loadOptions{clients: 1, pace: 5 * time.Millisecond, header: http.Header{"X-Preview": {"yes"}}, backendErrors: true})
+	gateways = append(gateways, struct {
+		name    string
+		bad     bool
+		check   string
+		outcome string
+	}{"bg", false, "", "promoted"})
+
 	for _, g := range gateways {
 		st := tt.awaitStatus(g.name, 90*time.Second, g.name+" "+g.outcome, func(st e2eStatus) bool {
 			return st.Policy != nil && st.Policy.Phase == g.outcome
 		})
-		want := map[string]string{"good": "canary-rps ", "bad": "canary-errors 1 outside max 0.1"}[g.name]
-		if !strings.Contains(st.Policy.Last.Reason, want) {
+		want := map[string]string{"good": "canary-rps ", "bad": "canary-errors 1 outside max 0.1", "bg": "2/2 windows passed after the switch"}[g.name]
+		if !strings.Contains(st.Policy.Last.Reason, want) || g.name == "bg" && !strings.Contains(st.Policy.Last.Reason, "preview-rps ") {
 			t.Errorf("%s: the last decision does not name the Prometheus check (%q): %s", g.name, want, st.Policy.Last.Reason)
 		}
 	}

@@ -25,8 +25,12 @@ const (
 	PhasePreviewing = "previewing"
 	// PhaseFailed: threshold checks failed; the active route keeps the
 	// traffic and nothing is promoted unless an operator says so.
-	PhaseFailed   = "failed"
-	PhasePromoted = "promoted"
+	PhaseFailed = "failed"
+	// PhaseVerifying: with post_promotion, all traffic is on the preview
+	// and it is judged again before the promotion ends the rollout (Argo
+	// Rollouts' post-promotion analysis); failing, traffic goes back.
+	PhaseVerifying = "verifying"
+	PhasePromoted  = "promoted"
 	// PhaseAborted: an operator switched back to the active route.
 	PhaseAborted = "aborted"
 )
@@ -39,6 +43,8 @@ type state struct {
 	Passes int `json:"passes"`
 	// FailedChecks counts failed windows in this rollout.
 	FailedChecks int `json:"failed_checks"`
+	// Verified counts the passing windows after the switch.
+	Verified int `json:"verified,omitempty"`
 }
 
 type policy struct{}
@@ -122,6 +128,9 @@ func (r *rollout) decide(ctx context.Context) (sdk.Decision, error) {
 		case PhasePromoted, PhaseAborted:
 			return r.over(), nil
 		}
+		if r.st.Phase == PhaseVerifying {
+			return r.promote("promoted by an operator during the verification after the switch"), nil
+		}
 		return r.promote("promoted by an operator (checks skipped)"), nil
 	case sdk.CommandAbort:
 		switch r.st.Phase {
@@ -129,6 +138,8 @@ func (r *rollout) decide(ctx context.Context) (sdk.Decision, error) {
 			return r.over(), nil
 		case PhasePromoted:
 			return r.abort(fmt.Sprintf("aborted by an operator after the promotion: all traffic back to %q", r.c.active)), nil
+		case PhaseVerifying:
+			return r.abort(fmt.Sprintf("aborted by an operator after the switch: all traffic back to %q", r.c.active)), nil
 		}
 		return r.abort(fmt.Sprintf("aborted by an operator: all traffic stays on %q", r.c.active)), nil
 	default:
@@ -141,6 +152,9 @@ func (r *rollout) decide(ctx context.Context) (sdk.Decision, error) {
 	case PhaseFailed:
 		return hold(fmt.Sprintf("gave up after %d/%d failed checks; %q keeps the traffic until an operator promotes or aborts",
 			r.st.FailedChecks, r.c.threshold, r.c.active)), nil
+	}
+	if r.st.Phase == PhaseVerifying && r.preview.Weight < r.share {
+		return r.toPreview("the switch goes on"), nil // max_step cut it short
 	}
 	if !r.preview.Ready {
 		return hold(fmt.Sprintf("preview not ready (route %q)", r.c.preview)), nil
@@ -158,6 +172,9 @@ func (r *rollout) decide(ctx context.Context) (sdk.Decision, error) {
 		default:
 			a.Summary += "; " + o.Summary
 		}
+	}
+	if r.st.Phase == PhaseVerifying {
+		return r.verify(a), nil
 	}
 	switch {
 	case !a.Enough:
@@ -193,7 +210,39 @@ func (r *rollout) over() sdk.Decision {
 	return hold(why)
 }
 
+// verify judges a window after the switch: enough passing ones end the
+// rollout promoted, threshold failed ones switch back.
+func (r *rollout) verify(a policykit.Analysis) sdk.Decision {
+	switch {
+	case !a.Enough:
+		return hold(a.Summary + " (after the switch)")
+	case !a.Passed:
+		r.st.FailedChecks++
+		if r.st.FailedChecks >= r.c.threshold {
+			return r.abort(fmt.Sprintf("rolled back after the switch: %d/%d failed checks: %s; all traffic back to %q",
+				r.st.FailedChecks, r.c.threshold, a.Failures, r.c.active))
+		}
+		return hold(fmt.Sprintf("check failed after the switch (%d/%d): %s", r.st.FailedChecks, r.c.threshold, a.Failures))
+	}
+	r.st.Verified++
+	if r.st.Verified < r.c.postPromotion {
+		return hold(fmt.Sprintf("checks passed after the switch (%d/%d): %s", r.st.Verified, r.c.postPromotion, a.Summary))
+	}
+	return r.promote(fmt.Sprintf("promoted: %d/%d windows passed after the switch: %s", r.st.Verified, r.c.postPromotion, a.Summary))
+}
+
+// toPreview switches all traffic to the preview and verifies it there
+// before the promotion ends the rollout (post_promotion).
+func (r *rollout) toPreview(why string) sdk.Decision {
+	r.st.Phase = PhaseVerifying
+	return sdk.Decision{Action: sdk.Step, Reason: why,
+		Weights: map[string]int{r.c.preview: r.share, r.c.active: 0}}
+}
+
 func (r *rollout) promote(why string) sdk.Decision {
+	if r.c.postPromotion > 0 && r.st.Phase != PhaseVerifying {
+		return r.toPreview(why + fmt.Sprintf("; switched, verifying %d windows before the promotion", r.c.postPromotion))
+	}
 	r.st.Phase = PhasePromoted
 	return sdk.Decision{Action: sdk.Promote, Reason: why,
 		Weights: map[string]int{r.c.preview: r.share, r.c.active: 0}}

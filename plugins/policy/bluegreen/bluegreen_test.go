@@ -275,3 +275,29 @@ func TestConformance(t *testing.T) {
 		},
 	})
 }
+
+// post_promotion (Argo Rollouts' post-promotion analysis): the switch puts
+// all traffic on the preview, which is judged again there; enough passing
+// windows end the rollout promoted, failed ones switch back.
+func TestPostPromotionVerifiesAfterTheSwitch(t *testing.T) {
+	cfg := base + `, "auto_promote": true, "post_promotion": 2, "threshold": 2}`
+	s := newSim(t, cfg)
+	s.expect(0, s.decide(healthy(50), ""), want{sdk.Step, PhaseVerifying, 100,
+		"promoted after 1/1 passing checks: preview error rate 0.00% ≤ 1%, p99 12ms ≤ 500ms, 50 requests; switched, verifying 2 windows before the promotion"})
+	s.expect(1, s.decide(healthy(500), ""), want{sdk.Hold, PhaseVerifying, 100,
+		"checks passed after the switch (1/2): preview error rate 0.00% ≤ 1%, p99 12ms ≤ 500ms, 500 requests"})
+	s.expect(2, s.decide(healthy(500), ""), want{sdk.Promote, PhasePromoted, 100,
+		"promoted: 2/2 windows passed after the switch: preview error rate 0.00% ≤ 1%, p99 12ms ≤ 500ms, 500 requests"})
+
+	s = newSim(t, cfg)
+	s.decide(healthy(50), "")
+	s.expect(3, s.decide(failing(500, 20), ""), want{sdk.Hold, PhaseVerifying, 100, ""})
+	s.expect(4, s.decide(failing(500, 20), ""), want{sdk.Rollback, PhaseAborted, 0,
+		`rolled back after the switch: 2/2 failed checks: preview error rate 20.00% > 1% (500 requests); all traffic back to "[10.0.0.1:80]"`})
+
+	// An operator's promote also verifies; abort during it switches back.
+	s = newSim(t, base+`, "post_promotion": 1}`)
+	s.expect(5, s.decide(healthy(0), sdk.CommandPromote), want{sdk.Step, PhaseVerifying, 100, ""})
+	s.expect(6, s.decide(healthy(0), sdk.CommandAbort), want{sdk.Rollback, PhaseAborted, 0,
+		`aborted by an operator after the switch: all traffic back to "[10.0.0.1:80]"`})
+}

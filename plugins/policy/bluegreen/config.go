@@ -32,6 +32,10 @@ type config struct {
 	// metrics are the checks read from outside (Prometheus, HTTP JSON),
 	// judged after the built-in ones pass.
 	metrics []policykit.MetricCheck
+	// postPromotion, if set, is how many passing windows the preview
+	// must have with all the traffic before the promotion ends the
+	// rollout.
+	postPromotion int
 }
 
 // parseConfig reads and checks a policy section. routes, when not nil,
@@ -63,6 +67,8 @@ func parseConfig(raw json.RawMessage, routes []string) (*config, error) {
 			c.passes, err = policykit.Whole(v, 1)
 		case "checks":
 			c.metrics, err = policykit.ParseChecks(v)
+		case "post_promotion":
+			c.postPromotion, err = policykit.Whole(v, 1)
 		case "threshold":
 			c.threshold, err = policykit.Whole(v, 1)
 		case "min_requests":
