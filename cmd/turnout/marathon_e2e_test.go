@@ -118,6 +118,18 @@ func mtAllAt(st e2eStatus, effective string, n int, routes ...string) bool {
 	return true
 }
 
+// mtTwoVersionsOnTasks is a fake Marathon running the seed's two versions
+// healthy, two tasks each, every task a local backend ("1.0.0/a", ...).
+func mtTwoVersionsOnTasks(t *testing.T) (fm *fakemarathon.Server, a1, b1, a2, b2 *backend) {
+	t.Helper()
+	a1, b1 = newBackend(t, "1.0.0/a"), newBackend(t, "1.0.0/b")
+	a2, b2 = newBackend(t, "1.1.0/a"), newBackend(t, "1.1.0/b")
+	fm = fakemarathon.New(t, fakemarathon.Options{})
+	mtDeployHealthy(t, fm, mtSeedApp(t, mtV100, mtPorts(a1, b1)...))
+	mtDeployHealthy(t, fm, mtSeedApp(t, mtV110, mtPorts(a2, b2)...))
+	return fm, a1, b1, a2, b2
+}
+
 // mtDeployHealthy deploys and marks the tasks healthy, as a finished
 // Marathon deployment leaves them.
 func mtDeployHealthy(t *testing.T, fm *fakemarathon.Server, spec fakemarathon.AppSpec) {
@@ -176,11 +188,7 @@ func TestMarathonTasksGetRealTraffic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	a1, b1 := newBackend(t, "1.0.0/a"), newBackend(t, "1.0.0/b")
-	a2, b2 := newBackend(t, "1.1.0/a"), newBackend(t, "1.1.0/b")
-	fm := fakemarathon.New(t, fakemarathon.Options{})
-	mtDeployHealthy(t, fm, mtSeedApp(t, mtV100, mtPorts(a1, b1)...))
-	mtDeployHealthy(t, fm, mtSeedApp(t, mtV110, mtPorts(a2, b2)...))
+	fm, a1, b1, a2, b2 := mtTwoVersionsOnTasks(t)
 
 	want := map[string]string{
 		"marathon:" + mtV100: a1.addr + " healthy, " + b1.addr + " healthy",
@@ -462,11 +470,7 @@ func TestSelectorRoutesGetRealTraffic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	a1, b1 := newBackend(t, "1.0.0/a"), newBackend(t, "1.0.0/b")
-	a2, b2 := newBackend(t, "1.1.0/a"), newBackend(t, "1.1.0/b")
-	fm := fakemarathon.New(t, fakemarathon.Options{})
-	mtDeployHealthy(t, fm, mtSeedApp(t, mtV100, mtPorts(a1, b1)...))
-	mtDeployHealthy(t, fm, mtSeedApp(t, mtV110, mtPorts(a2, b2)...))
+	fm, _, _, _, _ := mtTwoVersionsOnTasks(t)
 	port := testnet.FreePort(t)
 	gw := fmt.Sprintf(`name: simpleservice
 port: %d/http
