@@ -99,6 +99,7 @@ type DataPlane struct {
 	closed    bool
 	stop      chan struct{}
 	sweeper   sync.WaitGroup
+	mirrors   mirrors
 }
 
 // New creates a data plane serving an empty table.
@@ -109,6 +110,7 @@ func New(opts Options) *DataPlane {
 	d.table.Store(&routing.Table{Gateways: map[int]*routing.Gateway{}})
 	d.sweeper.Add(1)
 	go d.sweep()
+	d.startMirrors()
 	return d
 }
 
@@ -314,6 +316,7 @@ func (d *DataPlane) Shutdown(ctx context.Context) error {
 	d.loopsOnce.Do(func() {}) // no loops start after this
 	d.loops.close()
 	d.sweeper.Wait()
+	d.mirrors.wg.Wait()
 	d.endpoints.Sweep(time.Now(), 0)
 	return ctx.Err()
 }

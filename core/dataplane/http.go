@@ -155,7 +155,14 @@ func (h *httpServer) handle(ctx *fasthttp.RequestCtx) {
 			ctx.SetUserValue(accessBody, body)
 		}
 	}
-	e, status := h.roundTrip(ctx, r, d.Endpoint)
+	if m := r.Mirror; m != nil && m.Take() && readForMirror(ctx, body) {
+		h.dp.mirror(ctx, r)
+	}
+	var e *routing.Endpoint
+	var status int
+	if body == nil || body.err == nil {
+		e, status = h.roundTrip(ctx, r, d.Endpoint)
+	}
 	if e != nil && h.dp.opts.AccessLog != nil {
 		ctx.SetUserValue(accessEndpoint, e.Addr)
 	}

@@ -468,7 +468,9 @@ func (c *clientConn) request(data []byte) int {
 		return 0
 	}
 	d, hs, cookie, reject := c.h.route(ctx, g)
-	if reject != routed {
+	if reject != routed || d.Route.Mirror != nil {
+		// Refused (the goroutine path answers), or mirrored (the copy is
+		// made there).
 		c.demote(data)
 		return 0
 	}

@@ -296,7 +296,7 @@ func unknownField(name string, supported []string) error {
 
 var (
 	gatewayFields = []string{"name", "port", "sticky", "virtual_hosts", "routes", "policy"}
-	routeFields   = []string{"weight", "condition", "condition_strength", "rewrites", "balance", "timeout", "retries", "require_ready", "selector"}
+	routeFields   = []string{"weight", "condition", "condition_strength", "rewrites", "balance", "timeout", "retries", "require_ready", "selector", "mirror"}
 	// Fields Vamp's GET wrote (GatewaySerializationFormat.scala), taken and
 	// ignored so its output can be PUT back; "warnings" is Turnout's own.
 	gatewayOutputFields = []string{"kind", "lookup_name", "internal", "deployed", "service", "metadata", "warnings"}
@@ -411,6 +411,20 @@ func (d *decoder) gateway1(m *yaml.Node) *Gateway {
 			}
 		}
 	}
+	for i, r := range g.Routes {
+		if r.Mirror == nil {
+			continue
+		}
+		path := routePath(r.Name) + ".mirror"
+		switch {
+		case portOK && g.Port.Protocol == TCP:
+			d.fail(routes[i].mirror, path, ErrMirrorTCP)
+		case r.Mirror.Route == r.Name:
+			d.fail(routes[i].mirror, path, fmt.Errorf("a route cannot mirror to itself"))
+		case !slices.ContainsFunc(g.Routes, func(o Route) bool { return o.Name == r.Mirror.Route }):
+			d.fail(routes[i].mirror, path, fmt.Errorf("mirror: no route %q in the gateway (mirrored copies go to another route of it)", r.Mirror.Route))
+		}
+	}
 	if weightsOK && len(g.Routes) > 0 && !slices.ContainsFunc(routes, func(r routeNodes) bool { return r.badWeight }) {
 		given := make([]bool, len(routes))
 		for i, r := range routes {
@@ -466,8 +480,8 @@ func (d *decoder) virtualHosts(v *yaml.Node) []string {
 
 // routeNodes keeps where a route's fields are, for the cross-field rules.
 type routeNodes struct {
-	condition, rewrites, weight *yaml.Node
-	badWeight                   bool
+	condition, rewrites, weight, mirror *yaml.Node
+	badWeight                           bool
 }
 
 func routePath(name string) string { return "routes." + strconv.Quote(name) }
@@ -603,6 +617,8 @@ func (d *decoder) route(e entry) (Route, routeNodes) {
 				r.RequireReady = v.Value == "true"
 				readyGiven = true
 			}
+		case f.name == "mirror":
+			r.Mirror, nodes.mirror = d.mirror(v, fpath), v
 		case f.name == "selector":
 			if s, ok := d.text(v, fpath, "selector", `a selector like "label(app)(shop)"`); ok {
 				d.selector(&r, e.key, v, fpath, s)
@@ -623,6 +639,44 @@ func (d *decoder) route(e entry) (Route, routeNodes) {
 		d.warn(path+".condition_strength", ErrStrengthWithoutCondition)
 	}
 	return r, nodes
+}
+
+// mirror reads `mirror: {route: KEY, share: "N%"}` (or `mirror: KEY`, all
+// of the requests); the route it names is checked with the gateway's.
+func (d *decoder) mirror(v *yaml.Node, path string) *Mirror {
+	m := &Mirror{Share: Full}
+	switch v.Kind {
+	case yaml.ScalarNode:
+		m.Route = strings.TrimSpace(v.Value)
+	case yaml.MappingNode:
+		for _, f := range d.entries(v, path, "field") {
+			switch f.name {
+			case "route":
+				if s, ok := d.text(f.val, path+".route", "route", "the key of another route of the gateway"); ok {
+					m.Route = strings.TrimSpace(s)
+				}
+			case "share":
+				if s, ok := d.text(f.val, path+".share", "share", `a percentage like "10%"`); ok {
+					w, err := parsePercent("share", s)
+					if err != nil {
+						d.fail(f.val, path+".share", err)
+					} else {
+						m.Share = w
+					}
+				}
+			default:
+				d.fail(f.key, path, unknownField(f.name, []string{"route", "share"}))
+			}
+		}
+	default:
+		d.fail(v, path, fmt.Errorf("mirror must be a route key or {route: KEY, share: \"N%%\"}, got %s", describe(v)))
+		return nil
+	}
+	if m.Route == "" {
+		d.fail(v, path, errors.New("mirror needs the key of the route the copies go to"))
+		return nil
+	}
+	return m
 }
 
 // selector reads a route's selector (Vamp's GatewayReader.scala checks):

@@ -560,6 +560,24 @@ func TestDecodeRouteSelector(t *testing.T) {
 	}
 }
 
+// A route's mirror names another route and a share, and is written back.
+func TestDecodeMirror(t *testing.T) {
+	g, err := DecodeOne([]byte("name: a\nport: 8080\nroutes:\n  \"[a:1]\":\n    weight: 100%\n    mirror: {route: \"[b:1]\", share: 25%}\n  \"[b:1]\":\n    weight: 0%\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := g.Routes[0].Mirror; m == nil || m.Route != "[b:1]" || m.Share != 2500 {
+		t.Fatalf("mirror %+v", m)
+	}
+	j, _ := g.MarshalJSON()
+	if !strings.Contains(string(j), `"mirror":{"route":"[b:1]","share":"25%"}`) {
+		t.Errorf("written %s", j)
+	}
+	if back, err := DecodeOne(j, ""); err != nil || !reflect.DeepEqual(back.Routes[0].Mirror, g.Routes[0].Mirror) {
+		t.Errorf("read back: %v %+v", err, back)
+	}
+}
+
 // Vamp kept the port as written (Port.value, GatewayReaderSpec's
 // Port("8080", None, Some("8080"))) and wrote it back so.
 func TestPortWrittenAsGiven(t *testing.T) {

@@ -128,6 +128,12 @@ func (r *Route) node() *yaml.Node {
 	if r.Retries != nil {
 		add(m, "retries", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(*r.Retries)})
 	}
+	if r.Mirror != nil {
+		mm := mapping()
+		add(mm, "route", str(r.Mirror.Route))
+		add(mm, "share", str(r.Mirror.Share.String()))
+		add(m, "mirror", mm)
+	}
 	if !r.RequireReady && r.Target.Plugin() {
 		add(m, "require_ready", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "false"})
 	}

@@ -147,6 +147,17 @@ type Route struct {
 	// then only its name, and its endpoints are the Marathon tasks the
 	// selector selects (Target is SelectorTarget of it).
 	Selector string
+	// Mirror, if set, copies a share of the requests this route takes to
+	// another route of the gateway, whose answers are discarded.
+	Mirror *Mirror
+}
+
+// Mirror is a route's `mirror: {route: KEY, share: "N%"}`.
+type Mirror struct {
+	// Route is the key of the route the copies go to.
+	Route string
+	// Share is the share of the route's requests copied (default 100%).
+	Share Weight
 }
 
 // Conditioned reports whether the route has a condition, inline or named.

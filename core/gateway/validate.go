@@ -167,6 +167,8 @@ var (
 	// ErrConditionTCP: conditions read HTTP requests. Vamp only rejected
 	// this in blueprints; Turnout rejects it for every gateway.
 	ErrConditionTCP = errors.New("conditions need an http port")
+	// ErrMirrorTCP: a mirror copies HTTP requests.
+	ErrMirrorTCP = errors.New("a mirror needs an http port")
 	// ErrRewriteTCP: rewrites change the HTTP request path.
 	ErrRewriteTCP = errors.New("rewrites need an http port")
 	// ErrVirtualHostTCP: virtual hosts are matched on the Host header.

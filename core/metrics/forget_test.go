@@ -52,9 +52,9 @@ func TestForgetIsExact(t *testing.T) {
 	before := seriesOf(t, r, "a")
 	r.ForgetRoute("a", "[127.0.0.1:20001]")
 	perRoute := before - seriesOf(t, r, "a")
-	// Per route: two codes seen, 4 error kinds, retries, one histogram,
-	// the held gauge.
-	if want := 2 + len(errorKinds) + 3; perRoute != want {
+	// Per route: two codes seen, 4 error kinds, retries, mirror drops,
+	// one histogram, the held gauge.
+	if want := 2 + len(errorKinds) + 4; perRoute != want {
 		t.Errorf("ForgetRoute deleted %d series, want %d", perRoute, want)
 	}
 	r.Forget("a")

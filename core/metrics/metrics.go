@@ -32,6 +32,8 @@ type Registry struct {
 	sent          *prometheus.CounterVec
 	client        *prometheus.CounterVec
 	endpoint      *prometheus.HistogramVec
+	mirrored      *prometheus.CounterVec
+	mirrorDropped *prometheus.CounterVec
 
 	// TableSwaps counts routing tables put in service.
 	TableSwaps prometheus.Counter
@@ -179,6 +181,14 @@ func NewRegistry() *Registry {
 			Help:    "Time an endpoint took to answer, by endpoint address: from the request sent (connect included) to its response headers (HTTP), or to connect (TCP).",
 			Buckets: latencyBuckets,
 		}, []string{"endpoint"}),
+		mirrored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnout_mirrored_requests_total",
+			Help: "Copies of other routes' requests a route answered (mirror), by gateway, route (the one the copies went to), class and code; apart from turnout_requests_total, with the same classes.",
+		}, []string{"gateway", "route", "class", "code"}),
+		mirrorDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnout_mirror_dropped_total",
+			Help: "Copies of a route's requests not sent to its mirror: the mirror's queue was full (a slow mirror never delays the route's own requests), or the body was streamed or too big, by gateway and route.",
+		}, []string{"gateway", "route"}),
 		client: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "turnout_client_errors_total",
 			Help: "Requests the gateway refused itself because of the client, by gateway and kind (head: a head that is malformed, too big or late; body: a body that broke off, stalled or was malformed). They count against no route.",
@@ -241,7 +251,7 @@ func NewRegistry() *Registry {
 		}),
 	}
 	r.register(r.requests, r.duration, r.tcpConns, r.tcpDuration, r.errors, r.retries, r.unrouted, r.unroutedConns,
-		r.connections, r.open, r.received, r.sent, r.client, r.endpoint,
+		r.connections, r.open, r.received, r.sent, r.client, r.endpoint, r.mirrored, r.mirrorDropped,
 		r.TableSwaps, r.TableFailures, r.TableGeneration, r.ConfigReloads,
 		r.PluginStarts, r.PluginCrashes, r.PluginUp, r.TargetStale, r.RouteHeld, r.PortConflicts, r.PolicyLateAgents, r.HTTPHandoffs, r.AccessLogDropped, r.Notifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -132,7 +132,27 @@ type Route struct {
 	// latency is what policies judge latency by: exact enough at any
 	// quantile, where the histogram's buckets are not.
 	latency sketch
+	// mirrored counts the copies of other routes' requests this route
+	// answered (HTTP), apart from its users' requests; mirrorDropped the
+	// copies of this route's requests dropped for a full queue.
+	mirrored      codeSeries
+	mirrorDropped prometheus.Counter
 }
+
+// ObserveMirrored counts one mirrored copy this route's endpoint answered
+// (status), or that none answered (0). Policies judge them with the rest
+// of the route's traffic; /metrics keeps them apart.
+func (m *Route) ObserveMirrored(status int, took time.Duration) {
+	if status == 0 {
+		status = -502 // no answer: class error
+	}
+	m.mirrored.inc(status)
+	m.latency.observe(took.Seconds())
+}
+
+// MirrorDropped counts one copy of this route's requests not sent: the
+// mirror's queue was full.
+func (m *Route) MirrorDropped() { m.mirrorDropped.Inc() }
 
 // Observe counts one HTTP request an endpoint answered, with its status
 // code, and how long it took.
@@ -286,6 +306,14 @@ func (r *Registry) Route(gateway, route string, kind Kind) *Route {
 			}
 			return r.requests.WithLabelValues(gateway, route, classLabels[class], codeLabel(code))
 		}
+		m.mirrored.bind = func(code, class int) prometheus.Counter {
+			if code < 0 {
+				code = -code
+				class = ClassError
+			}
+			return r.mirrored.WithLabelValues(gateway, route, classLabels[class], codeLabel(code))
+		}
+		m.mirrorDropped = r.mirrorDropped.WithLabelValues(gateway, route)
 	}
 	b.routes[route] = m
 	return m
@@ -353,6 +381,14 @@ func (r *Registry) deleteRoute(m *Route) {
 		}
 		r.requests.DeleteLabelValues(gw, route, classLabels[class], codeLabel(code))
 	})
+	m.mirrored.each(func(cc codeCounter) {
+		class, code := cc.class, cc.code
+		if code < 0 {
+			class, code = ClassError, -code
+		}
+		r.mirrored.DeleteLabelValues(gw, route, classLabels[class], codeLabel(code))
+	})
+	r.mirrorDropped.DeleteLabelValues(gw, route)
 	r.duration.DeleteLabelValues(gw, route)
 	r.tcpConns.DeleteLabelValues(gw, route, "ok")
 	r.tcpConns.DeleteLabelValues(gw, route, "error")

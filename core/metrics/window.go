@@ -40,6 +40,7 @@ func (m *Route) Totals() Totals {
 		return uint64(d.GetCounter().GetValue())
 	}
 	m.codes.each(func(cc codeCounter) { t.Classes[cc.class] += read(cc.c) })
+	m.mirrored.each(func(cc codeCounter) { t.Classes[cc.class] += read(cc.c) })
 	if m.kind == TCP {
 		t.Classes[ClassTCP] = read(m.tcpOK)
 		t.Classes[ClassError] += read(m.tcpFailed)

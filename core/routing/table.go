@@ -62,6 +62,9 @@ type Route struct {
 	// Failed is called when an endpoint of the route cannot be reached, so
 	// the resolver behind the route can look again (DNS re-resolution).
 	Failed func()
+	// Mirror, if set, is where copies of a share of this route's requests
+	// go; nil for none.
+	Mirror *Mirror
 
 	strengthCount *counter
 	rr            *counter
@@ -142,6 +145,15 @@ func buildGateway(g *gateway.Gateway, in Input) *Gateway {
 		weights[i] = int(r.Weight)
 		if len(r.Endpoints) == 0 && in.Addrs != nil {
 			empty = append(empty, r.Name)
+		}
+	}
+	for i := range g.Routes {
+		if m := g.Routes[i].Mirror; m != nil {
+			for _, to := range rg.Routes {
+				if to.Name == m.Route && to != rg.Routes[i] {
+					rg.Routes[i].Mirror = &Mirror{To: to, Share: int(m.Share), count: new(counter)}
+				}
+			}
 		}
 	}
 	rg.weights = newSchedule(weights)
@@ -236,3 +248,15 @@ func shortID(s string) string {
 	sum := sha1.Sum([]byte(s))
 	return hex.EncodeToString(sum[:4])
 }
+
+// Mirror is a route's mirror in a table: the route the copies go to.
+type Mirror struct {
+	To *Route
+	// Share of the requests copied, in basis points.
+	Share int
+	count *counter
+}
+
+// Take says whether this request is one of the share copied: exactly
+// Share of them, spread evenly, as condition_strength.
+func (m *Mirror) Take() bool { return share(m.count.Add(1)-1, m.Share) }
