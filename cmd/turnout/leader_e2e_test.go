@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -62,7 +64,16 @@ func TestZKOneRunner(t *testing.T) {
 	testnet.Eventually(t, 15*time.Second, "a to lead", func() bool { return strings.Contains(a.logs.String(), "this agent leads") })
 	b := run(t, "--store", url, "--bind", "127.0.0.2")
 
-	doc := canaryGateway(port, stable, canary, "  interval: 1s\n  steps: [10, 20, 30, 40, 50]\n  threshold: 1\n  min_requests: 2\n")
+	// The promotion waits for this gate: the rollout is still going when
+	// the test kills the leader.
+	var open atomic.Bool
+	gate := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if !open.Load() {
+			http.Error(w, "not yet", http.StatusForbidden)
+		}
+	}))
+	doc := canaryGateway(port, stable, canary, "  interval: 1s\n  steps: [10, 20, 30, 40, 50]\n  threshold: 1\n  min_requests: 2\n"+
+		"  webhooks:\n    - {name: gate, type: confirm-promotion, url: \"http://"+gate.String()+"/\"}\n")
 	if code, _, body := putIfMatch(t, "http://"+b.admin+"/api/v1/gateways/shop", "", doc); code != 201 {
 		t.Fatalf("create through b: %d %s", code, body)
 	}
@@ -78,15 +89,14 @@ func TestZKOneRunner(t *testing.T) {
 		t.Fatalf("pause through b: exit %d %s", code, out)
 	}
 	paused := b.awaitStatus("shop", 10*time.Second, "paused", func(st e2eStatus) bool { return st.Policy.Phase == "paused" })
-	if paused.route("["+canary.addr+"]").Weight == "50%" {
-		t.Fatal("the rollout took its last step before the pause: nothing left to resume (the steps outran the test)")
-	}
 	if out, code := b.cli("gateway", "resume", "shop"); code != 0 {
 		t.Fatalf("resume through b: exit %d %s", code, out)
 	}
+	// Going on: a step past the paused weight, or at the last step the
+	// wait for the promotion's gate.
 	at := percent(paused.route("[" + canary.addr + "]").Weight)
-	b.awaitStatus("shop", 20*time.Second, fmt.Sprintf("a step past %d%% after the resume", at), func(st e2eStatus) bool {
-		return percent(st.route("["+canary.addr+"]").Weight) > at
+	b.awaitStatus("shop", 20*time.Second, fmt.Sprintf("the rollout going on from %d%% after the resume", at), func(st e2eStatus) bool {
+		return percent(st.route("["+canary.addr+"]").Weight) > at || st.Policy.Phase == "waiting-promotion"
 	})
 	if l := b.logs.String(); strings.Contains(l, "policy decision") || strings.Contains(l, "this agent leads") {
 		t.Fatalf("b led or decided while a led:\n%s", l)
@@ -101,10 +111,15 @@ func TestZKOneRunner(t *testing.T) {
 		t.Fatalf("turnout cluster status: exit %d\n%s", code, out)
 	}
 
-	// The leader dies mid-rollout, without withdrawing.
+	// The leader dies mid-rollout, without withdrawing: the promotion
+	// waits for the test's gate, however fast the steps outran the test.
 	a.cmd.Process.Signal(syscall.SIGKILL)
 	a.cmd.Wait()
-	testnet.Eventually(t, 30*time.Second, "b to lead", func() bool { return strings.Contains(b.logs.String(), "this agent leads") })
+	testnet.Eventually(t, 30*time.Second, "b to lead and decide", func() bool {
+		l := b.logs.String()
+		return strings.Contains(l, "this agent leads") && strings.Contains(l, "policy decision")
+	})
+	open.Store(true)
 	b.awaitStatus("shop", 60*time.Second, "the promotion", func(st e2eStatus) bool { return st.Policy.Phase == "promoted" })
 	if !strings.Contains(b.logs.String(), "policy decision") {
 		t.Fatal("b never decided")

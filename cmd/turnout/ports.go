@@ -193,10 +193,16 @@ func (g *portGuard) check(gws []ports.Gateway, reg *metrics.Registry, log *slog.
 			now = append(now, c)
 		}
 	}
+	// /readyz names the conflicts (warnings) only after their log line,
+	// metric and event exist: whoever reads one of them finds the others.
 	g.mu.Lock()
 	before := g.conflicts
-	g.conflicts = now
 	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.conflicts = now
+		g.mu.Unlock()
+	}()
 	for _, c := range now {
 		if !slices.ContainsFunc(before, func(b ports.Conflict) bool { return sameConflict(b, c) }) {
 			log.Warn("port conflict: a gateway in service is on a port Marathon-LB binds; the gateway keeps serving, move it or the app",
