@@ -3,6 +3,7 @@ package dataplane_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"testing"
 
@@ -33,21 +34,7 @@ func BenchmarkMirror(b *testing.B) {
 		return ln.Addr().String()
 	}
 	hanging := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				b.Cleanup(func() { c.Close() }) // never read, never answered
-			}
-		}()
-		return ln.Addr().String()
+		return serveEach(b, func(c net.Conn) { io.Copy(io.Discard, c) }) // reads, never answers
 	}
 	primary := backend()
 	for _, bc := range []struct {
@@ -74,20 +61,7 @@ func BenchmarkMirror(b *testing.B) {
 			if err := engine.New(dp, engine.Options{Logger: quiet}).Set(gws); err != nil {
 				b.Fatal(err)
 			}
-			client := &fasthttp.HostClient{Addr: fmt.Sprintf("127.0.0.1:%d", port), MaxConns: 64}
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-				defer fasthttp.ReleaseRequest(req)
-				defer fasthttp.ReleaseResponse(resp)
-				req.SetRequestURI(fmt.Sprintf("http://127.0.0.1:%d/", port))
-				for pb.Next() {
-					if err := client.Do(req, resp); err != nil || resp.StatusCode() != 200 {
-						b.Fatalf("request failed: %v %d", err, resp.StatusCode())
-					}
-				}
-			})
+			benchRequests(b, port)
 		})
 	}
 }

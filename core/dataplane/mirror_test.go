@@ -67,32 +67,16 @@ func TestMirrorCopiesItsShare(t *testing.T) {
 	}
 }
 
-// silent accepts connections and reads, and never answers: a mirror that
-// hangs.
+// silent reads and never answers: a mirror that hangs.
 func silent(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	return serveEach(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			if _, err := br.ReadString('\n'); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					if _, err := br.ReadString('\n'); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // A mirror that never answers delays no request of the route it copies:

@@ -128,6 +128,12 @@ func TestTrafficMetrics(t *testing.T) {
 
 // echoServer sends back what it reads, until the client half-closes.
 func echoServer(t testing.TB) string {
+	return serveEach(t, func(c net.Conn) { io.Copy(c, c) })
+}
+
+// serveEach listens on 127.0.0.1 until the test ends and runs serve on
+// each connection, in a goroutine of its own, closing it after.
+func serveEach(t testing.TB, serve func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -142,7 +148,7 @@ func echoServer(t testing.TB) string {
 			}
 			go func() {
 				defer c.Close()
-				io.Copy(c, c)
+				serve(c)
 			}()
 		}
 	}()
