@@ -40,7 +40,7 @@ type MetricCheck struct {
 // DefaultCheckTimeout bounds one check's request.
 const DefaultCheckTimeout = 5 * time.Second
 
-// ParseChecks reads a `checks:` list; who prefixes the errors.
+// ParseChecks reads a `checks:` list; the policy prefixes its errors.
 func ParseChecks(raw json.RawMessage) ([]MetricCheck, error) {
 	var list []map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &list); err != nil {
