@@ -14,15 +14,28 @@ import (
 	"time"
 )
 
-// FreePort returns a port that was free on 127.0.0.1 a moment ago.
+// handedOut are the ports FreePort gave in this process.
+var handedOut sync.Map
+
+// FreePort returns a port that was free on 127.0.0.1 a moment ago, and
+// that it never gave before in this process: the kernel may hand out a
+// closed port again, and two gateways of one test given the same port
+// would collide.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if _, given := handedOut.LoadOrStore(p, true); !given {
+			return p
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no port found that was not given before")
+	return 0
 }
 
 // FreePorts returns the first of n consecutive ports that were all free
