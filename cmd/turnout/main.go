@@ -26,7 +26,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newVersionCommand(), newGatewayCommand(), newConditionCommand(), newPluginCommand(), newCompletionCommand())
+	root.AddCommand(newServeCommand(), newVersionCommand(), newGatewayCommand(), newConditionCommand(), newRouteCommand(), newPluginCommand(), newCompletionCommand())
 	root.AddCommand(newCheckCommand(), newStoreCommand(), newClusterCommand(), newEventsCommand())
 	return root
 }

@@ -79,15 +79,15 @@ func (a *gatewayAPI) applyAll(w http.ResponseWriter, r *http.Request, _ params) 
 		render(w, r, http.StatusOK, results)
 		return nil
 	}
-	es, err := a.st.Apply(r.Context(), append(changes, conditionGuards(st, gws...)...))
+	es, err := a.st.Apply(r.Context(), append(changes, namedGuards(st, gws...)...))
 	var ce *store.ConflictError
 	switch {
-	case errors.As(err, &ce) && ce.Kind == store.KindCondition:
-		return conditionMoved(ce)
+	case errors.As(err, &ce) && namedMoved(ce) != nil:
+		return namedMoved(ce)
 	case err != nil:
 		return err
 	}
-	es = es[:len(gws)] // the guards' results are the conditions'
+	es = es[:len(gws)] // the guards' results are the artefacts'
 
 	changed := 0
 	for i, e := range es {

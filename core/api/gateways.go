@@ -129,8 +129,9 @@ func (a *gatewayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type state struct {
 	gws     []*gateway.Gateway
 	entries map[string]store.Entry
-	// conds are the live named conditions, sorted by name.
-	conds []store.Entry
+	// conds and routes are the live named conditions and stored routes,
+	// sorted by name.
+	conds, routes []store.Entry
 }
 
 func (a *gatewayAPI) state(ctx context.Context) (*state, error) {
@@ -142,7 +143,7 @@ func (a *gatewayAPI) state(ctx context.Context) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &state{entries: make(map[string]store.Entry, len(snap.Entries)), gws: make([]*gateway.Gateway, len(gws)), conds: snap.Conditions}
+	s := &state{entries: make(map[string]store.Entry, len(snap.Entries)), gws: make([]*gateway.Gateway, len(gws)), conds: snap.Conditions, routes: snap.Routes}
 	for i, e := range snap.Entries {
 		// A copy: the check writes ports into the gateways it is given,
 		// and the cache's are shared.
@@ -191,14 +192,10 @@ func (a *gatewayAPI) validate(prev, cand []*gateway.Gateway) error {
 	return nil
 }
 
-// resolveIn gives gateways being written the current text of the named
-// conditions their routes reference (see conditions.go).
+// resolveIn gives gateways being written what the stored routes and named
+// conditions their routes reference hold now (see named.go).
 func (a *gatewayAPI) resolveIn(st *state, gws ...*gateway.Gateway) error {
-	lookup, err := conditionLookup(st.conds)
-	if err != nil {
-		return err
-	}
-	return resolve(gws, lookup)
+	return resolveAll(gws, st.routes, st.conds)
 }
 
 // invalid is the status of a rejected document: 409 for port conflicts
@@ -295,8 +292,11 @@ func readBodyUpTo(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, 
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		what := "a gateway"
-		if strings.HasPrefix(r.URL.Path, "/api/v1/conditions") {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/api/v1/conditions"):
 			what = "a named condition"
+		case strings.HasPrefix(r.URL.Path, "/api/v1/routes"):
+			what = "a stored route"
 		}
 		return nil, errorf(http.StatusBadRequest, "request body is empty: expected %s", what)
 	}
@@ -403,17 +403,17 @@ func (a *gatewayAPI) create(w http.ResponseWriter, r *http.Request, _ params) er
 		render(w, r, http.StatusOK, gws)
 		return nil
 	}
-	es, err := a.st.Apply(r.Context(), append(changes, conditionGuards(st, gws...)...))
+	es, err := a.st.Apply(r.Context(), append(changes, namedGuards(st, gws...)...))
 	var ce *store.ConflictError
 	switch {
-	case errors.As(err, &ce) && ce.Kind == store.KindCondition:
-		return conditionMoved(ce)
+	case errors.As(err, &ce) && namedMoved(ce) != nil:
+		return namedMoved(ce)
 	case errors.As(err, &ce):
 		return errorf(http.StatusConflict, "gateway %q already exists (revision %d): use PUT to replace it", ce.Name, ce.Current)
 	case err != nil:
 		return err
 	}
-	es = es[:len(gws)] // the guards' results are the conditions'
+	es = es[:len(gws)] // the guards' results are the artefacts'
 	for _, e := range es {
 		a.log.Info("gateway created", "gateway", e.Name, "revision", e.Revision, "author", e.Author, "reason", e.Reason)
 	}
@@ -529,7 +529,7 @@ func (a *gatewayAPI) replace(w http.ResponseWriter, r *http.Request, g *gateway.
 	if err != nil {
 		return err
 	}
-	e, err := a.commitOne(r.Context(), attributed(r, store.Change{Name: g.Name, Doc: doc, Match: m}), conditionGuards(st, g)...)
+	e, err := a.commitOne(r.Context(), attributed(r, store.Change{Name: g.Name, Doc: doc, Match: m}), namedGuards(st, g)...)
 	if err != nil {
 		return err
 	}

@@ -55,12 +55,12 @@ func (pc precondition) match(name string, cur store.Entry, exists bool, dflt int
 }
 
 // commitOne applies one change (with guards, checks that change nothing:
-// see conditionGuards); a conflict whose gateway is gone is a 404.
+// see namedGuards); a conflict whose gateway is gone is a 404.
 func (a *gatewayAPI) commitOne(ctx context.Context, c store.Change, guards ...store.Change) (store.Entry, error) {
 	es, err := a.st.Apply(ctx, append([]store.Change{c}, guards...))
 	var ce *store.ConflictError
-	if errors.As(err, &ce) && ce.Kind == store.KindCondition {
-		return store.Entry{}, conditionMoved(ce)
+	if errors.As(err, &ce) && namedMoved(ce) != nil {
+		return store.Entry{}, namedMoved(ce)
 	}
 	if errors.As(err, &ce) && ce.Current == store.Absent && ce.Expected != store.Absent {
 		return store.Entry{}, errorf(http.StatusNotFound, "gateway %q not found", c.Name)

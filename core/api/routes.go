@@ -56,6 +56,8 @@ const (
 	routeEvents
 	routeConditions
 	routeCondition
+	routeStoredRoutes
+	routeStoredRoute
 )
 
 var routes = []route{
@@ -103,15 +105,29 @@ var routes = []route{
 	routeEvents: {"/events", map[string]endpoint{
 		http.MethodGet: {(*gatewayAPI).events, []int{200, 400, 501}},
 	}},
-	routeConditions: {"/conditions", map[string]endpoint{
-		http.MethodGet:  {(*gatewayAPI).listConditions, []int{200, 400, 500, 503}},
-		http.MethodPost: {(*gatewayAPI).createCondition, []int{200, 201, 400, 409, 413, 415, 500, 503}},
-	}},
-	routeCondition: {"/conditions/{name}", map[string]endpoint{
-		http.MethodGet:    {(*gatewayAPI).getCondition, []int{200, 404, 500, 503}},
-		http.MethodPut:    {(*gatewayAPI).putCondition, []int{200, 201, 400, 404, 409, 412, 413, 415, 422, 500, 503}},
-		http.MethodDelete: {(*gatewayAPI).deleteCondition, []int{204, 400, 404, 409, 412, 500, 503}},
-	}},
+	routeConditions:   namedListRoute(conditionKind),
+	routeCondition:    namedRoute(conditionKind),
+	routeStoredRoutes: namedListRoute(routeKind),
+	routeStoredRoute:  namedRoute(routeKind),
+}
+
+// namedListRoute and namedRoute are the endpoints of a named artefact
+// kind, /conditions and /conditions/{name} say.
+func namedListRoute(k *namedKind) route {
+	h := namedHandlers{k}
+	return route{"/" + k.plural, map[string]endpoint{
+		http.MethodGet:  {h.list, []int{200, 400, 500, 503}},
+		http.MethodPost: {h.create, []int{200, 201, 400, 409, 413, 415, 500, 503}},
+	}}
+}
+
+func namedRoute(k *namedKind) route {
+	h := namedHandlers{k}
+	return route{"/" + k.plural + "/{name}", map[string]endpoint{
+		http.MethodGet:    {h.get, []int{200, 404, 500, 503}},
+		http.MethodPut:    {h.put, []int{200, 201, 400, 404, 409, 412, 413, 415, 422, 500, 503}},
+		http.MethodDelete: {h.delete, []int{204, 400, 404, 409, 412, 500, 503}},
+	}}
 }
 
 // allow is the Allow header of a route.
@@ -148,9 +164,14 @@ func matchRoute(path string) (int, params, bool) {
 		return routeEvents, params{}, true
 	case "/conditions":
 		return routeConditions, params{}, true
+	case "/routes":
+		return routeStoredRoutes, params{}, true
 	}
 	if name, ok := strings.CutPrefix(rest, "/conditions/"); ok {
 		return routeCondition, params{name: name}, name != ""
+	}
+	if name, ok := strings.CutPrefix(rest, "/routes/"); ok {
+		return routeStoredRoute, params{name: name}, name != ""
 	}
 	if rest, ok := strings.CutPrefix(rest, "/plugins/"); ok {
 		kind, name, ok := strings.Cut(rest, "/")

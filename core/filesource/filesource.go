@@ -39,11 +39,11 @@ func Load(path string, apply Apply) error {
 	if err != nil {
 		return err
 	}
-	// A reference to a named condition has nothing to resolve against
-	// here: named conditions live in the API's store.
+	// A reference to a stored route or a named condition has nothing to
+	// resolve against here: they live in the API's store.
 	for _, g := range gws {
 		var fe *gateway.FieldError
-		if errors.As(g.ConditionReferences(), &fe) {
+		if errors.As(g.RouteReferences(), &fe) || errors.As(g.ConditionReferences(), &fe) {
 			fe.Source = path // file:line, as the decoder's errors
 			return fe
 		}

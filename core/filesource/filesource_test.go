@@ -37,6 +37,10 @@ func TestLoad(t *testing.T) {
 			`named condition.yaml:1: gateway "a": routes."[h:1]".condition.reference: references the named condition "ff", and named conditions live in the API's store`, 0},
 		{"named condition with its text", "name: a\nport: 9000\nroutes:\n  \"[h:1]\":\n    condition: {reference: ff, condition: user-agent = Firefox}\n",
 			"named conditions live in the API's store", 0},
+		{"stored route", "name: a\nport: 9000\nroutes:\n  \"[h:1]\": canary\n",
+			`stored route.yaml:1: gateway "a": routes."[h:1]".reference: references the stored route "canary", and stored routes live in the API's store`, 0},
+		{"stored route with its fields", "name: a\nport: 9000\nroutes:\n  \"[h:1]\": {reference: canary, weight: 100%}\n",
+			"stored routes live in the API's store", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -108,6 +108,40 @@ func (d *decoder) decode(data []byte) []*Gateway {
 	return gws
 }
 
+// oneMapping reads a document that must be one mapping, a noun (e.g.
+// "named condition") of the given shape; nil after recording why not.
+func (d *decoder) oneMapping(data []byte, noun, shape string) *yaml.Node {
+	what := "a " + noun
+	dec := yaml.NewDecoder(bytes.NewReader(unescapeSlashes(data)))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if err == io.EOF {
+			d.fail(nil, "", fmt.Errorf("expected %s, got nothing", what))
+		} else {
+			d.errs = append(d.errs, syntaxError(d.source, err))
+		}
+		return nil
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err != io.EOF {
+		d.fail(nil, "", fmt.Errorf("expected one %s, got more than one document", noun))
+		return nil
+	}
+	if len(doc.Content) == 0 {
+		d.fail(nil, "", fmt.Errorf("expected %s, got nothing", what))
+		return nil
+	}
+	m := d.deref(doc.Content[0])
+	if m == nil {
+		return nil
+	}
+	if m.Kind != yaml.MappingNode {
+		d.fail(m, "", fmt.Errorf("expected %s %s, got %s", what, shape, describe(m)))
+		return nil
+	}
+	return m
+}
+
 func (d *decoder) document(n *yaml.Node) []*Gateway {
 	n = d.deref(n)
 	switch {
@@ -296,7 +330,7 @@ func unknownField(name string, supported []string) error {
 
 var (
 	gatewayFields = []string{"name", "port", "sticky", "virtual_hosts", "routes", "policy"}
-	routeFields   = []string{"weight", "condition", "condition_strength", "rewrites", "balance", "timeout", "retries", "require_ready", "selector", "mirror"}
+	routeFields   = []string{"weight", "condition", "condition_strength", "rewrites", "balance", "timeout", "retries", "require_ready", "selector", "mirror", "reference"}
 	// Fields Vamp's GET wrote (GatewaySerializationFormat.scala), taken and
 	// ignored so its output can be PUT back; "warnings" is Turnout's own.
 	gatewayOutputFields = []string{"kind", "lookup_name", "internal", "deployed", "service", "metadata", "warnings"}
@@ -394,7 +428,7 @@ func (d *decoder) gateway1(m *yaml.Node) *Gateway {
 		}
 	}
 
-	// Rules across fields. A tcp gateway has no HTTP request to look into.
+	// A tcp gateway has no HTTP request to look into.
 	if portOK && g.Port.Protocol == TCP {
 		if g.Sticky != StickyNone {
 			d.fail(sticky, "sticky", ErrStickyTCP)
@@ -402,6 +436,27 @@ func (d *decoder) gateway1(m *yaml.Node) *Gateway {
 		if len(g.VirtualHosts) > 0 {
 			d.fail(vhosts, "virtual_hosts", ErrVirtualHostTCP)
 		}
+	}
+	given := make([]bool, len(routes))
+	pending := make([]bool, len(routes))
+	for i, r := range routes {
+		given[i], pending[i] = r.weight != nil, r.pending
+	}
+	if slices.Contains(pending, true) {
+		// The split waits for the stored routes' weights (ResolveRoutes).
+		g.refs = &refState{given: given, pending: pending}
+		weightsOK = false
+	}
+	d.routeRules(g, routes, routesKey, portOK, weightsOK, given)
+	d.nodes[g] = nodes
+	g.Warnings = d.warnings
+	return g
+}
+
+// routeRules checks the rules across a gateway's routes and fields, and
+// splits the weights (given says which routes' weights were written).
+func (d *decoder) routeRules(g *Gateway, routes []routeNodes, routesKey *yaml.Node, portOK, weightsOK bool, given []bool) {
+	if portOK && g.Port.Protocol == TCP {
 		for i, r := range g.Routes {
 			if r.Conditioned() {
 				d.fail(routes[i].condition, routePath(r.Name)+".condition", ErrConditionTCP)
@@ -426,17 +481,10 @@ func (d *decoder) gateway1(m *yaml.Node) *Gateway {
 		}
 	}
 	if weightsOK && len(g.Routes) > 0 && !slices.ContainsFunc(routes, func(r routeNodes) bool { return r.badWeight }) {
-		given := make([]bool, len(routes))
-		for i, r := range routes {
-			given[i] = r.weight != nil
-		}
 		if err := assignWeights(g.Routes, given); err != nil {
 			d.fail(routesKey, "routes", err)
 		}
 	}
-	d.nodes[g] = nodes
-	g.Warnings = d.warnings
-	return g
 }
 
 func (d *decoder) virtualHosts(v *yaml.Node) []string {
@@ -482,6 +530,8 @@ func (d *decoder) virtualHosts(v *yaml.Node) []string {
 type routeNodes struct {
 	condition, rewrites, weight, mirror *yaml.Node
 	badWeight                           bool
+	// pending: the route references a stored route and has no fields yet.
+	pending bool
 }
 
 func routePath(name string) string { return "routes." + strconv.Quote(name) }
@@ -552,16 +602,43 @@ func (d *decoder) route(e entry) (Route, routeNodes) {
 	if e.val == nil || isNull(e.val) {
 		return r, nodes
 	}
-	if e.val.Kind != yaml.MappingNode {
-		d.fail(e.val, path, fmt.Errorf("a route must be a mapping of route fields, got %s", describe(e.val)))
-		return r, nodes
+	nodes = d.routeBody(&r, e.key, e.val, path)
+	return r, nodes
+}
+
+// routeBody decodes a route's value into r: its fields, or the name of a
+// stored route. path prefixes the fields in messages ("" for a stored
+// route's own document, whose r has no name and no target yet).
+func (d *decoder) routeBody(r *Route, key, val *yaml.Node, path string) routeNodes {
+	var nodes routeNodes
+	var err error
+	sub := func(field string) string {
+		if path == "" {
+			return field
+		}
+		return path + "." + field
+	}
+	if val.Kind == yaml.ScalarNode {
+		// Vamp's `KEY: NAME`: the route is the stored route NAME.
+		r.RouteRef = d.routeRef(val, path)
+		nodes.pending = r.RouteRef != ""
+		return nodes
+	}
+	if val.Kind != yaml.MappingNode {
+		d.fail(val, path, fmt.Errorf("a route must be a mapping of route fields or the name of a stored route, got %s", describe(val)))
+		return nodes
 	}
 	var strength *yaml.Node
-	readyGiven := false
-	for _, f := range d.entries(e.val, path, "field") {
-		v, fpath := f.val, path+"."+f.name
+	readyGiven, fields := false, 0
+	for _, f := range d.entries(val, path, "field") {
+		v, fpath := f.val, sub(f.name)
+		if !isNull(v) && f.name != "reference" && slices.Contains(routeFields, f.name) {
+			fields++
+		}
 		switch {
 		case isNull(v):
+		case f.name == "reference":
+			r.RouteRef = d.routeRef(v, fpath)
 		case f.name == "weight":
 			s, ok := d.text(v, fpath, "weight", `a percentage like "50%"`)
 			if ok {
@@ -621,7 +698,7 @@ func (d *decoder) route(e entry) (Route, routeNodes) {
 			r.Mirror, nodes.mirror = d.mirror(v, fpath), v
 		case f.name == "selector":
 			if s, ok := d.text(v, fpath, "selector", `a selector like "label(app)(shop)"`); ok {
-				d.selector(&r, e.key, v, fpath, s)
+				d.selector(r, key, v, fpath, s)
 				if !readyGiven {
 					r.RequireReady = r.Target.Plugin()
 				}
@@ -631,14 +708,29 @@ func (d *decoder) route(e entry) (Route, routeNodes) {
 			d.fail(f.key, path, unknownField(f.name, routeFields))
 		}
 	}
+	// {reference: NAME} alone waits for the stored route's fields; with
+	// fields beside it, it is a stored gateway's copy of them.
+	nodes.pending = r.RouteRef != "" && fields == 0
 	switch {
 	case r.Conditioned() && strength == nil:
 		r.ConditionStrength = Full
 	case !r.Conditioned() && r.ConditionStrength != 0:
 		// Vamp accepted it; it does nothing, which the writer should know.
-		d.warn(path+".condition_strength", ErrStrengthWithoutCondition)
+		d.warn(sub("condition_strength"), ErrStrengthWithoutCondition)
 	}
-	return r, nodes
+	return nodes
+}
+
+// routeRef reads the name of a stored route a route references.
+func (d *decoder) routeRef(v *yaml.Node, path string) string {
+	s, ok := d.text(v, path, "a route", "a mapping of route fields or the name of a stored route")
+	if !ok {
+		return ""
+	}
+	if s = strings.TrimSpace(s); s == "" {
+		d.fail(v, path, errors.New("a stored route's name is empty"))
+	}
+	return s
 }
 
 // mirror reads `mirror: {route: KEY, share: "N%"}` (or `mirror: KEY`, all
@@ -689,6 +781,8 @@ func (d *decoder) selector(r *Route, key, v *yaml.Node, path, text string) {
 		return
 	}
 	switch {
+	case key == nil:
+		// A stored route's: the key is checked in each gateway using it.
 	case r.Target.Kind == Static:
 		d.fail(key, path, ErrSelectorExternal)
 		return
@@ -697,7 +791,9 @@ func (d *decoder) selector(r *Route, key, v *yaml.Node, path, text string) {
 		return
 	}
 	r.Selector = text
-	r.Target = SelectorTarget(text)
+	if key != nil {
+		r.Target = SelectorTarget(text)
+	}
 }
 
 // condition reads a condition as a string, in Vamp's output form

@@ -91,6 +91,10 @@ func (p Port) String() string {
 
 func (r *Route) node() *yaml.Node {
 	m := mapping()
+	if r.RouteRef != "" {
+		// Vamp's reference, with the fields it resolved to.
+		add(m, "reference", str(r.RouteRef))
+	}
 	if r.Selector != "" {
 		add(m, "selector", str(r.Selector))
 	}

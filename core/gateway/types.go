@@ -109,6 +109,9 @@ type Gateway struct {
 	// Warnings are what the reader accepted but ignores, written in the
 	// API's answers; they are not part of the artefact.
 	Warnings []Warning
+	// refs is set while routes reference stored routes not resolved yet
+	// (see ResolveRoutes); nil otherwise.
+	refs *refState
 }
 
 // Route is one route of a gateway, keyed by its target text.
@@ -150,6 +153,12 @@ type Route struct {
 	// Mirror, if set, copies a share of the requests this route takes to
 	// another route of the gateway, whose answers are discarded.
 	Mirror *Mirror
+	// RouteRef names the stored route (Vamp's /api/v1/routes) whose fields
+	// the route takes (`KEY: NAME` or `KEY: {reference: NAME}`), "" for
+	// none. The other fields then hold what the reference resolved to when
+	// the gateway was written, so a stored gateway compiles without a
+	// lookup; ResolveRoutes fills them.
+	RouteRef string
 }
 
 // Mirror is a route's `mirror: {route: KEY, share: "N%"}`.

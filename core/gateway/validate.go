@@ -186,13 +186,15 @@ var (
 
 // ValidateSet checks what no single gateway can: names and non-zero ports
 // are unique across gws. Errors carry each gateway's Line when known.
-// A route referencing a named condition must carry the text it resolved
-// to: the engine never looks conditions up.
+// A route referencing a named condition or a stored route must carry what
+// it resolved to: the engine never looks them up.
 func ValidateSet(gws []*Gateway) error {
 	errs := validateSet(gws, "", nil)
 	for _, g := range gws {
 		var fe *FieldError
-		if errors.As(g.UnresolvedConditions(), &fe) {
+		if errors.As(g.UnresolvedRoutes(), &fe) {
+			errs = append(errs, fe)
+		} else if errors.As(g.UnresolvedConditions(), &fe) {
 			errs = append(errs, fe)
 		}
 	}

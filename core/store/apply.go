@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -59,7 +60,7 @@ func validate(c Change) error {
 	if len(c.Name) > 1024 {
 		return fmt.Errorf("gateway name %.40q...: longer than 1024 bytes: %w", c.Name, ErrInvalid)
 	}
-	if c.Kind != KindGateway && c.Kind != KindPolicy && c.Kind != KindCondition {
+	if !slices.Contains(kinds, c.Kind) {
 		return fmt.Errorf("gateway %q: unknown kind %q: %w", c.Name, c.Kind, ErrInvalid)
 	}
 	if c.Match < Any {
@@ -108,6 +109,7 @@ func advance(prev Snapshot, version int64, written []Entry) Snapshot {
 		// prev.Conditions is nil in a snapshot made before conditions
 		// existed; merge returns a non-nil slice either way.
 		Conditions: merge(prev.Conditions, written, KindCondition),
+		Routes:     merge(prev.Routes, written, KindRoute),
 	}
 }
 
@@ -153,5 +155,5 @@ func cloneEntries(es []Entry) []Entry {
 }
 
 func cloneSnapshot(s Snapshot) Snapshot {
-	return Snapshot{Version: s.Version, Entries: cloneEntries(s.Entries), Policies: cloneEntries(s.Policies), Conditions: cloneEntries(s.Conditions)}
+	return Snapshot{Version: s.Version, Entries: cloneEntries(s.Entries), Policies: cloneEntries(s.Policies), Conditions: cloneEntries(s.Conditions), Routes: cloneEntries(s.Routes)}
 }

@@ -29,6 +29,8 @@ import (
 //	                       before conditions lacks the bucket, which Open
 //	                       creates (the schema stays 2: an older turnout
 //	                       opens the file and ignores the bucket)
+//	routes/<name>/<rev>    the same for each stored route, added as
+//	                       conditions were
 //
 // A record is: 1 flag byte (bit 0: deleted, bit 1: a reason follows), the
 // commit time as int64 big-endian Unix nanoseconds, the record's CRC-32C
@@ -62,6 +64,7 @@ var (
 	bucketGateways   = []byte("gateways")
 	bucketPolicies   = []byte("policies")
 	bucketConditions = []byte("conditions")
+	bucketRoutes     = []byte("routes")
 	keySchema        = []byte("schema")
 	keyVersion       = []byte("version")
 )
@@ -174,7 +177,10 @@ func initSchema(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucket(bucketPolicies); err != nil {
 			return err
 		}
-		_, err := tx.CreateBucket(bucketConditions)
+		if _, err := tx.CreateBucket(bucketConditions); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucket(bucketRoutes)
 		return err
 	}
 	n, err := schemaOf(meta)
@@ -186,7 +192,7 @@ func initSchema(tx *bolt.Tx) error {
 	if len(meta.Get(keyVersion)) != 8 || tx.Bucket(bucketGateways) == nil {
 		return fmt.Errorf("%w: store version or gateways bucket missing", ErrDamaged)
 	}
-	for _, b := range [][]byte{bucketPolicies, bucketConditions} {
+	for _, b := range [][]byte{bucketPolicies, bucketConditions, bucketRoutes} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
@@ -225,7 +231,7 @@ func migrate1(tx *bolt.Tx) error {
 	for _, k := range kinds {
 		top := bucketOf(tx, k)
 		if top == nil {
-			continue // conditions: created after the migration
+			continue // conditions, routes: created after the migration
 		}
 		err := top.ForEach(func(name, _ []byte) error {
 			b := top.Bucket(name)
@@ -292,7 +298,7 @@ func (s *Bolt) Snapshot(ctx context.Context) (Snapshot, error) {
 
 // readSnapshot reads the whole state from the file.
 func (s *Bolt) readSnapshot() (Snapshot, error) {
-	snap := Snapshot{Entries: []Entry{}, Policies: []Entry{}, Conditions: []Entry{}}
+	snap := Snapshot{Entries: []Entry{}, Policies: []Entry{}, Conditions: []Entry{}, Routes: []Entry{}}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		snap.Version = int64(binary.BigEndian.Uint64(tx.Bucket(bucketMeta).Get(keyVersion)))
 		var err error
@@ -302,7 +308,10 @@ func (s *Bolt) readSnapshot() (Snapshot, error) {
 		if snap.Policies, err = liveIn(tx, KindPolicy); err != nil {
 			return err
 		}
-		snap.Conditions, err = liveIn(tx, KindCondition)
+		if snap.Conditions, err = liveIn(tx, KindCondition); err != nil {
+			return err
+		}
+		snap.Routes, err = liveIn(tx, KindRoute)
 		return err
 	})
 	if err != nil {
@@ -541,6 +550,8 @@ func bucketName(k Kind) []byte {
 		return bucketPolicies
 	case KindCondition:
 		return bucketConditions
+	case KindRoute:
+		return bucketRoutes
 	}
 	return bucketGateways
 }

@@ -25,8 +25,9 @@ type Report struct {
 	// Gateways and Policies count the live (not deleted) gateways and
 	// policy states; Revisions every record kept, deletions included.
 	Gateways, Policies, Revisions int
-	// Conditions counts the live named conditions.
-	Conditions int
+	// Conditions and Routes count the live named conditions and stored
+	// routes.
+	Conditions, Routes int
 	// Unsummed counts records without a checksum: a schema-1 file, which
 	// turnout migrates (checksumming every record) when it opens it.
 	Unsummed int
@@ -341,9 +342,9 @@ func verify(tx *bolt.Tx, rep *Report) error {
 			rep.problem("the gateways bucket is missing")
 		}
 		if err == nil {
-			checkRecords(tx, KindGateway, n >= 2, rep)
-			checkRecords(tx, KindPolicy, n >= 2, rep)
-			checkRecords(tx, KindCondition, n >= 2, rep)
+			for _, k := range kinds {
+				checkRecords(tx, k, n >= 2, rep)
+			}
 		}
 	}
 	return nil
@@ -430,6 +431,8 @@ func checkRecords(tx *bolt.Tx, k Kind, summed bool, rep *Report) {
 			rep.Policies++
 		case last.Revision > 0 && !last.Deleted && k == KindCondition:
 			rep.Conditions++
+		case last.Revision > 0 && !last.Deleted && k == KindRoute:
+			rep.Routes++
 		case last.Revision > 0 && !last.Deleted:
 			rep.Gateways++
 		}

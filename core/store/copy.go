@@ -53,7 +53,7 @@ var (
 // CopyResult counts what Copy copied.
 type CopyResult struct {
 	Gateways, Policies int   // documents, deleted ones included
-	Conditions         int   // named conditions, deleted ones included
+	Conditions, Routes int   // named conditions and stored routes, deleted ones included
 	Revisions          int   // revisions of every kind
 	Version            int64 // the source's store version
 }
@@ -77,6 +77,8 @@ func Copy(ctx context.Context, from, to Copier, replace bool) (CopyResult, error
 			res.Policies++
 		case KindCondition:
 			res.Conditions++
+		case KindRoute:
+			res.Routes++
 		default:
 			res.Gateways++
 		}
@@ -170,7 +172,7 @@ func (s *Bolt) Load(ctx context.Context, d Dump, replace bool) error {
 		if old != 0 && !replace {
 			return fmt.Errorf("%w: %s is at store version %d", ErrNotEmpty, s.path, old)
 		}
-		for _, top := range [][]byte{bucketGateways, bucketPolicies, bucketConditions} {
+		for _, top := range [][]byte{bucketGateways, bucketPolicies, bucketConditions, bucketRoutes} {
 			if err := tx.DeleteBucket(top); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 				return err
 			}

@@ -28,7 +28,7 @@ func seedCopy(t *testing.T, s Store) {
 	apply(t, s, del("again", 1))
 	apply(t, s, put("again", "a3", Absent))
 	apply(t, s, put("..", "dots", Absent), put("%41", "percent", Absent))
-	apply(t, s, cond("ff", "user-agent = Firefox", Absent))
+	apply(t, s, cond("ff", "user-agent = Firefox", Absent), named(KindRoute, "canary", "weight: 10%", Absent))
 }
 
 func dump(t *testing.T, s Copier) Dump {
@@ -46,7 +46,7 @@ func TestCopyAcrossStores(t *testing.T) {
 	src := mustOpen(t, t.TempDir())
 	seedCopy(t, src)
 	want := dump(t, src)
-	if len(want.Docs) != 7 || want.Version != HistoryLimit+3+7 {
+	if len(want.Docs) != 8 || want.Version != HistoryLimit+3+7 {
 		t.Fatalf("seed dump: %d docs at version %d", len(want.Docs), want.Version)
 	}
 	boltDir := t.TempDir()
@@ -56,7 +56,7 @@ func TestCopyAcrossStores(t *testing.T) {
 		if err != nil {
 			t.Fatalf("copy %d: %v", i, err)
 		}
-		if res.Gateways != 5 || res.Policies != 1 || res.Conditions != 1 || res.Revisions != 2*HistoryLimit+8 || res.Version != want.Version {
+		if res.Gateways != 5 || res.Policies != 1 || res.Conditions != 1 || res.Routes != 1 || res.Revisions != 2*HistoryLimit+9 || res.Version != want.Version {
 			t.Errorf("copy %d: %+v", i, res)
 		}
 		if got := dump(t, chain[i]); !reflect.DeepEqual(got, want) {
@@ -73,7 +73,7 @@ func TestCopyAcrossStores(t *testing.T) {
 		t.Errorf("re-created after the copy at revision %d, want 3", e.Revision)
 	}
 	last.Close()
-	if rep, err := CheckDir(boltDir); err != nil || rep.Revisions != 2*HistoryLimit+9 || rep.Conditions != 1 {
+	if rep, err := CheckDir(boltDir); err != nil || rep.Revisions != 2*HistoryLimit+10 || rep.Conditions != 1 || rep.Routes != 1 {
 		t.Errorf("check of the copied bolt store: %+v, %v", rep, err)
 	}
 }

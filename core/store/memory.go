@@ -13,6 +13,7 @@ type Memory struct {
 	gws     map[string][]Entry // kept revisions per gateway, oldest first; never empty
 	pols    map[string][]Entry // the same for policy states
 	conds   map[string][]Entry // the same for named conditions
+	routes  map[string][]Entry // the same for stored routes
 	version int64
 	closed  bool
 	bc      *broadcaster
@@ -21,10 +22,11 @@ type Memory struct {
 // NewMemory returns an empty Memory store.
 func NewMemory() *Memory {
 	return &Memory{
-		gws:   make(map[string][]Entry),
-		pols:  make(map[string][]Entry),
-		conds: make(map[string][]Entry),
-		bc:    newBroadcaster(Snapshot{Entries: []Entry{}, Policies: []Entry{}, Conditions: []Entry{}}),
+		gws:    make(map[string][]Entry),
+		pols:   make(map[string][]Entry),
+		conds:  make(map[string][]Entry),
+		routes: make(map[string][]Entry),
+		bc:     newBroadcaster(Snapshot{Entries: []Entry{}, Policies: []Entry{}, Conditions: []Entry{}, Routes: []Entry{}}),
 	}
 }
 
@@ -51,7 +53,7 @@ func (m *Memory) Snapshot(ctx context.Context) (Snapshot, error) {
 
 // snapshot is the live state; m.mu held.
 func (m *Memory) snapshot() Snapshot {
-	return Snapshot{Version: m.version, Entries: live(m.gws), Policies: live(m.pols), Conditions: live(m.conds)}
+	return Snapshot{Version: m.version, Entries: live(m.gws), Policies: live(m.pols), Conditions: live(m.conds), Routes: live(m.routes)}
 }
 
 // live returns the current live entry of every name, sorted by name.
@@ -73,6 +75,8 @@ func (m *Memory) docs(k Kind) map[string][]Entry {
 		return m.pols
 	case KindCondition:
 		return m.conds
+	case KindRoute:
+		return m.routes
 	}
 	return m.gws
 }

@@ -54,10 +54,14 @@ const (
 	// (they hold the text they resolved to, so deleting a gateway leaves
 	// the condition, and the engine never looks one up).
 	KindCondition Kind = "condition"
+	// KindRoute is a stored route (Vamp's /api/v1/routes): route fields
+	// with a name, which gateways' routes reference; like a condition, each
+	// gateway holds a copy of what its reference resolved to.
+	KindRoute Kind = "route"
 )
 
 // kinds is every Kind, in the order dumps and checks walk them.
-var kinds = []Kind{KindGateway, KindPolicy, KindCondition}
+var kinds = []Kind{KindGateway, KindPolicy, KindCondition, KindRoute}
 
 // Entry is one revision of one gateway's artefact or policy state.
 type Entry struct {
@@ -85,6 +89,9 @@ type Snapshot struct {
 	// Conditions holds the current revision of every live named condition,
 	// sorted by name; never nil.
 	Conditions []Entry
+	// Routes holds the current revision of every live stored route, sorted
+	// by name; never nil.
+	Routes []Entry
 }
 
 var (
@@ -117,7 +124,7 @@ const (
 
 // Change is one write of a batch given to Apply.
 type Change struct {
-	Kind  Kind // KindGateway (the zero value), KindPolicy or KindCondition
+	Kind  Kind // KindGateway (the zero value), KindPolicy, KindCondition or KindRoute
 	Name  string
 	Doc   []byte // nil = delete; an empty non-nil slice is an (empty) document
 	Match int64  // Any, Absent or the current revision required
@@ -141,8 +148,11 @@ func (e *ConflictError) Error() string {
 		want = fmt.Sprintf("revision %d", e.Expected)
 	}
 	got := "the gateway is absent"
-	if e.Kind == KindCondition {
+	switch e.Kind {
+	case KindCondition:
 		got = "the condition is absent"
+	case KindRoute:
+		got = "the stored route is absent"
 	}
 	if e.Current != Absent {
 		got = fmt.Sprintf("the current revision is %d", e.Current)
@@ -196,6 +206,8 @@ func subject(k Kind, name string) string {
 		return fmt.Sprintf("policy state of gateway %q", name)
 	case KindCondition:
 		return fmt.Sprintf("condition %q", name)
+	case KindRoute:
+		return fmt.Sprintf("stored route %q", name)
 	}
 	return fmt.Sprintf("gateway %q", name)
 }

@@ -54,7 +54,7 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		{"policy state", testPolicyState},
 		{"policy state and weights in one batch", testPolicyBatch},
 		{"reasons kept with revisions", testReasons},
-		{"named conditions", testConditions},
+		{"named conditions and stored routes", testNamed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,6 +34,8 @@ import (
 //	P/conditions/NAME/REV    the same for each named condition; a store
 //	                         made before conditions lacks P/conditions, which
 //	                         layout creates (so the schema stays 1)
+//	P/routes/NAME/REV        the same for each stored route, added as
+//	                         conditions were
 //
 // NAME is the gateway name escaped to one znode name (escapeName).
 //
@@ -306,6 +308,8 @@ func kindDir(k Kind) string {
 		return "policies"
 	case KindCondition:
 		return "conditions"
+	case KindRoute:
+		return "routes"
 	}
 	return "gateways"
 }
@@ -374,6 +378,7 @@ func (s *ZK) layout() error {
 			&zk.CreateRequest{Path: s.path("gateways"), Acl: s.acl},
 			&zk.CreateRequest{Path: s.path("policies"), Acl: s.acl},
 			&zk.CreateRequest{Path: s.path("conditions"), Acl: s.acl},
+			&zk.CreateRequest{Path: s.path("routes"), Acl: s.acl},
 		}
 	}
 	if s.cfg.MustExist {
@@ -416,9 +421,12 @@ func (s *ZK) layout() error {
 			return fmt.Errorf("%w: %s is missing", ErrDamaged, s.path(p))
 		}
 	}
-	// A store made before named conditions: add their directory.
-	if _, err := s.conn.Create(s.path("conditions"), nil, 0, s.acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-		return fmt.Errorf("create %s: %w", s.path("conditions"), err)
+	// A store made before named conditions or stored routes: add their
+	// directories.
+	for _, p := range []string{"conditions", "routes"} {
+		if _, err := s.conn.Create(s.path(p), nil, 0, s.acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return fmt.Errorf("create %s: %w", s.path(p), err)
+		}
 	}
 	return nil
 }
@@ -687,7 +695,10 @@ func (s *ZK) readSnapshot(ctx context.Context) (Snapshot, error) {
 		if snap.Policies, err = s.live(ctx, KindPolicy); err != nil {
 			return err
 		}
-		snap.Conditions, err = s.live(ctx, KindCondition)
+		if snap.Conditions, err = s.live(ctx, KindCondition); err != nil {
+			return err
+		}
+		snap.Routes, err = s.live(ctx, KindRoute)
 		return err
 	})
 	snap.Version = v

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -50,31 +49,8 @@ func DecodeCondition(data []byte, source string) (*NamedCondition, error) {
 }
 
 func (d *decoder) namedCondition(data []byte) *NamedCondition {
-	dec := yaml.NewDecoder(bytes.NewReader(unescapeSlashes(data)))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if err == io.EOF {
-			d.fail(nil, "", errors.New("expected a named condition, got nothing"))
-		} else {
-			d.errs = append(d.errs, syntaxError(d.source, err))
-		}
-		return nil
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err != io.EOF {
-		d.fail(nil, "", errors.New("expected one named condition, got more than one document"))
-		return nil
-	}
-	if len(doc.Content) == 0 {
-		d.fail(nil, "", errors.New("expected a named condition, got nothing"))
-		return nil
-	}
-	m := d.deref(doc.Content[0])
+	m := d.oneMapping(data, "named condition", "{name, condition}")
 	if m == nil {
-		return nil
-	}
-	if m.Kind != yaml.MappingNode {
-		d.fail(m, "", fmt.Errorf("expected a named condition {name, condition}, got %s", describe(m)))
 		return nil
 	}
 	c := &NamedCondition{}
