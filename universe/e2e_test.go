@@ -207,14 +207,16 @@ func startTask(t *testing.T, app map[string]any, sandbox string, admin int) *tas
 			t.Logf("turnout's log (%s):\n%s", sandbox, logs.String())
 		}
 	})
-	testnet.Eventually(t, 40*time.Second, "/healthz to answer 200", func() bool {
+	// Its own log line first: the port is the same across a replacement,
+	// and only that line says this process, not another, answers there.
+	testnet.Eventually(t, 40*time.Second, "turnout to say it serves and /healthz to answer 200", func() bool {
 		select {
 		case err := <-tk.exited:
 			tk.stopped = true
 			t.Fatalf("turnout exited: %v\n%s", err, logs.String())
 		default:
 		}
-		return status(tk.base+"/healthz", "") == http.StatusOK
+		return strings.Contains(logs.String(), "turnout serving") && status(tk.base+"/healthz", "") == http.StatusOK
 	})
 	return tk
 }

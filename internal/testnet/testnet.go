@@ -4,12 +4,17 @@
 package testnet
 
 import (
+	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -18,9 +23,11 @@ import (
 var handedOut sync.Map
 
 // FreePort returns a port that was free on 127.0.0.1 a moment ago, and
-// that it never gave before in this process: the kernel may hand out a
-// closed port again, and two gateways of one test given the same port
-// would collide.
+// that it never gave before, in this process or in another test process
+// still running: the kernel may hand out a closed port again, and two
+// gateways given the same port would collide (in one test, or in the test
+// binaries `go test ./...` runs side by side: a task restarted on its port
+// found another package's turnout there).
 func FreePort(t testing.TB) int {
 	t.Helper()
 	for range 100 {
@@ -30,12 +37,55 @@ func FreePort(t testing.TB) int {
 		}
 		p := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
-		if _, given := handedOut.LoadOrStore(p, true); !given {
+		if _, given := handedOut.LoadOrStore(p, true); !given && claim(p) {
 			return p
 		}
 	}
 	t.Fatal("no port found that was not given before")
 	return 0
+}
+
+// claimDir holds one file per port a test process was given, naming the
+// process; a port whose process has ended can be claimed again.
+var claimDir = filepath.Join(os.TempDir(), "turnout-test-ports")
+
+// claim records port p as this process's, unless a live process has it.
+func claim(p int) bool {
+	if err := os.MkdirAll(claimDir, 0o777); err != nil {
+		return true // no record to keep: this process's own check stands
+	}
+	file := filepath.Join(claimDir, strconv.Itoa(p))
+	// Written aside and linked into place, so that no one reads a claim
+	// half written: link fails if the name exists.
+	tmp := file + "." + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())), 0o666); err != nil {
+		return true
+	}
+	defer os.Remove(tmp)
+	for range 2 {
+		err := os.Link(tmp, file)
+		if err == nil {
+			return true
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return true
+		}
+		owner, rerr := os.ReadFile(file)
+		n, perr := strconv.Atoi(string(owner))
+		if rerr == nil && perr == nil && alive(n) {
+			return false
+		}
+		// The owner has ended: take the port over.
+		os.Remove(file)
+	}
+	return false
+}
+
+// alive reports whether process pid runs (signal 0 checks without
+// sending anything).
+func alive(pid int) bool {
+	proc, err := os.FindProcess(pid)
+	return err == nil && proc.Signal(syscall.Signal(0)) == nil
 }
 
 // FreePorts returns the first of n consecutive ports that were all free
