@@ -95,7 +95,12 @@ func describeGateway(w io.Writer, g *gateway.Gateway, revision int64) error {
 			// A named condition: its name, then the text in service.
 			cond = fmt.Sprintf("%s: %s", r.ConditionRef, cond)
 		}
-		rows[i] = []string{r.Name, r.Weight.String(), cond, strength}
+		name := r.Name
+		if r.RouteRef != "" {
+			// A stored route: its name beside the key.
+			name = fmt.Sprintf("%s (route %s)", r.Name, r.RouteRef)
+		}
+		rows[i] = []string{name, r.Weight.String(), cond, strength}
 	}
 	return table(w, []string{"ROUTE", "WEIGHT", "CONDITION", "STRENGTH"}, rows)
 }

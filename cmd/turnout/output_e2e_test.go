@@ -75,6 +75,13 @@ policy:
 	if out, code := tt.cli("condition", "apply", "-f", condFile); code != 0 {
 		t.Fatalf("condition apply: exit %d\n%s", code, out)
 	}
+	routeFile := filepath.Join(t.TempDir(), "slow.yaml")
+	if err := os.WriteFile(routeFile, []byte("name: slow\ntimeout: 9s\ncondition: user-agent == Firefox\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := tt.cli("route", "apply", "-f", routeFile); code != 0 {
+		t.Fatalf("route apply: exit %d\n%s", code, out)
+	}
 	fm := fakemarathon.New(t, fakemarathon.Options{})
 	fm.Deploy(fakemarathon.MarathonLBSpec("/marathon-lb", "external", true))
 	// The policies' first steps are taken before anything is compared.
@@ -110,6 +117,10 @@ policy:
 		{"condition get", []string{"firefox"}, "", nil},
 		{"condition apply", []string{"-f", condFile}, "", nil},
 		{"condition delete", []string{"no-such-condition"}, "", nil},
+		{"route list", nil, "", nil},
+		{"route get", []string{"slow"}, "", nil},
+		{"route apply", []string{"-f", routeFile}, "", nil},
+		{"route delete", []string{"no-such-route"}, "", nil},
 	}
 	covered := map[string]bool{}
 	for _, c := range cases {

@@ -113,7 +113,7 @@ func printReport(w io.Writer, rep *store.Report) {
 	if rep.Schema > 0 {
 		fmt.Fprintf(w, "schema    %d, store version %d\n", rep.Schema, rep.Version)
 		fmt.Fprintf(w, "contents  %d %s, %d %s%s, %d %s kept\n", rep.Gateways, plural(rep.Gateways, "gateway", "gateways"),
-			rep.Policies, plural(rep.Policies, "policy state", "policy states"), conditionsPart(rep.Conditions), rep.Revisions, plural(rep.Revisions, "revision", "revisions"))
+			rep.Policies, plural(rep.Policies, "policy state", "policy states"), namedPart(rep.Conditions, rep.Routes), rep.Revisions, plural(rep.Revisions, "revision", "revisions"))
 	}
 	for _, s := range rep.Warnings {
 		fmt.Fprintf(w, "warning   %s\n", s)
@@ -213,7 +213,7 @@ usage, 3 the server could not be reached.`,
 func printBackup(w io.Writer, from, file string, rep *store.Report) {
 	fmt.Fprintf(w, "backed up %s to %s: %d %s, %d %s%s, store version %d (%d bytes, checked: sound)\n", from, file,
 		rep.Gateways, plural(rep.Gateways, "gateway", "gateways"), rep.Policies, plural(rep.Policies, "policy state", "policy states"),
-		conditionsPart(rep.Conditions), rep.Version, rep.Size)
+		namedPart(rep.Conditions, rep.Routes), rep.Version, rep.Size)
 }
 
 func newStoreRestoreCommand() *cobra.Command {
@@ -241,7 +241,7 @@ Exit codes: 0 ok, 1 refused (a damaged backup, a store in use), 2 usage.`,
 			rep := res.Backup
 			fmt.Fprintf(out, "restored %s to %s: %d %s, %d %s%s, store version %d\n", args[0], filepath.Join(dir, store.FileName),
 				rep.Gateways, plural(rep.Gateways, "gateway", "gateways"), rep.Policies, plural(rep.Policies, "policy state", "policy states"),
-				conditionsPart(rep.Conditions), rep.Version)
+				namedPart(rep.Conditions, rep.Routes), rep.Version)
 			switch {
 			case res.Kept != "" && res.KeptDamage != nil:
 				fmt.Fprintf(out, "the damaged store file it replaced is kept as %s\n", res.Kept)
@@ -324,7 +324,7 @@ unreachable, a damaged record), 2 usage.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "copied %s to %s: %d %s, %d %s%s, %d %s, store version %d\n", src, dst,
 				res.Gateways, plural(res.Gateways, "gateway", "gateways"), res.Policies, plural(res.Policies, "policy state", "policy states"),
-				conditionsPart(res.Conditions), res.Revisions, plural(res.Revisions, "revision", "revisions"), res.Version)
+				namedPart(res.Conditions, res.Routes), res.Revisions, plural(res.Revisions, "revision", "revisions"), res.Version)
 			return nil
 		},
 	}
@@ -360,11 +360,15 @@ func sameLocation(a, b store.Location) bool {
 	return a.ZK.Path == b.ZK.Path && slices.Equal(a.ZK.Servers, b.ZK.Servers)
 }
 
-// conditionsPart counts named conditions in a store line, when there are
-// any (a store without them reads as before).
-func conditionsPart(n int) string {
-	if n == 0 {
-		return ""
+// namedPart counts named conditions and stored routes in a store line,
+// each when there are any (a store without them reads as before).
+func namedPart(conds, routes int) string {
+	var s string
+	if conds > 0 {
+		s += fmt.Sprintf(", %d %s", conds, plural(conds, "named condition", "named conditions"))
 	}
-	return fmt.Sprintf(", %d %s", n, plural(n, "named condition", "named conditions"))
+	if routes > 0 {
+		s += fmt.Sprintf(", %d %s", routes, plural(routes, "stored route", "stored routes"))
+	}
+	return s
 }

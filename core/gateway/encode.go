@@ -51,7 +51,7 @@ func (g *Gateway) node() *yaml.Node {
 		routes.Style = yaml.FlowStyle
 	}
 	for i := range g.Routes {
-		add(routes, g.Routes[i].Name, g.Routes[i].node())
+		add(routes, g.Routes[i].Name, g.refs.written(i, g.Routes[i].node()))
 	}
 	add(m, "routes", routes)
 	if g.Policy != nil {

@@ -126,6 +126,29 @@ type refState struct {
 	given, pending []bool
 }
 
+// written is route i's node as a gateway not resolved yet writes it: a
+// route waiting for a stored route's fields as {reference: NAME} alone,
+// and no weight where the document gave none, so that the API splits the
+// weights once the stored routes' are in (`gateway apply` sends what it
+// read this way).
+func (rs *refState) written(i int, n *yaml.Node) *yaml.Node {
+	if rs == nil {
+		return n
+	}
+	if rs.pending[i] {
+		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: n.Content[:2]}
+	}
+	if !rs.given[i] {
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if n.Content[j].Value == "weight" {
+				n.Content = append(n.Content[:j:j], n.Content[j+2:]...)
+				break
+			}
+		}
+	}
+	return n
+}
+
 // RouteRefs lists the stored routes the gateway's routes reference,
 // sorted, each once.
 func (g *Gateway) RouteRefs() []string {

@@ -235,6 +235,26 @@ func TestUnresolvedRoutes(t *testing.T) {
 	if g.RouteRefs()[0] != "canary" || len(g.RouteRefs()) != 1 {
 		t.Fatalf("refs %v", g.RouteRefs())
 	}
+	// Written again (as `gateway apply` sends what it read), it still
+	// waits: the reference alone, and no weight where none was given.
+	g, err = DecodeOne([]byte("name: a\nport: 9000\nroutes:\n  \"[127.0.0.1:1]\": {}\n  \"[127.0.0.1:2]\": canary\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := g.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"routes":{"[127.0.0.1:1]":{},"[127.0.0.1:2]":{"reference":"canary"}}`; !strings.Contains(string(doc), want) {
+		t.Fatalf("written as %s, want %s", doc, want)
+	}
+	back, err := DecodeOne(doc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := back.ResolveRoutes(func(string) (*NamedRoute, bool) { return mustRoute(t, "name: canary\n"), true }); err != nil || back.Routes[0].Weight != 5000 || back.Routes[1].Weight != 5000 {
+		t.Fatalf("resolved after the round trip: %v %+v", err, back.Routes)
+	}
 	for _, doc := range []string{
 		"name: a\nport: 9000\nroutes:\n  \"[127.0.0.1:1]\": \"\"\n",
 		"name: a\nport: 9000\nroutes:\n  \"[127.0.0.1:1]\": {reference: \" \"}\n",
