@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -403,4 +404,33 @@ func turnoutCLI(t *testing.T, args ...string) (string, int) {
 func (tt *turnout) cli(args ...string) (string, int) {
 	tt.t.Helper()
 	return turnoutCLI(tt.t, append(args, "--addr", tt.admin)...)
+}
+
+// backendFor is the backend that answers a GET of the gateway on port,
+// with the request header name set to value (none when name is ""), or
+// "error: ..." when nothing answered.
+func backendFor(port int, name, value string) string {
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/", port), nil)
+	if name != "" {
+		req.Header.Set(name, value)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	resp.Body.Close()
+	return resp.Header.Get("X-Backend")
+}
+
+// fileWriter returns a function that writes a file of dir and returns its
+// path.
+func fileWriter(t *testing.T, dir string) func(name, text string) string {
+	return func(name, text string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 }

@@ -56,21 +56,11 @@ routes:
 		firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 		chrome  = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
 	)
-	backendFor := func(port int, ua string) string {
-		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/", port), nil)
-		req.Header.Set("User-Agent", ua)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return "error: " + err.Error()
-		}
-		resp.Body.Close()
-		return resp.Header.Get("X-Backend")
-	}
 	routed := func(what string, want map[string]string) {
 		t.Helper()
 		for _, port := range ports {
 			testnet.Eventually(t, 30*time.Second, fmt.Sprintf("%s on port %d", what, port), func() bool {
-				return backendFor(port, firefox) == want["firefox"] && backendFor(port, chrome) == want["chrome"]
+				return backendFor(port, "User-Agent", firefox) == want["firefox"] && backendFor(port, "User-Agent", chrome) == want["chrome"]
 			})
 		}
 	}
@@ -102,13 +92,7 @@ routes:
 
 	// The CLI: turnout condition list|get|apply|delete.
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := fileWriter(t, dir)
 	tt.expectCLI(0, "user-agent = Chrome", "condition", "list")
 	tt.expectCLI(0, "browser: user-agent = Chrome", "gateway", "get", "shop")
 	tt.expectCLI(0, `"condition":"user-agent = Chrome"`, "condition", "get", "browser", "-o", "json")

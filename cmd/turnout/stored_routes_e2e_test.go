@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,13 +27,7 @@ func TestStoredRouteEndToEnd(t *testing.T) {
 	stable, beta := testnet.Backend(t, "stable"), testnet.Backend(t, "beta")
 	tt := run(t, "--data-dir", t.TempDir())
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := fileWriter(t, dir)
 	route := write("testers.yaml", "name: testers\nkind: routes\ncondition: has cookie beta\nweight: null\ntimeout: 5s\n")
 	tt.expectCLI(0, "route/testers created (revision 1)", "route", "apply", "-f", route)
 	tt.expectCLI(0, "route/testers unchanged (revision 1)", "route", "apply", "-f", route)
@@ -49,24 +42,16 @@ func TestStoredRouteEndToEnd(t *testing.T) {
 		gw := write(name+".yaml", fmt.Sprintf("name: %s\nport: %d/http\nroutes:\n  \"[%s]\":\n    weight: 100%%\n  \"[%s]\": %s\n", name, ports[i], stable, beta, ref))
 		tt.expectCLI(0, "gateway/"+name+" created (revision 1)", "gateway", "apply", "-f", gw)
 	}
-	backendFor := func(port int, cookie string) string {
-		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/", port), nil)
-		if cookie != "" {
-			req.Header.Set("Cookie", cookie+"=1")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return "error: " + err.Error()
-		}
-		resp.Body.Close()
-		return resp.Header.Get("X-Backend")
-	}
 	routed := func(what string, want map[string]string) {
 		t.Helper()
 		for _, port := range ports {
 			testnet.Eventually(t, 30*time.Second, fmt.Sprintf("%s on port %d", what, port), func() bool {
 				for cookie, backend := range want {
-					if backendFor(port, cookie) != backend {
+					header := "Cookie" // "" for a request without one
+					if cookie == "" {
+						header = ""
+					}
+					if backendFor(port, header, cookie+"=1") != backend {
 						return false
 					}
 				}

@@ -197,7 +197,8 @@ func (g *Gateway) ResolveRoutes(lookup func(name string) (*NamedRoute, bool)) er
 		key := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: r.Name}
 		next, n := d.route(entry{r.Name, key, nr.fields})
 		next.RouteRef = r.RouteRef
-		if !nr.weightGiven && !pending {
+		// The gateway's weight for the route stands unless it has none yet.
+		if keep := !pending || given[i]; !nr.weightGiven && keep {
 			next.Weight, given[i] = r.Weight, true
 		} else {
 			given[i] = nr.weightGiven

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Vamp's stored route: {name, kind: routes, metadata, lookup_name,
@@ -218,6 +219,30 @@ func TestResolveRoutes(t *testing.T) {
 				t.Fatalf("stored form changed on reading:\n%s\n%s", doc, again)
 			}
 		})
+	}
+}
+
+// A gateway PUT again with its policy unchanged keeps the weights its
+// policy set, also on a route that waits for a stored route's fields.
+func TestKeptPolicyWeightsSurviveResolution(t *testing.T) {
+	doc := "name: a\nport: 9000\npolicy: {type: canary}\nroutes:\n  \"[127.0.0.1:1]\": {weight: 100%}\n  \"[127.0.0.1:2]\": canary\n"
+	stored, err := DecodeOne([]byte(doc), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored.Routes[0].Weight, stored.Routes[1].Weight = 7000, 3000
+	g, err := DecodeOne([]byte(doc), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.KeepPolicyWeights(stored) {
+		t.Fatal("weights not kept")
+	}
+	if err := g.ResolveRoutes(func(string) (*NamedRoute, bool) { return mustRoute(t, "name: canary\ntimeout: 2s\n"), true }); err != nil {
+		t.Fatal(err)
+	}
+	if g.Routes[0].Weight != 7000 || g.Routes[1].Weight != 3000 || g.Routes[1].Timeout != 2*time.Second {
+		t.Fatalf("routes %+v", g.Routes)
 	}
 }
 

@@ -243,6 +243,10 @@ func (g *Gateway) KeepPolicyWeights(stored *Gateway) bool {
 	}
 	for i := range g.Routes {
 		g.Routes[i].Weight = stored.Routes[i].Weight
+		if g.refs != nil {
+			// Kept, so given: a stored route's fields must not split them again.
+			g.refs.given[i] = true
+		}
 	}
 	return true
 }
