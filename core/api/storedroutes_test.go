@@ -193,3 +193,18 @@ func TestGatewayWriteGuardsItsStoredRoutes(t *testing.T) {
 		t.Fatalf("after the retry: %+v", g.Routes[1])
 	}
 }
+
+// A rollback to a revision written under the stored route's old fields
+// takes its current ones, as for a named condition.
+func TestRollbackResolvesCurrentStoredRoute(t *testing.T) {
+	f := newFixture(t)
+	f.must(201, "PUT", "/api/v1/routes/canary", canaryRoute, ct, jsn)
+	f.must(201, "PUT", "/api/v1/gateways/a", srA, ct, yml)
+	f.must(200, "PUT", "/api/v1/gateways/a", strings.Replace(srA, "8101", "8111", 1), ct, yml)
+	f.must(200, "PUT", "/api/v1/routes/canary", `{"name": "canary", "timeout": "4s"}`, ct, jsn)
+	f.must(200, "POST", "/api/v1/gateways/a/rollback?to=1", "")
+	e, g := f.storedGateway("a")
+	if e.Revision != 4 || g.Port.Number != 8101 || g.Routes[1].Timeout != 4*time.Second || g.Routes[1].Conditioned() {
+		t.Fatalf("after rollback: rev %d %+v", e.Revision, g.Routes[1])
+	}
+}

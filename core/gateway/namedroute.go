@@ -211,7 +211,11 @@ func (g *Gateway) ResolveRoutes(lookup func(name string) (*NamedRoute, bool)) er
 	if len(d.errs) == 0 {
 		g.refs = nil
 	}
-	g.Warnings = append(g.Warnings, d.warnings...)
+	for _, w := range d.warnings {
+		if !slices.Contains(g.Warnings, w) {
+			g.Warnings = append(g.Warnings, w)
+		}
+	}
 	// Positions in a stored route's document mean nothing to the writer
 	// of the gateway.
 	for _, fe := range d.errs {
