@@ -47,13 +47,16 @@ STATIC_BUILD = CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags '$(L
 # about this very version and so change with time.
 CYCLONEDX_VERSION ?= v1.10.0
 
-.PHONY: proto help build run test test-short test-stress bench bench-go bench-cluster fuzz lint vet staticcheck vulncheck fmt tidy clean universe-check release image universe-package universe-repo
+.PHONY: proto help build cross run test test-short test-stress bench bench-go bench-cluster fuzz lint vet staticcheck vulncheck fmt tidy clean universe-check release image universe-package universe-repo
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/turnout
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/turnout ./cmd/turnout
+
+cross: ## build every package for darwin/arm64 too (a Mac's build; the data plane's event loop is Linux's, with a fallback)
+	GOOS=darwin GOARCH=arm64 $(GO) build ./...
 
 run: build ## run the README's example gateway on :8080 with two demo backends
 	bin/turnout serve --demo

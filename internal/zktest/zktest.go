@@ -20,7 +20,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -143,8 +142,7 @@ func (s *Server) start() error {
 		"-Dzookeeper.admin.enableServer=false",
 		"-cp", s.jar, "org.apache.zookeeper.server.ZooKeeperServerMain", cfg)
 	cmd.Stdout, cmd.Stderr = logs, logs
-	// If the test binary dies without its cleanups, the server dies too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
