@@ -415,6 +415,13 @@ func (a *gatewayAPI) writeNamed(ctx context.Context, k *namedKind, n named, doc 
 		cand[i] = &ng
 		changes = append(changes, store.Change{Name: ng.Name, Doc: gdoc, Match: st.entries[ng.Name].Revision, Reason: k.reason(old, n)})
 		rewritten = append(rewritten, ng.Name)
+		// The artefacts of the other kind the gateway resolved, guarded as
+		// a gateway write guards them (this one's own write is its guard).
+		for _, g := range namedGuards(st, &ng) {
+			if g.Kind != k.kind && !slices.ContainsFunc(changes, func(c store.Change) bool { return c.Kind == g.Kind && c.Name == g.Name }) {
+				changes = append(changes, g)
+			}
+		}
 	}
 	if len(rewritten) > 0 {
 		if err := a.validate(st.gws, cand); err != nil {
@@ -428,6 +435,9 @@ func (a *gatewayAPI) writeNamed(ctx context.Context, k *namedKind, n named, doc 
 	var ce *store.ConflictError
 	if errors.As(err, &ce) && ce.Kind == k.kind && ce.Current == store.Absent && ce.Expected != store.Absent {
 		return fail(k.notFound(name))
+	}
+	if errors.As(err, &ce) && ce.Kind != k.kind && ce.Kind != store.KindGateway {
+		return fail(namedMoved(ce))
 	}
 	if err != nil {
 		return fail(err)

@@ -208,3 +208,46 @@ func TestRollbackResolvesCurrentStoredRoute(t *testing.T) {
 		t.Fatalf("after rollback: rev %d %+v", e.Revision, g.Routes[1])
 	}
 }
+
+// routeChangedUnderCondition is a store where another agent changes stored
+// route "canary" just before the first condition write that rewrites a
+// gateway using it commits.
+type routeChangedUnderCondition struct {
+	*store.Memory
+	once sync.Once
+}
+
+func (s *routeChangedUnderCondition) Apply(ctx context.Context, cs []store.Change) ([]store.Entry, error) {
+	if len(cs) > 1 && cs[0].Kind == store.KindCondition {
+		s.once.Do(func() {
+			if _, err := s.Memory.Apply(ctx, []store.Change{{Kind: store.KindRoute, Name: "canary", Match: store.Any,
+				Doc: []byte(`{"name":"canary","kind":"routes","metadata":{},"weight":null,"timeout":"9s","condition":{"reference":"firefox"}}`)}}); err != nil {
+				panic(err)
+			}
+		})
+	}
+	return s.Memory.Apply(ctx, cs)
+}
+
+// A condition write that rewrites gateways guards the stored routes they
+// resolved: another agent's change of one in between writes nothing, and
+// the retry takes both.
+func TestConditionWriteGuardsStoredRoutes(t *testing.T) {
+	st := &routeChangedUnderCondition{Memory: store.NewMemory()}
+	t.Cleanup(func() { st.Close() })
+	f := &fixture{t: t, st: st.Memory, h: NewGatewayAPI(st, fakeCheck, nil)}
+	f.must(201, "PUT", "/api/v1/conditions/firefox", firefoxCond, ct, jsn)
+	f.must(201, "PUT", "/api/v1/routes/canary", `{"name": "canary", "condition": {"reference": "firefox"}}`, ct, jsn)
+	f.must(201, "PUT", "/api/v1/gateways/a", srA, ct, yml)
+	rec := f.must(409, "PUT", "/api/v1/conditions/firefox", `{"name": "firefox", "condition": "user-agent = Chrome"}`, ct, jsn)
+	if !strings.Contains(rec.Body.String(), `stored route \"canary\" changed while the gateway was written`) {
+		t.Fatalf("409: %s", rec.Body)
+	}
+	if _, g := f.storedGateway("a"); g.Routes[1].Condition != "user-agent = Firefox" {
+		t.Fatalf("a refused write changed the gateway: %+v", g.Routes[1])
+	}
+	f.must(200, "PUT", "/api/v1/conditions/firefox", `{"name": "firefox", "condition": "user-agent = Chrome"}`, ct, jsn)
+	if _, g := f.storedGateway("a"); g.Routes[1].Condition != "user-agent = Chrome" || g.Routes[1].Timeout != 9*time.Second {
+		t.Fatalf("after the retry: %+v", g.Routes[1])
+	}
+}
