@@ -211,8 +211,13 @@ func (r namedResult) String() string {
 
 func printNamedResult(w io.Writer, format string, r namedResult) error {
 	if format != "table" {
-		// The field is named after the kind, as `gateway apply` names its.
-		return printValue(w, format, map[string]any{r.kind.use: r.Name, "result": r.Result, "revision": r.Revision})
+		// The field is named after the kind, as `gateway apply` names its;
+		// revision only when there is one, as before.
+		v := map[string]any{r.kind.use: r.Name, "result": r.Result}
+		if r.Revision > 0 {
+			v["revision"] = r.Revision
+		}
+		return printValue(w, format, v)
 	}
 	_, err := fmt.Fprintln(w, r)
 	return err
