@@ -196,9 +196,9 @@ func (k *namedKind) getCommand(o *gatewayOptions) *cobra.Command {
 // namedResult is what apply and delete say.
 type namedResult struct {
 	kind     *namedKind
-	Name     string `json:"name"`
-	Result   string `json:"result"` // created, updated, unchanged, deleted
-	Revision int64  `json:"revision,omitempty"`
+	Name     string
+	Result   string // created, updated, unchanged, deleted
+	Revision int64
 }
 
 func (r namedResult) String() string {
