@@ -156,19 +156,19 @@ func TestStoredRoutes(t *testing.T) {
 	}
 }
 
-// changingRoute is a store where another agent changes stored route
-// "canary" just before the first gateway write that references it
-// commits.
-type changingRoute struct {
+// interloper is a store where another agent commits change just before
+// the first batch that when picks.
+type interloper struct {
 	*store.Memory
-	once sync.Once
+	once   sync.Once
+	when   func([]store.Change) bool
+	change store.Change
 }
 
-func (s *changingRoute) Apply(ctx context.Context, cs []store.Change) ([]store.Entry, error) {
-	if len(cs) > 1 && cs[0].Kind == store.KindGateway && cs[len(cs)-1].Kind == store.KindRoute {
+func (s *interloper) Apply(ctx context.Context, cs []store.Change) ([]store.Entry, error) {
+	if s.when(cs) {
 		s.once.Do(func() {
-			if _, err := s.Memory.Apply(ctx, []store.Change{{Kind: store.KindRoute, Name: "canary", Match: store.Any,
-				Doc: []byte(`{"name":"canary","kind":"routes","metadata":{},"weight":null,"timeout":"9s"}`)}}); err != nil {
+			if _, err := s.Memory.Apply(ctx, []store.Change{s.change}); err != nil {
 				panic(err)
 			}
 		})
@@ -176,11 +176,21 @@ func (s *changingRoute) Apply(ctx context.Context, cs []store.Change) ([]store.E
 	return s.Memory.Apply(ctx, cs)
 }
 
+// changeRoute is another agent's write of stored route "canary".
+func changeRoute(doc string) store.Change {
+	return store.Change{Kind: store.KindRoute, Name: "canary", Match: store.Any, Doc: []byte(doc)}
+}
+
 // A gateway write guards the stored routes it resolved, as it does its
 // conditions: a change by another agent in between writes nothing, and the
 // retry takes the new fields.
 func TestGatewayWriteGuardsItsStoredRoutes(t *testing.T) {
-	st := &changingRoute{Memory: store.NewMemory()}
+	// Before the first gateway write that guards the route.
+	st := &interloper{Memory: store.NewMemory(),
+		when: func(cs []store.Change) bool {
+			return len(cs) > 1 && cs[0].Kind == store.KindGateway && cs[len(cs)-1].Kind == store.KindRoute
+		},
+		change: changeRoute(`{"name":"canary","kind":"routes","metadata":{},"weight":null,"timeout":"9s"}`)}
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{t: t, st: st.Memory, h: NewGatewayAPI(st, fakeCheck, nil)}
 	f.must(201, "PUT", "/api/v1/routes/canary", canaryRoute, ct, jsn)
@@ -209,31 +219,14 @@ func TestRollbackResolvesCurrentStoredRoute(t *testing.T) {
 	}
 }
 
-// routeChangedUnderCondition is a store where another agent changes stored
-// route "canary" just before the first condition write that rewrites a
-// gateway using it commits.
-type routeChangedUnderCondition struct {
-	*store.Memory
-	once sync.Once
-}
-
-func (s *routeChangedUnderCondition) Apply(ctx context.Context, cs []store.Change) ([]store.Entry, error) {
-	if len(cs) > 1 && cs[0].Kind == store.KindCondition {
-		s.once.Do(func() {
-			if _, err := s.Memory.Apply(ctx, []store.Change{{Kind: store.KindRoute, Name: "canary", Match: store.Any,
-				Doc: []byte(`{"name":"canary","kind":"routes","metadata":{},"weight":null,"timeout":"9s","condition":{"reference":"firefox"}}`)}}); err != nil {
-				panic(err)
-			}
-		})
-	}
-	return s.Memory.Apply(ctx, cs)
-}
-
 // A condition write that rewrites gateways guards the stored routes they
 // resolved: another agent's change of one in between writes nothing, and
 // the retry takes both.
 func TestConditionWriteGuardsStoredRoutes(t *testing.T) {
-	st := &routeChangedUnderCondition{Memory: store.NewMemory()}
+	// Before the first condition write that rewrites a gateway.
+	st := &interloper{Memory: store.NewMemory(),
+		when:   func(cs []store.Change) bool { return len(cs) > 1 && cs[0].Kind == store.KindCondition },
+		change: changeRoute(`{"name":"canary","kind":"routes","metadata":{},"weight":null,"timeout":"9s","condition":{"reference":"firefox"}}`)}
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{t: t, st: st.Memory, h: NewGatewayAPI(st, fakeCheck, nil)}
 	f.must(201, "PUT", "/api/v1/conditions/firefox", firefoxCond, ct, jsn)
