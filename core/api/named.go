@@ -395,29 +395,35 @@ func (a *gatewayAPI) writeNamed(ctx context.Context, k *namedKind, n named, doc 
 	}
 	changes := []store.Change{{Kind: k.kind, Name: name, Doc: doc, Match: m}}
 	cand := slices.Clone(st.gws)
-	var rewritten []string
+	// Copies of the gateways using it, resolved together (the stored
+	// artefacts decoded once), at their places in cand.
+	var users []*gateway.Gateway
+	var at []int
 	for i, g := range cand {
-		if !slices.Contains(k.refs(g), name) {
-			continue
+		if slices.Contains(k.refs(g), name) {
+			ng := *g
+			ng.Routes = slices.Clone(g.Routes)
+			users, at = append(users, &ng), append(at, i)
 		}
-		ng := *g
-		ng.Routes = slices.Clone(g.Routes)
-		if err := resolveAll([]*gateway.Gateway{&ng}, next.routes, next.conds); err != nil {
-			return fail(err)
-		}
-		gdoc, err := canonical(&ng)
+	}
+	if err := resolveAll(users, next.routes, next.conds); err != nil {
+		return fail(err)
+	}
+	var rewritten []string
+	for j, ng := range users {
+		gdoc, err := canonical(ng)
 		if err != nil {
 			return fail(err)
 		}
 		if bytes.Equal(gdoc, st.entries[ng.Name].Doc) {
 			continue
 		}
-		cand[i] = &ng
+		cand[at[j]] = ng
 		changes = append(changes, store.Change{Name: ng.Name, Doc: gdoc, Match: st.entries[ng.Name].Revision, Reason: k.reason(old, n)})
 		rewritten = append(rewritten, ng.Name)
 		// The artefacts of the other kind the gateway resolved, guarded as
 		// a gateway write guards them (this one's own write is its guard).
-		for _, g := range namedGuards(st, &ng) {
+		for _, g := range namedGuards(st, ng) {
 			if g.Kind != k.kind && !slices.ContainsFunc(changes, func(c store.Change) bool { return c.Kind == g.Kind && c.Name == g.Name }) {
 				changes = append(changes, g)
 			}

@@ -108,14 +108,7 @@ func (c *NamedCondition) MarshalJSON() ([]byte, error) {
 // ConditionRefs lists the named conditions the gateway's routes reference,
 // sorted, each once.
 func (g *Gateway) ConditionRefs() []string {
-	var out []string
-	for _, r := range g.Routes {
-		if r.ConditionRef != "" && !slices.Contains(out, r.ConditionRef) {
-			out = append(out, r.ConditionRef)
-		}
-	}
-	slices.Sort(out)
-	return out
+	return g.refNames(func(r *Route) string { return r.ConditionRef })
 }
 
 // ResolveConditions gives every route that references a named condition

@@ -152,10 +152,16 @@ func (rs *refState) written(i int, n *yaml.Node) *yaml.Node {
 // RouteRefs lists the stored routes the gateway's routes reference,
 // sorted, each once.
 func (g *Gateway) RouteRefs() []string {
+	return g.refNames(func(r *Route) string { return r.RouteRef })
+}
+
+// refNames lists the names ref gives the routes ("" for none), sorted,
+// each once.
+func (g *Gateway) refNames(ref func(*Route) string) []string {
 	var out []string
-	for _, r := range g.Routes {
-		if r.RouteRef != "" && !slices.Contains(out, r.RouteRef) {
-			out = append(out, r.RouteRef)
+	for i := range g.Routes {
+		if n := ref(&g.Routes[i]); n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
 		}
 	}
 	slices.Sort(out)
@@ -182,7 +188,6 @@ func (g *Gateway) ResolveRoutes(lookup func(name string) (*NamedRoute, bool)) er
 	given := make([]bool, len(g.Routes))
 	for i := range g.Routes {
 		r := &g.Routes[i]
-		pending := g.refs != nil && g.refs.pending[i]
 		// A stored gateway wrote every weight.
 		given[i] = g.refs == nil || g.refs.given[i]
 		if r.RouteRef == "" {
@@ -197,9 +202,9 @@ func (g *Gateway) ResolveRoutes(lookup func(name string) (*NamedRoute, bool)) er
 		key := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: r.Name}
 		next, n := d.route(entry{r.Name, key, nr.fields})
 		next.RouteRef = r.RouteRef
-		// The gateway's weight for the route stands unless it has none yet.
-		if keep := !pending || given[i]; !nr.weightGiven && keep {
-			next.Weight, given[i] = r.Weight, true
+		// The stored route's weight, else the one the gateway gave.
+		if !nr.weightGiven && given[i] {
+			next.Weight = r.Weight
 		} else {
 			given[i] = nr.weightGiven
 		}

@@ -138,6 +138,8 @@ func TestResolveRoutes(t *testing.T) {
 					t.Fatalf("the copy's condition won: %+v", g.Routes[0])
 				}
 			}, ""},
+		{"a copy without a weight beside a waiting reference: the split", "name: a\nport: 9000\nroutes:\n  \"[127.0.0.1:1]\": {reference: conservative, condition: host = old}\n  \"[127.0.0.1:2]\": conservative\n",
+			[]Weight{5000, 5000}, nil, ""},
 		{"the stored weight wins over the copy's, and must still add up", "name: a\nport: 9000\nroutes:\n  \"[127.0.0.1:1]\": {reference: tenth, weight: 30%}\n  \"[127.0.0.1:2]\": {weight: 70%}\n",
 			nil, nil, `gateway "a": routes: total route weight must be 0% or 100%, got 80%`},
 		{"weights checked after", "name: a\nport: 9000\nroutes:\n  \"[127.0.0.1:1]\": thirty\n  \"[127.0.0.1:2]\": {weight: 50%}\n",
